@@ -1,0 +1,36 @@
+"""The conductor's API: what the CLI calls in-process and the RPC manager
+serves. Every method takes a request context first, as OpenStack's do.
+"""
+
+from move_orchestrator.conductor import runner
+from move_orchestrator.conductor import services as services_mod
+
+
+class ConductorAPI:
+    def __init__(self, services=None, conductor=None):
+        self.services = services or services_mod.Services()
+        self.conductor = conductor or runner.Conductor(self.services)
+
+    def move_instance(self, ctxt, instance, destination=None, flavor=None,
+                      live=None, request_id=None):
+        request = {'instance': instance}
+        for key, value in (('destination', destination), ('flavor', flavor),
+                           ('live', live), ('request_id', request_id)):
+            if value is not None:
+                request[key] = value
+        move = self.conductor.submit(request, context=ctxt)
+        return self.services.records.get_task(move['id'])
+
+    def get_task(self, ctxt, task_id):
+        return self.services.records.get_task(task_id)
+
+    def list_tasks(self, ctxt, instance=None, state=None, limit=None,
+                   marker=None):
+        if instance is not None:
+            instance = self.services.inventory.get_instance(instance)['uuid']
+        return self.services.records.list_tasks(
+            instance=instance, state=state, limit=limit, marker=marker)
+
+    def wait_task(self, ctxt, task_id, timeout=None):
+        self.conductor.wait(task_id, timeout=timeout)
+        return self.get_task(ctxt, task_id)

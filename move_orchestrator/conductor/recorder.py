@@ -1,0 +1,35 @@
+"""Moves a move through its state machine and writes what happened."""
+
+from oslo_log import log as logging
+
+from move_orchestrator.moves import types as move_types
+
+LOG = logging.getLogger(__name__)
+
+
+class Recorder:
+    def __init__(self, store):
+        self.store = store
+
+    def advance(self, move_id, target, context=None, **values):
+        """Check the transition against the type's machine, then record it."""
+        move = self.store.get(move_id)
+        if move['state'] == target and not values:
+            return move
+        move_type = move_types.get(move['type'])
+        move_type.check_transition(move_id, move['state'], target)
+        unlock = target in ('completed', 'reverted')
+        self.store.set_state(move_id, target, context=context,
+                             unlock=unlock, **values)
+        LOG.info('Move %(id)s (%(type)s of %(instance)s): %(from)s -> '
+                 '%(to)s%(reason)s',
+                 {'id': move_id, 'type': move['type'],
+                  'instance': move['instance_uuid'], 'from': move['state'],
+                  'to': target, 'reason': ': %s' % values['reason']
+                  if values.get('reason') else ''})
+        return move
+
+    def subtask_event(self, move_id, name, phase, state, progress=None,
+                      error=None):
+        self.store.add_event(move_id, 'subtask', name, state, phase=phase,
+                             progress=progress, error=error)

@@ -1,0 +1,49 @@
+"""What a conductor process holds once: database, inventory, driver, records.
+
+Tasks get this object at construction (TaskFlow persists values, not
+objects), so one process builds it once and every flow shares it.
+"""
+
+from taskflow.persistence.backends import impl_sqlalchemy
+
+from move_orchestrator.conf import CONF
+from move_orchestrator.db import inventory as inv
+from move_orchestrator.db import moves as db_moves
+from move_orchestrator.db import session as db_session
+from move_orchestrator.drivers import compute
+from move_orchestrator import faults
+from move_orchestrator.records import tasks as records
+
+
+class Services:
+    def __init__(self, conf=CONF, driver=None):
+        self.conf = conf
+        self.db = db_session.get_database(conf.database.connection)
+        self.inventory = inv.Inventory(self.db)
+        self.store = db_moves.MoveStore(self.db, self.inventory)
+        self.records = records.TaskRecords(self.store)
+        self.task_faults = faults.parse(conf.debug.task_faults)
+        self._driver = driver
+        self._backend = None
+
+    @property
+    def driver(self):
+        if self._driver is None:
+            self._driver = compute.load_driver(conf=self.conf)
+        return self._driver
+
+    @property
+    def allocation_ratios(self):
+        s = self.conf.scheduler
+        return {'vcpus': s.cpu_allocation_ratio,
+                'ram_mb': s.ram_allocation_ratio,
+                'disk_gb': s.disk_allocation_ratio}
+
+    @property
+    def persistence(self):
+        """The TaskFlow persistence backend, on our own engine."""
+        if self._backend is None:
+            self._backend = impl_sqlalchemy.SQLAlchemyBackend(
+                {'connection': self.conf.database.connection},
+                engine=self.db.engine)
+        return self._backend

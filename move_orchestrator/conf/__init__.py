@@ -1,0 +1,23 @@
+"""Configuration options, one module per group, all registered on CONF."""
+
+from oslo_config import cfg
+
+from move_orchestrator.conf import compute
+from move_orchestrator.conf import conductor
+from move_orchestrator.conf import database
+from move_orchestrator.conf import debug
+from move_orchestrator.conf import fake_driver
+from move_orchestrator.conf import move
+from move_orchestrator.conf import scheduler
+
+CONF = cfg.CONF
+
+MODULES = (compute, conductor, database, debug, fake_driver, move, scheduler)
+
+
+def register_all(conf=CONF):
+    for module in MODULES:
+        module.register_opts(conf)
+
+
+register_all(CONF)

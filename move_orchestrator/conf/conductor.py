@@ -1,0 +1,29 @@
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('conductor', title='Conductor options')
+
+OPTS = [
+    cfg.IntOpt('max_concurrent_moves', default=8, min=1,
+               help='Moves that one conductor runs at the same time; '
+                    'further moves wait in its queue.'),
+    cfg.IntOpt('cleanup_attempts', default=3, min=1,
+               help='Attempts of the cleanup phase after the point of no '
+                    'return before the move ends "failed".'),
+    cfg.FloatOpt('cleanup_retry_delay', default=0.5, min=0,
+                 help='Seconds to wait between two cleanup attempts.'),
+    cfg.FloatOpt('poll_interval', default=0.05, min=0.001,
+                 help='Seconds between two polls of an asynchronous driver '
+                      'operation (live migration progress).'),
+    cfg.FloatOpt('migration_timeout', default=600.0, min=1,
+                 help='Seconds a live migration may take before the move '
+                      'gives up and reverts.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP.name: OPTS}

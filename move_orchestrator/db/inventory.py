@@ -1,0 +1,211 @@
+"""Hosts, flavors, instances and the allocations (claims) against hosts."""
+
+import sqlalchemy as sa
+
+from move_orchestrator.db import models
+from move_orchestrator.db import session as db_session
+from move_orchestrator import exception
+
+RESOURCES = ('vcpus', 'ram_mb', 'disk_gb')
+
+
+def _to_dict(row, fields):
+    return {f: getattr(row, f) for f in fields}
+
+
+HOST_FIELDS = ('name', 'state', 'vcpus', 'ram_mb', 'disk_gb', 'cpu_model',
+               'storage_group')
+FLAVOR_FIELDS = ('name',) + RESOURCES
+INSTANCE_FIELDS = ('uuid', 'name', 'host', 'flavor', 'image', 'power_state',
+                   'vm_state', 'move_id', 'project_id', 'user_id')
+ALLOCATION_FIELDS = ('consumer_uuid', 'host') + RESOURCES
+
+
+class Inventory:
+    """The built-in SQL inventory. Every method is one transaction."""
+
+    def __init__(self, db):
+        self.db = db
+
+    # -- hosts --------------------------------------------------------------
+    def create_host(self, name, vcpus, ram_mb, disk_gb, cpu_model='x86_64',
+                    storage_group=None, state='up'):
+        with self.db.session() as s:
+            s.add(models.Host(name=name, vcpus=vcpus, ram_mb=ram_mb,
+                              disk_gb=disk_gb, cpu_model=cpu_model,
+                              storage_group=storage_group, state=state))
+        return self.get_host(name)
+
+    def get_host(self, name):
+        with self.db.session() as s:
+            host = s.scalars(sa.select(models.Host).filter_by(
+                name=name)).first()
+            if host is None:
+                raise exception.HostNotFound(host=name)
+            return _to_dict(host, HOST_FIELDS)
+
+    def list_hosts(self):
+        with self.db.session() as s:
+            return [_to_dict(h, HOST_FIELDS) for h in s.scalars(
+                sa.select(models.Host).order_by(models.Host.name))]
+
+    def set_host_state(self, name, state):
+        if state not in models.Host.STATES:
+            raise exception.Invalid('host state must be one of %s'
+                                    % ', '.join(models.Host.STATES))
+        with self.db.session() as s:
+            res = s.execute(sa.update(models.Host).filter_by(
+                name=name).values(state=state))
+            if res.rowcount == 0:
+                raise exception.HostNotFound(host=name)
+
+    def host_usage(self, name):
+        with self.db.session() as s:
+            return self._usage(s, name)
+
+    @staticmethod
+    def _usage(session, host):
+        row = session.execute(sa.select(
+            *[sa.func.coalesce(sa.func.sum(getattr(models.Allocation, r)), 0)
+              for r in RESOURCES]).filter_by(host=host)).one()
+        return dict(zip(RESOURCES, row))
+
+    # -- flavors ------------------------------------------------------------
+    def create_flavor(self, name, vcpus, ram_mb, disk_gb):
+        with self.db.session() as s:
+            s.add(models.Flavor(name=name, vcpus=vcpus, ram_mb=ram_mb,
+                                disk_gb=disk_gb))
+        return self.get_flavor(name)
+
+    def get_flavor(self, name):
+        with self.db.session() as s:
+            flavor = s.scalars(sa.select(models.Flavor).filter_by(
+                name=name)).first()
+            if flavor is None:
+                raise exception.FlavorNotFound(flavor=name)
+            return _to_dict(flavor, FLAVOR_FIELDS)
+
+    def list_flavors(self):
+        with self.db.session() as s:
+            return [_to_dict(f, FLAVOR_FIELDS) for f in s.scalars(
+                sa.select(models.Flavor).order_by(models.Flavor.vcpus,
+                                                  models.Flavor.ram_mb))]
+
+    # -- instances ----------------------------------------------------------
+    def create_instance(self, uuid, name, host, flavor, image,
+                        power_state='running', project_id=None,
+                        user_id=None):
+        """Record an instance and allocate its flavor on its host."""
+        flavor_d = self.get_flavor(flavor)
+        vm_state = 'active' if power_state == 'running' else 'stopped'
+        with self.db.session() as s:
+            s.add(models.Instance(
+                uuid=uuid, name=name, host=host, flavor=flavor, image=image,
+                power_state=power_state, vm_state=vm_state,
+                project_id=project_id, user_id=user_id))
+            self._claim(s, uuid, host, flavor_d)
+        return self.get_instance(uuid)
+
+    def get_instance(self, ref):
+        """By uuid, or by name."""
+        with self.db.session() as s:
+            inst = s.get(models.Instance, ref) or s.scalars(
+                sa.select(models.Instance).filter_by(name=ref)).first()
+            if inst is None:
+                raise exception.InstanceNotFound(instance=ref)
+            return _to_dict(inst, INSTANCE_FIELDS)
+
+    def list_instances(self, host=None):
+        with self.db.session() as s:
+            q = sa.select(models.Instance).order_by(models.Instance.name)
+            if host is not None:
+                q = q.filter_by(host=host)
+            return [_to_dict(i, INSTANCE_FIELDS) for i in s.scalars(q)]
+
+    def update_instance(self, uuid, **values):
+        with self.db.session() as s:
+            s.execute(sa.update(models.Instance).filter_by(
+                uuid=uuid).values(**values))
+
+    def lock_instance(self, session, uuid, move_id):
+        """Mark the instance as moved by move_id, atomically; or refuse."""
+        res = session.execute(
+            sa.update(models.Instance)
+            .where(models.Instance.uuid == uuid,
+                   models.Instance.move_id.is_(None))
+            .values(move_id=move_id))
+        if res.rowcount != 1:
+            inst = session.get(models.Instance, uuid)
+            if inst is None:
+                raise exception.InstanceNotFound(instance=uuid)
+            raise exception.InstanceBusy(instance=uuid, task=inst.move_id)
+
+    def unlock_instance(self, session, uuid, move_id):
+        session.execute(
+            sa.update(models.Instance)
+            .where(models.Instance.uuid == uuid,
+                   models.Instance.move_id == move_id)
+            .values(move_id=None))
+
+    # -- allocations --------------------------------------------------------
+    def claim(self, consumer_uuid, host, resources, ratios):
+        """Allocate resources on host for consumer; idempotent."""
+        with self.db.session() as s:
+            self._claim(s, consumer_uuid, host, resources, ratios)
+
+    def _claim(self, session, consumer_uuid, host, resources, ratios=None):
+        # Lock the host row so that concurrent claims see each other.
+        host_row = session.scalars(sa.select(models.Host).filter_by(
+            name=host).with_for_update()).first()
+        if host_row is None:
+            raise exception.HostNotFound(host=host)
+        existing = session.scalars(sa.select(models.Allocation).filter_by(
+            consumer_uuid=consumer_uuid, host=host)).first()
+        if existing is not None:
+            return
+        if ratios is not None:
+            used = self._usage(session, host)
+            for r in RESOURCES:
+                capacity = int(getattr(host_row, r) * ratios.get(r, 1.0))
+                free = capacity - used[r]
+                if resources[r] > free:
+                    raise exception.InsufficientCapacity(
+                        host=host, resource=r, requested=resources[r],
+                        free=free)
+        session.add(models.Allocation(
+            consumer_uuid=consumer_uuid, host=host,
+            **{r: resources[r] for r in RESOURCES}))
+
+    def release(self, consumer_uuid, host=None):
+        """Delete the consumer's allocations (on one host); idempotent."""
+        with self.db.session() as s:
+            q = sa.delete(models.Allocation).filter_by(
+                consumer_uuid=consumer_uuid)
+            if host is not None:
+                q = q.filter_by(host=host)
+            return s.execute(q).rowcount
+
+    def transfer_allocation(self, from_consumer, to_consumer, host):
+        """Give a move's claim on host to the instance (end of a move)."""
+        with self.db.session() as s:
+            claim = s.scalars(sa.select(models.Allocation).filter_by(
+                consumer_uuid=from_consumer, host=host)).first()
+            if claim is None:
+                return False  # already done
+            s.execute(sa.delete(models.Allocation).filter_by(
+                consumer_uuid=to_consumer))
+            claim.consumer_uuid = to_consumer
+            return True
+
+    def list_allocations(self, consumer_uuid=None, host=None):
+        with self.db.session() as s:
+            q = sa.select(models.Allocation).order_by(models.Allocation.id)
+            if consumer_uuid is not None:
+                q = q.filter_by(consumer_uuid=consumer_uuid)
+            if host is not None:
+                q = q.filter_by(host=host)
+            return [_to_dict(a, ALLOCATION_FIELDS) for a in s.scalars(q)]
+
+
+def get_inventory(url=None):
+    return Inventory(db_session.get_database(url))

@@ -1,0 +1,183 @@
+"""SQLAlchemy models: the inventory, the move records and the fake hypervisor.
+
+The fake driver's tables live here too so that its simulated world survives a
+crash of the conductor exactly like a real hypervisor's would.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy import orm
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+# MariaDB's DATETIME drops microseconds unless asked; histories need them.
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql',
+                                       'mariadb')
+
+
+class Base(orm.DeclarativeBase):
+    type_annotation_map = {dict: sa.JSON, datetime.datetime: Timestamp}
+
+
+class TimestampMixin:
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        default=utcnow)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        default=utcnow, onupdate=utcnow)
+
+
+class Host(TimestampMixin, Base):
+    __tablename__ = 'hosts'
+    STATES = ('up', 'down', 'disabled')
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(255), unique=True)
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(16), default='up')
+    vcpus: orm.Mapped[int]
+    ram_mb: orm.Mapped[int]
+    disk_gb: orm.Mapped[int]
+    cpu_model: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    storage_group: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+
+
+class Flavor(TimestampMixin, Base):
+    __tablename__ = 'flavors'
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(255), unique=True)
+    vcpus: orm.Mapped[int]
+    ram_mb: orm.Mapped[int]
+    disk_gb: orm.Mapped[int]
+
+
+class Instance(TimestampMixin, Base):
+    __tablename__ = 'instances'
+
+    uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(255), unique=True)
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255), index=True)
+    flavor: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    image: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    power_state: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    vm_state: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    move_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36),
+                                                        index=True)
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+
+
+class Allocation(TimestampMixin, Base):
+    """Resources a consumer (an instance, or a move's claim) holds on a host."""
+    __tablename__ = 'allocations'
+    __table_args__ = (sa.UniqueConstraint('consumer_uuid', 'host'),)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    consumer_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                       index=True)
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255), index=True)
+    vcpus: orm.Mapped[int]
+    ram_mb: orm.Mapped[int]
+    disk_gb: orm.Mapped[int]
+
+
+class Move(TimestampMixin, Base):
+    """The task record of one move."""
+    __tablename__ = 'moves'
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                       index=True)
+    type: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(32), index=True)
+    source_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    dest_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    old_flavor: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    new_flavor: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    live: orm.Mapped[bool] = orm.mapped_column(default=False)
+    request_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255),
+                                                           unique=True)
+    request: orm.Mapped[dict] = orm.mapped_column(default=dict)
+    # What the flows need besides the hosts: the old and new instance specs
+    # and the power state before the move.
+    params: orm.Mapped[dict] = orm.mapped_column(default=dict)
+    ponr: orm.Mapped[bool] = orm.mapped_column(default=False)
+    reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    failed_step: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    finished_at: orm.Mapped[datetime.datetime | None]
+
+
+class MoveEvent(Base):
+    """Append-only history: move state changes, sub-task changes, actions."""
+    __tablename__ = 'move_events'
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    move_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(36), sa.ForeignKey('moves.id', ondelete='CASCADE'),
+        index=True)
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    phase: orm.Mapped[str | None] = orm.mapped_column(sa.String(32))
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    progress: orm.Mapped[float | None]
+    error: orm.Mapped[dict | None]
+    detail: orm.Mapped[dict | None]
+    user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        default=utcnow)
+
+
+class FakeDomain(TimestampMixin, Base):
+    __tablename__ = 'fake_domains'
+    __table_args__ = (sa.UniqueConstraint('instance_uuid', 'host'),)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                       index=True)
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    vcpus: orm.Mapped[int]
+    ram_mb: orm.Mapped[int]
+
+
+class FakeDisk(TimestampMixin, Base):
+    __tablename__ = 'fake_disks'
+    __table_args__ = (sa.UniqueConstraint('instance_uuid', 'host'),)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                       index=True)
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    size_gb: orm.Mapped[int]
+    image: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    checksum: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+
+
+class FakePortBinding(TimestampMixin, Base):
+    __tablename__ = 'fake_port_bindings'
+    __table_args__ = (sa.UniqueConstraint('instance_uuid', 'host'),)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                       index=True)
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    active: orm.Mapped[bool] = orm.mapped_column(default=False)
+
+
+class FakeMigration(TimestampMixin, Base):
+    __tablename__ = 'fake_migrations'
+
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                       primary_key=True)
+    source_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    dest_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    total_mb: orm.Mapped[int]
+    remaining_mb: orm.Mapped[int]

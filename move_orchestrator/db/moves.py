@@ -1,0 +1,129 @@
+"""Move records and their append-only history of events."""
+
+import sqlalchemy as sa
+
+from move_orchestrator.db import models
+from move_orchestrator import exception
+
+MOVE_FIELDS = ('id', 'instance_uuid', 'type', 'state', 'source_host',
+               'dest_host', 'old_flavor', 'new_flavor', 'live', 'request_id',
+               'request', 'params', 'ponr', 'reason', 'failed_step', 'user_id',
+               'project_id', 'created_at', 'updated_at', 'finished_at')
+EVENT_FIELDS = ('id', 'kind', 'name', 'phase', 'state', 'progress', 'error',
+                'detail', 'user_id', 'project_id', 'created_at')
+TERMINAL_STATES = ('completed', 'reverted', 'failed')
+
+
+def move_to_dict(row):
+    return {f: getattr(row, f) for f in MOVE_FIELDS}
+
+
+def event_to_dict(row):
+    return {f: getattr(row, f) for f in EVENT_FIELDS}
+
+
+class MoveStore:
+    def __init__(self, db, inventory):
+        self.db = db
+        self.inventory = inventory
+
+    def create(self, values, context=None):
+        """Persist an accepted move and lock its instance, atomically.
+
+        With a request_id already seen, returns (existing move, False).
+        """
+        with self.db.session() as s:
+            if values.get('request_id'):
+                existing = s.scalars(sa.select(models.Move).filter_by(
+                    request_id=values['request_id'])).first()
+                if existing is not None:
+                    return move_to_dict(existing), False
+            self.inventory.lock_instance(s, values['instance_uuid'],
+                                         values['id'])
+            move = models.Move(state='accepted', **values)
+            s.add(move)
+            s.flush()
+            s.add(self._event(values['id'], 'move', 'move', None, 'accepted',
+                              context=context, detail={'request':
+                                                       values['request']}))
+        return self.get(values['id']), True
+
+    @staticmethod
+    def _event(move_id, kind, name, phase, state, progress=None, error=None,
+               detail=None, context=None):
+        return models.MoveEvent(
+            move_id=move_id, kind=kind, name=name, phase=phase, state=state,
+            progress=progress, error=error, detail=detail,
+            user_id=getattr(context, 'user_id', None),
+            project_id=getattr(context, 'project_id', None))
+
+    def get(self, move_id):
+        with self.db.session() as s:
+            move = s.get(models.Move, move_id)
+            if move is None:
+                raise exception.TaskNotFound(task=move_id)
+            return move_to_dict(move)
+
+    def list(self, instance_uuid=None, state=None, limit=None, marker=None):
+        """Newest first; marker is the id of the last move of a page."""
+        with self.db.session() as s:
+            q = sa.select(models.Move).order_by(models.Move.created_at.desc(),
+                                                models.Move.id.desc())
+            if instance_uuid is not None:
+                q = q.filter_by(instance_uuid=instance_uuid)
+            if state is not None:
+                q = q.filter_by(state=state)
+            if marker is not None:
+                last = s.get(models.Move, marker)
+                if last is None:
+                    raise exception.TaskNotFound(task=marker)
+                q = q.where(sa.or_(
+                    models.Move.created_at < last.created_at,
+                    sa.and_(models.Move.created_at == last.created_at,
+                            models.Move.id < last.id)))
+            if limit is not None:
+                q = q.limit(limit)
+            return [move_to_dict(m) for m in s.scalars(q)]
+
+    def list_unfinished(self):
+        with self.db.session() as s:
+            return [move_to_dict(m) for m in s.scalars(
+                sa.select(models.Move).where(
+                    models.Move.state.not_in(TERMINAL_STATES)).order_by(
+                    models.Move.created_at))]
+
+    def set_state(self, move_id, state, context=None, unlock=False,
+                  **values):
+        """Record a move state change (already checked by its machine)."""
+        with self.db.session() as s:
+            move = s.get(models.Move, move_id)
+            previous = move.state
+            move.state = state
+            for key, value in values.items():
+                setattr(move, key, value)
+            if state in TERMINAL_STATES:
+                move.finished_at = models.utcnow()
+            detail = {'from': previous}
+            if values.get('reason'):
+                detail['reason'] = values['reason']
+            s.add(self._event(move_id, 'move', 'move', None, state,
+                              detail=detail, context=context))
+            if unlock:
+                self.inventory.unlock_instance(s, move.instance_uuid, move_id)
+
+    def update(self, move_id, **values):
+        with self.db.session() as s:
+            s.execute(sa.update(models.Move).filter_by(id=move_id).values(
+                **values))
+
+    def add_event(self, move_id, kind, name, state, phase=None,
+                  progress=None, error=None, detail=None, context=None):
+        with self.db.session() as s:
+            s.add(self._event(move_id, kind, name, phase, state, progress,
+                              error, detail, context))
+
+    def events(self, move_id):
+        with self.db.session() as s:
+            return [event_to_dict(e) for e in s.scalars(
+                sa.select(models.MoveEvent).filter_by(move_id=move_id)
+                .order_by(models.MoveEvent.id))]

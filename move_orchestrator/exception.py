@@ -1,0 +1,114 @@
+"""Typed errors.
+
+Every error a caller can provoke has its own class so that an RPC client (via
+oslo.messaging's allowed_remote_exmods) catches the same class the server
+raised. ``kwargs`` are kept so the message can be rebuilt on the other side.
+"""
+
+
+class MoveOrchestratorException(Exception):
+    msg_fmt = 'An unknown error occurred.'
+    code = 500
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError):
+                message = self.msg_fmt
+        self.message = message
+        super().__init__(message)
+
+    def to_dict(self):
+        return {'type': type(self).__name__, 'message': self.message,
+                'code': self.code}
+
+
+class Invalid(MoveOrchestratorException):
+    msg_fmt = 'Invalid request.'
+    code = 400
+
+
+class InvalidMoveRequest(Invalid):
+    msg_fmt = 'Invalid move request: %(reason)s'
+
+
+class InstanceInvalidState(Invalid):
+    msg_fmt = ('Instance %(instance)s is %(state)s and cannot be moved that '
+               'way: %(reason)s')
+    code = 409
+
+
+class NotFound(MoveOrchestratorException):
+    msg_fmt = 'Not found.'
+    code = 404
+
+
+class InstanceNotFound(NotFound):
+    msg_fmt = 'Instance %(instance)s could not be found.'
+
+
+class FlavorNotFound(NotFound):
+    msg_fmt = 'Flavor %(flavor)s could not be found.'
+
+
+class HostNotFound(NotFound):
+    msg_fmt = 'Host %(host)s could not be found.'
+
+
+class TaskNotFound(NotFound):
+    msg_fmt = 'Task %(task)s could not be found.'
+
+
+class Conflict(MoveOrchestratorException):
+    msg_fmt = 'Conflict.'
+    code = 409
+
+
+class InstanceBusy(Conflict):
+    msg_fmt = 'Instance %(instance)s is already being moved by task %(task)s.'
+
+
+class HostUnavailable(Conflict):
+    msg_fmt = 'Host %(host)s cannot take the instance: %(reason)s'
+
+
+class NoValidHost(Conflict):
+    msg_fmt = 'No valid host was found: %(reason)s'
+
+
+class InsufficientCapacity(Conflict):
+    msg_fmt = ('Host %(host)s has not enough %(resource)s: %(requested)s '
+               'requested, %(free)s free.')
+
+
+class InvalidTaskAction(Conflict):
+    msg_fmt = 'Task %(task)s cannot be %(action)s: %(reason)s'
+
+
+class InvalidStateTransition(MoveOrchestratorException):
+    msg_fmt = ('Move %(move)s (%(move_type)s) cannot go from %(source)s to '
+               '%(target)s.')
+
+
+class Forbidden(MoveOrchestratorException):
+    msg_fmt = 'Policy does not allow %(action)s to be performed.'
+    code = 403
+
+
+class DriverError(MoveOrchestratorException):
+    msg_fmt = 'Compute driver operation %(operation)s failed: %(reason)s'
+
+
+class MigrationFailed(DriverError):
+    msg_fmt = 'Live migration of %(instance)s failed: %(reason)s'
+
+
+class InjectedFault(MoveOrchestratorException):
+    msg_fmt = 'Injected fault at %(point)s'
+
+
+class WorldDiverged(MoveOrchestratorException):
+    msg_fmt = ('The state of %(instance)s is not what the move expected: '
+               '%(reason)s')

@@ -1,0 +1,50 @@
+"""Fault injection points, for tests and for operators rehearsing failures.
+
+Specs come from config: ``[fake_driver] faults`` for driver operations
+(``OPERATION[@HOST]=ACTION``) and ``[debug] task_faults`` for sub-tasks
+(``TASK.METHOD[.WHEN]=ACTION``). Actions: ``fail`` raises InjectedFault,
+``hang`` blocks until the process dies, ``kill`` SIGKILLs the process (for
+crash tests, after every write before it has been committed).
+"""
+
+import os
+import signal
+import time
+
+from oslo_log import log as logging
+
+from move_orchestrator import exception
+
+LOG = logging.getLogger(__name__)
+ACTIONS = ('fail', 'hang', 'kill')
+
+
+def parse(specs):
+    """'a@h=fail' -> {'a@h': 'fail'}; raises ValueError on a bad spec."""
+    parsed = {}
+    for spec in specs or ():
+        point, sep, action = spec.strip().rpartition('=')
+        if not sep or not point or action not in ACTIONS:
+            raise ValueError('bad fault spec %r: want POINT=%s'
+                             % (spec, '|'.join(ACTIONS)))
+        parsed[point] = action
+    return parsed
+
+
+def trigger(point, action):
+    LOG.warning('Injected fault %s at %s', action, point)
+    if action == 'fail':
+        raise exception.InjectedFault(point=point)
+    if action == 'kill':
+        os.kill(os.getpid(), signal.SIGKILL)
+    while action == 'hang':
+        time.sleep(3600)
+
+
+def maybe_trigger(faults, *points):
+    """Trigger the first of points that has a fault."""
+    for point in points:
+        action = faults.get(point)
+        if action:
+            trigger(point, action)
+            return

@@ -1,0 +1,148 @@
+"""From a move request to a validated move: its type, hosts and flavors.
+
+Everything here only reads; a request that is refused changes nothing.
+"""
+
+import uuid
+
+from move_orchestrator.db import inventory as inv
+from move_orchestrator import exception
+from move_orchestrator.moves import scheduler
+
+MAX_FIELD = 255
+REQUEST_KEYS = ('instance', 'destination', 'flavor', 'live', 'request_id')
+
+
+def _check_str(name, value, required=False):
+    if value is None:
+        if required:
+            raise exception.InvalidMoveRequest(reason='%s is required' % name)
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise exception.InvalidMoveRequest(
+            reason='%s must be a non-empty string' % name)
+    if len(value) > MAX_FIELD:
+        raise exception.InvalidMoveRequest(
+            reason='%s is longer than %d characters' % (name, MAX_FIELD))
+
+
+def validate_request(request):
+    """Shape only: types, lengths and known keys."""
+    if not isinstance(request, dict):
+        raise exception.InvalidMoveRequest(reason='request must be a dict')
+    unknown = set(request) - set(REQUEST_KEYS)
+    if unknown:
+        raise exception.InvalidMoveRequest(
+            reason='unknown keys: %s' % ', '.join(sorted(map(str, unknown))))
+    _check_str('instance', request.get('instance'), required=True)
+    for key in ('destination', 'flavor', 'request_id'):
+        _check_str(key, request.get(key))
+    if request.get('live') not in (None, True, False):
+        raise exception.InvalidMoveRequest(reason='live must be a boolean')
+
+
+def spec(instance, flavor):
+    """What the driver needs to build the instance with flavor."""
+    return {'uuid': instance['uuid'], 'name': instance['name'],
+            'image': instance['image'], 'flavor': flavor['name'],
+            **{r: flavor[r] for r in inv.RESOURCES}}
+
+
+def derive_type(source_host, instance, new_flavor, live):
+    if source_host['state'] == 'down':
+        if live:
+            raise exception.InvalidMoveRequest(
+                reason='the source host is down: an evacuation cannot be '
+                       'live')
+        if new_flavor is not None:
+            raise exception.InvalidMoveRequest(
+                reason='the source host is down: an evacuation cannot '
+                       'change the flavor')
+        return 'evacuate'
+    if new_flavor is not None:
+        if live:
+            raise exception.InvalidMoveRequest(
+                reason='a resize cannot be live')
+        return 'resize'
+    running = instance['power_state'] == 'running'
+    if live and not running:
+        raise exception.InstanceInvalidState(
+            instance=instance['uuid'], state=instance['power_state'],
+            reason='a live migration needs a running instance')
+    if live or (live is None and running):
+        return 'live-migrate'
+    return 'cold-migrate'
+
+
+def build_move(inventory, conf, request, ratios):
+    """The values of a new move record, or a typed error."""
+    validate_request(request)
+    instance = inventory.get_instance(request['instance'])
+    if instance['move_id']:
+        raise exception.InstanceBusy(instance=instance['uuid'],
+                                     task=instance['move_id'])
+    if instance['vm_state'] == 'error':
+        raise exception.InstanceInvalidState(
+            instance=instance['uuid'], state='error',
+            reason='an operator must repair it first')
+    source = inventory.get_host(instance['host'])
+    old_flavor = inventory.get_flavor(instance['flavor'])
+    new_flavor = None
+    if request.get('flavor') is not None:
+        new_flavor = inventory.get_flavor(request['flavor'])
+        if new_flavor['name'] == old_flavor['name']:
+            raise exception.InvalidMoveRequest(
+                reason='the instance already has flavor %s'
+                % new_flavor['name'])
+    live = request.get('live')
+    move_type = derive_type(source, instance, new_flavor, live)
+    flavor = new_flavor or old_flavor
+    same_host_ok = (move_type == 'resize'
+                    and conf.move.allow_resize_to_same_host)
+    dest = request.get('destination')
+    if dest is None:
+        dest = scheduler.select_destination(
+            inventory, ratios, source['name'], flavor,
+            live=move_type == 'live-migrate', allow_source=same_host_ok)
+    else:
+        check_destination(inventory, ratios, source, dest, flavor,
+                          move_type, same_host_ok)
+    return {
+        'id': str(uuid.uuid4()),
+        'instance_uuid': instance['uuid'],
+        'type': move_type,
+        'source_host': source['name'],
+        'dest_host': dest,
+        'old_flavor': old_flavor['name'],
+        'new_flavor': flavor['name'],
+        'live': move_type == 'live-migrate',
+        'request_id': request.get('request_id'),
+        'request': dict(request),
+    }, {
+        'spec': spec(instance, old_flavor),
+        'new_spec': spec(instance, flavor),
+        'power_state': instance['power_state'],
+    }
+
+
+def check_destination(inventory, ratios, source, dest, flavor, move_type,
+                      same_host_ok):
+    host = inventory.get_host(dest)
+    if dest == source['name'] and not same_host_ok:
+        raise exception.InvalidMoveRequest(
+            reason='the destination is the source host %s%s' % (
+                dest, ' (allow_resize_to_same_host is off)'
+                if move_type == 'resize' else ''))
+    if host['state'] != 'up':
+        raise exception.HostUnavailable(host=dest,
+                                        reason='it is %s' % host['state'])
+    if move_type == 'live-migrate' and \
+            host['cpu_model'] != source['cpu_model']:
+        raise exception.HostUnavailable(
+            host=dest, reason='CPU model %s differs from the source\'s %s'
+            % (host['cpu_model'], source['cpu_model']))
+    free = scheduler.free_resources(host, inventory.host_usage(dest), ratios)
+    for r in inv.RESOURCES:
+        if flavor[r] > free[r]:
+            raise exception.InsufficientCapacity(
+                host=dest, resource=r, requested=flavor[r], free=free[r])

@@ -1,0 +1,63 @@
+"""The base of every move sub-task.
+
+A task gets the process's services (driver, inventory, config) at
+construction, because TaskFlow persists only names and values, never objects;
+the flow factory rebuilds the tasks from the stored move after a crash.
+``execute`` and ``revert`` of every subclass are wrapped with the fault
+injection points ``Task.execute.before`` / ``.after`` (and ``revert``), which
+the tests and the crash tests use.
+"""
+
+import functools
+
+from oslo_log import log as logging
+from taskflow import task
+
+from move_orchestrator import faults
+
+LOG = logging.getLogger(__name__)
+
+
+def _with_fault_points(func, method):
+    @functools.wraps(func)
+    def wrapper(self, *args, **kwargs):
+        name = type(self).__name__
+        points = self.services.task_faults
+        if points:
+            faults.maybe_trigger(points, '%s.%s.before' % (name, method),
+                                 '%s.%s' % (name, method))
+        result = func(self, *args, **kwargs)
+        if points:
+            faults.maybe_trigger(points, '%s.%s.after' % (name, method))
+        return result
+    return wrapper
+
+
+class MoveTask(task.Task):
+    #: the phase of the five this task belongs to
+    phase = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for method in ('execute', 'revert'):
+            func = getattr(cls, method)
+            func = getattr(func, '__unwrapped_task__', func)
+            wrapped = _with_fault_points(func, method)
+            wrapped.__unwrapped_task__ = func
+            setattr(cls, method, wrapped)
+
+    def __init__(self, services, **kwargs):
+        kwargs.setdefault('name', type(self).__name__)
+        super().__init__(**kwargs)
+        self.services = services
+
+    @property
+    def driver(self):
+        return self.services.driver
+
+    @property
+    def inventory(self):
+        return self.services.inventory
+
+    def revert(self, *args, **kwargs):
+        """Most checks change nothing, so there is nothing to undo."""

@@ -1,0 +1,37 @@
+"""Cleanup phase, after the point of no return.
+
+Nothing here is undone: a failure is retried by the flow's retry controller,
+and when the attempts run out the move ends ``failed`` with the instance
+running on the destination. Every step is therefore idempotent.
+"""
+
+from move_orchestrator.tasks import base
+
+
+class CleanupTask(base.MoveTask):
+    phase = 'cleanup'
+
+    def revert(self, *args, **kwargs):
+        """Rolled forward, never back: the retry runs execute again."""
+
+
+class DestroySource(CleanupTask):
+    """Delete the source's domain and disk (fenced, for an evacuate)."""
+
+    def execute(self, instance_uuid, source, dest):
+        if source != dest:
+            self.driver.destroy(instance_uuid, source)
+            self.driver.delete_disk(instance_uuid, source)
+
+
+class UnbindSourcePorts(CleanupTask):
+    def execute(self, instance_uuid, source, dest):
+        if source != dest:
+            self.driver.unbind_ports(instance_uuid, source)
+
+
+class ReleaseSourceClaim(CleanupTask):
+    """The move's claim becomes the instance's allocation."""
+
+    def execute(self, move_id, instance_uuid, dest):
+        self.inventory.transfer_allocation(move_id, instance_uuid, dest)

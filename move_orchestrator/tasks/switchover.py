@@ -1,0 +1,104 @@
+"""Switch-over phase: make the destination the instance's home.
+
+Its end is the point of no return. Until then every step can be reversed,
+because the source copy still exists.
+"""
+
+from move_orchestrator.drivers.compute import base as driver_base
+from move_orchestrator import exception
+from move_orchestrator.tasks import base
+
+
+class SwitchOverMigration(base.MoveTask):
+    """Pause the source, run the destination."""
+    phase = 'switch-over'
+
+    def execute(self, instance_uuid, dest):
+        migration = self.driver.poll_migration(instance_uuid)
+        status = migration['status'] if migration else None
+        if status == driver_base.MIGRATION_READY:
+            self.driver.complete_migration(instance_uuid)
+        elif status != driver_base.MIGRATION_COMPLETED:
+            raise exception.WorldDiverged(
+                instance=instance_uuid,
+                reason='migration is %s, cannot switch over' % status)
+        domain = self.driver.describe(instance_uuid)['domains'].get(dest)
+        if domain is None or domain['state'] != driver_base.RUNNING:
+            raise exception.WorldDiverged(
+                instance=instance_uuid,
+                reason='destination %s does not run the instance' % dest)
+
+    def revert(self, instance_uuid, source, dest, **kwargs):
+        domains = self.driver.describe(instance_uuid)['domains']
+        if domains.get(dest, {}).get('state') == driver_base.RUNNING:
+            self.driver.power_off(instance_uuid, dest)
+        if domains.get(source, {}).get('state') == driver_base.PAUSED:
+            self.driver.power_on(instance_uuid, source)
+
+
+class StartOnDestination(base.MoveTask):
+    """Define the domain with the new flavor on the destination."""
+    phase = 'switch-over'
+
+    def execute(self, new_spec, dest, power_state):
+        self.driver.spawn(new_spec, dest, power_on=power_state == 'running')
+
+    def revert(self, instance_uuid, spec, source, dest, **kwargs):
+        if dest != source:
+            self.driver.destroy(instance_uuid, dest)
+        else:
+            # Same-host resize: put the old flavor back, still powered off;
+            # PowerOffInstance's revert powers it on again.
+            self.driver.spawn(spec, source, power_on=False)
+
+
+class ActivateDestinationPorts(base.MoveTask):
+    phase = 'switch-over'
+
+    def execute(self, instance_uuid, dest):
+        self.driver.activate_binding(instance_uuid, dest)
+
+    def revert(self, instance_uuid, source, **kwargs):
+        if source in self.driver.describe(instance_uuid)['bindings']:
+            self.driver.activate_binding(instance_uuid, source)
+
+
+class UpdateInstanceHost(base.MoveTask):
+    """The inventory follows the hypervisor: new host, new flavor."""
+    phase = 'switch-over'
+
+    def execute(self, instance_uuid, dest, new_spec):
+        self.inventory.update_instance(instance_uuid, host=dest,
+                                       flavor=new_spec['flavor'])
+
+    def revert(self, instance_uuid, source, spec, **kwargs):
+        self.inventory.update_instance(instance_uuid, host=source,
+                                       flavor=spec['flavor'])
+
+
+class VerifyResize(base.MoveTask):
+    """Confirm the resize by looking, instead of asking a human."""
+    phase = 'switch-over'
+
+    def execute(self, instance_uuid, dest, new_spec, power_state):
+        world = self.driver.describe(instance_uuid)
+        domain = world['domains'].get(dest)
+        disk = world['disks'].get(dest)
+        want = driver_base.RUNNING if power_state == 'running' \
+            else driver_base.SHUTOFF
+        problems = []
+        if domain is None:
+            problems.append('no domain on %s' % dest)
+        else:
+            if domain['state'] != want:
+                problems.append('domain is %s, not %s'
+                                % (domain['state'], want))
+            if (domain['vcpus'], domain['ram_mb']) != (new_spec['vcpus'],
+                                                       new_spec['ram_mb']):
+                problems.append('domain has %s vCPUs / %s MB'
+                                % (domain['vcpus'], domain['ram_mb']))
+        if disk is None or disk['size_gb'] != new_spec['disk_gb']:
+            problems.append('disk is not %s GB' % new_spec['disk_gb'])
+        if problems:
+            raise exception.WorldDiverged(instance=instance_uuid,
+                                          reason='; '.join(problems))

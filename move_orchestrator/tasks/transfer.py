@@ -1,0 +1,124 @@
+"""Transfer phase: copy what must move to the destination.
+
+Reverts remove what was made on the destination and give the source back its
+power state. Every step looks at the driver first, so a re-run after a crash
+does not redo (or undo) what is already done.
+"""
+
+import time
+
+from oslo_log import log as logging
+
+from move_orchestrator.drivers.compute import base as driver_base
+from move_orchestrator import exception
+from move_orchestrator.tasks import base
+
+LOG = logging.getLogger(__name__)
+
+
+class BindDestinationPorts(base.MoveTask):
+    """Prepare an inactive port binding on the destination."""
+    phase = 'transfer'
+
+    def execute(self, instance_uuid, dest):
+        self.driver.bind_ports(instance_uuid, dest)
+
+    def revert(self, instance_uuid, source, dest, **kwargs):
+        if dest != source:
+            self.driver.unbind_ports(instance_uuid, dest)
+
+
+class PowerOffInstance(base.MoveTask):
+    phase = 'transfer'
+
+    def execute(self, instance_uuid, source):
+        domain = self.driver.describe(instance_uuid)['domains'].get(source)
+        if domain is not None and domain['state'] != driver_base.SHUTOFF:
+            self.driver.power_off(instance_uuid, source)
+
+    def revert(self, instance_uuid, source, power_state, **kwargs):
+        domain = self.driver.describe(instance_uuid)['domains'].get(source)
+        if (power_state == 'running' and domain is not None
+                and domain['state'] != driver_base.RUNNING):
+            self.driver.power_on(instance_uuid, source)
+
+
+class CopyDisk(base.MoveTask):
+    """Copy (or, on the same host, grow) the disk for the new flavor."""
+    phase = 'transfer'
+
+    def execute(self, instance_uuid, source, dest, new_spec):
+        self.driver.copy_disk(instance_uuid, source, dest,
+                              new_spec['disk_gb'])
+
+    def revert(self, instance_uuid, source, dest, spec, **kwargs):
+        if dest != source:
+            self.driver.delete_disk(instance_uuid, dest)
+        elif source in self.driver.describe(instance_uuid)['disks']:
+            self.driver.copy_disk(instance_uuid, source, source,
+                                  spec['disk_gb'])
+
+
+class RebuildDisk(base.MoveTask):
+    """Evacuate: the source's disk is out of reach, start from the image."""
+    phase = 'transfer'
+
+    def execute(self, new_spec, dest):
+        self.driver.create_disk(new_spec, dest)
+
+    def revert(self, instance_uuid, dest, **kwargs):
+        self.driver.delete_disk(instance_uuid, dest)
+
+
+class PrepareIncoming(base.MoveTask):
+    """Start the destination domain waiting for the memory copy."""
+    phase = 'transfer'
+
+    def execute(self, new_spec, dest):
+        self.driver.prepare_incoming(new_spec, dest)
+
+    def revert(self, instance_uuid, dest, **kwargs):
+        self.driver.destroy(instance_uuid, dest)
+        self.driver.delete_disk(instance_uuid, dest)
+
+
+class TransferMemory(base.MoveTask):
+    """Pre-copy the memory until it converges, reporting progress.
+
+    Resumable: a migration already running (or converged) in the hypervisor
+    is followed, not restarted.
+    """
+    phase = 'transfer'
+
+    def execute(self, instance_uuid, source, dest):
+        conf = self.services.conf.conductor
+        migration = self.driver.poll_migration(instance_uuid)
+        if migration is None or migration['status'] not in (
+                driver_base.MIGRATION_ACTIVE + (
+                    driver_base.MIGRATION_COMPLETED,)) \
+                or migration['dest'] != dest:
+            self.driver.start_migration(instance_uuid, source, dest)
+        deadline = time.monotonic() + conf.migration_timeout
+        while True:
+            migration = self.driver.poll_migration(instance_uuid)
+            status = migration['status'] if migration else None
+            if status in (driver_base.MIGRATION_READY,
+                          driver_base.MIGRATION_COMPLETED):
+                self.update_progress(1.0)
+                return migration
+            if status != driver_base.MIGRATION_RUNNING:
+                raise exception.MigrationFailed(
+                    instance=instance_uuid,
+                    reason='the hypervisor reports %s' % status)
+            total = migration['total_mb'] or 1
+            self.update_progress(
+                min(0.99, 1.0 - migration['remaining_mb'] / total))
+            if time.monotonic() > deadline:
+                self.driver.cancel_migration(instance_uuid)
+                raise exception.MigrationFailed(
+                    instance=instance_uuid,
+                    reason='not converged after %ss' % conf.migration_timeout)
+            time.sleep(conf.poll_interval)
+
+    def revert(self, instance_uuid, **kwargs):
+        self.driver.cancel_migration(instance_uuid)
