@@ -8,11 +8,16 @@ from move_orchestrator.conf import database
 from move_orchestrator.conf import debug
 from move_orchestrator.conf import fake_driver
 from move_orchestrator.conf import move
+from move_orchestrator.conf import notifications
+from move_orchestrator.conf import qemu
 from move_orchestrator.conf import scheduler
+from move_orchestrator.conf import service
+from move_orchestrator.conf import upgrade_levels
 
 CONF = cfg.CONF
 
-MODULES = (compute, conductor, database, debug, fake_driver, move, scheduler)
+MODULES = (compute, conductor, database, debug,
+           fake_driver, move, notifications, qemu, scheduler, service, upgrade_levels)
 
 
 def register_all(conf=CONF):

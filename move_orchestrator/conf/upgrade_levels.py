@@ -1,0 +1,25 @@
+"""[upgrade_levels]: RPC version caps during a rolling upgrade, as Nova's."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'upgrade_levels', title='RPC version caps',
+    help='While services of two releases run side by side, cap the RPC '
+         'version the clients send so that the older servers understand '
+         'them. Unset means the newest version this client knows.')
+
+OPTS = [
+    cfg.StrOpt('conductor',
+               help='Highest RPC API version sent to the conductor service, '
+                    'for example "1.0". A method newer than the cap is '
+                    'refused on the client side.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP.name: OPTS}
