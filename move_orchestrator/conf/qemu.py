@@ -1,0 +1,53 @@
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('qemu', title='QEMU compute driver options')
+
+OPTS = [
+    cfg.StrOpt('instances_path', default='/var/lib/move-orchestrator/qemu',
+               help='Directory holding one sub-directory per simulated host, '
+                    'each with one directory per instance (disk, QMP socket, '
+                    'serial log, pid file).'),
+    cfg.StrOpt('binary', default='qemu-system-x86_64',
+               help='QEMU system emulator to run.'),
+    cfg.StrOpt('qemu_img', default='qemu-img',
+               help='qemu-img binary used to create, copy and compare disks.'),
+    cfg.StrOpt('guest_kernel', default='',
+               help='Multiboot kernel the domains boot with "-kernel". Empty: '
+                    'the test guest built from the project\'s source on first '
+                    'use (needs binutils).'),
+    cfg.FloatOpt('guest_fill_ratio', default=0.75, min=0, max=1,
+                 help='Share of its RAM the built-in guest fills with data, so '
+                      'that live migrations move real pages.'),
+    cfg.DictOpt('storage_groups', default={},
+                help='host:group pairs. Hosts of one group share storage (one '
+                     'disk file, no copy or mirror); a host not listed has '
+                     'local storage. Keep in line with the inventory\'s '
+                     'storage_group.'),
+    cfg.IntOpt('max_bandwidth', default=0, min=0,
+               help='Live migration bandwidth limit in MiB/s; 0 lets QEMU go '
+                    'as fast as it can.'),
+    cfg.IntOpt('downtime_limit_ms', default=300, min=1,
+               help='Maximum pause the final pre-copy pass may take; QEMU '
+                    'converges when the remaining RAM fits in it.'),
+    cfg.IntOpt('completion_timeout_per_gib', default=800, min=0,
+               help='Seconds a live migration may take per GiB of RAM (and '
+                    'disk, when mirrored) before completion_timeout_action is '
+                    'taken, as Nova\'s live_migration_completion_timeout. 0 '
+                    'disables the timeout.'),
+    cfg.StrOpt('completion_timeout_action', default='abort',
+               choices=['abort', 'force_complete'],
+               help='What a poll does to a live migration past its '
+                    'completion timeout: cancel it, or switch to post-copy.'),
+    cfg.FloatOpt('operation_timeout', default=60.0, min=1,
+                 help='Seconds a synchronous QEMU operation (switch-over, '
+                      'power off, disk copy) may take.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP.name: OPTS}
