@@ -1,0 +1,445 @@
+"""A fast, crash-safe TaskFlow persistence backend on SQLAlchemy.
+
+The stock backend reads and merges the whole row (and, for a flow detail,
+every atom row) before each save, rebuilds its table metadata and, on SQLite,
+reopens the database file for every save. This backend keeps its guarantee
+(every save is committed before the engine moves on, so resume after a kill
+behaves the same) while doing the least work per save:
+
+* one engine per process and URL, one module-level metadata, pooled
+  connections (see :mod:`.engines`);
+* a save writes only the rows that changed, with a plain ``UPDATE ... WHERE
+  uuid`` (no read-and-merge). What was last committed is remembered per
+  backend, so a flow detail save skips its unchanged atoms. That memory
+  assumes one writer per flow detail at a time, which TaskFlow's job claims
+  (or a single engine) ensure;
+* progress-only changes to 0.0 or 1.0 (the engine writes both around every
+  task, right after the state change that matters) are not committed on
+  their own: they ride along with the next save of the same flow detail,
+  or :meth:`Backend.close`. Progress in between is written at once, so a
+  long task's progress stays visible. A kill may lose such a deferred value;
+  resume never reads it.
+
+Save hooks (:meth:`Backend.add_save_hook`) let the project write its own rows
+in the same transaction as an atom detail.
+"""
+
+import collections
+import contextlib
+import threading
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from taskflow import exceptions as exc
+from taskflow.persistence import base
+from taskflow.persistence import models
+from taskflow import states
+
+from move_orchestrator.persistence import engines
+from move_orchestrator.persistence import tables as t
+
+# Flows whose rows we remember; past it, idle flows are forgotten.
+MAX_CACHED_FLOWS = 2000
+DEFERRED_PROGRESS = (0.0, 1.0)
+_TERMINAL_FLOW_STATES = frozenset([states.SUCCESS, states.REVERTED,
+                                   states.FAILURE])
+
+
+def _without_progress(meta):
+    return t.dumps({k: v for k, v in (meta or {}).items() if k != 'progress'})
+
+
+def _progress_only(old, new, new_meta):
+    """True if ``new`` differs from ``old`` only by a deferrable progress."""
+    if old['meta'] == new['meta'] or new_meta.get('progress') not in DEFERRED_PROGRESS:
+        return False
+    if any(old[k] != new[k] for k in t.ATOM_VALUES if k != 'meta'):
+        return False
+    return _without_progress(t.loads(old['meta'])) == _without_progress(new_meta)
+
+
+class _Cache:
+    """What this backend last committed (or deferred), per flow detail."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.flows = collections.OrderedDict()  # fd uuid -> flow row
+        self.complete = set()                   # fds whose atoms are all known
+        self.atoms = {}                         # ad uuid -> (fd uuid, row)
+        self.pending = {}                       # fd uuid -> {ad uuid: (meta, ad)}
+
+    def clear(self):
+        with self.lock:
+            self.flows.clear()
+            self.complete.clear()
+            self.atoms.clear()
+
+    def forget_flow(self, fd_uuid):
+        self.flows.pop(fd_uuid, None)
+        self.complete.discard(fd_uuid)
+        for ad_uuid in [u for u, (p, _r) in self.atoms.items() if p == fd_uuid]:
+            del self.atoms[ad_uuid]
+
+    def trim(self):
+        while len(self.flows) > MAX_CACHED_FLOWS:
+            for fd_uuid in self.flows:
+                if fd_uuid not in self.pending:
+                    self.forget_flow(fd_uuid)
+                    break
+            else:
+                return
+
+
+class Backend(base.Backend):
+    """TaskFlow backend: ``Backend({'connection': url})`` or with ``engine=``.
+
+    A passed engine is used as is and never disposed: on SQLite it must
+    already begin write transactions with ``BEGIN IMMEDIATE`` (as
+    :mod:`move_orchestrator.db.session` does).
+    """
+
+    def __init__(self, conf=None, engine=None):
+        super().__init__(conf)
+        if engine is None:
+            engine = engines.get_engine(self._conf['connection'])
+        self._engine = engine
+        self._cache = _Cache()
+        self._hooks = []
+        self._validated = False
+        self._upgrade_lock = threading.Lock()
+
+    @property
+    def engine(self):
+        return self._engine
+
+    def add_save_hook(self, hook):
+        """Call ``hook(connection, atom_detail, flow_uuid)`` on atom writes.
+
+        It runs inside the transaction that writes the atom detail row
+        (insert or update, including a deferred progress write when it is
+        flushed), with the SQLAlchemy connection of that transaction: rows it
+        writes commit or roll back together with the atom. An exception it
+        raises rolls the save back and reaches the engine.
+        """
+        self._hooks.append(hook)
+
+    def remove_save_hook(self, hook):
+        self._hooks.remove(hook)
+
+    def get_connection(self):
+        conn = Connection(self)
+        if not self._validated:
+            conn.validate()
+            self._validated = True
+        return conn
+
+    def close(self):
+        """Write deferred progress; the (shared) engine stays open."""
+        with self._cache.lock:
+            fd_uuids = list(self._cache.pending)
+        conn = Connection(self)
+        for fd_uuid in fd_uuids:
+            with conn._write() as txn:
+                conn._flush_pending(txn, fd_uuid)
+        self._validated = False
+
+
+class _Txn:
+    """A write transaction and the cache updates to apply once committed."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.on_commit = []
+
+
+class Connection(base.Connection):
+    """Cheap to make: TaskFlow opens one for every save."""
+
+    def __init__(self, backend):
+        self._backend = backend
+        self._engine = backend.engine
+        self._cache = backend._cache
+
+    @property
+    def backend(self):
+        return self._backend
+
+    def close(self):
+        pass
+
+    def validate(self):
+        try:
+            with self._engine.connect():
+                pass
+        except sa_exc.SQLAlchemyError:
+            exc.raise_with_cause(exc.StorageFailure, 'Cannot connect')
+
+    def upgrade(self):
+        """Create the ``tf_*`` tables if missing (racing creators retry)."""
+        with self._backend._upgrade_lock:
+            for attempt in range(3):
+                try:
+                    with self._engine.begin() as conn:
+                        t.metadata.create_all(conn, checkfirst=True)
+                    return
+                except sa_exc.SQLAlchemyError:
+                    if attempt == 2:
+                        exc.raise_with_cause(exc.StorageFailure,
+                                             'Failed upgrading database')
+
+    # -- transactions -----------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self):
+        txn = None
+        try:
+            with self._engine.begin() as conn:
+                txn = _Txn(conn)
+                yield txn
+        except sa_exc.SQLAlchemyError:
+            exc.raise_with_cause(exc.StorageFailure, 'Failed saving')
+        with self._cache.lock:
+            for apply in txn.on_commit:
+                apply()
+
+    @contextlib.contextmanager
+    def _read(self):
+        try:
+            with self._engine.connect() as conn:
+                conn = conn.execution_options(**{engines.READ_ONLY: True})
+                with conn.begin():
+                    yield conn
+        except sa_exc.SQLAlchemyError:
+            exc.raise_with_cause(exc.StorageFailure, 'Failed reading')
+
+    def _run_hooks(self, txn, ad, fd_uuid):
+        for hook in self._backend._hooks:
+            hook(txn.conn, ad, fd_uuid)
+
+    # -- writes -----------------------------------------------------------
+
+    def clear_all(self):
+        with self._write() as txn:
+            for table in (t.atomdetails, t.flowdetails, t.logbooks):
+                txn.conn.execute(table.delete())
+        self._cache.clear()
+        with self._cache.lock:
+            self._cache.pending.clear()
+
+    def destroy_logbook(self, book_uuid):
+        fds = sa.select(t.flowdetails.c.uuid).where(
+            t.flowdetails.c.parent_uuid == book_uuid)
+        with self._write() as txn:
+            # Explicit: SQLite cascades only with PRAGMA foreign_keys=ON.
+            txn.conn.execute(t.atomdetails.delete().where(
+                t.atomdetails.c.parent_uuid.in_(fds)))
+            txn.conn.execute(t.flowdetails.delete().where(
+                t.flowdetails.c.parent_uuid == book_uuid))
+            r = txn.conn.execute(t.logbooks.delete().where(
+                t.logbooks.c.uuid == book_uuid))
+            if not r.rowcount:
+                raise exc.NotFound("No logbook found with uuid '%s'" % book_uuid)
+        self._cache.clear()
+
+    def save_logbook(self, book):
+        row = t.book_row(book)
+        with self._write() as txn:
+            r = txn.conn.execute(t.logbooks.update().where(
+                t.logbooks.c.uuid == book.uuid).values(row))
+            if not r.rowcount:
+                txn.conn.execute(t.logbooks.insert().values(uuid=book.uuid, **row))
+            for fd in book:
+                self._save_flow(txn, fd, book.uuid)
+        return book
+
+    def update_flow_details(self, flow_detail):
+        with self._write() as txn:
+            self._save_flow(txn, flow_detail, None)
+        if flow_detail.state in _TERMINAL_FLOW_STATES:
+            with self._cache.lock:
+                if flow_detail.uuid not in self._cache.pending:
+                    self._cache.forget_flow(flow_detail.uuid)
+        return flow_detail
+
+    def update_atom_details(self, atom_detail):
+        ad = atom_detail
+        row = t.atom_row(ad)
+        cache = self._cache
+        with cache.lock:
+            fd_uuid, old = cache.atoms.get(ad.uuid, (None, None))
+            if old is not None and _progress_only(old, row, ad.meta):
+                cache.atoms[ad.uuid] = (fd_uuid, row)
+                cache.pending.setdefault(fd_uuid, {})[ad.uuid] = (row['meta'], ad)
+                return ad
+        with self._write() as txn:
+            if fd_uuid is not None:
+                self._flush_pending(txn, fd_uuid, skip=ad.uuid)
+            elif self._backend._hooks:
+                fd_uuid = txn.conn.execute(
+                    sa.select(t.atomdetails.c.parent_uuid).where(
+                        t.atomdetails.c.uuid == ad.uuid)).scalar()
+            self._update_atom(txn, ad, row, fd_uuid)
+        return ad
+
+    def _update_atom(self, txn, ad, row, fd_uuid):
+        r = txn.conn.execute(t.atomdetails.update().where(
+            t.atomdetails.c.uuid == ad.uuid).values(row))
+        if not r.rowcount:
+            raise exc.NotFound("No atom details found with uuid '%s'" % ad.uuid)
+        self._run_hooks(txn, ad, fd_uuid)
+        if fd_uuid is not None:
+            txn.on_commit.append(lambda: self._remember_atom(fd_uuid, ad.uuid, row))
+
+    def _remember_atom(self, fd_uuid, ad_uuid, row):
+        # Called with the cache lock held, after the commit.
+        if fd_uuid in self._cache.flows:
+            self._cache.atoms[ad_uuid] = (fd_uuid, row)
+        pending = self._cache.pending.get(fd_uuid)
+        if pending is not None:
+            pending.pop(ad_uuid, None)
+            if not pending:
+                del self._cache.pending[fd_uuid]
+
+    def _flush_pending(self, txn, fd_uuid, skip=None):
+        """Write the deferred progress of one flow detail's atoms."""
+        with self._cache.lock:
+            pending = dict(self._cache.pending.get(fd_uuid, ()))
+        for ad_uuid, (meta, ad) in pending.items():
+            if ad_uuid == skip:
+                continue
+            txn.conn.execute(t.atomdetails.update().where(
+                t.atomdetails.c.uuid == ad_uuid).values(meta=meta))
+            self._run_hooks(txn, ad, fd_uuid)
+
+        def _done():
+            left = self._cache.pending.get(fd_uuid)
+            if left is None:
+                return
+            for ad_uuid, entry in pending.items():
+                if left.get(ad_uuid) is entry:
+                    del left[ad_uuid]
+            if not left:
+                del self._cache.pending[fd_uuid]
+        if pending:
+            txn.on_commit.append(_done)
+
+    def _save_flow(self, txn, fd, book_uuid):
+        """Update (or, below a logbook, insert) a flow detail and its atoms."""
+        cache = self._cache
+        row = t.flow_row(fd)
+        with cache.lock:
+            old = cache.flows.get(fd.uuid)
+            complete = fd.uuid in cache.complete
+            known = {ad.uuid: cache.atoms.get(ad.uuid, (None, None))[1] for ad in fd}
+        if old != row:
+            r = txn.conn.execute(t.flowdetails.update().where(
+                t.flowdetails.c.uuid == fd.uuid).values(row))
+            if not r.rowcount:
+                if book_uuid is None:
+                    raise exc.NotFound("No flow details found with uuid '%s'" % fd.uuid)
+                txn.conn.execute(t.flowdetails.insert().values(
+                    uuid=fd.uuid, parent_uuid=book_uuid, **row))
+                complete = True
+        self._flush_pending(txn, fd.uuid)
+        if not complete:
+            # First sight of this flow detail: learn which atoms exist.
+            known.update(self._load_atom_rows(txn.conn, fd.uuid))
+        inserts = []
+        written = {}
+        for ad in fd:
+            ad_row = t.atom_row(ad)
+            old_ad = known.get(ad.uuid)
+            if old_ad is None:
+                inserts.append((ad, dict(ad_row, uuid=ad.uuid, parent_uuid=fd.uuid,
+                                         atom_type=models.atom_detail_type(ad))))
+            elif old_ad != ad_row:
+                self._update_atom(txn, ad, ad_row, fd.uuid)
+            written[ad.uuid] = ad_row
+        if inserts:
+            txn.conn.execute(t.atomdetails.insert(), [r for _ad, r in inserts])
+            for ad, _r in inserts:
+                self._run_hooks(txn, ad, fd.uuid)
+
+        def _done():
+            cache.flows[fd.uuid] = row
+            cache.flows.move_to_end(fd.uuid)
+            cache.complete.add(fd.uuid)
+            for ad_uuid, ad_row in written.items():
+                cache.atoms[ad_uuid] = (fd.uuid, ad_row)
+            cache.trim()
+        txn.on_commit.append(_done)
+
+    def _load_atom_rows(self, conn, fd_uuid):
+        q = sa.select(t.atomdetails).where(t.atomdetails.c.parent_uuid == fd_uuid)
+        return {r.uuid: {k: r._mapping[k] for k in t.ATOM_VALUES}
+                for r in conn.execute(q)}
+
+    # -- reads ------------------------------------------------------------
+
+    def _atoms(self, conn, fd_uuid):
+        q = sa.select(t.atomdetails).where(t.atomdetails.c.parent_uuid == fd_uuid)
+        atoms = [t.atom_from_row(r._mapping) for r in conn.execute(q)]
+        with self._cache.lock:
+            pending = dict(self._cache.pending.get(fd_uuid, ()))
+        for ad in atoms:
+            if ad.uuid in pending:
+                ad.meta = t.loads(pending[ad.uuid][0])
+        return atoms
+
+    def _flow(self, conn, row, lazy):
+        fd = t.flow_from_row(row)
+        if not lazy:
+            for ad in self._atoms(conn, fd.uuid):
+                fd.add(ad)
+        return fd
+
+    def _book(self, conn, row, lazy):
+        book = t.book_from_row(row)
+        if not lazy:
+            q = sa.select(t.flowdetails).where(
+                t.flowdetails.c.parent_uuid == book.uuid)
+            for fd_row in conn.execute(q).all():
+                book.add(self._flow(conn, fd_row._mapping, False))
+        return book
+
+    def _one(self, conn, table, uuid, what):
+        row = conn.execute(sa.select(table).where(table.c.uuid == uuid)).first()
+        if row is None:
+            raise exc.NotFound("No %s found with uuid '%s'" % (what, uuid))
+        return row._mapping
+
+    def get_logbook(self, book_uuid, lazy=False):
+        with self._read() as conn:
+            return self._book(conn, self._one(conn, t.logbooks, book_uuid, 'logbook'), lazy)
+
+    def get_logbooks(self, lazy=False):
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.logbooks)).all()
+            books = [self._book(conn, r._mapping, lazy) for r in rows]
+        yield from books
+
+    def get_flows_for_book(self, book_uuid, lazy=False):
+        with self._read() as conn:
+            q = sa.select(t.flowdetails).where(t.flowdetails.c.parent_uuid == book_uuid)
+            flows = [self._flow(conn, r._mapping, lazy) for r in conn.execute(q).all()]
+        yield from flows
+
+    def get_flow_details(self, fd_uuid, lazy=False):
+        with self._read() as conn:
+            row = self._one(conn, t.flowdetails, fd_uuid, 'flow details')
+            return self._flow(conn, row, lazy)
+
+    def get_atom_details(self, ad_uuid):
+        with self._read() as conn:
+            ad = t.atom_from_row(self._one(conn, t.atomdetails, ad_uuid, 'atom details'))
+        with self._cache.lock:
+            for pending in self._cache.pending.values():
+                if ad_uuid in pending:
+                    ad.meta = t.loads(pending[ad_uuid][0])
+        return ad
+
+    def get_atoms_for_flow(self, fd_uuid):
+        with self._read() as conn:
+            atoms = self._atoms(conn, fd_uuid)
+        yield from atoms
