@@ -112,3 +112,14 @@ class InjectedFault(MoveOrchestratorException):
 class WorldDiverged(MoveOrchestratorException):
     msg_fmt = ('The state of %(instance)s is not what the move expected: '
                '%(reason)s')
+
+
+class InvalidParameter(Invalid):
+    msg_fmt = 'Invalid parameter %(name)s: %(reason)s'
+
+
+class ServiceTooOld(MoveOrchestratorException):
+    msg_fmt = ('%(method)s needs RPC API version %(needed)s but the '
+               'conductor service is pinned to %(pinned)s ([upgrade_levels] '
+               'conductor).')
+    code = 409
