@@ -10,6 +10,17 @@ LOG = logging.getLogger(__name__)
 class Recorder:
     def __init__(self, store):
         self.store = store
+        # Called as observer(move_id, new_state) once a change is recorded
+        # (notifications); an observer's error never stops the move.
+        self.observers = []
+
+    def notify(self, move_id, state):
+        for observer in list(self.observers):
+            try:
+                observer(move_id, state)
+            except Exception:
+                LOG.exception('Observer %r failed for move %s -> %s',
+                              observer, move_id, state)
 
     def advance(self, move_id, target, context=None, **values):
         """Check the transition against the type's machine, then record it."""
@@ -27,6 +38,7 @@ class Recorder:
                   'instance': move['instance_uuid'], 'from': move['state'],
                   'to': target, 'reason': ': %s' % values['reason']
                   if values.get('reason') else ''})
+        self.notify(move_id, target)
         return move
 
     def subtask_event(self, move_id, name, phase, state, progress=None,
