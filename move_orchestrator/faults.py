@@ -1,7 +1,7 @@
 """Fault injection points, for tests and for operators rehearsing failures.
 
 Specs come from config: ``[fake_driver] faults`` for driver operations
-(``OPERATION[@HOST]=ACTION``) and ``[debug] task_faults`` for sub-tasks
+(``OPERATION[@HOST]=ACTION``) and ``[fault_injection] task_faults`` for sub-tasks
 (``TASK.METHOD[.WHEN]=ACTION``). Actions: ``fail`` raises InjectedFault,
 ``hang`` blocks until the process dies, ``kill`` SIGKILLs the process (for
 crash tests, after every write before it has been committed).

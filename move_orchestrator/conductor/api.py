@@ -2,6 +2,7 @@
 serves. Every method takes a request context first, as OpenStack's do.
 """
 
+from move_orchestrator import audit
 from move_orchestrator.conductor import runner
 from move_orchestrator.conductor import services as services_mod
 
@@ -34,3 +35,25 @@ class ConductorAPI:
     def wait_task(self, ctxt, task_id, timeout=None):
         self.conductor.wait(task_id, timeout=timeout)
         return self.get_task(ctxt, task_id)
+
+    # -- inventory and health, for operators -------------------------------
+    def list_hosts(self, ctxt):
+        inventory = self.services.inventory
+        return [dict(h, used=inventory.host_usage(h['name']))
+                for h in inventory.list_hosts()]
+
+    def set_host_state(self, ctxt, host, state):
+        self.services.inventory.set_host_state(host, state)
+        return self.services.inventory.get_host(host)
+
+    def list_instances(self, ctxt, host=None):
+        return self.services.inventory.list_instances(host=host)
+
+    def list_flavors(self, ctxt):
+        return self.services.inventory.list_flavors()
+
+    def audit(self, ctxt):
+        return audit.audit(self.services)
+
+    def shutdown(self, wait=True):
+        self.conductor.shutdown(wait=wait)

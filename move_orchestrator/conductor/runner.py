@@ -45,7 +45,6 @@ class Conductor:
             max_workers=services.conf.conductor.max_concurrent_moves)
         self._futures = {}
         self._lock = threading.Lock()
-        self._upgraded = False
 
     # -- accepting ---------------------------------------------------------
     def submit(self, request, context=None):
@@ -102,11 +101,6 @@ class Conductor:
     # -- running -------------------------------------------------------------
     def _logbook(self, move):
         backend = self.services.persistence
-        with self._lock:
-            if not self._upgraded:
-                with contextlib.closing(backend.get_connection()) as conn:
-                    conn.upgrade()
-                self._upgraded = True
         with contextlib.closing(backend.get_connection()) as conn:
             try:
                 return conn.get_logbook(move['id'])
@@ -151,7 +145,7 @@ class Conductor:
                               backend=self.services.persistence,
                               engine='serial', store=engine_store(move))
         listener = listener_mod.MoveRecordListener(
-            engine, self.recorder, move, move_type, flow)
+            engine, self.recorder, move, move_type, flow, stage)
         error = None
         with listener:
             try:

@@ -4,6 +4,8 @@ Tasks get this object at construction (TaskFlow persists values, not
 objects), so one process builds it once and every flow shares it.
 """
 
+import contextlib
+
 from taskflow.persistence.backends import impl_sqlalchemy
 
 from move_orchestrator.conf import CONF
@@ -22,7 +24,7 @@ class Services:
         self.inventory = inv.Inventory(self.db)
         self.store = db_moves.MoveStore(self.db, self.inventory)
         self.records = records.TaskRecords(self.store)
-        self.task_faults = faults.parse(conf.debug.task_faults)
+        self.task_faults = faults.parse(conf.fault_injection.task_faults)
         self._driver = driver
         self._backend = None
 
@@ -47,3 +49,7 @@ class Services:
                 {'connection': self.conf.database.connection},
                 engine=self.db.engine)
         return self._backend
+
+    def upgrade_persistence(self):
+        with contextlib.closing(self.persistence.get_connection()) as conn:
+            conn.upgrade()

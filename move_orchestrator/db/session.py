@@ -1,10 +1,8 @@
 """Engines and sessions, one Database per connection URL.
 
-oslo.db builds the engine (error translation into DBDeadlock and friends,
-MySQL sql_mode, pool settings). On SQLite we add WAL, a busy timeout and
-``BEGIN IMMEDIATE``: with several moves writing at once, a deferred
-transaction that reads and then writes fails at once with "database is
-locked" instead of waiting its turn.
+oslo.db builds the PostgreSQL and MySQL engines (error translation into
+DBDeadlock and friends, sql_mode, pool settings). SQLite gets an engine of
+its own making, see _create_sqlite_engine.
 """
 
 import contextlib
@@ -12,8 +10,10 @@ import threading
 
 from oslo_db import api as oslo_db_api
 from oslo_db.sqlalchemy import engines
+from oslo_db.sqlalchemy import exc_filters
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy import pool as sa_pool
 
 from move_orchestrator.conf import CONF
 
@@ -28,30 +28,54 @@ retry_on_deadlock = oslo_db_api.wrap_db_retry(
     max_retry_interval=1, retry_on_deadlock=True)
 
 
-def _setup_sqlite(engine):
+def _create_sqlite_engine(url):
+    """SQLite: pooled connections, and one writer at a time per process.
+
+    SQLite allows one writer; left to its busy handler, threads that wait
+    for the lock sleep in growing steps and a read that turns into a write
+    fails outright. Serialising the process's transactions on a lock hands
+    the database over at once; other processes still wait through
+    busy_timeout, and BEGIN IMMEDIATE makes their writes queue, not fail.
+    """
+    engine = sa.create_engine(
+        url, poolclass=sa_pool.QueuePool, pool_size=4, max_overflow=16,
+        connect_args={'check_same_thread': False,
+                      'timeout': SQLITE_BUSY_TIMEOUT_MS / 1000.0})
+    exc_filters.register_engine(engine)
+    lock = threading.RLock()
+
     @sa.event.listens_for(engine, 'connect')
     def _pragmas(dbapi_con, con_record):
+        dbapi_con.isolation_level = None   # we emit BEGIN ourselves
         dbapi_con.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
         if engine.url.database and engine.url.database != ':memory:':
             dbapi_con.execute('PRAGMA journal_mode = WAL')
         dbapi_con.execute('PRAGMA synchronous = NORMAL')
         dbapi_con.execute('PRAGMA foreign_keys = ON')
 
-    @sa.event.listens_for(engine, 'begin', insert=True)
+    @sa.event.listens_for(engine, 'checkout')
+    def _checkout(dbapi_con, con_record, con_proxy):
+        lock.acquire()
+
+    @sa.event.listens_for(engine, 'checkin')
+    def _checkin(dbapi_con, con_record):
+        lock.release()
+
+    @sa.event.listens_for(engine, 'begin')
     def _begin_immediate(conn):
-        if 'in_transaction' not in conn.info:
-            conn.exec_driver_sql('BEGIN IMMEDIATE')
-            conn.info['in_transaction'] = True
+        conn.exec_driver_sql('BEGIN IMMEDIATE')
+
+    return engine
 
 
 class Database:
     def __init__(self, url):
         self.url = url
-        self.engine = engines.create_engine(
-            url, sqlite_fk=True, max_pool_size=20, max_overflow=20,
-            thread_checkin=False)
-        if self.engine.dialect.name == 'sqlite':
-            _setup_sqlite(self.engine)
+        if sa.engine.make_url(url).drivername.startswith('sqlite'):
+            self.engine = _create_sqlite_engine(url)
+        else:
+            self.engine = engines.create_engine(
+                url, max_pool_size=20, max_overflow=20, thread_checkin=False)
         self._sessionmaker = orm.sessionmaker(bind=self.engine,
                                               expire_on_commit=False)
 

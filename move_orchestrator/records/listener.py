@@ -21,8 +21,8 @@ LOG = logging.getLogger(__name__)
 def failure_to_dict(failure):
     if failure is None:
         return None
-    exc_type = failure.exception_type_names[0] if \
-        failure.exception_type_names else 'Exception'
+    names = failure.to_dict().get('exc_type_names') or ['Exception']
+    exc_type = names[0]
     tb = failure.traceback_str
     if not tb and failure.exc_info:
         tb = ''.join(traceback.format_exception(*failure.exc_info))
@@ -32,8 +32,9 @@ def failure_to_dict(failure):
 
 class MoveRecordListener(listener_base.Listener):
 
-    def __init__(self, engine, recorder, move, move_type, flow):
+    def __init__(self, engine, recorder, move, move_type, flow, stage):
         super().__init__(engine)
+        self._reverts = stage == types_base.MAIN
         self._recorder = recorder
         self._move_id = move['id']
         self._move_type = move_type
@@ -71,14 +72,14 @@ class MoveRecordListener(listener_base.Listener):
             step = self._move_type.step_for(name)
             if step is not None:
                 self._recorder.advance(self._move_id, step.move_state)
+        elif state == tf_states.REVERTING and self._reverts:
+            # TaskFlow announces no flow-level REVERTING: the first atom
+            # that reverts says it. (Cleanup atoms revert only to retry.)
+            self._recorder.advance(self._move_id, types_base.REVERTING)
 
     def _retry_receiver(self, state, details):
         self._recorder.subtask_event(self._move_id, details['retry_name'],
                                      'cleanup', state)
-
-    def _flow_receiver(self, state, details):
-        if state == tf_states.REVERTING:
-            self._recorder.advance(self._move_id, types_base.REVERTING)
 
     def _on_progress(self, name, event_type, details):
         self._recorder.subtask_event(self._move_id, name, self._phase(name),

@@ -1,7 +1,7 @@
 from oslo_config import cfg
 
 GROUP = cfg.OptGroup(
-    'debug', title='Fault injection for testing',
+    'fault_injection', title='Fault injection for testing',
     help='Never set these in production: they make moves fail on purpose.')
 
 OPTS = [

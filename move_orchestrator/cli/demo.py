@@ -1,0 +1,99 @@
+"""``move-orchestrator demo``: a small simulated cloud and one move of every
+type, one of them failing and reverting, then the histories and an audit.
+The cloud stays, for ``move``, ``task show`` and the rest to go on with.
+"""
+
+import os
+
+from cliff import command
+from rich.console import Console
+from rich.table import Table
+import sqlalchemy as sa
+
+from move_orchestrator import cloud
+from move_orchestrator.cli import render
+from move_orchestrator.conf import CONF
+from move_orchestrator import exception
+
+# The failing move: a live migration to host4 whose start fails there.
+DEMO_FAULT = 'start_migration@host4=fail'
+
+
+def reset_database(url):
+    """Start afresh: a SQLite file is removed; other databases must be
+    empty, so that the demo never deletes anybody's data."""
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername.startswith('sqlite'):
+        if parsed.database and parsed.database != ':memory:':
+            for suffix in ('', '-wal', '-shm'):
+                if os.path.exists(parsed.database + suffix):
+                    os.remove(parsed.database + suffix)
+        return
+    engine = sa.create_engine(url)
+    try:
+        if sa.inspect(engine).get_table_names():
+            raise exception.Invalid(
+                'the demo needs an empty database, and %s has tables'
+                % parsed.render_as_string(hide_password=True))
+    finally:
+        engine.dispose()
+
+
+class Demo(command.Command):
+    """Build a simulated cloud and move instances in every way."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--delay', type=float, default=0.0,
+                            help='seconds added to every driver operation')
+        return parser
+
+    def take_action(self, args):
+        console = Console(file=self.app.stdout,
+                          width=None if self.app.stdout.isatty() else 160)
+        if self.app.client.embedded:
+            reset_database(CONF.database.connection)
+        CONF.set_override('faults', [DEMO_FAULT], group='fake_driver')
+        CONF.set_override('operation_delay', args.delay, group='fake_driver')
+        client = self.app.client
+        ctxt = client.context
+        cloud.create_demo_cloud(client.services)
+        console.print('[bold]A cloud of 4 hosts and 6 instances[/] in %s'
+                      % sa.engine.make_url(CONF.database.connection)
+                      .render_as_string(hide_password=True))
+        # Four at once: the conductor runs them concurrently.
+        first = [client.move_instance(ctxt, 'vm1', destination='host3'),
+                 client.move_instance(ctxt, 'vm2', destination='host3'),
+                 client.move_instance(ctxt, 'vm3', destination='host4',
+                                      flavor='m1.medium'),
+                 client.move_instance(ctxt, 'vm5', destination='host4')]
+        docs = [client.wait_task(ctxt, d['id']) for d in first]
+        console.print('host2 goes down: its instances are evacuated')
+        client.set_host_state(ctxt, 'host2', 'down')
+        evac = client.move_instance(ctxt, 'vm4', destination='host3')
+        docs.append(client.wait_task(ctxt, evac['id']))
+        client.set_host_state(ctxt, 'host2', 'up')  # repaired
+        for doc in docs:
+            render.print_task(doc, console)
+        summary = Table(title='moves')
+        for col in ('task', 'instance', 'type', 'route', 'state', 'reason'):
+            summary.add_column(col)
+        for doc in docs:
+            summary.add_row(doc['id'], doc['instance'][:8], doc['type'],
+                            '%s -> %s' % (doc['source'], doc['destination']),
+                            '[%s]%s[/]' % (render.STATE_STYLE[doc['state']],
+                                           doc['state']),
+                            doc['reason'] or '')
+        console.print(summary)
+        problems = client.audit(ctxt)
+        for p in problems:
+            console.print('[red]audit: %s %s %s[/]' % (
+                p['instance'], p['move'], p['problem']))
+        console.print('audit: %s' % ('%d violations' % len(problems)
+                                     if problems else 'no violations'))
+        console.print('Go on with: move-orchestrator instance list; '
+                      'move-orchestrator move vm6 --wait; '
+                      'move-orchestrator task show %s' % docs[-1]['id'])
+        states = sorted(d['state'] for d in docs)
+        expected = ['completed'] * 4 + ['reverted']
+        return 0 if not problems and states == expected else 1

@@ -1,0 +1,99 @@
+"""Turning task documents into what an operator reads."""
+
+import datetime
+import time
+
+from rich import box
+from rich.console import Console
+from rich import progress as rich_progress
+from rich.table import Table
+
+TERMINAL = ('completed', 'reverted', 'failed')
+STATE_STYLE = {'completed': 'green', 'reverted': 'yellow', 'failed': 'red',
+               'SUCCESS': 'green', 'REVERTED': 'yellow', 'FAILURE': 'red',
+               'REVERT_FAILURE': 'red'}
+
+TASK_COLUMNS = ('id', 'instance', 'type', 'state', 'source', 'destination',
+                'old_flavor', 'new_flavor', 'point_of_no_return', 'reason',
+                'failed_step', 'created', 'finished')
+
+
+def task_row(doc):
+    flat = dict(doc, old_flavor=doc['flavors']['old'],
+                new_flavor=doc['flavors']['new'])
+    return tuple(flat[c] for c in TASK_COLUMNS)
+
+
+def _parse(ts):
+    return datetime.datetime.fromisoformat(ts) if ts else None
+
+
+def duration(start, end):
+    if not start or not end:
+        return ''
+    return '%.0f ms' % ((_parse(end) - _parse(start)).total_seconds() * 1000)
+
+
+def history_table(doc):
+    table = Table(title='%s %s: history' % (doc['type'], doc['id']),
+                  box=box.SIMPLE)
+    for col in ('at', 'state', 'reason', 'by'):
+        table.add_column(col)
+    for h in doc['history']:
+        table.add_row(h['at'], '[%s]%s[/]' % (STATE_STYLE.get(h['state'], ''),
+                                             h['state'])
+                      if h['state'] in STATE_STYLE else h['state'],
+                      h['reason'] or '', h['user_id'] or '')
+    return table
+
+
+def subtask_table(doc):
+    table = Table(title='%s %s: sub-tasks' % (doc['type'], doc['id']),
+                  box=box.SIMPLE)
+    for col in ('phase', 'sub-task', 'state', 'started', 'took', 'progress',
+                'runs', 'error'):
+        table.add_column(col)
+    for s in doc['subtasks']:
+        err = s['error']
+        table.add_row(
+            s['phase'] or '', s['name'],
+            '[%s]%s[/]' % (STATE_STYLE.get(s['state'], 'white'), s['state']),
+            (s['started'] or '')[11:23], duration(s['started'], s['finished']),
+            '%3.0f%%' % (100 * (s['progress'] or 0)), str(s['attempts']),
+            '%s: %s' % (err['type'], err['message']) if err else '')
+    return table
+
+
+def print_task(doc, console=None):
+    console = console or Console()
+    console.print(history_table(doc))
+    console.print(subtask_table(doc))
+
+
+def watch(get_task, task_id, interval=0.2, console=None):
+    """Follow a task live, a progress bar per sub-task, until it ends."""
+    console = console or Console()
+    bars = {}
+    columns = (rich_progress.TextColumn('{task.description}'),
+               rich_progress.BarColumn(),
+               rich_progress.TaskProgressColumn(),
+               rich_progress.TextColumn('{task.fields[state]}'))
+    with rich_progress.Progress(*columns, console=console,
+                                transient=False) as bar:
+        overall = bar.add_task('move', total=None, state='')
+        while True:
+            doc = get_task(task_id)
+            bar.update(overall, description='%s %s' % (doc['type'],
+                                                       doc['id'][:8]),
+                       state=doc['state'])
+            for s in doc['subtasks']:
+                if s['name'] not in bars:
+                    bars[s['name']] = bar.add_task(
+                        '  %-11s %s' % (s['phase'], s['name']), total=1.0,
+                        state='')
+                bar.update(bars[s['name']], completed=s['progress'] or 0,
+                           state=s['state'])
+            if doc['state'] in TERMINAL:
+                bar.update(overall, total=1, completed=1)
+                return doc
+            time.sleep(interval)

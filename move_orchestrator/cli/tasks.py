@@ -1,0 +1,42 @@
+from cliff import lister
+from cliff import show
+
+from move_orchestrator.cli import render
+
+
+class ShowTask(show.ShowOne):
+    """Show a task: its state, history and sub-tasks."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('task', help='task id')
+        return parser
+
+    def take_action(self, args):
+        client = self.app.client
+        doc = client.get_task(client.context, args.task)
+        if args.formatter == 'table':
+            render.print_task(doc)
+            return render.TASK_COLUMNS, render.task_row(doc)
+        return tuple(doc), tuple(doc.values())
+
+
+class ListTasks(lister.Lister):
+    """List tasks, newest first."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--instance', help='instance name or uuid')
+        parser.add_argument('--state', help='e.g. completed, failed')
+        parser.add_argument('--limit', type=int)
+        parser.add_argument('--marker', help='last task id of the page before')
+        return parser
+
+    def take_action(self, args):
+        client = self.app.client
+        docs = client.list_tasks(client.context, instance=args.instance,
+                                 state=args.state, limit=args.limit,
+                                 marker=args.marker)
+        columns = ('id', 'instance', 'type', 'state', 'source', 'destination',
+                   'created', 'finished')
+        return columns, [tuple(d[c] for c in columns) for d in docs]
