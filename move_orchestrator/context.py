@@ -1,0 +1,28 @@
+"""Request contexts: oslo.context's, carried over RPC by rpc.py's serializer.
+
+Who asked (user, project, roles) travels with every call so that the
+conductor checks policy and records the actor where the work is done.
+"""
+
+from oslo_context import context as oslo_context
+
+
+class RequestContext(oslo_context.RequestContext):
+    """oslo.context's RequestContext; a class of ours so it can grow."""
+
+
+def get_admin_context(overwrite=False):
+    """A context that passes the admin rules (``role:admin``).
+
+    For services and operators' tools acting on their own behalf; ``overwrite``
+    False keeps it out of the thread-local "current context".
+    """
+    return RequestContext(user_id='admin', project_id='admin', is_admin=True,
+                          roles=['admin'], overwrite=overwrite)
+
+
+def get_context(user_id, project_id, roles=(), **kwargs):
+    """A context for a caller, as the compute API builds it from a token."""
+    return RequestContext(user_id=user_id, project_id=project_id,
+                          roles=list(roles), overwrite=False,
+                          is_admin='admin' in roles, **kwargs)

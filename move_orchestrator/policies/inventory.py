@@ -1,0 +1,29 @@
+"""Operators' views of hosts, instances, flavors and the invariants audit:
+the cloud's topology, so administrators only by default."""
+
+from oslo_policy import policy
+
+from move_orchestrator.policies import base
+
+
+def _rule(name, description, path):
+    return policy.DocumentedRuleDefault(
+        name=name, check_str=base.ADMIN, description=description,
+        operations=[{'method': 'RPC', 'path': path}])
+
+
+rules = [
+    _rule('host:list', 'List hosts with their state and usage.',
+          'list_hosts'),
+    _rule('host:update', 'Set a host up, down or disabled.',
+          'set_host_state'),
+    _rule('instance:list', 'List instances of every project and their '
+          'hosts.', 'list_instances'),
+    _rule('flavor:list', 'List flavors.', 'list_flavors'),
+    _rule('audit:run', 'Check the inventory against the hypervisors.',
+          'audit'),
+]
+
+
+def list_rules():
+    return rules

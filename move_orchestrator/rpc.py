@@ -1,0 +1,87 @@
+"""oslo.messaging plumbing: transports, targets, serializer, notifier.
+
+Clients and the conductor service build their transports here so that both
+sides agree on the topic, on which exception modules may cross the wire and
+on how a RequestContext is carried.
+"""
+
+from oslo_log import log as logging
+import oslo_messaging as messaging
+from oslo_utils import strutils
+
+from move_orchestrator.conf import CONF
+from move_orchestrator import context as mo_context
+
+LOG = logging.getLogger(__name__)
+
+TOPIC = 'move_orchestrator'
+# Typed errors raised by the server are rebuilt as the same classes.
+ALLOWED_EXMODS = ['move_orchestrator.exception']
+
+
+def masked_url(url):
+    """A transport URL fit for a log line: its password replaced by ***."""
+    return strutils.mask_password(url or '')
+
+
+class RequestContextSerializer(messaging.Serializer):
+    """Entities pass through ``base``; contexts go as dicts and come back as
+    our RequestContext."""
+
+    def __init__(self, base=None):
+        self._base = base or messaging.NoOpSerializer()
+
+    def serialize_entity(self, ctxt, entity):
+        return self._base.serialize_entity(ctxt, entity)
+
+    def deserialize_entity(self, ctxt, entity):
+        return self._base.deserialize_entity(ctxt, entity)
+
+    def serialize_context(self, ctxt):
+        return ctxt.to_dict() if ctxt is not None else {}
+
+    def deserialize_context(self, ctxt):
+        return mo_context.RequestContext.from_dict(ctxt or {})
+
+
+def get_rpc_transport(conf=CONF, url=None):
+    url = url or conf.transport_url
+    LOG.debug('RPC transport %s', masked_url(url))
+    return messaging.get_rpc_transport(conf, url=url,
+                                       allowed_remote_exmods=ALLOWED_EXMODS)
+
+
+def get_notification_transport(conf=CONF, url=None):
+    transport = messaging.get_notification_transport(conf, url=url)
+    LOG.debug('Notification transport %s',
+              masked_url(url or conf.oslo_messaging_notifications.transport_url
+                         or conf.transport_url))
+    return transport
+
+
+def client_target(version):
+    return messaging.Target(topic=TOPIC, version=version)
+
+
+def get_client(transport, target, version_cap=None, timeout=None):
+    return messaging.get_rpc_client(
+        transport, target, version_cap=version_cap, timeout=timeout,
+        serializer=RequestContextSerializer())
+
+
+def get_server(transport, server, endpoints):
+    """A threading RPC server on our topic, named after the conductor."""
+    target = messaging.Target(topic=TOPIC, server=server)
+    return messaging.get_rpc_server(
+        transport, target, endpoints,
+        serializer=RequestContextSerializer(),
+        access_policy=messaging.DefaultRPCAccessPolicy)
+
+
+def get_notifier(transport, publisher_id, conf=CONF):
+    """A Notifier on the versioned topics; the driver comes from
+    ``[oslo_messaging_notifications] driver`` (none: nothing is sent)."""
+    return messaging.Notifier(
+        transport, publisher_id=publisher_id,
+        topics=conf.notifications.versioned_notifications_topics,
+        serializer=RequestContextSerializer(messaging.JsonPayloadSerializer()))
