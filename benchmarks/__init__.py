@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks`` (``tox -e bench``) runs them all."""

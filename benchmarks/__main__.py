@@ -1,0 +1,42 @@
+"""Run every ``benchmarks/bench_*.py`` module in turn.
+
+Usage: ``python -m benchmarks [--only NAME ...] [options of the benches]``.
+Each module has ``run(argv)``, prints its own figures and parses the options
+it knows from ``argv`` (ignoring the others), so one command line can tune
+several benchmarks.
+"""
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import benchmarks
+
+
+def bench_names():
+    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
+                  if m.name.startswith('bench_'))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m benchmarks', add_help=False)
+    parser.add_argument('--only', action='append', default=[],
+                        help='run only this benchmark (e.g. persistence); repeatable')
+    parser.add_argument('--list', action='store_true', help='list the benchmarks')
+    args, rest = parser.parse_known_args(argv)
+    names = bench_names()
+    if args.list:
+        print('\n'.join(n[len('bench_'):] for n in names))
+        return 0
+    if args.only:
+        names = [n for n in names if n[len('bench_'):] in args.only or n in args.only]
+    for name in names:
+        print('== %s' % name[len('bench_'):], flush=True)
+        importlib.import_module('benchmarks.' + name).run(rest)
+        print(flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
