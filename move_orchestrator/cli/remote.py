@@ -1,0 +1,83 @@
+"""The CLI's backend when ``transport_url`` is set: the conductor service,
+over RPC, with the same method names as the in-process ConductorAPI.
+
+The CLI is an operators' tool: calls go with an admin context (roles
+``admin``) unless the caller passes a context that carries roles.
+"""
+
+import time
+
+from move_orchestrator import context as mo_context
+from move_orchestrator import exception
+from move_orchestrator import rpcapi
+
+TERMINAL_STATES = ('completed', 'reverted', 'failed')
+POLL_INTERVAL = 0.2
+
+
+class RemoteClient:
+    def __init__(self, conf, api=None):
+        self.conf = conf
+        self.api = api or rpcapi.MoveAPI(conf)
+        self.context = mo_context.get_admin_context()
+
+    def _ctxt(self, ctxt):
+        return ctxt if getattr(ctxt, 'roles', None) else self.context
+
+    def move_instance(self, ctxt, instance, destination=None, flavor=None,
+                      live=None, request_id=None):
+        return self.api.move_instance(
+            self._ctxt(ctxt), instance, destination=destination,
+            flavor=flavor, live=live, request_id=request_id)
+
+    def get_task(self, ctxt, task_id):
+        return self.api.get_task(self._ctxt(ctxt), task_id)
+
+    def list_tasks(self, ctxt, instance=None, state=None, limit=None,
+                   marker=None):
+        return self.api.list_tasks(self._ctxt(ctxt), instance=instance,
+                                   state=state, limit=limit, marker=marker)
+
+    def wait_task(self, ctxt, task_id, timeout=None):
+        """Poll until the task ends (the service runs it, not us)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            doc = self.get_task(ctxt, task_id)
+            if doc['state'] in TERMINAL_STATES:
+                return doc
+            if deadline is not None and time.monotonic() > deadline:
+                raise exception.InvalidTaskAction(
+                    task=task_id, action='waited for',
+                    reason='still %s after %s s' % (doc['state'], timeout))
+            time.sleep(POLL_INTERVAL)
+
+    def abort_task(self, ctxt, task_id):
+        return self.api.abort_task(self._ctxt(ctxt), task_id)
+
+    def resume_task(self, ctxt, task_id):
+        return self.api.resume_task(self._ctxt(ctxt), task_id)
+
+    def revert_task(self, ctxt, task_id):
+        return self.api.revert_task(self._ctxt(ctxt), task_id)
+
+    def force_complete(self, ctxt, task_id):
+        return self.api.force_complete(self._ctxt(ctxt), task_id)
+
+    def list_hosts(self, ctxt):
+        return self.api.list_hosts(self._ctxt(ctxt))
+
+    def set_host_state(self, ctxt, host, state):
+        return self.api.set_host_state(self._ctxt(ctxt), host, state)
+
+    def list_instances(self, ctxt, host=None):
+        return self.api.list_instances(self._ctxt(ctxt), host=host)
+
+    def list_flavors(self, ctxt):
+        return self.api.list_flavors(self._ctxt(ctxt))
+
+    def audit(self, ctxt):
+        return self.api.audit(self._ctxt(ctxt))
+
+    def shutdown(self, wait=True):
+        """Close the connection to the broker; the service keeps running."""
+        self.api.cleanup()
