@@ -1,0 +1,177 @@
+"""QEMU processes of one simulated host: start, find, stop.
+
+A domain's runtime files live in ``<instances_path>/<host>/<uuid>/``:
+``domain.json`` (its definition; present while the domain is defined),
+``pid``, ``qmp.sock``, ``serial.log`` and, on a migration destination,
+``migrate.sock`` and ``nbd.sock``. QEMU runs with ``-daemonize``, so a domain
+outlives the conductor that started it (as a libvirt domain does) and the
+next conductor finds it again from the pid file.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from oslo_log import log as logging
+
+from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator import exception
+
+LOG = logging.getLogger(__name__)
+
+INSTALL_HINT = 'apt-get install -y qemu-system-x86 qemu-utils'
+
+
+class Domain:
+    """The files and process of one instance on one host."""
+
+    def __init__(self, root, host, instance_uuid):
+        self.host = host
+        self.uuid = instance_uuid
+        self.dir = os.path.join(root, host, instance_uuid)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    @property
+    def qmp_path(self):
+        return self.path('qmp.sock')
+
+    # -- definition -----------------------------------------------------------
+    def read_definition(self):
+        try:
+            with open(self.path('domain.json')) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+
+    def write_definition(self, definition):
+        write_json(self.path('domain.json'), definition)
+
+    # -- process ----------------------------------------------------------------
+    def pid(self):
+        """The pid of this domain's live QEMU process, or None.
+
+        A zombie or a pid reused by another process does not count: the
+        process must be alive and have our QMP socket on its command line.
+        """
+        try:
+            with open(self.path('pid')) as f:
+                pid = int(f.read().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                state = f.read().rsplit(')', 1)[1].split()[0]
+            with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                cmdline = f.read()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return None
+        if state in ('Z', 'X') or self.qmp_path.encode() not in cmdline:
+            return None
+        return pid
+
+    def qmp(self, timeout=10.0):
+        return qmp.QMPClient(self.qmp_path, timeout=timeout)
+
+    def status(self):
+        """QMP run state ('running', 'inmigrate', ...) or None if not running."""
+        if self.pid() is None:
+            return None
+        try:
+            with self.qmp() as q:
+                return q.execute('query-status')['status']
+        except qmp.QMPError:
+            return None if self.pid() is None else 'unknown'
+
+    def start(self, binary, kernel, append, ram_mb, vcpus, disk, incoming=False):
+        """Start QEMU (daemonized); returns once QMP is listening."""
+        if self.pid() is not None:
+            return
+        if len(self.path('migrate.sock')) > 107:
+            raise exception.DriverError(
+                operation='start', reason='unix socket paths under %s are too long '
+                '(max 107 bytes): use a shorter instances_path' % self.dir)
+        os.makedirs(self.dir, exist_ok=True)
+        for name in ('qmp.sock', 'pid'):
+            remove(self.path(name))
+        argv = [
+            binary, '-name', 'guest=%s,debug-threads=off' % self.uuid,
+            '-machine', 'q35', '-accel', 'tcg', '-nodefaults', '-no-user-config',
+            '-display', 'none', '-m', str(ram_mb), '-smp', str(vcpus),
+            '-kernel', kernel, '-append', append,
+            '-chardev', 'file,id=serial0,path=%s,append=on' % self.path('serial.log'),
+            '-device', 'isa-serial,chardev=serial0,id=serial0',
+            '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
+            '-pidfile', self.path('pid'), '-daemonize',
+        ]
+        if disk:
+            argv += ['-drive', 'file=%s,format=qcow2,if=none,id=drive0,node-name=disk0'
+                     % disk, '-device', 'virtio-blk-pci,drive=drive0,id=disk0']
+        if incoming:
+            argv += ['-incoming', 'defer']
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                                  stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise exception.DriverError(
+                operation='start', reason='%s not found: %s' % (binary, INSTALL_HINT))
+        if proc.returncode or self.pid() is None:
+            raise exception.DriverError(
+                operation='start', reason='QEMU for %s on %s did not start: %s'
+                % (self.uuid, self.host, proc.stderr.strip()))
+        LOG.debug('Started QEMU %s for %s on %s', self.pid(), self.uuid, self.host)
+
+    def stop(self, timeout=5.0):
+        """Stop QEMU (QMP quit, then SIGKILL); False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            self._remove_runtime()
+            return False
+        try:
+            with self.qmp(timeout=2.0) as q:
+                q.execute('quit')
+        except qmp.QMPError:
+            pass
+        deadline = time.monotonic() + timeout
+        while self.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.pid() is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            while self.pid() is not None and time.monotonic() < deadline + 5:
+                time.sleep(0.01)
+        self._remove_runtime()
+        return True
+
+    def _remove_runtime(self):
+        for name in ('qmp.sock', 'pid', 'migrate.sock', 'nbd.sock'):
+            remove(self.path(name))
+
+
+def write_json(path, data):
+    """Write atomically: a crash never leaves half a file."""
+    tmp = '%s.tmp.%d' % (path, os.getpid())
+    with open(tmp, 'w') as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def read_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return default
+
+
+def remove(path):
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
