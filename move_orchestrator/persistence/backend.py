@@ -245,8 +245,7 @@ class Connection(base.Connection):
     def save_logbook(self, book):
         row = t.book_row(book)
         with self._write() as txn:
-            r = txn.conn.execute(t.logbooks.update().where(
-                t.logbooks.c.uuid == book.uuid).values(row))
+            r = txn.conn.execute(t.UPDATE_BOOK, dict(row, b_uuid=book.uuid))
             if not r.rowcount:
                 txn.conn.execute(t.logbooks.insert().values(uuid=book.uuid, **row))
             for fd in book:
@@ -283,8 +282,7 @@ class Connection(base.Connection):
         return ad
 
     def _update_atom(self, txn, ad, row, fd_uuid):
-        r = txn.conn.execute(t.atomdetails.update().where(
-            t.atomdetails.c.uuid == ad.uuid).values(row))
+        r = txn.conn.execute(t.UPDATE_ATOM, dict(row, b_uuid=ad.uuid))
         if not r.rowcount:
             raise exc.NotFound("No atom details found with uuid '%s'" % ad.uuid)
         self._run_hooks(txn, ad, fd_uuid)
@@ -308,8 +306,7 @@ class Connection(base.Connection):
         for ad_uuid, (meta, ad) in pending.items():
             if ad_uuid == skip:
                 continue
-            txn.conn.execute(t.atomdetails.update().where(
-                t.atomdetails.c.uuid == ad_uuid).values(meta=meta))
+            txn.conn.execute(t.UPDATE_ATOM, {'meta': meta, 'b_uuid': ad_uuid})
             self._run_hooks(txn, ad, fd_uuid)
 
         def _done():
@@ -333,8 +330,7 @@ class Connection(base.Connection):
             complete = fd.uuid in cache.complete
             known = {ad.uuid: cache.atoms.get(ad.uuid, (None, None))[1] for ad in fd}
         if old != row:
-            r = txn.conn.execute(t.flowdetails.update().where(
-                t.flowdetails.c.uuid == fd.uuid).values(row))
+            r = txn.conn.execute(t.UPDATE_FLOW, dict(row, b_uuid=fd.uuid))
             if not r.rowcount:
                 if book_uuid is None:
                     raise exc.NotFound("No flow details found with uuid '%s'" % fd.uuid)

@@ -66,6 +66,13 @@ ATOM_JSON = ('meta', 'results', 'failure', 'revert_results', 'revert_failure')
 ATOM_VALUES = ATOM_JSON + ('state', 'intention', 'version', 'name')
 
 
+# Statements built once (values bound at execution): building them per save
+# costs more than running them.
+UPDATE_ATOM = atomdetails.update().where(atomdetails.c.uuid == sa.bindparam('b_uuid'))
+UPDATE_FLOW = flowdetails.update().where(flowdetails.c.uuid == sa.bindparam('b_uuid'))
+UPDATE_BOOK = logbooks.update().where(logbooks.c.uuid == sa.bindparam('b_uuid'))
+
+
 def dumps(value):
     return None if value is None else jsonutils.dumps(value)
 
