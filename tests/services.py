@@ -8,6 +8,7 @@ skipping.
 
 import os
 import socket
+import unittest
 
 import pytest
 
@@ -44,7 +45,8 @@ def unavailable(name, reason=None):
         msg = '%s (%s)' % (msg, reason)
     if in_ci():
         pytest.fail(msg, pytrace=False)
-    pytest.skip(msg)
+    # unittest's SkipTest: both pytest and testtools test cases honour it.
+    raise unittest.SkipTest(msg)
 
 
 def require_service(name):

@@ -10,6 +10,7 @@ so nothing the engine mutates later can alias them).
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from taskflow.persistence import models
 
@@ -17,13 +18,16 @@ UUID_LENGTH = 64
 NAME_LENGTH = 255
 STATE_LENGTH = 255
 
+# MySQL's TEXT stops at 64 KiB; results and failures may be larger.
+JSONText = sa.UnicodeText().with_variant(mysql.LONGTEXT(), 'mysql', 'mariadb')
+
 metadata = sa.MetaData()
 
 logbooks = sa.Table(
     'tf_logbooks', metadata,
     sa.Column('uuid', sa.String(UUID_LENGTH), primary_key=True),
     sa.Column('name', sa.String(NAME_LENGTH)),
-    sa.Column('meta', sa.UnicodeText),
+    sa.Column('meta', JSONText),
     sa.Column('created_at', sa.DateTime, default=timeutils.utcnow),
     sa.Column('updated_at', sa.DateTime),
 )
@@ -36,7 +40,7 @@ flowdetails = sa.Table(
               index=True),
     sa.Column('name', sa.String(NAME_LENGTH)),
     sa.Column('state', sa.String(STATE_LENGTH)),
-    sa.Column('meta', sa.UnicodeText),
+    sa.Column('meta', JSONText),
     sa.Column('created_at', sa.DateTime, default=timeutils.utcnow),
     sa.Column('updated_at', sa.DateTime, onupdate=timeutils.utcnow),
 )
@@ -52,11 +56,11 @@ atomdetails = sa.Table(
     sa.Column('version', sa.String(64)),
     sa.Column('state', sa.String(STATE_LENGTH)),
     sa.Column('intention', sa.String(32)),
-    sa.Column('meta', sa.UnicodeText),
-    sa.Column('results', sa.UnicodeText),
-    sa.Column('failure', sa.UnicodeText),
-    sa.Column('revert_results', sa.UnicodeText),
-    sa.Column('revert_failure', sa.UnicodeText),
+    sa.Column('meta', JSONText),
+    sa.Column('results', JSONText),
+    sa.Column('failure', JSONText),
+    sa.Column('revert_results', JSONText),
+    sa.Column('revert_failure', JSONText),
     sa.Column('created_at', sa.DateTime, default=timeutils.utcnow),
     sa.Column('updated_at', sa.DateTime, onupdate=timeutils.utcnow),
 )
