@@ -83,14 +83,32 @@ class ConductorManager:
 
     # -- moves ---------------------------------------------------------------
     @expected
-    def move_instance(self, context, **payload):
+    def move_instance(self, context, /, **payload):
+        # Positional-only context: a payload key named "context" or "self"
+        # is an unknown key like any other, not a TypeError.
         check_move_payload(payload)
         instance = self.api.services.inventory.get_instance(
             payload['instance'])
         policy.authorize(context, 'move:create',
                          {'project_id': instance['project_id']
                           or NOBODY['project_id']})
-        return self.api.move_instance(context, **payload)
+        return (self._repeat(context, instance['uuid'], payload)
+                or self.api.move_instance(context, **payload))
+
+    def _repeat(self, context, instance_uuid, payload):
+        """The task already made for this request_id, if any.
+
+        The engine checks the request against the world before it looks the
+        request_id up, so the repeat of a move that is running (instance
+        busy) or done (destination now the source) would be refused.
+        """
+        request_id = payload.get('request_id')
+        if request_id is None:
+            return None
+        for task in self.api.list_tasks(context, instance=instance_uuid):
+            if (task['request'] or {}).get('request_id') == request_id:
+                return task
+        return None
 
     @expected
     def get_task(self, context, task_id):

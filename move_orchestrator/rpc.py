@@ -5,6 +5,9 @@ sides agree on the topic, on which exception modules may cross the wire and
 on how a RequestContext is carried.
 """
 
+import importlib
+
+from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_utils import strutils
@@ -44,7 +47,27 @@ class RequestContextSerializer(messaging.Serializer):
         return mo_context.RequestContext.from_dict(ctxt or {})
 
 
+def register_private_conf_opts(conf):
+    """oslo.messaging registers [oslo_messaging_metrics] and
+    [oslo_messaging_tracing] on the global CONF only, and then reads them
+    from the transport's conf on every call(): a private ConfigOpts (tests,
+    a compute API with its own) needs them too, or calls raise
+    NoSuchOptError."""
+    if conf is cfg.CONF:
+        return
+    for module, group in (('oslo_messaging._metrics.client',
+                           'oslo_messaging_metrics'),
+                          ('oslo_messaging._tracing.client',
+                           'oslo_messaging_tracing')):
+        try:
+            opts = getattr(importlib.import_module(module), group)
+        except (ImportError, AttributeError):  # an oslo.messaging without
+            continue
+        conf.register_opts(opts, group=group)
+
+
 def get_rpc_transport(conf=CONF, url=None):
+    register_private_conf_opts(conf)
     url = url or conf.transport_url
     LOG.debug('RPC transport %s', masked_url(url))
     return messaging.get_rpc_transport(conf, url=url,
@@ -52,6 +75,7 @@ def get_rpc_transport(conf=CONF, url=None):
 
 
 def get_notification_transport(conf=CONF, url=None):
+    register_private_conf_opts(conf)
     transport = messaging.get_notification_transport(conf, url=url)
     LOG.debug('Notification transport %s',
               masked_url(url or conf.oslo_messaging_notifications.transport_url

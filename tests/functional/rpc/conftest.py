@@ -1,0 +1,52 @@
+"""One conductor service (SQLite) shared by the package's tests, each on
+instances of its own; tests that restart or break things start their own."""
+
+import pytest
+
+from move_orchestrator import context
+from tests.functional.rpc import harness
+
+
+@pytest.fixture(scope='package')
+def conductor(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp('conductor')
+    with harness.private_vhost() as broker_url:
+        proc = harness.ConductorProcess(
+            workdir, broker_url, 'sqlite:///%s' % (workdir / 'mo.db'),
+            fake_driver={'operation_delay': 0.002})
+        proc.broker_url = broker_url
+        proc.db_sync()
+        proc.hosts = harness.seed(proc.services)
+        proc.start()
+        try:
+            yield proc
+        finally:
+            rc = proc.stop()
+        assert rc == 0, proc.log_text()[-3000:]
+
+
+@pytest.fixture(scope='package')
+def api(conductor):
+    client = harness.client(conductor.broker_url)
+    yield client
+    client.cleanup()
+
+
+@pytest.fixture(scope='package')
+def notifications(api):
+    with harness.notification_listener(api) as collector:
+        yield collector
+
+
+@pytest.fixture
+def admin():
+    return context.get_admin_context()
+
+
+@pytest.fixture
+def boot(conductor):
+    """boot(host=..., ...) -> a new instance on the shared service."""
+    def _boot(host=None, **kwargs):
+        return harness.boot(conductor.services, host or conductor.hosts[0],
+                            **kwargs)
+    return _boot

@@ -1,0 +1,257 @@
+"""Real conductor services for the RPC tests: a private RabbitMQ virtual
+host per test run, ``move-orchestrator-conductor`` processes with generated
+config files, and a compute-API-side client (rpcapi.MoveAPI) on a private
+ConfigOpts.
+"""
+
+import atexit
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+from oslo_config import cfg
+import oslo_messaging as messaging
+
+from move_orchestrator import cloud
+from move_orchestrator import conf as mo_conf
+from move_orchestrator.conductor import services as services_mod
+from move_orchestrator import rpc
+from move_orchestrator import rpcapi
+from tests import services as test_services
+
+BIN = os.path.dirname(sys.executable)
+TERMINAL = ('completed', 'reverted', 'failed')
+RABBIT = 'rabbit://guest:guest@127.0.0.1:5672/%s'
+_PROCESSES = set()
+
+
+def rabbitmqctl(*args, check=True):
+    return subprocess.run(('rabbitmqctl',) + args, check=check,
+                          capture_output=True, text=True, timeout=60)
+
+
+@contextlib.contextmanager
+def private_vhost():
+    """A RabbitMQ virtual host of our own: parallel runs never share the
+    ``move_orchestrator`` queues. Deleted, with its queues, on exit."""
+    test_services.require_service('rabbitmq')
+    vhost = 'mo-test-%s' % uuid.uuid4().hex[:12]
+    try:
+        rabbitmqctl('add_vhost', vhost)
+        rabbitmqctl('set_permissions', '-p', vhost, 'guest', '.*', '.*',
+                    '.*')
+    except (OSError, subprocess.SubprocessError) as e:
+        test_services.unavailable('rabbitmq', 'rabbitmqctl add_vhost: %s'
+                                  % getattr(e, 'stderr', e))
+    try:
+        yield RABBIT % vhost
+    finally:
+        rabbitmqctl('delete_vhost', vhost, check=False)
+
+
+def _ini(sections):
+    lines = []
+    for section, values in sections.items():
+        lines.append('[%s]' % section)
+        lines.extend('%s = %s' % (k, v) for k, v in values.items())
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def service_config(transport_url, db_url, host, **extra):
+    """The sections of a conductor's config file; ``extra`` maps a section
+    to options merged over the defaults."""
+    sections = {
+        'DEFAULT': {'transport_url': transport_url, 'host': host,
+                    'shutdown_timeout': 20, 'rpc_response_timeout': 20},
+        'database': {'connection': db_url},
+        'oslo_messaging_notifications': {'driver': 'messagingv2'},
+        'oslo_messaging_rabbit': {'rabbit_retry_interval': 1,
+                                  'rabbit_retry_backoff': 1},
+        'fake_driver': {'faults': 'copy_disk@host-faulty=fail'},
+    }
+    for section, values in extra.items():
+        sections.setdefault(section, {}).update(values)
+    return sections
+
+
+def load_conf(path):
+    """A private ConfigOpts with all our options, parsed from ``path``."""
+    conf = cfg.ConfigOpts()
+    mo_conf.register_all(conf)
+    conf(['--config-file', path], project='move-orchestrator')
+    return conf
+
+
+class ConductorProcess:
+    """One ``move-orchestrator-conductor`` process."""
+
+    def __init__(self, workdir, transport_url, db_url, host=None, **extra):
+        self.workdir = str(workdir)
+        self.host = host or 'conductor-%s' % uuid.uuid4().hex[:6]
+        self.config = os.path.join(self.workdir, '%s.conf' % self.host)
+        self.log = os.path.join(self.workdir, '%s.log' % self.host)
+        with open(self.config, 'w') as f:
+            f.write(_ini(service_config(transport_url, db_url, self.host,
+                                        **extra)))
+        self.proc = None
+        self._services = None
+
+    def db_sync(self):
+        subprocess.run([os.path.join(BIN, 'move-orchestrator-manage'),
+                        '--config-file', self.config, 'db', 'sync'],
+                       check=True, capture_output=True, timeout=120)
+
+    @property
+    def services(self):
+        """The database as the service sees it, from this test process."""
+        if self._services is None:
+            self._services = services_mod.Services(load_conf(self.config))
+        return self._services
+
+    def start(self, timeout=60):
+        offset = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+        out = open(self.log, 'ab')
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, 'move-orchestrator-conductor'),
+             '--config-file', self.config],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        out.close()
+        _PROCESSES.add(self.proc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.log, 'rb') as f:
+                f.seek(offset)
+                if b'serving topic' in f.read():
+                    return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError('conductor %s did not start:\n%s'
+                           % (self.host, self.log_text()[-4000:]))
+
+    def stop(self, sig=signal.SIGTERM, timeout=40):
+        """Signal the service; returns its exit code (SIGKILL on timeout)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            _PROCESSES.discard(self.proc)
+
+    def log_text(self):
+        with open(self.log, errors='replace') as f:
+            return f.read()
+
+
+@atexit.register
+def _kill_leftovers():
+    for proc in list(_PROCESSES):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def seed(services, hosts=6, prefix='host'):
+    """Flavors and ``hosts`` large up hosts of one CPU model, plus
+    ``host-faulty`` (copy_disk fails there)."""
+    inventory = services.inventory
+    for name, vcpus, ram, disk in cloud.DEMO_FLAVORS:
+        inventory.create_flavor(name, vcpus, ram, disk)
+    names = ['%s%d' % (prefix, i) for i in range(1, hosts + 1)]
+    for name in names + ['host-faulty']:
+        inventory.create_host(name, vcpus=4096, ram_mb=4096 * 1024,
+                              disk_gb=1024 * 1024, cpu_model='Cascadelake',
+                              storage_group='local-%s' % name)
+    return names
+
+
+def boot(services, host, flavor='m1.tiny', power_state='running',
+         project_id='demo', name=None):
+    name = name or 'vm-%s' % uuid.uuid4().hex[:8]
+    return cloud.boot_instance(services, name, host, flavor,
+                               power_state=power_state,
+                               project_id=project_id, user_id='u-' + name)
+
+
+def client(transport_url, version_cap=None, timeout=20):
+    """A MoveAPI as a compute API builds it, on its own ConfigOpts."""
+    conf = cfg.ConfigOpts()
+    mo_conf.register_all(conf)
+    conf([], project='move-orchestrator')
+    conf.set_override('transport_url', transport_url)
+    conf.set_override('rpc_response_timeout', timeout)
+    if version_cap:
+        conf.set_override('conductor', version_cap, group='upgrade_levels')
+    return rpcapi.MoveAPI(conf, timeout=timeout)
+
+
+def wait_task(api, ctxt, task_id, timeout=60, states=TERMINAL):
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = api.get_task(ctxt, task_id)
+        if doc['state'] in states:
+            return doc
+        if time.monotonic() > deadline:
+            raise AssertionError('task %s still %s after %s s' % (
+                task_id, doc['state'], timeout))
+        time.sleep(0.05)
+
+
+def wait_for(predicate, timeout=30, interval=0.05):
+    """predicate()'s first truthy value, or AssertionError at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %s s' % timeout)
+        time.sleep(interval)
+
+
+class NotificationCollector:
+    """A notification endpoint remembering (priority, event, payload)."""
+
+    def __init__(self):
+        self.events = []
+
+    def _record(self, priority):
+        def endpoint(ctxt, publisher_id, event_type, payload, metadata):
+            self.events.append((priority, event_type, payload))
+        return endpoint
+
+    def __getattr__(self, priority):
+        if priority in ('audit', 'debug', 'info', 'warn', 'error',
+                        'critical', 'sample'):
+            return self._record(priority)
+        raise AttributeError(priority)
+
+    def for_task(self, task_id):
+        return [e for e in self.events if e[2].get('id') == task_id]
+
+
+@contextlib.contextmanager
+def notification_listener(api):
+    """A real oslo.messaging listener on versioned_notifications."""
+    collector = NotificationCollector()
+    target = messaging.Target(topic='versioned_notifications')
+    listener = messaging.get_notification_listener(
+        api.transport, [target], [collector],
+        serializer=rpc.RequestContextSerializer(
+            messaging.JsonPayloadSerializer()))
+    listener.start()
+    try:
+        yield collector
+    finally:
+        listener.stop()
+        listener.wait()
