@@ -18,14 +18,19 @@ OPTS = [
     cfg.FloatOpt('guest_fill_ratio', default=0.75, min=0, max=1,
                  help='Share of its RAM the built-in guest fills with data, so '
                       'that live migrations move real pages.'),
+    cfg.IntOpt('ram_limit_mb', default=0, min=0,
+               help='Give no domain more RAM than this (MiB), whatever its '
+                    'flavor says, to run big flavors on a small machine; 0: '
+                    'no limit.'),
     cfg.DictOpt('storage_groups', default={},
                 help='host:group pairs. Hosts of one group share storage (one '
                      'disk file, no copy or mirror); a host not listed has '
                      'local storage. Keep in line with the inventory\'s '
                      'storage_group.'),
     cfg.IntOpt('max_bandwidth', default=0, min=0,
-               help='Live migration bandwidth limit in MiB/s; 0 lets QEMU go '
-                    'as fast as it can.'),
+               help='Live migration bandwidth limit of the memory copy in '
+                    'MiB/s (QEMU max-bandwidth); 0 lets QEMU go as fast as it '
+                    'can. The disk mirror and post-copy are not limited.'),
     cfg.IntOpt('downtime_limit_ms', default=300, min=1,
                help='Maximum pause the final pre-copy pass may take; QEMU '
                     'converges when the remaining RAM fits in it.'),

@@ -128,8 +128,7 @@ class MigrationMixin:
                 q.execute('drive-mirror', **{
                     'job-id': rec['job'], 'device': 'drive0', 'format': 'raw',
                     'target': 'nbd+unix:///disk0?socket=%s' % dst.path('nbd.sock'),
-                    'sync': 'full', 'mode': 'existing',
-                    'speed': self.opts.max_bandwidth * MIB})
+                    'sync': 'full', 'mode': 'existing'})
             self._maybe_migrate(q, instance_uuid, rec, dst)
         LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
                  source, dest, ' with a disk mirror' if block else '')

@@ -1,0 +1,303 @@
+"""The qemu compute driver against real QEMU (TCG) processes.
+
+Guests are 64 MiB, 48 MiB of it filled with data, so migrations move real
+pages; the guest prints a counter on its serial port every 5 ms, which
+proves that the destination continues where the source stopped.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from move_orchestrator.drivers.compute import base
+from move_orchestrator import exception
+
+RAM_MB = 64
+FILL_MB = 48
+
+
+def make_spec(**extra):
+    spec = {'uuid': str(uuid.uuid4()), 'name': 'vm', 'vcpus': 1, 'ram_mb': RAM_MB,
+            'disk_gb': 1, 'image': 'test-image', 'fill_mb': FILL_MB}
+    spec.update(extra)
+    return spec
+
+
+def boot(driver, host='h1', **extra):
+    spec = make_spec(**extra)
+    driver.create_disk(spec, host)
+    driver.spawn(spec, host)
+    return spec
+
+
+def counters(driver, spec, host):
+    """Complete counter lines of the domain's serial log, as ints."""
+    path = os.path.join(driver.root, host, spec['uuid'], 'serial.log')
+    with open(path) as f:
+        text = f.read()
+    lines = text.split('\n')[:-1]     # the last one may be partial
+    return [int(line, 16) for line in lines if len(line) == 8]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError('timed out waiting for %s' % predicate)
+
+
+def poll_until(driver, spec, statuses, timeout=20.0):
+    return wait_for(lambda: (lambda m: m if m['status'] in statuses else None)(
+        driver.poll_migration(spec['uuid'])), timeout=timeout, interval=0.01)
+
+
+def state(driver, spec, host):
+    return driver.describe(spec['uuid'])['domains'].get(host, {}).get('state')
+
+
+def pid_of(driver, spec, host):
+    with open(os.path.join(driver.root, host, spec['uuid'], 'pid')) as f:
+        return int(f.read())
+
+
+def alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+def test_spawn_power_destroy(driver):
+    spec = boot(driver)
+    assert state(driver, spec, 'h1') == base.RUNNING
+    wait_for(lambda: len(counters(driver, spec, 'h1')) > 3)
+    driver.spawn(spec, 'h1')                            # idempotent
+    assert driver.list_domains() == [(spec['uuid'], 'h1', base.RUNNING)]
+    pid = pid_of(driver, spec, 'h1')
+
+    driver.power_off(spec['uuid'], 'h1')
+    assert not alive(pid)
+    assert state(driver, spec, 'h1') == base.SHUTOFF
+    driver.power_off(spec['uuid'], 'h1')                # no-op
+    driver.power_on(spec['uuid'], 'h1')
+    assert state(driver, spec, 'h1') == base.RUNNING
+    driver.power_on(spec['uuid'], 'h1')                 # no-op
+
+    pid = pid_of(driver, spec, 'h1')
+    assert driver.destroy(spec['uuid'], 'h1') is True
+    assert not alive(pid)
+    assert driver.destroy(spec['uuid'], 'h1') is False
+    assert driver.list_domains() == []
+    assert driver.list_disks() == [(spec['uuid'], 'h1')]
+    with pytest.raises(exception.DriverError):
+        driver.power_on(spec['uuid'], 'h1')
+    assert driver.delete_disk(spec['uuid'], 'h1') is True
+    assert driver.delete_disk(spec['uuid'], 'h1') is False
+    with pytest.raises(exception.DriverError):
+        driver.spawn(spec, 'h1')                        # no disk
+
+
+def test_port_bindings(driver):
+    u = str(uuid.uuid4())
+    driver.bind_ports(u, 'h1')
+    driver.bind_ports(u, 'h1')
+    driver.bind_ports(u, 'h2')
+    driver.activate_binding(u, 'h2')
+    assert driver.describe(u)['bindings'] == {'h1': False, 'h2': True}
+    with pytest.raises(exception.DriverError):
+        driver.activate_binding(u, 'h3')
+    assert driver.unbind_ports(u, 'h1') is True
+    assert driver.unbind_ports(u, 'h1') is False
+
+
+def _migrate(driver, spec, source='h1', dest='h2'):
+    driver.prepare_incoming(spec, dest)
+    driver.prepare_incoming(spec, dest)                 # idempotent
+    assert state(driver, spec, dest) == base.INCOMING
+    driver.start_migration(spec['uuid'], source, dest)
+    driver.start_migration(spec['uuid'], source, dest)  # idempotent
+    ready = poll_until(driver, spec, (base.MIGRATION_READY,))
+    assert ready['source'] == source and ready['dest'] == dest
+    # Paused before the switch-over: the source does not run, the
+    # destination has not started.
+    assert state(driver, spec, source) == base.PAUSED
+    assert state(driver, spec, dest) == base.INCOMING
+    driver.complete_migration(spec['uuid'])
+    driver.complete_migration(spec['uuid'])             # idempotent
+    assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_COMPLETED
+
+
+@pytest.mark.parametrize('shared', [False, True], ids=['local-storage', 'shared-storage'])
+def test_live_migration_continues_counter(make_driver, shared):
+    driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'} if shared else {})
+    spec = boot(driver)
+    wait_for(lambda: len(counters(driver, spec, 'h1')) > 10)
+    src_pid = pid_of(driver, spec, 'h1')
+    _migrate(driver, spec)
+
+    described = driver.describe(spec['uuid'])
+    assert described['domains']['h1']['state'] == base.PAUSED    # kept for a revert
+    assert described['domains']['h2']['state'] == base.RUNNING
+    assert described['migration']['status'] == base.MIGRATION_COMPLETED
+    last_on_source = counters(driver, spec, 'h1')[-1]
+    on_dest = wait_for(lambda: counters(driver, spec, 'h2')[:5])
+    # The partial line the source was printing when paused is finished on
+    # the destination, so its first complete line is the next one or the
+    # one after.
+    assert last_on_source < on_dest[0] <= last_on_source + 2
+    assert on_dest == list(range(on_dest[0], on_dest[0] + len(on_dest)))
+    if not shared:
+        assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
+
+    assert driver.destroy(spec['uuid'], 'h1') is True
+    assert not alive(src_pid)
+    assert driver.list_domains() == [(spec['uuid'], 'h2', base.RUNNING)]
+    if shared:
+        # The destination still uses the one shared disk.
+        assert driver.delete_disk(spec['uuid'], 'h1') is False
+    else:
+        assert driver.delete_disk(spec['uuid'], 'h1') is True
+    count = counters(driver, spec, 'h2')[-1]
+    wait_for(lambda: counters(driver, spec, 'h2')[-1] > count)
+
+
+def test_revert_after_switch_over_resumes_source(driver):
+    spec = boot(driver)
+    wait_for(lambda: counters(driver, spec, 'h1'))
+    _migrate(driver, spec)
+    # Before the PONR a revert destroys the destination and resumes the source.
+    driver.destroy(spec['uuid'], 'h2')
+    driver.power_on(spec['uuid'], 'h1')
+    assert state(driver, spec, 'h1') == base.RUNNING
+    count = counters(driver, spec, 'h1')[-1]
+    wait_for(lambda: counters(driver, spec, 'h1')[-1] > count)
+
+
+def test_cancel_keeps_source_running(make_driver):
+    driver = make_driver(max_bandwidth=4)     # 48 MiB at 4 MiB/s: ~12 s
+    spec = boot(driver)
+    driver.prepare_incoming(spec, 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    moving = wait_for(lambda: (lambda m: m if m.get('transferred_mb', 0) > 0.5 else None)(
+        driver.poll_migration(spec['uuid'])))
+    assert moving['status'] == base.MIGRATION_RUNNING
+    assert moving['remaining_mb'] < moving['total_mb']
+
+    assert driver.cancel_migration(spec['uuid']) is True
+    assert driver.cancel_migration(spec['uuid']) is False
+    assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_CANCELLED
+    assert state(driver, spec, 'h1') == base.RUNNING
+    count = counters(driver, spec, 'h1')[-1]
+    wait_for(lambda: counters(driver, spec, 'h1')[-1] > count)
+    with pytest.raises(exception.DriverError):
+        driver.complete_migration(spec['uuid'])
+    driver.destroy(spec['uuid'], 'h2')
+    driver.delete_disk(spec['uuid'], 'h2')
+
+
+def test_force_complete_dirtying_guest_with_post_copy(make_driver):
+    driver = make_driver(max_bandwidth=8, downtime_limit_ms=20)
+    # 8 MiB rewritten all the time, sent at 8 MiB/s: never converges.
+    spec = boot(driver, dirty=True, fill_mb=8)
+    wait_for(lambda: len(counters(driver, spec, 'h1')) > 5)
+    driver.prepare_incoming(spec, 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    stuck = wait_for(lambda: (lambda m: m if m['dirty_pages_rate'] > 0 else None)(
+        driver.poll_migration(spec['uuid'])))
+    time.sleep(0.5)
+    stuck = driver.poll_migration(spec['uuid'])
+    assert stuck['status'] == base.MIGRATION_RUNNING    # cannot converge
+
+    driver.force_complete_migration(spec['uuid'])
+    assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_READY
+    driver.force_complete_migration(spec['uuid'])       # already done
+    driver.complete_migration(spec['uuid'])
+    assert state(driver, spec, 'h2') == base.RUNNING
+    last_on_source = counters(driver, spec, 'h1')[-1]
+    first = wait_for(lambda: counters(driver, spec, 'h2')[:3])[0]
+    assert last_on_source < first <= last_on_source + 2
+    wait_for(lambda: counters(driver, spec, 'h2')[-1] > first + 5)
+
+
+def test_copy_disk_then_compare(driver, tmp_path):
+    image = tmp_path / 'image.raw'
+    image.write_bytes(os.urandom(2 << 20) + b'\0' * (2 << 20))
+    spec = make_spec(image=str(image))
+    driver.create_disk(spec, 'h1')
+    driver.create_disk(spec, 'h1')                      # idempotent
+    driver.copy_disk(spec['uuid'], 'h1', 'h2', 2)
+    driver.copy_disk(spec['uuid'], 'h1', 'h2', 2)       # re-run
+    disks = driver.describe(spec['uuid'])['disks']
+    assert (disks['h1']['size_gb'], disks['h2']['size_gb']) == (1, 2)
+    assert disks['h2']['image'] == str(image)
+    for host in ('h1', 'h2'):
+        out = subprocess.run(['qemu-img', 'compare', '-f', 'raw', str(image),
+                              disks[host]['path']], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+    assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
+    driver.copy_disk(spec['uuid'], 'h1', 'h1', 3)       # resize in place
+    assert driver.describe(spec['uuid'])['disks']['h1']['size_gb'] == 3
+    with pytest.raises(exception.DriverError):
+        driver.copy_disk(spec['uuid'], 'h1', 'h1', 1)   # no shrinking
+    with pytest.raises(exception.DriverError):
+        driver.copy_disk(spec['uuid'], 'h3', 'h1', 1)   # no source disk
+
+
+CLIENT = textwrap.dedent('''
+    import sys
+    from oslo_config import cfg
+    from move_orchestrator import conf as mo_conf
+    from move_orchestrator.drivers.compute import qemu
+    conf = cfg.ConfigOpts()
+    mo_conf.register_all(conf)
+    conf([], default_config_files=[])
+    conf.set_override('instances_path', sys.argv[1], 'qemu')
+    conf.set_override('max_bandwidth', 2, 'qemu')
+    driver = qemu.QemuDriver(conf)
+    driver.start_migration(sys.argv[2], 'h1', 'h2')
+    print('started', flush=True)
+    while True:
+        driver.poll_migration(sys.argv[2])
+''')
+
+
+def test_describe_tells_the_truth_after_the_client_is_killed(driver):
+    spec = boot(driver)
+    driver.prepare_incoming(spec, 'h2')
+    client = subprocess.Popen([sys.executable, '-c', CLIENT, driver.root, spec['uuid']],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdout.readline().strip() == 'started'
+        time.sleep(0.3)
+    finally:
+        client.send_signal(signal.SIGKILL)
+        client.wait()
+        client.stdout.close()
+
+    # A new conductor (driver) sees the migration QEMU is still doing.
+    world = driver.describe(spec['uuid'])
+    assert world['migration']['status'] == base.MIGRATION_RUNNING
+    assert (world['migration']['source'], world['migration']['dest']) == ('h1', 'h2')
+    assert world['migration']['remaining_mb'] < world['migration']['total_mb']
+    assert world['domains']['h1']['state'] == base.RUNNING
+    assert world['domains']['h2']['state'] == base.INCOMING
+
+    # The source QEMU dies: the migration failed, the source is off, and
+    # the destination, with nobody to migrate from, is not running.
+    os.kill(pid_of(driver, spec, 'h1'), signal.SIGKILL)
+    wait_for(lambda: state(driver, spec, 'h1') == base.SHUTOFF)
+    world = driver.describe(spec['uuid'])
+    assert world['migration']['status'] == base.MIGRATION_FAILED
+    wait_for(lambda: state(driver, spec, 'h2') != base.INCOMING
+             or driver.destroy(spec['uuid'], 'h2'))
+    assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_FAILED
