@@ -48,6 +48,7 @@ class Domain:
             return None
 
     def write_definition(self, definition):
+        os.makedirs(self.dir, exist_ok=True)
         write_json(self.path('domain.json'), definition)
 
     # -- process ----------------------------------------------------------------
