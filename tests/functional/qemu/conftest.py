@@ -17,6 +17,7 @@ from oslo_config import cfg
 import pytest
 
 from move_orchestrator import conf as mo_conf
+from move_orchestrator.conf import qemu as qemu_conf
 from move_orchestrator.drivers.compute import qemu
 from move_orchestrator.drivers.compute.qemu import guest
 from tests import services
@@ -93,7 +94,8 @@ def make_driver(qemu_root, request):
         # Overrides live in the module-level OptGroup objects, so they leak
         # from one ConfigOpts to the next: set every option the tests vary.
         opts = dict(instances_path=path, completion_timeout_per_gib=0,
-                    storage_groups={}, max_bandwidth=0, downtime_limit_ms=300)
+                    completion_timeout_action='abort', storage_groups={},
+                    max_bandwidth=0, downtime_limit_ms=300)
         opts.update(overrides)
         for name, value in opts.items():
             conf.set_override(name, value, 'qemu')
@@ -104,7 +106,8 @@ def make_driver(qemu_root, request):
     yield factory
     if made:
         made[0].destroy_all()
-        made[0].conf.clear_override('storage_groups', 'qemu')
+        for opt in qemu_conf.OPTS:
+            made[0].conf.clear_override(opt.dest, 'qemu')
     assert qemu_processes(path) == []
     assert not os.path.exists(path)
 

@@ -301,3 +301,22 @@ def test_describe_tells_the_truth_after_the_client_is_killed(driver):
     wait_for(lambda: state(driver, spec, 'h2') != base.INCOMING
              or driver.destroy(spec['uuid'], 'h2'))
     assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_FAILED
+
+
+@pytest.mark.parametrize('action', ['abort', 'force_complete'])
+def test_completion_timeout(make_driver, action):
+    # 64 MiB, shared storage: a timeout of 1 s per GiB is 1 s.
+    driver = make_driver(max_bandwidth=4, completion_timeout_per_gib=1,
+                         completion_timeout_action=action,
+                         storage_groups={'h1': 'g', 'h2': 'g'})
+    spec = boot(driver, dirty=True, fill_mb=8)
+    driver.prepare_incoming(spec, 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_RUNNING
+    expected = {'abort': base.MIGRATION_CANCELLED, 'force_complete': base.MIGRATION_READY}
+    poll_until(driver, spec, (expected[action],), timeout=5)
+    if action == 'abort':
+        assert state(driver, spec, 'h1') == base.RUNNING
+    else:
+        driver.complete_migration(spec['uuid'])
+        assert state(driver, spec, 'h2') == base.RUNNING

@@ -198,7 +198,11 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         dom = self._domain(instance_uuid, host)
         if dom.read_definition() is None:
             _fail('power_off', 'no domain for %s on %s' % (instance_uuid, host))
-        if dom.status() == 'inmigrate':
+        try:
+            status = dom.status()
+        except exception.DriverError:
+            status = 'hung'     # stop() kills what QMP cannot quit
+        if status == 'inmigrate':
             _fail('power_off', 'domain on %s is waiting for a migration' % host)
         dom.stop(timeout=self.opts.operation_timeout)
 

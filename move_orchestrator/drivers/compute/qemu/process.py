@@ -78,14 +78,22 @@ class Domain:
         return qmp.QMPClient(self.qmp_path, timeout=timeout)
 
     def status(self):
-        """QMP run state ('running', 'inmigrate', ...) or None if not running."""
+        """QMP run state ('running', 'inmigrate', ...) or None if not running.
+
+        A live process whose QMP does not answer raises DriverError: better
+        "cannot tell" than a guess a reconcile would act on.
+        """
         if self.pid() is None:
             return None
         try:
             with self.qmp() as q:
                 return q.execute('query-status')['status']
-        except qmp.QMPError:
-            return None if self.pid() is None else 'unknown'
+        except qmp.QMPError as e:
+            if self.pid() is None:
+                return None
+            raise exception.DriverError(
+                operation='query-status', reason='QEMU %s of %s on %s does not answer: %s'
+                % (self.pid(), self.uuid, self.host, e))
 
     def start(self, binary, kernel, append, ram_mb, vcpus, disk, incoming=False):
         """Start QEMU (daemonized); returns once QMP is listening."""
