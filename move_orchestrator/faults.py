@@ -4,7 +4,8 @@ Specs come from config: ``[fake_driver] faults`` for driver operations
 (``OPERATION[@HOST]=ACTION``) and ``[fault_injection] task_faults`` for sub-tasks
 (``TASK.METHOD[.WHEN]=ACTION``). Actions: ``fail`` raises InjectedFault,
 ``hang`` blocks until the process dies, ``kill`` SIGKILLs the process (for
-crash tests, after every write before it has been committed).
+crash tests), ``fail_once`` raises the first time the point is reached in
+this process only (a transient fault, for retries).
 """
 
 import os
@@ -16,7 +17,8 @@ from oslo_log import log as logging
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
-ACTIONS = ('fail', 'hang', 'kill')
+ACTIONS = ('fail', 'fail_once', 'hang', 'kill')
+_FIRED = set()
 
 
 def parse(specs):
@@ -32,8 +34,12 @@ def parse(specs):
 
 
 def trigger(point, action):
+    if action == 'fail_once':
+        if point in _FIRED:
+            return
+        _FIRED.add(point)
     LOG.warning('Injected fault %s at %s', action, point)
-    if action == 'fail':
+    if action in ('fail', 'fail_once'):
         raise exception.InjectedFault(point=point)
     if action == 'kill':
         os.kill(os.getpid(), signal.SIGKILL)
@@ -48,3 +54,8 @@ def maybe_trigger(faults, *points):
         if action:
             trigger(point, action)
             return
+
+
+def reset():
+    """Forget which fail_once points fired (a new test, a new process)."""
+    _FIRED.clear()

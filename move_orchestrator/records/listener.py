@@ -9,6 +9,7 @@ import functools
 import traceback
 
 from oslo_log import log as logging
+from taskflow import flow as tf_flow
 from taskflow.listeners import base as listener_base
 from taskflow import states as tf_states
 from taskflow import task as tf_task
@@ -30,6 +31,14 @@ def failure_to_dict(failure):
             'message': failure.exception_str, 'traceback': tb}
 
 
+def _tasks(flow):
+    for node, _meta in flow.iter_nodes():
+        if isinstance(node, tf_flow.Flow):
+            yield from _tasks(node)
+        elif isinstance(node, tf_task.Task):
+            yield node
+
+
 class MoveRecordListener(listener_base.Listener):
 
     def __init__(self, engine, recorder, move, move_type, flow, stage):
@@ -41,12 +50,10 @@ class MoveRecordListener(listener_base.Listener):
         self._progress_hooks = []
         self.failures = []          # (task, error) of failed executes
         self.revert_failures = []   # (task, error) of failed reverts
-        for atom in flow.iter_nodes():
-            node = atom[0] if isinstance(atom, tuple) else atom
-            if isinstance(node, tf_task.Task):
-                cb = functools.partial(self._on_progress, node.name)
-                node.notifier.register(tf_task.EVENT_UPDATE_PROGRESS, cb)
-                self._progress_hooks.append((node, cb))
+        for node in _tasks(flow):
+            cb = functools.partial(self._on_progress, node.name)
+            node.notifier.register(tf_task.EVENT_UPDATE_PROGRESS, cb)
+            self._progress_hooks.append((node, cb))
 
     def deregister(self):
         for node, cb in self._progress_hooks:

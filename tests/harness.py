@@ -1,0 +1,88 @@
+"""A simulated cloud in a fresh database, for tests of whole moves.
+
+Everything is real (database, TaskFlow engines, conductor, fake hypervisor
+in the same database); only the hypervisor hosts are simulated.
+"""
+
+import sqlalchemy as sa
+
+from move_orchestrator import audit
+from move_orchestrator import cloud as cloud_mod
+from move_orchestrator.conductor import api
+from move_orchestrator.conductor import services as services_mod
+from move_orchestrator.conf import CONF
+from move_orchestrator.db import migration
+from move_orchestrator.db import models
+from move_orchestrator.db import session as db_session
+from move_orchestrator import faults
+
+DEFAULTS = {
+    'conductor': {'poll_interval': 0.001, 'cleanup_retry_delay': 0.0},
+    'fake_driver': {'faults': [], 'operation_delay': 0.0},
+    'fault_injection': {'task_faults': []},
+}
+
+
+class Cloud:
+    def __init__(self, url, task_faults=(), driver_faults=(), seed=True,
+                 **overrides):
+        self.url = url
+        self._overrides = []
+        self.override('connection', url, 'database')
+        opts = {g: dict(v) for g, v in DEFAULTS.items()}
+        opts['fault_injection']['task_faults'] = list(task_faults)
+        opts['fake_driver']['faults'] = list(driver_faults)
+        for key, value in overrides.items():
+            group, _, name = key.partition('__')
+            opts.setdefault(group, {})[name] = value
+        for group, values in opts.items():
+            for name, value in values.items():
+                self.override(name, value, group)
+        faults.reset()
+        migration.upgrade(url)
+        self.services = services_mod.Services(CONF)
+        self.services.upgrade_persistence()
+        self.api = api.ConductorAPI(self.services)
+        self.instances = {}
+        if seed:
+            for inst in cloud_mod.create_demo_cloud(self.services):
+                self.instances[inst['name']] = inst
+
+    def override(self, name, value, group):
+        CONF.set_override(name, value, group=group)
+        self._overrides.append((name, group))
+
+    def close(self):
+        # Every move has ended; idle workers need not be waited for.
+        self.api.shutdown(wait=False)
+        for name, group in self._overrides:
+            CONF.clear_override(name, group=group)
+        db_session.reset()
+
+    # -- acting --------------------------------------------------------------
+    def move(self, instance, timeout=60, **kwargs):
+        """Submit a move and wait for its end; the final task document."""
+        doc = self.api.move_instance(None, instance, **kwargs)
+        return self.api.wait_task(None, doc['id'], timeout=timeout)
+
+    def instance(self, name):
+        return self.services.inventory.get_instance(name)
+
+    def world(self, name):
+        return self.services.driver.describe(self.instance(name)['uuid'])
+
+    def audit(self):
+        return audit.audit(self.services)
+
+    def claims_of(self, move_id):
+        return self.services.inventory.list_allocations(consumer_uuid=move_id)
+
+    def snapshot(self):
+        """Every row of our tables: to show that a refusal changed nothing."""
+        rows = {}
+        with self.services.db.engine.connect() as conn:
+            for table in models.Base.metadata.sorted_tables:
+                rows[table.name] = sorted(
+                    tuple(str(v) for v in r)
+                    for r in conn.execute(sa.select(table)))
+        return rows
