@@ -67,6 +67,7 @@ class _Cache:
         self.flows = collections.OrderedDict()  # fd uuid -> flow row
         self.complete = set()                   # fds whose atoms are all known
         self.atoms = {}                         # ad uuid -> (fd uuid, row)
+        self.children = {}                      # fd uuid -> {ad uuid}
         self.pending = {}                       # fd uuid -> {ad uuid: (meta, ad)}
 
     def clear(self):
@@ -74,12 +75,13 @@ class _Cache:
             self.flows.clear()
             self.complete.clear()
             self.atoms.clear()
+            self.children.clear()
 
     def forget_flow(self, fd_uuid):
         self.flows.pop(fd_uuid, None)
         self.complete.discard(fd_uuid)
-        for ad_uuid in [u for u, (p, _r) in self.atoms.items() if p == fd_uuid]:
-            del self.atoms[ad_uuid]
+        for ad_uuid in self.children.pop(fd_uuid, ()):
+            self.atoms.pop(ad_uuid, None)
 
     def trim(self):
         while len(self.flows) > MAX_CACHED_FLOWS:
@@ -291,7 +293,7 @@ class Connection(base.Connection):
 
     def _remember_atom(self, fd_uuid, ad_uuid, row):
         # Called with the cache lock held, after the commit.
-        if fd_uuid in self._cache.flows:
+        if ad_uuid in self._cache.children.get(fd_uuid, ()):
             self._cache.atoms[ad_uuid] = (fd_uuid, row)
         pending = self._cache.pending.get(fd_uuid)
         if pending is not None:
@@ -361,8 +363,10 @@ class Connection(base.Connection):
             cache.flows[fd.uuid] = row
             cache.flows.move_to_end(fd.uuid)
             cache.complete.add(fd.uuid)
+            children = cache.children.setdefault(fd.uuid, set())
             for ad_uuid, ad_row in written.items():
                 cache.atoms[ad_uuid] = (fd.uuid, ad_row)
+                children.add(ad_uuid)
             cache.trim()
         txn.on_commit.append(_done)
 

@@ -240,6 +240,7 @@ class BackendBehaviourMixin:
 
 class SqliteBackendTest(BackendTestBase, BackendBehaviourMixin):
     def test_from_url_shares_one_engine(self):
+        self.addCleanup(engines.dispose_all)
         a = mo_backend.Backend({'connection': self.db_url})
         b = mo_backend.Backend({'connection': self.db_url})
         self.assertIs(a.engine, b.engine)
