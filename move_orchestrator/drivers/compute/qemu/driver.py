@@ -112,7 +112,9 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
             path = self.disk_path(instance_uuid, host)
             if os.path.exists(path):
                 meta = process.read_json(path[:-len('.qcow2')] + '.json', {})
-                disks[host] = {'size_gb': self.img.virtual_size(path) / storage.GIB,
+                size = self.img.virtual_size(path)
+                disks[host] = {'size_gb': size // storage.GIB if size % storage.GIB == 0
+                               else size / storage.GIB,
                                'image': meta.get('image'), 'path': path}
             active = self._bindings(host).get(instance_uuid)
             if active is not None:

@@ -188,7 +188,7 @@ class MigrationMixin:
         src, dst = self._ends(rec, instance_uuid)
         if src.pid() is None:
             # The source is gone: the guest lives on only if the destination runs.
-            if rec['continued'] and dst.status() == 'running':
+            if rec['continued'] and self._dest_done(dst):
                 self._finish(instance_uuid, rec, base.MIGRATION_COMPLETED)
             else:
                 self._finish(instance_uuid, rec, base.MIGRATION_FAILED,
@@ -212,7 +212,7 @@ class MigrationMixin:
         if qstatus == 'pre-switchover' or (qstatus in _PAST_CONTINUE and rec['continued']):
             result['status'] = base.MIGRATION_READY
         elif qstatus == 'completed':
-            done = dst.status() == 'running'
+            done = self._dest_done(dst)
             result['status'] = base.MIGRATION_COMPLETED if done else base.MIGRATION_READY
         elif qstatus in ('failed', 'cancelled'):
             status = (base.MIGRATION_CANCELLED if qstatus == 'cancelled'
@@ -275,6 +275,22 @@ class MigrationMixin:
         return True
 
     @staticmethod
+    def _dest_done(dst):
+        """The destination runs and has received everything.
+
+        The source says ``completed`` a few ms before the destination runs,
+        and after a post-copy the destination still pulls pages: ask it.
+        """
+        if dst.pid() is None:
+            return False
+        try:
+            with dst.qmp() as q:
+                return (q.execute('query-status')['status'] == 'running'
+                        and q.execute('query-migrate').get('status') == 'completed')
+        except qmp.QMPError:
+            return False
+
+    @staticmethod
     def _stop_nbd(dst):
         if dst.pid() is None:
             return
@@ -335,7 +351,7 @@ class MigrationMixin:
                     rec['continued'] = True
                     self._save(instance_uuid, rec)
                     q.execute('migrate-continue', state='pre-switchover')
-                elif status == 'completed' and dst.status() == 'running':
+                elif status == 'completed' and self._dest_done(dst):
                     break
                 elif status in ('failed', 'cancelled'):
                     self._finish(instance_uuid, rec, base.MIGRATION_FAILED, status)
