@@ -45,7 +45,7 @@ def counters(driver, spec, host):
     return [int(line, 16) for line in lines if len(line) == 8]
 
 
-def wait_for(predicate, timeout=10.0, interval=0.02):
+def wait_for(predicate, timeout=30.0, interval=0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -55,7 +55,7 @@ def wait_for(predicate, timeout=10.0, interval=0.02):
     raise AssertionError('timed out waiting for %s' % predicate)
 
 
-def poll_until(driver, spec, statuses, timeout=20.0):
+def poll_until(driver, spec, statuses, timeout=60.0):
     return wait_for(lambda: (lambda m: m if m['status'] in statuses else None)(
         driver.poll_migration(spec['uuid'])), timeout=timeout, interval=0.01)
 
@@ -263,22 +263,25 @@ CLIENT = textwrap.dedent('''
     conf([], default_config_files=[])
     conf.set_override('instances_path', sys.argv[1], 'qemu')
     conf.set_override('max_bandwidth', 2, 'qemu')
+    conf.set_override('storage_groups', {'h1': 'g', 'h2': 'g'}, 'qemu')
     driver = qemu.QemuDriver(conf)
     driver.start_migration(sys.argv[2], 'h1', 'h2')
+    while driver.poll_migration(sys.argv[2])['transferred_mb'] < 1:
+        pass
     print('started', flush=True)
     while True:
         driver.poll_migration(sys.argv[2])
 ''')
 
 
-def test_describe_tells_the_truth_after_the_client_is_killed(driver):
+def test_describe_tells_the_truth_after_the_client_is_killed(make_driver):
+    driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'})
     spec = boot(driver)
     driver.prepare_incoming(spec, 'h2')
     client = subprocess.Popen([sys.executable, '-c', CLIENT, driver.root, spec['uuid']],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert client.stdout.readline().strip() == 'started'
-        time.sleep(0.3)
     finally:
         client.send_signal(signal.SIGKILL)
         client.wait()
@@ -314,9 +317,51 @@ def test_completion_timeout(make_driver, action):
     driver.start_migration(spec['uuid'], 'h1', 'h2')
     assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_RUNNING
     expected = {'abort': base.MIGRATION_CANCELLED, 'force_complete': base.MIGRATION_READY}
-    poll_until(driver, spec, (expected[action],), timeout=5)
+    poll_until(driver, spec, (expected[action],), timeout=30)
     if action == 'abort':
         assert state(driver, spec, 'h1') == base.RUNNING
     else:
         driver.complete_migration(spec['uuid'])
         assert state(driver, spec, 'h2') == base.RUNNING
+
+
+def test_cancel_at_the_switch_over_point(driver):
+    spec = boot(driver)
+    wait_for(lambda: counters(driver, spec, 'h1'))
+    driver.prepare_incoming(spec, 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    poll_until(driver, spec, (base.MIGRATION_READY,))
+    assert state(driver, spec, 'h1') == base.PAUSED
+    assert driver.cancel_migration(spec['uuid']) is True
+    assert state(driver, spec, 'h1') == base.RUNNING
+    count = counters(driver, spec, 'h1')[-1]
+    wait_for(lambda: counters(driver, spec, 'h1')[-1] > count)
+    # The destination gave up; preparing it again allows a new attempt.
+    driver.prepare_incoming(spec, 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    poll_until(driver, spec, (base.MIGRATION_READY,))
+    driver.complete_migration(spec['uuid'])
+    assert state(driver, spec, 'h2') == base.RUNNING
+
+
+def test_migration_preconditions(driver):
+    spec = make_spec()
+    with pytest.raises(exception.DriverError):
+        driver.prepare_incoming(spec, 'h2')             # no disk anywhere
+    driver.create_disk(spec, 'h1')
+    driver.spawn(spec, 'h1')
+    with pytest.raises(exception.DriverError):
+        driver.start_migration(spec['uuid'], 'h1', 'h2')    # nobody waiting
+    assert driver.poll_migration(spec['uuid']) is None
+    with pytest.raises(exception.DriverError):
+        driver.prepare_incoming(spec, 'h1')             # runs there already
+    with pytest.raises(exception.DriverError):
+        driver.complete_migration(str(uuid.uuid4()))
+    assert driver.cancel_migration(str(uuid.uuid4())) is False
+
+
+def test_loaded_from_the_entry_point(driver):
+    from move_orchestrator.drivers import compute
+    from move_orchestrator.drivers.compute import qemu
+    loaded = compute.load_driver('qemu', conf=driver.conf)
+    assert isinstance(loaded, qemu.QemuDriver)

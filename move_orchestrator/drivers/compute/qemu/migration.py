@@ -29,6 +29,8 @@ LOG = logging.getLogger(__name__)
 
 MIB = 1 << 20
 FINAL = (base.MIGRATION_COMPLETED, base.MIGRATION_FAILED, base.MIGRATION_CANCELLED)
+_ACTIVE = ('setup', 'active', 'pre-switchover', 'device', 'postcopy-active',
+           'postcopy-paused', 'postcopy-recover', 'wait-unplug')
 _PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused', 'postcopy-recover')
 UNLIMITED_BANDWIDTH = 1 << 40
 
@@ -195,9 +197,16 @@ class MigrationMixin:
                              'the source QEMU process ended')
             return self.poll_migration(instance_uuid, act=False)
         with src.qmp() as q:
-            if act and rec['migrate_started'] is False:
-                self._maybe_migrate(q, instance_uuid, rec, dst)
             info = q.execute('query-migrate')
+            if not rec['migrate_started']:
+                if info.get('status') in _ACTIVE:
+                    # Issued by a process that died before writing it down.
+                    rec['migrate_started'] = True
+                    self._save(instance_uuid, rec)
+                else:
+                    info = {}    # what QEMU says is about an earlier attempt
+                    if act:
+                        self._maybe_migrate(q, instance_uuid, rec, dst)
             jobs = q.execute('query-block-jobs') if rec['block'] else []
         qstatus = info.get('status', 'none')
         ram = info.get('ram') or {}
