@@ -71,8 +71,11 @@ def print_task(doc, console=None):
 
 
 def watch(get_task, task_id, interval=0.2, console=None):
-    """Follow a task live, a progress bar per sub-task, until it ends."""
-    console = console or Console()
+    """Follow a task live, a progress bar per sub-task, until it ends.
+
+    The bars go to stderr: stdout stays for the result (``-f json``).
+    """
+    console = console or Console(stderr=True)
     bars = {}
     columns = (rich_progress.TextColumn('{task.description}'),
                rich_progress.BarColumn(),

@@ -17,6 +17,7 @@ from taskflow.persistence import models as tf_models
 from taskflow import states as tf_states
 
 from move_orchestrator.conductor import recorder as recorder_mod
+from move_orchestrator import exception
 from move_orchestrator.moves import request as move_request
 from move_orchestrator.moves import types as move_types
 from move_orchestrator.moves.types import base as types_base
@@ -52,6 +53,16 @@ class Conductor:
 
         A request_id seen before returns that move and starts nothing.
         """
+        move_request.validate_request(request)
+        if request.get('request_id'):
+            seen = self.services.store.find_by_request_id(
+                request['request_id'])
+            if seen is not None:
+                if seen['request'] != request:
+                    raise exception.InvalidMoveRequest(
+                        reason='request_id %s was used for another request'
+                        % request['request_id'])
+                return seen
         values, params = move_request.build_move(
             self.services.inventory, self.services.conf, request,
             self.services.allocation_ratios)

@@ -57,6 +57,12 @@ class MoveStore:
             user_id=getattr(context, 'user_id', None),
             project_id=getattr(context, 'project_id', None))
 
+    def find_by_request_id(self, request_id):
+        with self.db.session() as s:
+            move = s.scalars(sa.select(models.Move).filter_by(
+                request_id=request_id)).first()
+            return move_to_dict(move) if move else None
+
     def get(self, move_id):
         with self.db.session() as s:
             move = s.get(models.Move, move_id)

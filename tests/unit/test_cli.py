@@ -1,0 +1,100 @@
+"""The operators' command line, run as a user would: a separate process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(tmp_path, *args, check=True, config=None):
+    cmd = [sys.executable, '-m', 'move_orchestrator.cli.main']
+    if config:
+        cmd += ['--config-file', str(config)]
+    proc = subprocess.run(cmd + list(args), cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120,
+                          env=dict(os.environ, COLUMNS='200'))
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    """One demo run, its cloud left in place for the other commands."""
+    path = tmp_path_factory.mktemp('demo')
+    return path, cli(path, 'demo')
+
+
+def test_demo_moves_every_type(demo):
+    path, proc = demo
+    out = proc.stdout
+    for move_type in ('live-migrate', 'cold-migrate', 'resize', 'evacuate'):
+        assert move_type in out
+    assert out.count('completed') >= 4
+    assert 'reverted' in out
+    assert 'audit: no violations' in out
+    assert (path / 'move-orchestrator.db').exists()
+
+
+def test_task_list_and_show_as_json(demo):
+    path, _ = demo
+    tasks = json.loads(cli(path, 'task', 'list', '-f', 'json').stdout)
+    assert sorted(t['state'] for t in tasks) == ['completed'] * 4 + [
+        'reverted']
+    reverted = [t for t in tasks if t['state'] == 'reverted'][0]
+    doc = json.loads(cli(path, 'task', 'show', reverted['id'], '-f',
+                         'json').stdout)
+    assert doc['failed_step'] == 'TransferMemory'
+    assert doc['history'][-1]['state'] == 'reverted'
+    assert [s['state'] for s in doc['subtasks']][-1] == 'REVERTED'
+
+
+def test_move_and_audit_go_on_after_the_demo(demo):
+    path, _ = demo
+    out = cli(path, 'move', 'vm6', '--to', 'host4', '--wait', '-f', 'json')
+    assert json.loads(out.stdout)['state'] == 'completed'
+    hosts = {i['name']: i['host'] for i in json.loads(
+        cli(path, 'instance', 'list', '-f', 'json').stdout)}
+    assert hosts['vm6'] == 'host4'
+    assert cli(path, 'audit').returncode == 0
+
+
+def test_bad_request_exits_non_zero_with_the_reason(demo):
+    path, _ = demo
+    proc = cli(path, 'move', 'no-such-vm', check=False)
+    assert proc.returncode != 0
+    assert 'Instance no-such-vm could not be found' in proc.stderr
+
+
+def test_audit_reports_violations(tmp_path):
+    cli(tmp_path, 'demo')
+    # A domain nobody owns appears on host4 behind our back.
+    import sqlite3
+    con = sqlite3.connect(tmp_path / 'move-orchestrator.db')
+    con.execute("INSERT INTO fake_domains (instance_uuid, host, state, vcpus,"
+                " ram_mb, created_at, updated_at) VALUES ('ghost', 'host4',"
+                " 'running', 1, 512, '2026-01-01', '2026-01-01')")
+    con.commit()
+    con.close()
+    proc = cli(tmp_path, 'audit', '-f', 'json', check=False)
+    assert proc.returncode == 1
+    problems = json.loads(proc.stdout)
+    assert [p['instance'] for p in problems] == ['ghost']
+
+
+def test_config_file_selects_database(tmp_path):
+    conf = tmp_path / 'mo.conf'
+    conf.write_text('[database]\nconnection = sqlite:///%s\n'
+                    % (tmp_path / 'other.db'))
+    cli(tmp_path, 'demo', config=conf)
+    assert (tmp_path / 'other.db').exists()
+    assert not (tmp_path / 'move-orchestrator.db').exists()
+
+
+def test_graph(tmp_path):
+    out = cli(tmp_path, 'graph', 'resize').stdout
+    assert 'digraph "resize states"' in out
+    assert '"verifying" -> "cleaning-up"' in out
+    assert 'point of no return' in out
