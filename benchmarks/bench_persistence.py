@@ -75,31 +75,42 @@ def server_database(kind):
         backend.drop_named_database(name, conditional=True)
 
 
-def measure(backend, factory, runs, warmup, engine=None):
-    """ms per flow (all samples) and commits per flow for one backend."""
-    commits = [0]
-    if engine is not None:
-        sa.event.listen(engine, 'commit', lambda conn: commits.__setitem__(0, commits[0] + 1))
-    with contextlib.closing(backend.get_connection()) as conn:
-        conn.upgrade()
-    samples = []
-    for i in range(warmup + runs):
-        if i == warmup:
-            commits[0] = 0
+class Subject:
+    """One backend under test, its samples and its commit count."""
+
+    def __init__(self, key, label, backend, engine):
+        self.key, self.label, self.backend = key, label, backend
+        self.samples = []
+        self.commits = 0 if engine is not None else None
+        if engine is not None:
+            sa.event.listen(engine, 'commit', self._count)
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.upgrade()
+
+    def _count(self, conn):
+        self.commits += 1
+
+    def run_one(self, factory, keep):
         made = factory()
         flow, store = made if isinstance(made, tuple) else (made, None)
         start = time.perf_counter()
         book = models.LogBook('bench')
         fd = models.FlowDetail(flow.name, str(uuid.uuid4()))
         book.add(fd)
-        with contextlib.closing(backend.get_connection()) as conn:
+        with contextlib.closing(self.backend.get_connection()) as conn:
             conn.save_logbook(book)
-        tf_engines.load(flow, flow_detail=fd, book=book, backend=backend,
+        tf_engines.load(flow, flow_detail=fd, book=book, backend=self.backend,
                         engine='serial', store=store).run()
-        if i >= warmup:
-            samples.append((time.perf_counter() - start) * 1000.0)
-    backend.close()
-    return samples, (commits[0] / runs if engine is not None else None)
+        if keep:
+            self.samples.append((time.perf_counter() - start) * 1000.0)
+        elif self.commits is not None:
+            self.commits = 0
+
+    def row(self, runs):
+        self.backend.close()
+        return {'key': self.key, 'backend': self.label,
+                'median_ms': statistics.median(self.samples), 'p90_ms': _p90(self.samples),
+                'commits': None if self.commits is None else self.commits / runs}
 
 
 def _p90(samples):
@@ -114,59 +125,37 @@ def run(argv):
     parser.add_argument('--json', default=None, help='also write the figures here')
     args, _rest = parser.parse_known_args(argv)
     factory = load_factory(args.flow) if args.flow else five_task_flow
-    rows = []
     notes = []
-
-    def add(key, label, make):
-        """make() -> (backend, engine or None); a context manager."""
-        with make() as made:
-            if made is None:
-                notes.append('%s: skipped, server not reachable' % label)
-                return
-            samples, commits = measure(made[0], factory, args.runs, args.warmup, made[1])
-        rows.append({'key': key, 'backend': label, 'median_ms': statistics.median(samples),
-                     'p90_ms': _p90(samples), 'commits': commits})
-
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         def sqlite(name):
             return 'sqlite:///' + os.path.join(tmp, name)
 
-        @contextlib.contextmanager
-        def memory():
-            yield impl_memory.MemoryBackend(), None
-
-        @contextlib.contextmanager
-        def stock():
-            backend = impl_sqlalchemy.SQLAlchemyBackend({'connection': sqlite('stock.db')})
-            yield backend, backend.engine
-            backend.engine.dispose()
-
-        @contextlib.contextmanager
-        def ours(url):
+        stock = impl_sqlalchemy.SQLAlchemyBackend({'connection': sqlite('stock.db')})
+        stack.callback(stock.engine.dispose)
+        ours = mo_backend.Backend({'connection': sqlite('ours.db')})
+        subjects = [
+            Subject('a', 'TaskFlow memory', impl_memory.MemoryBackend(), None),
+            Subject('b', 'TaskFlow stock SQLAlchemy (SQLite file)', stock, stock.engine),
+            Subject('c', 'ours (SQLite file)', ours, ours.engine),
+        ]
+        for key, kind, label in (('d', 'postgresql', 'ours (PostgreSQL)'),
+                                 ('e', 'mysql', 'ours (MariaDB)')):
+            url = stack.enter_context(server_database(kind))
             if url is None:
-                yield None
-                return
+                notes.append('%s: skipped, server not reachable' % label)
+                continue
             backend = mo_backend.Backend({'connection': url})
-            yield backend, backend.engine
-
-        @contextlib.contextmanager
-        def ours_on_server(kind):
-            with server_database(kind) as url, ours(url) as made:
-                yield made
-
-        @contextlib.contextmanager
-        def ours_project_engine():
-            from move_orchestrator.db import session
-            engine = session.get_database(sqlite('project.db')).engine
-            yield mo_backend.Backend({}, engine=engine), engine
-            session.reset()
-
-        add('a', 'TaskFlow memory', memory)
-        add('b', 'TaskFlow stock SQLAlchemy (SQLite file)', stock)
-        add('c', 'ours (SQLite file)', lambda: ours(sqlite('ours.db')))
-        add('d', 'ours (PostgreSQL)', lambda: ours_on_server('postgresql'))
-        add('e', 'ours (MariaDB)', lambda: ours_on_server('mysql'))
-        add('f', 'ours (SQLite, project oslo.db engine)', ours_project_engine)
+            subjects.append(Subject(key, label, backend, backend.engine))
+        from move_orchestrator.db import session
+        stack.callback(session.reset)
+        project = session.get_database(sqlite('project.db')).engine
+        subjects.append(Subject('f', 'ours (SQLite, project oslo.db engine)',
+                                mo_backend.Backend({}, engine=project), project))
+        # Round-robin, so that load from elsewhere hits every backend alike.
+        for i in range(args.warmup + args.runs):
+            for subject in subjects:
+                subject.run_one(factory, keep=i >= args.warmup)
+        rows = [s.row(args.runs) for s in subjects]
     report(rows, notes, args)
 
 
