@@ -145,14 +145,14 @@ class Domain:
         except qmp.QMPError:
             pass
         deadline = time.monotonic() + timeout
-        while self.pid() is not None and time.monotonic() < deadline:
+        while _running(pid) and time.monotonic() < deadline:
             time.sleep(0.01)
-        if self.pid() is not None:
+        if _running(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            while self.pid() is not None and time.monotonic() < deadline + 5:
+            while _running(pid) and time.monotonic() < deadline + 5:
                 time.sleep(0.01)
         self._remove_runtime()
         return True
@@ -160,6 +160,16 @@ class Domain:
     def _remove_runtime(self):
         for name in ('qmp.sock', 'pid', 'migrate.sock', 'nbd.sock'):
             remove(self.path(name))
+
+
+def _running(pid):
+    """The process exists and is not a zombie (an exiting QEMU has already
+    lost its command line, so pid() cannot tell when it is really gone)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+    except (OSError, IndexError):
+        return False
 
 
 def write_json(path, data):
