@@ -38,6 +38,20 @@ def _setup_sqlite(engine, in_memory):
         dbapi_con.execute('PRAGMA synchronous = NORMAL')
         dbapi_con.execute('PRAGMA foreign_keys = ON')
 
+    # SQLite's busy handler sleeps in growing steps (up to 100 ms) while
+    # another connection writes; threads of this process queue on a lock
+    # instead and get the database at once. Other processes still wait
+    # through busy_timeout.
+    lock = threading.RLock()
+
+    @sa.event.listens_for(engine, 'checkout')
+    def _checkout(dbapi_con, con_record, con_proxy):
+        lock.acquire()
+
+    @sa.event.listens_for(engine, 'checkin')
+    def _checkin(dbapi_con, con_record):
+        lock.release()
+
     @sa.event.listens_for(engine, 'begin')
     def _begin(conn):
         if conn.get_execution_options().get(READ_ONLY):
