@@ -365,3 +365,19 @@ def test_loaded_from_the_entry_point(driver):
     from move_orchestrator.drivers.compute import qemu
     loaded = compute.load_driver('qemu', conf=driver.conf)
     assert isinstance(loaded, qemu.QemuDriver)
+
+
+def test_a_failed_disk_mirror_fails_the_migration(make_driver):
+    driver = make_driver(max_bandwidth=4)
+    spec = boot(driver)
+    driver.prepare_incoming(spec, 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    wait_for(lambda: driver.poll_migration(spec['uuid'])['transferred_mb'] > 0.5)
+    # The mirror dies under the memory copy (as when the NBD export fails).
+    with driver._domain(spec['uuid'], 'h1').qmp() as q:
+        job = q.execute('query-block-jobs')[0]['device']
+        q.execute('block-job-cancel', device=job, force=True)
+    wait_for(lambda: driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_FAILED)
+    assert state(driver, spec, 'h1') == base.RUNNING
+    with pytest.raises(exception.DriverError):
+        driver.complete_migration(spec['uuid'])

@@ -228,9 +228,13 @@ class MigrationMixin:
                       else base.MIGRATION_FAILED)
             self._finish(instance_uuid, rec, status, info.get('error-desc'))
             result['status'] = status
-        elif qstatus == 'none' and rec['block'] and not any(
+        elif rec['block'] and not rec.get('mirror_done') and not any(
                 j['device'] == rec['job'] for j in jobs):
-            self._finish(instance_uuid, rec, base.MIGRATION_FAILED, 'the disk mirror ended')
+            # The mirror failed: the destination's disk is not a copy, so
+            # the memory copy must not complete either.
+            LOG.warning('Disk mirror of %s ended before the switch-over: cancelling '
+                        'its live migration', instance_uuid)
+            self._cancel(instance_uuid, rec, base.MIGRATION_FAILED, 'the disk mirror ended')
             result['status'] = base.MIGRATION_FAILED
         if act and result['status'] == base.MIGRATION_RUNNING:
             return self._check_timeout(instance_uuid, rec, result)
@@ -259,6 +263,12 @@ class MigrationMixin:
             raise exception.DriverError(
                 operation='cancel_migration', reason='the switch-over of %s has '
                 'begun: past the point of no return' % instance_uuid)
+        self._cancel(instance_uuid, rec, base.MIGRATION_CANCELLED)
+        LOG.info('Live migration of %s cancelled; the source keeps running', instance_uuid)
+        return True
+
+    def _cancel(self, instance_uuid, rec, status, error=None):
+        """Stop the memory copy and the mirror; the source runs again."""
         src, dst = self._ends(rec, instance_uuid)
         deadline = time.monotonic() + self.opts.operation_timeout
         with src.qmp() as q:
@@ -279,9 +289,7 @@ class MigrationMixin:
             if q.execute('query-status')['status'] != 'running':
                 q.execute('cont')
         self._stop_nbd(dst)
-        self._finish(instance_uuid, rec, base.MIGRATION_CANCELLED)
-        LOG.info('Live migration of %s cancelled; the source keeps running', instance_uuid)
-        return True
+        self._finish(instance_uuid, rec, status, error)
 
     @staticmethod
     def _dest_done(dst):
@@ -356,7 +364,7 @@ class MigrationMixin:
                 status = q.execute('query-migrate')['status']
                 if status == 'pre-switchover':
                     if rec['block']:
-                        self._finish_mirror(q, rec, deadline)
+                        self._finish_mirror(q, instance_uuid, rec, deadline)
                     rec['continued'] = True
                     self._save(instance_uuid, rec)
                     q.execute('migrate-continue', state='pre-switchover')
@@ -375,15 +383,17 @@ class MigrationMixin:
         self._finish(instance_uuid, rec, base.MIGRATION_COMPLETED)
         LOG.info('Live migration of %s completed: runs on %s', instance_uuid, rec['dest'])
 
-    @staticmethod
-    def _finish_mirror(q, rec, deadline):
+    def _finish_mirror(self, q, instance_uuid, rec, deadline):
         """End a ready mirror without pivoting: the target is now a full copy."""
-        try:
-            q.execute('block-job-cancel', device=rec['job'])
-        except qmp.QMPError:
-            pass    # already finished (re-run)
+        if rec.get('mirror_done'):
+            return
+        jobs = {j['device']: j for j in q.execute('query-block-jobs')}
+        if not jobs.get(rec['job'], {}).get('ready'):
+            _mfail(instance_uuid, 'the disk mirror is not ready at the switch-over')
+        q.execute('block-job-cancel', device=rec['job'])
         while any(j['device'] == rec['job'] for j in q.execute('query-block-jobs')):
             if time.monotonic() > deadline:
-                raise exception.DriverError(operation='complete_migration',
-                                            reason='the disk mirror did not finish')
+                _mfail(instance_uuid, 'the disk mirror did not finish')
             time.sleep(0.002)
+        rec['mirror_done'] = True
+        self._save(instance_uuid, rec)
