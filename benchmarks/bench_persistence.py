@@ -7,6 +7,13 @@ Goals: ours on SQLite <= 2x memory, and >= 10x faster than stock.
 
 ``--flow module:callable`` plugs in another flow factory (called with no
 arguments, returning a flow; it may also return ``(flow, store)``).
+
+Measured 2026-11-24 (2 cores, shared and loaded; taskflow 6.5.0, SQLAlchemy
+2.1.9, PostgreSQL 15, MariaDB 10.11), median / p90 ms, commits per flow:
+memory 3.37 / 4.04; stock SQLite 82.47 / 302.36, 24; ours SQLite
+4.62 / 7.16, 14; ours PostgreSQL 10.96 / 15.68, 14; ours MariaDB
+10.58 / 18.76, 14; ours on the project's SQLite engine 4.34 / 5.64, 14.
+c/a = 1.37, b/c = 17.8.
 """
 
 import argparse
