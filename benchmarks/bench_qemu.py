@@ -39,6 +39,8 @@ def _parse(argv):
     parser.add_argument('--qemu-runs', type=int, default=3)
     parser.add_argument('--qemu-ram-mb', type=int, default=256)
     parser.add_argument('--qemu-poll-ms', type=float, default=5.0)
+    parser.add_argument('--qemu-warmup', type=int, default=1,
+                        help='samples of each kind run first and not counted')
     args, _rest = parser.parse_known_args(argv or [])
     return args
 
@@ -69,10 +71,12 @@ def _boot(driver, ram_mb):
     raise RuntimeError('the guest did not start')
 
 
-def _downtime(driver, spec):
-    """QEMU's downtime (ms) of the last migration, asked of the source."""
+def _stats(driver, spec):
+    """QEMU's downtime (ms) and MiB sent by the last migration, from the source."""
     with driver._domain(spec['uuid'], 'a').qmp() as q:
-        return q.execute('query-migrate').get('downtime')
+        info = q.execute('query-migrate')
+    return {'downtime': info.get('downtime'),
+            'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20)}
 
 
 def _via_driver(driver, spec, poll):
@@ -86,8 +90,7 @@ def _via_driver(driver, spec, poll):
     t2 = time.perf_counter()
     driver.complete_migration(u)
     t3 = time.perf_counter()
-    return {'prepare': t1 - t0, 'migration': t3 - t1, 'complete': t3 - t2,
-            'downtime': _downtime(driver, spec)}
+    return dict(_stats(driver, spec), prepare=t1 - t0, migration=t3 - t1, complete=t3 - t2)
 
 
 def _bare(driver, spec, poll):
@@ -109,7 +112,7 @@ def _bare(driver, spec, poll):
             if status in ('failed', 'cancelled'):
                 raise RuntimeError('bare migration %s' % status)
             time.sleep(poll)
-    return {'migration': time.perf_counter() - t0, 'downtime': _downtime(driver, spec)}
+    return dict(_stats(driver, spec), migration=time.perf_counter() - t0)
 
 
 def _sample(root, ram_mb, poll, bare):
@@ -130,10 +133,13 @@ def run(argv=None):
     poll = args.qemu_poll_ms / 1000.0
     results = {'driver': [], 'bare': []}
     try:
-        for _ in range(args.qemu_runs):
+        for i in range(args.qemu_warmup + args.qemu_runs):
             # Interleaved, so machine noise hits both alike.
-            results['driver'].append(_sample(root, args.qemu_ram_mb, poll, False))
-            results['bare'].append(_sample(root, args.qemu_ram_mb, poll, True))
+            driver = _sample(root, args.qemu_ram_mb, poll, False)
+            bare = _sample(root, args.qemu_ram_mb, poll, True)
+            if i >= args.qemu_warmup:
+                results['driver'].append(driver)
+                results['bare'].append(bare)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -143,11 +149,12 @@ def run(argv=None):
     print('live migration of a %d MiB guest (%d MiB filled), shared storage, '
           'median of %d runs, poll every %g ms:'
           % (args.qemu_ram_mb, args.qemu_ram_mb - 16, args.qemu_runs, args.qemu_poll_ms))
-    print('  bare QMP     migration %7.1f ms   downtime %5.0f ms'
-          % (med('bare', 'migration') * 1000, med('bare', 'downtime')))
-    print('  driver API   migration %7.1f ms   downtime %5.0f ms   '
+    print('  bare QMP     migration %7.1f ms   downtime %5.0f ms   sent %.0f MiB'
+          % (med('bare', 'migration') * 1000, med('bare', 'downtime'), med('bare', 'sent')))
+    print('  driver API   migration %7.1f ms   downtime %5.0f ms   sent %.0f MiB   '
           '(+ prepare_incoming %.1f ms; complete_migration %.1f ms)'
           % (med('driver', 'migration') * 1000, med('driver', 'downtime'),
+             med('driver', 'sent'),
              med('driver', 'prepare') * 1000, med('driver', 'complete') * 1000))
     print('  driver / bare: %.2fx (medians)' % (
         med('driver', 'migration') / med('bare', 'migration')))
