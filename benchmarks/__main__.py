@@ -3,13 +3,15 @@
 Usage: ``python -m benchmarks [--only NAME ...] [options of the benches]``.
 Each module has ``run(argv)``, prints its own figures and parses the options
 it knows from ``argv`` (ignoring the others), so one command line can tune
-several benchmarks.
+several benchmarks. A benchmark that raises is reported and the others still
+run; the exit status is then 1.
 """
 
 import argparse
 import importlib
 import pkgutil
 import sys
+import traceback
 
 import benchmarks
 
@@ -31,11 +33,18 @@ def main(argv=None):
         return 0
     if args.only:
         names = [n for n in names if n[len('bench_'):] in args.only or n in args.only]
+    failed = []
     for name in names:
         print('== %s' % name[len('bench_'):], flush=True)
-        importlib.import_module('benchmarks.' + name).run(rest)
+        try:
+            importlib.import_module('benchmarks.' + name).run(rest)
+        except Exception:  # one broken benchmark must not hide the others
+            traceback.print_exc()
+            failed.append(name)
         print(flush=True)
-    return 0
+    if failed:
+        print('failed: %s' % ', '.join(failed))
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':
