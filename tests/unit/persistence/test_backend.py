@@ -222,6 +222,18 @@ class BackendBehaviourMixin:
         self.assertEqual([(ad.uuid, None, fd.uuid)], self.hook_rows())
         self.assertIsNone(self.atom_row_state(ad.uuid))
 
+    def test_save_hook_gets_the_flow_from_a_cold_backend(self):
+        with contextlib.closing(self.make_backend().get_connection()) as conn:
+            _book, fd = new_book(conn)
+            ad = models.TaskDetail('t', uuidutils.generate_uuid())
+            fd.add(ad)
+            conn.update_flow_details(fd)
+        self._hook_setup()
+        ad.state = states.RUNNING
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            conn.update_atom_details(ad)
+        self.assertEqual([(ad.uuid, states.RUNNING, fd.uuid)], self.hook_rows())
+
     def test_save_hook_sees_every_state_of_a_flow(self):
         seen = self._hook_setup()
         self.run_flow(self.backend)
