@@ -109,6 +109,10 @@ class InjectedFault(MoveOrchestratorException):
     msg_fmt = 'Injected fault at %(point)s'
 
 
+class MoveAborted(MoveOrchestratorException):
+    msg_fmt = 'Move %(move)s was aborted by %(who)s.'
+
+
 class WorldDiverged(MoveOrchestratorException):
     msg_fmt = ('The state of %(instance)s is not what the move expected: '
                '%(reason)s')

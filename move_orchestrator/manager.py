@@ -54,8 +54,8 @@ def check_move_payload(payload):
         raise exception.InvalidMoveRequest(reason='payload is not JSON')
     if size > MAX_PAYLOAD:
         raise exception.InvalidMoveRequest(
-            reason='payload of %d bytes is larger than %d' % (size,
-                                                               MAX_PAYLOAD))
+            reason='payload of %d bytes is larger than %d'
+            % (size, MAX_PAYLOAD))
     move_request.validate_request(payload)
 
 

@@ -63,8 +63,8 @@ class MoveAPI:
             ctxt, 'move_instance', **payload)
 
     def get_task(self, ctxt, task_id):
-        return self._prepare('get_task', '1.0').call(ctxt, 'get_task',
-                                                      task_id=task_id)
+        return self._prepare('get_task', '1.0').call(
+            ctxt, 'get_task', task_id=task_id)
 
     def list_tasks(self, ctxt, instance=None, state=None, limit=None,
                    marker=None):

@@ -43,6 +43,7 @@ class Cloud:
         self.services = services_mod.Services(CONF)
         self.services.upgrade_persistence()
         self.api = api.ConductorAPI(self.services)
+        assert self.api.conductor.start(), 'another conductor owns the db'
         self.instances = {}
         if seed:
             for inst in cloud_mod.create_demo_cloud(self.services):

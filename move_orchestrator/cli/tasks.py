@@ -40,3 +40,57 @@ class ListTasks(lister.Lister):
         columns = ('id', 'instance', 'type', 'state', 'source', 'destination',
                    'created', 'finished')
         return columns, [tuple(d[c] for c in columns) for d in docs]
+
+
+class _TaskAction(show.ShowOne):
+    action = None
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('task', help='task id')
+        parser.add_argument('--wait', action='store_true',
+                            help='follow the task until it ends')
+        return parser
+
+    def take_action(self, args):
+        client = self.app.client
+        doc = getattr(client, self.action)(client.context, args.task)
+        if args.wait:
+            doc = render.watch(lambda i: client.get_task(client.context, i),
+                               doc['id'])
+        elif client.embedded and client.conductor.owns_database:
+            # This process is the conductor: see the action through.
+            doc = client.wait_task(client.context, doc['id'])
+        return render.TASK_COLUMNS, render.task_row(doc)
+
+
+class AbortTask(_TaskAction):
+    """Abort a running move: it reverts (refused after its point of no
+    return)."""
+    action = 'abort_task'
+
+
+class ResumeTask(_TaskAction):
+    """Resume a failed move from the step that failed."""
+    action = 'resume_task'
+
+
+class RevertTask(_TaskAction):
+    """Revert a failed move that had not passed its point of no return."""
+    action = 'revert_task'
+
+
+class WatchTask(show.ShowOne):
+    """Follow a running move live, a progress bar per sub-task."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('task', help='task id')
+        parser.add_argument('--interval', type=float, default=0.2)
+        return parser
+
+    def take_action(self, args):
+        client = self.app.client
+        doc = render.watch(lambda i: client.get_task(client.context, i),
+                           args.task, interval=args.interval)
+        return render.TASK_COLUMNS, render.task_row(doc)

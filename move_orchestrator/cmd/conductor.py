@@ -5,8 +5,8 @@ as server ``[DEFAULT] host``, and runs the moves with the durable conductor.
 On start it refuses an out-of-date schema and resumes every move a previous
 process left unfinished. On SIGTERM or SIGINT it stops taking requests,
 answers those in flight, then gives running moves ``shutdown_timeout``
-seconds to finish; moves still running after that are persisted and resume
-in the next conductor that starts.
+seconds to finish; moves still running then are suspended after their
+current step, persisted as they are, and resume in the next conductor.
 """
 
 import logging as std_logging
@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from alembic import script as alembic_script
 from oslo_log import log as logging
@@ -28,6 +29,8 @@ from move_orchestrator import rpc
 
 LOG = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.0005
+# Seconds a suspended move's current step gets to return on shutdown.
+SUSPEND_GRACE = 10.0
 
 
 def schema_is_current(url):
@@ -55,17 +58,34 @@ class ConductorService:
         self.stopping = threading.Event()
 
     def start(self):
-        resumed = self.api.conductor.resume_unfinished()
-        LOG.info('Resumed %d unfinished moves', len(resumed))
+        conductor = self.api.conductor
+        resumed = conductor.resume_unfinished()
+        if conductor.owns_database:
+            LOG.info('Took up %d unfinished moves', len(resumed))
+        else:
+            LOG.warning('Another conductor runs the moves of this database: '
+                        'this one only accepts moves and serves reads')
         self.server.start()
         LOG.info('Conductor %s serving topic %s on %s', self.conf.host,
                  rpc.TOPIC, rpc.masked_url(self.conf.transport_url))
 
     def stop(self):
-        """Stop serving, then let running moves finish for a while."""
+        """Stop serving; give running moves ``shutdown_timeout`` seconds,
+        then suspend those still running after their current step. Returns
+        whether every thread ended (else the caller must exit hard)."""
         LOG.info('Stopping: no new requests')
         self.server.stop()
         self.server.wait()
+        conductor = self.api.conductor
+        deadline = time.monotonic() + self.conf.shutdown_timeout
+        while not conductor.idle() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not conductor.idle():
+            LOG.warning('Moves still running after %.1f s are suspended '
+                        'after their current step and left to the next '
+                        'conductor, which resumes them',
+                        self.conf.shutdown_timeout)
+            conductor.suspend_all()
         done = threading.Event()
 
         def _drain():
@@ -73,11 +93,10 @@ class ConductorService:
             done.set()
 
         threading.Thread(target=_drain, daemon=True).start()
-        finished = done.wait(self.conf.shutdown_timeout)
+        finished = done.wait(max(SUSPEND_GRACE, self.conf.shutdown_timeout))
         if not finished:
-            LOG.warning('Moves still running after %.0f s are left to the '
-                        'next conductor, which resumes them',
-                        self.conf.shutdown_timeout)
+            LOG.warning('A move step did not return: exiting without it; '
+                        'its move resumes with the next conductor')
         if self.notifier is not None:
             self.notifier.stop(timeout=5)
         self.transport.cleanup()

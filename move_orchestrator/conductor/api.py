@@ -19,6 +19,7 @@ class ConductorAPI:
                            ('live', live), ('request_id', request_id)):
             if value is not None:
                 request[key] = value
+        self.conductor.start()
         move = self.conductor.submit(request, context=ctxt)
         return self.services.records.get_task(move['id'])
 
@@ -31,6 +32,25 @@ class ConductorAPI:
             instance = self.services.inventory.get_instance(instance)['uuid']
         return self.services.records.list_tasks(
             instance=instance, state=state, limit=limit, marker=marker)
+
+    def abort_task(self, ctxt, task_id):
+        self.conductor.start()
+        self.conductor.abort(task_id, context=ctxt)
+        return self.get_task(ctxt, task_id)
+
+    def resume_task(self, ctxt, task_id):
+        self.conductor.start()
+        self.conductor.resume(task_id, context=ctxt)
+        return self.get_task(ctxt, task_id)
+
+    def revert_task(self, ctxt, task_id):
+        self.conductor.start()
+        self.conductor.revert(task_id, context=ctxt)
+        return self.get_task(ctxt, task_id)
+
+    def force_complete(self, ctxt, task_id):
+        self.conductor.force_complete(task_id, context=ctxt)
+        return self.get_task(ctxt, task_id)
 
     def wait_task(self, ctxt, task_id, timeout=None):
         self.conductor.wait(task_id, timeout=timeout)

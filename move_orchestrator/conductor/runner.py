@@ -7,15 +7,23 @@ is replaced by one that loads the same flow details and carries on.
 """
 
 import contextlib
+import hashlib
+import os
+import tempfile
 import threading
+import time
 import uuid
 
+import fasteners
 import futurist
+import sqlalchemy as sa
 from oslo_log import log as logging
 from taskflow import engines
+from taskflow import exceptions as tf_exc
 from taskflow.persistence import models as tf_models
 from taskflow import states as tf_states
 
+from move_orchestrator.conductor import flowstate
 from move_orchestrator.conductor import recorder as recorder_mod
 from move_orchestrator import exception
 from move_orchestrator.moves import request as move_request
@@ -28,6 +36,17 @@ LOG = logging.getLogger(__name__)
 
 def flow_detail_uuid(move_id, stage):
     return str(uuid.uuid5(uuid.UUID(move_id), stage))
+
+
+def lock_path(url):
+    """The owner lock of a database: beside a SQLite file, else in /tmp."""
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername.startswith('sqlite') and parsed.database and \
+            parsed.database != ':memory:':
+        return os.path.abspath(parsed.database) + '.conductor.lock'
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(),
+                        'move-orchestrator-%s.conductor.lock' % digest)
 
 
 def engine_store(move):
@@ -45,7 +64,35 @@ class Conductor:
         self._executor = futurist.ThreadPoolExecutor(
             max_workers=services.conf.conductor.max_concurrent_moves)
         self._futures = {}
+        self._engines = {}
         self._lock = threading.Lock()
+        self._owner_lock = None
+
+    # -- ownership -----------------------------------------------------------
+    @property
+    def owns_database(self):
+        return self._owner_lock is not None
+
+    def start(self):
+        """Become the conductor of this database, if no other process is.
+
+        Only one embedded conductor may run a database's moves; the others
+        (a second CLI, say) only persist moves for it and read the records.
+        The lock dies with its process, so a killed conductor's moves go to
+        the next one that starts, which resumes them. Returns whether this
+        process owns the database.
+        """
+        with self._lock:
+            if self._owner_lock is not None:
+                return True
+            lock = fasteners.InterProcessLock(
+                lock_path(self.services.conf.database.connection))
+            if not lock.acquire(blocking=False):
+                return False
+            self._owner_lock = lock
+        LOG.info('Conductor %s runs the moves of this database', os.getpid())
+        self.resume_unfinished()
+        return True
 
     # -- accepting ---------------------------------------------------------
     def submit(self, request, context=None):
@@ -74,40 +121,168 @@ class Conductor:
             LOG.info('Accepted move %s: %s of %s from %s to %s', move['id'],
                      move['type'], move['instance_uuid'],
                      move['source_host'], move['dest_host'])
-            self.schedule(move['id'])
+            if self.owns_database:
+                self.schedule(move['id'])
         return move
 
-    def schedule(self, move_id):
+    def schedule(self, move_id, interrupted=False):
         with self._lock:
             future = self._futures.get(move_id)
             if future is not None and not future.done():
                 return future
-            future = self._executor.submit(self.run_move, move_id)
+            future = self._executor.submit(self.run_move, move_id,
+                                           interrupted)
             self._futures[move_id] = future
             return future
 
+    def running(self, move_id):
+        future = self._futures.get(move_id)
+        return future is not None and not future.done()
+
     def wait(self, move_id, timeout=None):
+        """Until the move ends (or stops here, suspended); its record."""
         future = self._futures.get(move_id)
         if future is not None:
             future.result(timeout=timeout)
-        return self.services.store.get(move_id)
+            return self.services.store.get(move_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:  # another process runs it: watch the record
+            move = self.services.store.get(move_id)
+            if move['state'] in types_base.TERMINAL_STATES:
+                return move
+            if not self.running(move_id) and self.start():
+                # Nobody runs it (its conductor is gone): this process
+                # takes over.
+                self.resume_unfinished()
+                if self.running(move_id):
+                    return self.wait(move_id, timeout)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError('move %s is still %s'
+                                   % (move_id, move['state']))
+            time.sleep(0.1)
 
     def wait_all(self, timeout=None):
         for future in list(self._futures.values()):
             future.result(timeout=timeout)
 
     def resume_unfinished(self):
-        """Schedule every move a previous conductor left unfinished."""
-        moves = self.services.store.list_unfinished()
-        for move in moves:
-            if move['state'] != types_base.FAILED:
-                LOG.info('Resuming move %s (%s, %s)', move['id'],
-                         move['type'], move['state'])
-                self.schedule(move['id'])
-        return moves
+        """Schedule every move that is neither finished nor failed.
+
+        A move past ``accepted`` was interrupted: a previous conductor died
+        with it, or an operator asked to resume or revert it.
+        """
+        if not self.start():
+            return []
+        started = []
+        for move in self.services.store.list_unfinished():
+            if move['state'] == types_base.FAILED or self.running(move['id']):
+                continue
+            LOG.info('Taking up move %s (%s, %s)', move['id'], move['type'],
+                     move['state'])
+            self.schedule(move['id'],
+                          interrupted=move['state'] != types_base.ACCEPTED)
+            started.append(move)
+        return started
+
+    def idle(self):
+        return not any(self.running(m) for m in list(self._futures))
+
+    def suspend_all(self):
+        """Stop every running move after its current step (SIGTERM).
+
+        Their flows are persisted as suspended; the next conductor resumes
+        them like any interrupted move.
+        """
+        for move_id, engine in list(self._engines.items()):
+            LOG.info('Suspending move %s', move_id)
+            engine.suspend()
 
     def shutdown(self, wait=True):
         self._executor.shutdown(wait=wait)
+        if self._owner_lock is not None:
+            self._owner_lock.release()
+            self._owner_lock = None
+
+    # -- operators' actions ------------------------------------------------
+    def _check_action(self, move, action, allowed):
+        if move['state'] not in allowed:
+            raise exception.InvalidTaskAction(
+                task=move['id'], action=action,
+                reason='it is %s' % move['state'])
+
+    def _record_action(self, move_id, action, context, detail=None):
+        self.services.store.add_event(move_id, 'action', action, 'accepted',
+                                      detail=detail, context=context)
+
+    def abort(self, move_id, context=None):
+        """Revert a running move before its point of no return."""
+        move = self.services.store.get(move_id)
+        if move['state'] == types_base.FAILED:
+            raise exception.InvalidTaskAction(
+                task=move_id, action='aborted',
+                reason='it has failed already: revert it instead')
+        self._check_action(move, 'aborted', [
+            s for s in move_types.get(move['type']).states
+            if s not in types_base.TERMINAL_STATES])
+        if move['ponr']:
+            raise exception.InvalidTaskAction(
+                task=move_id, action='aborted',
+                reason='it has passed its point of no return; it will '
+                       'complete')
+        who = getattr(context, 'user_id', None) or 'an operator'
+        self.services.store.update(move_id, abort_requested_by=who)
+        self._record_action(move_id, 'abort', context)
+        if self.owns_database and not self.running(move_id):
+            self.schedule(move_id, interrupted=True)
+        return self.services.store.get(move_id)
+
+    def resume(self, move_id, context=None):
+        """Run a failed move on from where it stopped."""
+        move = self.services.store.get(move_id)
+        self._check_action(move, 'resumed', (types_base.FAILED,))
+        move_type = move_types.get(move['type'])
+        if move['ponr']:
+            target = move_type.cleanup_state
+        else:
+            step = move_type.step_for(move['failed_step'] or '')
+            target = step.move_state if step else move_type.states[1]
+        self._record_action(move_id, 'resume', context)
+        self.recorder.advance(move_id, target, context=context,
+                              reason='resumed by %s' % (
+                                  getattr(context, 'user_id', None)
+                                  or 'an operator'))
+        if self.owns_database:
+            self.schedule(move_id, interrupted=True)
+        return self.services.store.get(move_id)
+
+    def revert(self, move_id, context=None):
+        """Undo a failed move that had not passed its point of no return."""
+        move = self.services.store.get(move_id)
+        self._check_action(move, 'reverted', (types_base.FAILED,))
+        if move['ponr']:
+            raise exception.InvalidTaskAction(
+                task=move_id, action='reverted',
+                reason='it has passed its point of no return: resume it')
+        self._record_action(move_id, 'revert', context)
+        self.recorder.advance(move_id, types_base.REVERTING, context=context,
+                              reason='revert asked by %s' % (
+                                  getattr(context, 'user_id', None)
+                                  or 'an operator'))
+        if self.owns_database:
+            self.schedule(move_id, interrupted=True)
+        return self.services.store.get(move_id)
+
+    def force_complete(self, move_id, context=None):
+        """Make a live migration that does not converge finish."""
+        move = self.services.store.get(move_id)
+        if move['type'] != 'live-migrate':
+            raise exception.InvalidTaskAction(
+                task=move_id, action='force-completed',
+                reason='it is a %s, not a live migration' % move['type'])
+        self._check_action(move, 'force-completed', ('migrating-memory',))
+        self._record_action(move_id, 'force-complete', context)
+        self.services.driver.force_complete_migration(move['instance_uuid'])
+        return self.services.store.get(move_id)
 
     # -- running -------------------------------------------------------------
     def _logbook(self, move):
@@ -115,7 +290,7 @@ class Conductor:
         with contextlib.closing(backend.get_connection()) as conn:
             try:
                 return conn.get_logbook(move['id'])
-            except Exception:  # taskflow raises NotFound
+            except tf_exc.NotFound:
                 book = tf_models.LogBook('move-%s' % move['id'],
                                          uuid=move['id'])
                 for stage in types_base.STAGES:
@@ -126,14 +301,13 @@ class Conductor:
                 conn.save_logbook(book)
                 return book
 
-    def run_move(self, move_id):
+    def run_move(self, move_id, interrupted=False):
         move = self.services.store.get(move_id)
-        move_type = move_types.get(move['type'])
         try:
+            move_type = move_types.get(move['type'])
             book = self._logbook(move)
             if not move['ponr']:
-                outcome = self._run_stage(move, move_type, book,
-                                          types_base.MAIN)
+                outcome = self._run_main(move, move_type, book, interrupted)
                 if outcome != tf_states.SUCCESS:
                     return
                 self.services.store.update(move_id, ponr=True)
@@ -149,39 +323,101 @@ class Conductor:
             self.recorder.advance(move_id, types_base.FAILED, reason=reason,
                                   failed_step=step)
 
+    def _rollback_reason(self, move, interrupted):
+        """Why a move that was going forward is being reverted, or None."""
+        if move['abort_requested_by']:
+            return 'aborted by %s' % move['abort_requested_by']
+        if move['state'] == types_base.REVERTING:
+            return move['reason'] or 'reverting'
+        if (interrupted and move['state'] != types_base.ACCEPTED
+                and self.services.conf.conductor.resume_policy
+                == 'rollback'):
+            return ('rolled back: the conductor running it stopped '
+                    '(resume_policy = rollback)')
+        return None
+
+    def _run_main(self, move, move_type, book, interrupted):
+        engine, flow, stored = self._load(move, move_type, book,
+                                          types_base.MAIN)
+        move = self.services.store.get(move['id'])
+        reason = self._rollback_reason(move, interrupted)
+        if reason is not None:
+            flowstate.mark_for_rollback(engine)
+            self.recorder.advance(move['id'], types_base.REVERTING,
+                                  reason=reason)
+        elif stored in (tf_states.FAILURE, tf_states.REVERTED):
+            flowstate.reset_for_retry(engine)   # an operator's resume
+        outcome, listener, error = self._run(engine, flow, move, move_type,
+                                             types_base.MAIN)
+        if outcome == tf_states.SUSPENDED:
+            move = self.services.store.get(move['id'])
+            if move['abort_requested_by']:
+                reason = 'aborted by %s' % move['abort_requested_by']
+                flowstate.mark_for_rollback(engine)
+                self.recorder.advance(move['id'], types_base.REVERTING,
+                                      reason=reason)
+                outcome, listener, error = self._run(
+                    engine, flow, move, move_type, types_base.MAIN)
+        self._record_outcome(move, types_base.MAIN, engine, outcome,
+                             listener, error, reason)
+        return outcome
+
     def _run_stage(self, move, move_type, book, stage):
+        engine, flow, stored = self._load(move, move_type, book, stage)
+        if stored in (tf_states.FAILURE, tf_states.REVERTED):
+            flowstate.reset_for_retry(engine)   # an operator's resume
+        outcome, listener, error = self._run(engine, flow, move, move_type,
+                                             stage)
+        self._record_outcome(move, stage, engine, outcome, listener, error)
+        return outcome
+
+    def _load(self, move, move_type, book, stage):
         flow = move_type.build_flow(stage, self.services)
         fd = book.find(flow_detail_uuid(move['id'], stage))
+        stored_atoms = [ad.name for ad in fd]
+        stored_state = fd.state
         engine = engines.load(flow, flow_detail=fd, book=book,
                               backend=self.services.persistence,
                               engine='serial', store=engine_store(move))
+        engine.compile()
+        engine.prepare()
+        flowstate.check_compatible(engine, stored_atoms, move['id'])
+        return engine, flow, stored_state
+
+    def _run(self, engine, flow, move, move_type, stage):
         listener = listener_mod.MoveRecordListener(
             engine, self.recorder, move, move_type, flow, stage)
         error = None
         with listener:
+            self._engines[move['id']] = engine
             try:
                 engine.run()
             except Exception as exc:
                 error = exc
-        outcome = engine.storage.get_flow_state()
-        self._record_outcome(move, stage, outcome, listener, error)
-        return outcome
+            finally:
+                self._engines.pop(move['id'], None)
+        return engine.storage.get_flow_state(), listener, error
 
-    def _record_outcome(self, move, stage, outcome, listener, error):
+    def _record_outcome(self, move, stage, engine, outcome, listener, error,
+                        reason=None):
         move_id = move['id']
         first = listener.failures[0] if listener.failures else (None, None)
-        reason = '%s failed: %s: %s' % (
-            first[0], first[1]['type'], first[1]['message']) \
-            if first[0] else (str(error) if error else None)
+        if reason is None and first[0]:
+            reason = '%s failed: %s: %s' % (first[0], first[1]['type'],
+                                            first[1]['message'])
+        elif reason is None and error is not None:
+            reason = str(error)
+        revert_failed = flowstate.revert_failed(engine)
         if outcome == tf_states.SUCCESS:
             if stage == types_base.CLEANUP:
                 self.recorder.advance(move_id, types_base.COMPLETED)
-        elif outcome == tf_states.REVERTED and stage == types_base.MAIN:
+        elif outcome == tf_states.REVERTED and stage == types_base.MAIN \
+                and not revert_failed:
             self.recorder.advance(move_id, types_base.REVERTED,
                                   reason=reason, failed_step=first[0])
         elif outcome == tf_states.SUSPENDED:
-            LOG.info('Move %s suspended in %s; it resumes with the next '
-                     'conductor', move_id, stage)
+            LOG.info('Move %s suspended in %s; the next conductor resumes '
+                     'it', move_id, stage)
         elif stage == types_base.CLEANUP:
             self._fail(move_id, 'cleanup after the point of no return gave '
                        'up after %d attempts: %s; the instance runs on %s. '
@@ -189,10 +425,12 @@ class Conductor:
                        % (self.services.conf.conductor.cleanup_attempts,
                           reason, move['dest_host']), first[0])
         else:
-            bad = listener.revert_failures[0] if listener.revert_failures \
-                else (first[0], first[1])
-            self._fail(move_id, 'revert of %s failed: %s: %s (after %s). '
-                       'Fix the cause, then revert or resume the task.'
-                       % (bad[0], bad[1]['type'] if bad[1] else 'error',
-                          bad[1]['message'] if bad[1] else error, reason),
-                       bad[0])
+            if listener.revert_failures:
+                step, err = listener.revert_failures[0]
+                what = '%s: %s' % (err['type'], err['message'])
+            else:
+                step = revert_failed[0] if revert_failed else first[0]
+                what = str(error) if error else 'unknown error'
+            self._fail(move_id, 'revert of %s failed: %s (after %s). Fix '
+                       'the cause, then revert or resume the task.'
+                       % (step, what, reason), step)

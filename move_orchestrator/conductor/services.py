@@ -6,7 +6,6 @@ objects), so one process builds it once and every flow shares it.
 
 import contextlib
 
-from taskflow.persistence.backends import impl_sqlalchemy
 
 from move_orchestrator.conf import CONF
 from move_orchestrator.db import inventory as inv
@@ -14,6 +13,7 @@ from move_orchestrator.db import moves as db_moves
 from move_orchestrator.db import session as db_session
 from move_orchestrator.drivers import compute
 from move_orchestrator import faults
+from move_orchestrator import persistence
 from move_orchestrator.records import tasks as records
 
 
@@ -43,9 +43,9 @@ class Services:
 
     @property
     def persistence(self):
-        """The TaskFlow persistence backend, on our own engine."""
+        """Our TaskFlow persistence backend, on our own engine."""
         if self._backend is None:
-            self._backend = impl_sqlalchemy.SQLAlchemyBackend(
+            self._backend = persistence.Backend(
                 {'connection': self.conf.database.connection},
                 engine=self.db.engine)
         return self._backend

@@ -6,6 +6,14 @@ OPTS = [
     cfg.IntOpt('max_concurrent_moves', default=8, min=1,
                help='Moves that one conductor runs at the same time; '
                     'further moves wait in its queue.'),
+    cfg.StrOpt('resume_policy', default='resume',
+               choices=[('resume', 'carry an interrupted move on from its '
+                                   'persisted steps'),
+                        ('rollback', 'revert a move interrupted before its '
+                                     'point of no return')],
+               help='What a conductor does with a move that a stopped '
+                    'conductor left unfinished. After the point of no '
+                    'return a move always rolls forward.'),
     cfg.IntOpt('cleanup_attempts', default=3, min=1,
                help='Attempts of the cleanup phase after the point of no '
                     'return before the move ends "failed".'),

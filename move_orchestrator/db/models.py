@@ -108,6 +108,10 @@ class Move(TimestampMixin, Base):
     ponr: orm.Mapped[bool] = orm.mapped_column(default=False)
     reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     failed_step: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    # Set by an operator's abort; the conductor running the move reverts it
+    # at the next step (or poll) before the point of no return.
+    abort_requested_by: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255))
     user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
     project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
     finished_at: orm.Mapped[datetime.datetime | None]

@@ -7,7 +7,8 @@ from move_orchestrator import exception
 
 MOVE_FIELDS = ('id', 'instance_uuid', 'type', 'state', 'source_host',
                'dest_host', 'old_flavor', 'new_flavor', 'live', 'request_id',
-               'request', 'params', 'ponr', 'reason', 'failed_step', 'user_id',
+               'request', 'params', 'ponr', 'reason', 'failed_step',
+               'abort_requested_by', 'user_id',
                'project_id', 'created_at', 'updated_at', 'finished_at')
 EVENT_FIELDS = ('id', 'kind', 'name', 'phase', 'state', 'progress', 'error',
                 'detail', 'user_id', 'project_id', 'created_at')

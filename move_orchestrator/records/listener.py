@@ -78,7 +78,10 @@ class MoveRecordListener(listener_base.Listener):
         if state == tf_states.RUNNING:
             step = self._move_type.step_for(name)
             if step is not None:
-                self._recorder.advance(self._move_id, step.move_state)
+                move = self._recorder.advance(self._move_id, step.move_state)
+                if self._reverts and move['abort_requested_by']:
+                    # Stop after this step; the conductor then reverts.
+                    self._engine.suspend()
         elif state == tf_states.REVERTING and self._reverts:
             # TaskFlow announces no flow-level REVERTING: the first atom
             # that reverts says it. (Cleanup atoms revert only to retry.)

@@ -90,12 +90,17 @@ class TransferMemory(base.MoveTask):
     """
     phase = 'transfer'
 
-    def execute(self, instance_uuid, source, dest):
+    def execute(self, move_id, instance_uuid, source, dest):
         conf = self.services.conf.conductor
         migration = self.driver.poll_migration(instance_uuid)
-        if migration is None or migration['status'] not in (
-                driver_base.MIGRATION_ACTIVE + (
-                    driver_base.MIGRATION_COMPLETED,)) \
+        status = migration['status'] if migration else None
+        if status == driver_base.MIGRATION_FAILED:
+            # It failed while nobody watched (we were restarted): revert.
+            raise exception.MigrationFailed(
+                instance=instance_uuid, reason='the hypervisor reports it '
+                'failed while the conductor was away')
+        if status not in driver_base.MIGRATION_ACTIVE + (
+                driver_base.MIGRATION_COMPLETED,) \
                 or migration['dest'] != dest:
             self.driver.start_migration(instance_uuid, source, dest)
         deadline = time.monotonic() + conf.migration_timeout
@@ -113,6 +118,11 @@ class TransferMemory(base.MoveTask):
             total = migration['total_mb'] or 1
             self.update_progress(
                 min(0.99, 1.0 - migration['remaining_mb'] / total))
+            move = self.services.store.get(move_id)
+            if move['abort_requested_by']:
+                self.driver.cancel_migration(instance_uuid)
+                raise exception.MoveAborted(move=move_id,
+                                            who=move['abort_requested_by'])
             if time.monotonic() > deadline:
                 self.driver.cancel_migration(instance_uuid)
                 raise exception.MigrationFailed(

@@ -1,0 +1,43 @@
+import signal
+import threading
+import time
+
+from cliff import command
+
+
+class RunConductor(command.Command):
+    """Run the embedded conductor in the foreground.
+
+    It resumes every move a stopped conductor left unfinished, then takes
+    the moves other processes accept for this database. SIGTERM or SIGINT
+    stop it after the running steps, leaving their moves to the next one.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--until-idle', action='store_true',
+                            help='exit once no unfinished move is left')
+        parser.add_argument('--poll', type=float, default=0.5,
+                            help='seconds between looks for new moves')
+        return parser
+
+    def take_action(self, args):
+        client = self.app.client
+        conductor = client.conductor
+        if not conductor.start():
+            self.app.stderr.write('another conductor runs the moves of this '
+                                  'database\n')
+            return 1
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *a: stop.set())
+        while not stop.is_set():
+            conductor.resume_unfinished()   # moves accepted elsewhere
+            if args.until_idle and conductor.idle() and not any(
+                    m['state'] != 'failed'
+                    for m in client.services.store.list_unfinished()):
+                break
+            stop.wait(args.poll)
+        if stop.is_set():
+            conductor.suspend_all()
+        return 0

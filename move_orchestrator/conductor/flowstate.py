@@ -1,0 +1,74 @@
+"""Steering a persisted flow before its engine runs it again.
+
+TaskFlow resumes a flow detail as it finds it: atoms that succeeded are
+skipped, atoms left running are run again. Rolling back instead, retrying a
+failed flow, or finishing a failed revert need the atoms marked first; these
+functions do that on a prepared engine's storage (persisted at once).
+"""
+
+from taskflow import atom as tf_atom
+from taskflow import retry
+from taskflow import states as tf_states
+
+from move_orchestrator import exception
+
+# Atoms whose revert must run when rolling back.
+_UNDONE = (tf_states.RUNNING, tf_states.FAILURE, tf_states.REVERT_FAILURE)
+
+
+def atoms(engine):
+    return [node for node in engine.compilation.execution_graph.nodes
+            if isinstance(node, tf_atom.Atom)]
+
+
+def atom_names(engine):
+    return [atom.name for atom in atoms(engine)]
+
+
+def atom_states(engine):
+    return {name: engine.storage.get_atom_state(name)
+            for name in atom_names(engine)}
+
+
+def check_compatible(engine, stored_names, move_id):
+    """The stored atoms must be the flow's: a changed flow cannot resume."""
+    current = set(atom_names(engine))
+    if stored_names and not set(stored_names) <= current:
+        raise exception.InvalidTaskAction(
+            task=move_id, action='resumed',
+            reason='its flow definition changed (stored steps %s are no '
+                   'longer in the flow)'
+                   % ', '.join(sorted(set(stored_names) - current)))
+
+
+def mark_for_rollback(engine):
+    """Every atom that ran (or was running) reverts; pending ones stay."""
+    storage = engine.storage
+    for name, state in atom_states(engine).items():
+        if state in _UNDONE:
+            storage.set_atom_state(name, tf_states.SUCCESS)
+        if state != tf_states.PENDING:
+            storage.set_atom_intention(name, tf_states.REVERT)
+
+
+def reset_for_retry(engine):
+    """Everything that did not succeed runs again, from the first of them.
+
+    Retry controllers forget their history, so a retried cleanup gets all
+    its attempts again.
+    """
+    storage = engine.storage
+    for atom in atoms(engine):
+        if isinstance(atom, retry.Retry):
+            storage.cleanup_retry_history(atom.name, tf_states.PENDING)
+            storage.set_atom_intention(atom.name, tf_states.EXECUTE)
+        elif storage.get_atom_state(atom.name) != tf_states.SUCCESS:
+            storage.set_atom_state(atom.name, tf_states.PENDING)
+            storage.set_atom_intention(atom.name, tf_states.EXECUTE)
+
+
+def revert_failed(engine):
+    """The names of atoms whose revert failed (TaskFlow may still call the
+    flow REVERTED after a resumed run: it does not retry those reverts)."""
+    return [n for n, s in atom_states(engine).items()
+            if s == tf_states.REVERT_FAILURE]
