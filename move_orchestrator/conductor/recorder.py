@@ -40,8 +40,3 @@ class Recorder:
                   if values.get('reason') else ''})
         self.notify(move_id, target)
         return move
-
-    def subtask_event(self, move_id, name, phase, state, progress=None,
-                      error=None):
-        self.store.add_event(move_id, 'subtask', name, state, phase=phase,
-                             progress=progress, error=error)

@@ -7,6 +7,7 @@ is replaced by one that loads the same flow details and carries on.
 """
 
 import contextlib
+import functools
 import hashlib
 import os
 import tempfile
@@ -47,6 +48,11 @@ def lock_path(url):
     digest = hashlib.sha256(url.encode()).hexdigest()[:16]
     return os.path.join(tempfile.gettempdir(),
                         'move-orchestrator-%s.conductor.lock' % digest)
+
+
+def _phase_of(move_type, atom_name):
+    step = move_type.step_for(atom_name)
+    return step.task.phase if step else 'cleanup'   # the retry controller
 
 
 def engine_store(move):
@@ -386,7 +392,10 @@ class Conductor:
 
     def _run(self, engine, flow, move, move_type, stage):
         listener = listener_mod.MoveRecordListener(
-            engine, self.recorder, move, move_type, flow, stage)
+            engine, self.recorder, move, move_type, stage)
+        fd_uuid = engine.storage.flow_uuid
+        self.services.history.register(
+            fd_uuid, move['id'], functools.partial(_phase_of, move_type))
         error = None
         with listener:
             self._engines[move['id']] = engine
@@ -396,6 +405,9 @@ class Conductor:
                 error = exc
             finally:
                 self._engines.pop(move['id'], None)
+                self.services.history.unregister(fd_uuid, [
+                    engine.storage.get_atom_uuid(name)
+                    for name in flowstate.atom_names(engine)])
         return engine.storage.get_flow_state(), listener, error
 
     def _record_outcome(self, move, stage, engine, outcome, listener, error,

@@ -14,6 +14,7 @@ from move_orchestrator.db import session as db_session
 from move_orchestrator.drivers import compute
 from move_orchestrator import faults
 from move_orchestrator import persistence
+from move_orchestrator.records import history
 from move_orchestrator.records import tasks as records
 
 
@@ -26,6 +27,7 @@ class Services:
         self.records = records.TaskRecords(self.store)
         self.task_faults = faults.parse(conf.fault_injection.task_faults)
         self._driver = driver
+        self.history = history.AtomHistoryWriter()
         self._backend = None
 
     @property
@@ -48,6 +50,7 @@ class Services:
             self._backend = persistence.Backend(
                 {'connection': self.conf.database.connection},
                 engine=self.db.engine)
+            self._backend.add_save_hook(self.history)
         return self._backend
 
     def upgrade_persistence(self):

@@ -1,0 +1,71 @@
+"""Sub-task history written in the same transaction as the atom it records.
+
+A save hook of our persistence backend: when TaskFlow saves an atom detail
+of a running move, the event row (state change, progress, error) is
+inserted through the same connection, so history and atom state commit or
+vanish together, even when the process is killed between two saves.
+"""
+
+import threading
+
+from taskflow import states as tf_states
+
+from move_orchestrator.db import models
+
+_EVENTS = models.MoveEvent.__table__
+_ERROR_STATES = (tf_states.FAILURE, tf_states.REVERT_FAILURE)
+
+
+def failure_to_dict(failure):
+    if failure is None:
+        return None
+    names = failure.to_dict().get('exc_type_names') or ['Exception']
+    return {'type': names[0].rsplit('.', 1)[-1],
+            'message': failure.exception_str,
+            'traceback': failure.traceback_str}
+
+
+class AtomHistoryWriter:
+    def __init__(self):
+        self._flows = {}      # flow detail uuid -> (move id, phase of atom)
+        self._last = {}       # atom uuid -> (state, progress) last written
+        self._lock = threading.Lock()
+
+    def register(self, flow_uuid, move_id, phase_of):
+        with self._lock:
+            self._flows[flow_uuid] = (move_id, phase_of)
+
+    def unregister(self, flow_uuid, atom_uuids=()):
+        with self._lock:
+            self._flows.pop(flow_uuid, None)
+            for uuid in atom_uuids:
+                self._last.pop(uuid, None)
+
+    def __call__(self, connection, atom_detail, flow_uuid):
+        with self._lock:
+            flow = self._flows.get(flow_uuid)
+        if flow is None:
+            return
+        move_id, phase_of = flow
+        state = atom_detail.state
+        progress = (atom_detail.meta or {}).get('progress')
+        last_state, last_progress = self._last.get(atom_detail.uuid,
+                                                   (None, None))
+        if state == last_state:
+            if state != tf_states.RUNNING or progress == last_progress \
+                    or progress in (None, 0.0, 1.0):
+                return
+            state_name = 'PROGRESS'
+        else:
+            state_name = state
+        error = None
+        if state in _ERROR_STATES and state_name == state:
+            error = failure_to_dict(atom_detail.failure
+                                    if state == tf_states.FAILURE
+                                    else atom_detail.revert_failure)
+        connection.execute(_EVENTS.insert().values(
+            move_id=move_id, kind='subtask', name=atom_detail.name,
+            phase=phase_of(atom_detail.name), state=state_name,
+            progress=progress if state_name == 'PROGRESS' else None,
+            error=error, created_at=models.utcnow()))
+        self._last[atom_detail.uuid] = (state, progress)
