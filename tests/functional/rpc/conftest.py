@@ -4,7 +4,17 @@ instances of its own; tests that restart or break things start their own."""
 import pytest
 
 from move_orchestrator import context
+from tests.db_fixtures import mysql_url  # noqa: F401
+from tests.db_fixtures import postgresql_url  # noqa: F401
+from tests.db_fixtures import sqlite_url  # noqa: F401
 from tests.functional.rpc import harness
+
+# Per-host faults of the shared service: moves to host-faulty revert; on
+# host-bad1/2 the disk copy and then the revert's disk deletion fail once,
+# so the move ends "failed" and an operator's resume or revert can finish it.
+FAULTS = ('copy_disk@host-faulty=fail, copy_disk@host-bad1=fail_once, '
+          'delete_disk@host-bad1=fail_once, copy_disk@host-bad2=fail_once, '
+          'delete_disk@host-bad2=fail_once')
 
 
 @pytest.fixture(scope='package')
@@ -13,7 +23,7 @@ def conductor(tmp_path_factory):
     with harness.private_vhost() as broker_url:
         proc = harness.ConductorProcess(
             workdir, broker_url, 'sqlite:///%s' % (workdir / 'mo.db'),
-            fake_driver={'operation_delay': 0.002})
+            fake_driver={'operation_delay': 0.002, 'faults': FAULTS})
         proc.broker_url = broker_url
         proc.db_sync()
         proc.hosts = harness.seed(proc.services)

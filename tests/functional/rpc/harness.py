@@ -190,9 +190,15 @@ def client(transport_url, version_cap=None, timeout=20):
     conf([], project='move-orchestrator')
     conf.set_override('transport_url', transport_url)
     conf.set_override('rpc_response_timeout', timeout)
-    if version_cap:
-        conf.set_override('conductor', version_cap, group='upgrade_levels')
-    return rpcapi.MoveAPI(conf, timeout=timeout)
+    if not version_cap:
+        return rpcapi.MoveAPI(conf, timeout=timeout)
+    # Overrides of a group live in the OptGroup object, which every
+    # ConfigOpts registering our conf modules shares: undo it once read.
+    conf.set_override('conductor', version_cap, group='upgrade_levels')
+    try:
+        return rpcapi.MoveAPI(conf, timeout=timeout)
+    finally:
+        conf.clear_override('conductor', group='upgrade_levels')
 
 
 def wait_task(api, ctxt, task_id, timeout=60, states=TERMINAL):

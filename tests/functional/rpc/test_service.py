@@ -7,9 +7,6 @@ import time
 
 import oslo_messaging as messaging
 from move_orchestrator import context
-from tests.db_fixtures import mysql_url  # noqa: F401
-from tests.db_fixtures import postgresql_url  # noqa: F401
-from tests.db_fixtures import sqlite_url  # noqa: F401
 from tests.functional.rpc import harness
 
 RESTART_LOCK = '/tmp/move-orchestrator-test-rabbitmq-restart.lock'
@@ -40,7 +37,7 @@ def _moves_complete(proc, api):
     cold = harness.boot(proc.services, proc.hosts[0], power_state='shutdown')
     docs = [api.move_instance(admin, live['uuid'], destination='host2'),
             api.move_instance(admin, cold['uuid'], destination='host3',
-                               flavor='m1.small')]
+                              flavor='m1.small')]
     docs = [harness.wait_task(api, admin, d['id']) for d in docs]
     assert [(d['type'], d['state']) for d in docs] == [
         ('live-migrate', 'completed'), ('resize', 'completed')]
@@ -107,8 +104,7 @@ def test_rabbitmq_restart_during_a_move(tmp_path, sqlite_url):
         assert 'Traceback' not in proc.log_text()
 
 
-def test_sigterm_leaves_running_move_to_next_conductor(tmp_path,
-                                                        sqlite_url):
+def test_sigterm_leaves_running_move_to_next_conductor(tmp_path, sqlite_url):
     admin = context.get_admin_context()
     with service(tmp_path, sqlite_url,
                  DEFAULT={'shutdown_timeout': 0.2},
@@ -123,7 +119,7 @@ def test_sigterm_leaves_running_move_to_next_conductor(tmp_path,
         assert time.monotonic() - started < 15
         left = proc.services.store.get(doc['id'])
         assert left['state'] not in harness.TERMINAL
-        assert 'left to the next conductor' in proc.log_text()
+        assert 'left to the next' in proc.log_text()
 
         proc.start()    # the next conductor resumes it
         doc = harness.wait_task(api, admin, doc['id'])

@@ -1,0 +1,103 @@
+"""Operators' actions and the CLI, through the conductor service."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from move_orchestrator import exception
+from tests.functional.rpc import harness
+
+
+def _host(conductor, name):
+    try:
+        conductor.services.inventory.get_host(name)
+    except exception.HostNotFound:
+        conductor.services.inventory.create_host(
+            name, vcpus=64, ram_mb=65536, disk_gb=1000,
+            cpu_model='Cascadelake', storage_group='local-' + name)
+    return name
+
+
+def _failed_move(conductor, api, admin, boot, host):
+    """A cold move whose disk copy and then whose revert fail (once)."""
+    vm = boot(power_state='shutdown')
+    doc = api.move_instance(admin, vm['uuid'],
+                            destination=_host(conductor, host))
+    doc = harness.wait_task(api, admin, doc['id'])
+    assert doc['state'] == 'failed', (doc['state'], doc['reason'])
+    return vm, doc
+
+
+def test_abort_before_ponr_reverts(api, admin, boot):
+    vm = boot()
+    doc = api.move_instance(admin, vm['uuid'], destination='host2')
+    aborted = api.abort_task(admin, doc['id'])
+    assert aborted['id'] == doc['id']
+    doc = harness.wait_task(api, admin, doc['id'])
+    assert doc['state'] == 'reverted'
+    assert 'abort' in (doc['reason'] or '')
+    assert [a['action'] for a in doc['actions']] == ['abort']
+    assert doc['actions'][0]['user_id'] == admin.user_id
+
+
+def test_abort_after_ponr_refused(api, admin, boot):
+    vm = boot()
+    doc = api.move_instance(admin, vm['uuid'], destination='host2')
+    harness.wait_task(api, admin, doc['id'])
+    with pytest.raises(exception.InvalidTaskAction) as err:
+        api.abort_task(admin, doc['id'])
+    assert err.value.kwargs['task'] == doc['id']
+
+
+def test_resume_failed_move_completes(conductor, api, admin, boot):
+    vm, doc = _failed_move(conductor, api, admin, boot, 'host-bad1')
+    api.resume_task(admin, doc['id'])
+    doc = harness.wait_task(api, admin, doc['id'])
+    assert doc['state'] == 'completed', doc['reason']
+    assert 'resume' in [a['action'] for a in doc['actions']]
+    assert conductor.services.inventory.get_instance(
+        vm['uuid'])['host'] == 'host-bad1'
+
+
+def test_revert_failed_move(conductor, api, admin, boot):
+    vm, doc = _failed_move(conductor, api, admin, boot, 'host-bad2')
+    api.revert_task(admin, doc['id'])
+    doc = harness.wait_task(api, admin, doc['id'])
+    assert doc['state'] == 'reverted', doc['reason']
+    assert conductor.services.inventory.get_instance(
+        vm['uuid'])['host'] == vm['host']
+    assert [p for p in api.audit(admin) if p['instance'] == vm['uuid']] == []
+
+
+def test_force_complete_of_a_cold_move_refused(api, admin, boot):
+    vm = boot(power_state='shutdown')
+    doc = api.move_instance(admin, vm['uuid'], destination='host3')
+    with pytest.raises(exception.InvalidTaskAction):
+        api.force_complete(admin, doc['id'])
+    harness.wait_task(api, admin, doc['id'])
+
+
+def _cli(conductor, *args):
+    """``move-orchestrator`` with the service's config (transport_url set)."""
+    out = subprocess.run(
+        [os.path.join(harness.BIN, 'move-orchestrator'), '--config-file',
+         conductor.config] + list(args),
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_cli_talks_to_the_service(conductor, api, admin, boot):
+    vm = boot(power_state='shutdown')
+    moved = json.loads(_cli(conductor, 'move', vm['uuid'], '--to', 'host4',
+                            '--wait', '-f', 'json'))
+    assert moved['state'] == 'completed'
+    assert api.get_task(admin, moved['id'])['state'] == 'completed'
+    tasks = json.loads(_cli(conductor, 'task', 'list', '--instance',
+                            vm['uuid'], '-f', 'json'))
+    assert [t['id'] for t in tasks] == [moved['id']]
+    hosts = {h['name'] for h in json.loads(_cli(conductor, 'host', 'list',
+                                                '-f', 'json'))}
+    assert {'host1', 'host4', 'host-faulty'} <= hosts
