@@ -33,12 +33,14 @@ def atom_states(engine):
 def check_compatible(engine, stored_names, move_id):
     """The stored atoms must be the flow's: a changed flow cannot resume."""
     current = set(atom_names(engine))
-    if stored_names and not set(stored_names) <= current:
+    # TaskFlow keeps the injected store as an atom of its own.
+    stored = {n for n in stored_names if not n.startswith('_TaskFlow_')}
+    if not stored <= current:
         raise exception.InvalidTaskAction(
             task=move_id, action='resumed',
             reason='its flow definition changed (stored steps %s are no '
                    'longer in the flow)'
-                   % ', '.join(sorted(set(stored_names) - current)))
+                   % ', '.join(sorted(stored - current)))
 
 
 def mark_for_rollback(engine):
@@ -62,8 +64,11 @@ def reset_for_retry(engine):
         if isinstance(atom, retry.Retry):
             storage.cleanup_retry_history(atom.name, tf_states.PENDING)
             storage.set_atom_intention(atom.name, tf_states.EXECUTE)
-        elif storage.get_atom_state(atom.name) != tf_states.SUCCESS:
-            storage.set_atom_state(atom.name, tf_states.PENDING)
+        else:
+            if storage.get_atom_state(atom.name) != tf_states.SUCCESS:
+                storage.set_atom_state(atom.name, tf_states.PENDING)
+            # A failed revert left the atoms it had not reached marked
+            # to revert: they go forward again too.
             storage.set_atom_intention(atom.name, tf_states.EXECUTE)
 
 

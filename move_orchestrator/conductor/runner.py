@@ -26,6 +26,7 @@ from taskflow import states as tf_states
 
 from move_orchestrator.conductor import flowstate
 from move_orchestrator.conductor import recorder as recorder_mod
+from move_orchestrator.drivers.compute import base as driver_base
 from move_orchestrator import exception
 from move_orchestrator.moves import request as move_request
 from move_orchestrator.moves import types as move_types
@@ -73,6 +74,7 @@ class Conductor:
         self._engines = {}
         self._lock = threading.Lock()
         self._owner_lock = None
+        self._stopping = threading.Event()
 
     # -- ownership -----------------------------------------------------------
     @property
@@ -98,7 +100,18 @@ class Conductor:
             self._owner_lock = lock
         LOG.info('Conductor %s runs the moves of this database', os.getpid())
         self.resume_unfinished()
+        threading.Thread(target=self._watch, name='move-watcher',
+                         daemon=True).start()
         return True
+
+    def _watch(self):
+        """Take up moves that other processes accept or act on."""
+        interval = self.services.conf.conductor.watch_interval
+        while not self._stopping.wait(interval):
+            try:
+                self.resume_unfinished()
+            except Exception:
+                LOG.exception('Looking for new moves failed; trying again')
 
     # -- accepting ---------------------------------------------------------
     def submit(self, request, context=None):
@@ -204,6 +217,7 @@ class Conductor:
             engine.suspend()
 
     def shutdown(self, wait=True):
+        self._stopping.set()
         self._executor.shutdown(wait=wait)
         if self._owner_lock is not None:
             self._owner_lock.release()
@@ -286,6 +300,14 @@ class Conductor:
                 task=move_id, action='force-completed',
                 reason='it is a %s, not a live migration' % move['type'])
         self._check_action(move, 'force-completed', ('migrating-memory',))
+        migration = self.services.driver.poll_migration(
+            move['instance_uuid'])
+        if not migration or migration['status'] not in \
+                driver_base.MIGRATION_ACTIVE:
+            raise exception.InvalidTaskAction(
+                task=move_id, action='force-completed',
+                reason='its memory copy is not running (%s)'
+                % (migration['status'] if migration else 'not started'))
         self._record_action(move_id, 'force-complete', context)
         self.services.driver.force_complete_migration(move['instance_uuid'])
         return self.services.store.get(move_id)
@@ -349,8 +371,9 @@ class Conductor:
         reason = self._rollback_reason(move, interrupted)
         if reason is not None:
             flowstate.mark_for_rollback(engine)
-            self.recorder.advance(move['id'], types_base.REVERTING,
-                                  reason=reason)
+            if move['state'] != types_base.REVERTING:
+                self.recorder.advance(move['id'], types_base.REVERTING,
+                                      reason=reason)
         elif stored in (tf_states.FAILURE, tf_states.REVERTED):
             flowstate.reset_for_retry(engine)   # an operator's resume
         outcome, listener, error = self._run(engine, flow, move, move_type,

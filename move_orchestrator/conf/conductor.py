@@ -14,6 +14,10 @@ OPTS = [
                help='What a conductor does with a move that a stopped '
                     'conductor left unfinished. After the point of no '
                     'return a move always rolls forward.'),
+    cfg.FloatOpt('watch_interval', default=1.0, min=0.05,
+                 help='Seconds between two looks of a conductor for moves '
+                      'that other processes accepted, or that operators '
+                      'resumed or reverted, for its database.'),
     cfg.IntOpt('cleanup_attempts', default=3, min=1,
                help='Attempts of the cleanup phase after the point of no '
                     'return before the move ends "failed".'),

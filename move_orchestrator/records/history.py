@@ -51,6 +51,8 @@ class AtomHistoryWriter:
         progress = (atom_detail.meta or {}).get('progress')
         last_state, last_progress = self._last.get(atom_detail.uuid,
                                                    (None, None))
+        if state == tf_states.PENDING and last_state is None:
+            return  # created, not run: no history yet
         if state == last_state:
             if state != tf_states.RUNNING or progress == last_progress \
                     or progress in (None, 0.0, 1.0):
