@@ -1,6 +1,5 @@
 import signal
 import threading
-import time
 
 from cliff import command
 

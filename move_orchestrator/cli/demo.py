@@ -81,8 +81,7 @@ class Demo(command.Command):
         for doc in docs:
             summary.add_row(doc['id'], doc['instance'][:8], doc['type'],
                             '%s -> %s' % (doc['source'], doc['destination']),
-                            '[%s]%s[/]' % (render.STATE_STYLE[doc['state']],
-                                           doc['state']),
+                            render.styled(doc['state']),
                             doc['reason'] or '')
         console.print(summary)
         problems = client.audit(ctxt)

@@ -18,6 +18,11 @@ TASK_COLUMNS = ('id', 'instance', 'type', 'state', 'source', 'destination',
                 'failed_step', 'created', 'finished')
 
 
+def styled(state):
+    style = STATE_STYLE.get(state)
+    return '[%s]%s[/]' % (style, state) if style else state
+
+
 def task_row(doc):
     flat = dict(doc, old_flavor=doc['flavors']['old'],
                 new_flavor=doc['flavors']['new'])
@@ -40,10 +45,8 @@ def history_table(doc):
     for col in ('at', 'state', 'reason', 'by'):
         table.add_column(col)
     for h in doc['history']:
-        table.add_row(h['at'], '[%s]%s[/]' % (STATE_STYLE.get(h['state'], ''),
-                                             h['state'])
-                      if h['state'] in STATE_STYLE else h['state'],
-                      h['reason'] or '', h['user_id'] or '')
+        table.add_row(h['at'], styled(h['state']), h['reason'] or '',
+                      h['user_id'] or '')
     return table
 
 
@@ -57,7 +60,7 @@ def subtask_table(doc):
         err = s['error']
         table.add_row(
             s['phase'] or '', s['name'],
-            '[%s]%s[/]' % (STATE_STYLE.get(s['state'], 'white'), s['state']),
+            styled(s['state']),
             (s['started'] or '')[11:23], duration(s['started'], s['finished']),
             '%3.0f%%' % (100 * (s['progress'] or 0)), str(s['attempts']),
             '%s: %s' % (err['type'], err['message']) if err else '')

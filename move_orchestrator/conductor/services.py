@@ -19,7 +19,7 @@ from move_orchestrator.records import tasks as records
 
 
 class Services:
-    def __init__(self, conf=CONF, driver=None):
+    def __init__(self, conf=CONF, driver=None, persistence=None):
         self.conf = conf
         self.db = db_session.get_database(conf.database.connection)
         self.inventory = inv.Inventory(self.db)
@@ -28,7 +28,7 @@ class Services:
         self.task_faults = faults.parse(conf.fault_injection.task_faults)
         self._driver = driver
         self.history = history.AtomHistoryWriter()
-        self._backend = None
+        self._backend = persistence   # None: ours, on our engine
 
     @property
     def driver(self):

@@ -18,6 +18,11 @@ OPTS = [
     cfg.FloatOpt('guest_fill_ratio', default=0.75, min=0, max=1,
                  help='Share of its RAM the built-in guest fills with data, so '
                       'that live migrations move real pages.'),
+    cfg.BoolOpt('guest_dirty', default=False,
+                help='The built-in guest keeps rewriting the RAM it filled: a '
+                     'busy workload whose pre-copy cannot converge at a low '
+                     'max_bandwidth (to try force-complete and the '
+                     'completion timeout).'),
     cfg.IntOpt('ram_limit_mb', default=0, min=0,
                help='Give no domain more RAM than this (MiB), whatever its '
                     'flavor says, to run big flavors on a small machine; 0: '

@@ -4,7 +4,6 @@
 
 import datetime
 
-from move_orchestrator.db import moves as db_moves
 
 SUBTASK_DONE = ('SUCCESS', 'FAILURE', 'REVERTED', 'REVERT_FAILURE')
 

@@ -9,7 +9,6 @@ from oslo_context import context as oslo_context
 import pytest
 
 from move_orchestrator.conductor import api as api_mod
-from move_orchestrator.conductor import runner
 from move_orchestrator import exception
 
 ALICE = oslo_context.RequestContext(user_id='alice', project_id='ops',

@@ -58,8 +58,8 @@ def test_failure_in_execute_reverts(make_cloud, type_name, task):
     assert_reverted(cloud, doc, before)
     assert doc['failed_step'] == task
     assert 'InjectedFault' in doc['reason']
-    assert [h['state'] for h in doc['history']][-2:] == ['reverting',
-                                                        'reverted']
+    states = [h['state'] for h in doc['history']]
+    assert states[-2:] == ['reverting', 'reverted']
     failed = [s for s in doc['subtasks'] if s['name'] == task][0]
     assert failed['error']['type'] == 'InjectedFault'
     assert failed['state'] == 'REVERTED'

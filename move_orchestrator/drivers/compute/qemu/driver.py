@@ -151,7 +151,7 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         if self.opts.ram_limit_mb:
             ram_mb = min(ram_mb, self.opts.ram_limit_mb)
         fill_mb = spec.get('fill_mb', int(ram_mb * self.opts.guest_fill_ratio))
-        append = guest.command_line(fill_mb, spec.get('dirty', False))
+        append = guest.command_line(fill_mb, spec.get('dirty', self.opts.guest_dirty))
         disk = self.disk_path(dom.uuid, dom.host)
         if not os.path.exists(disk):
             _fail('start', 'no disk for %s on %s' % (dom.uuid, dom.host))
