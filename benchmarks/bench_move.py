@@ -132,8 +132,8 @@ def run(argv):
     for _ in range(args.move_runs):
         for s in setups:
             s.one()
-    print('%-40s %10s %10s %14s' % ('backend', 'median ms', 'p90 ms',
-                                     'commits/move'))
+    header = ('backend', 'median ms', 'p90 ms', 'commits/move')
+    print('%-40s %10s %10s %14s' % header)
     med = {}
     for s in setups:
         med[s.name[0]] = statistics.median(s.times)
