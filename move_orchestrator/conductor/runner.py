@@ -28,6 +28,7 @@ from move_orchestrator.conductor import flowstate
 from move_orchestrator.conductor import recorder as recorder_mod
 from move_orchestrator.drivers.compute import base as driver_base
 from move_orchestrator import exception
+from move_orchestrator.moves import flows
 from move_orchestrator.moves import request as move_request
 from move_orchestrator.moves import types as move_types
 from move_orchestrator.moves.types import base as types_base
@@ -67,6 +68,7 @@ class Conductor:
 
     def __init__(self, services):
         self.services = services
+        flows.register_services(services)
         self.recorder = recorder_mod.Recorder(services.store)
         self._executor = futurist.ThreadPoolExecutor(
             max_workers=services.conf.conductor.max_concurrent_moves)
@@ -401,7 +403,7 @@ class Conductor:
         return outcome
 
     def _load(self, move, move_type, book, stage):
-        flow = move_type.build_flow(stage, self.services)
+        flow = flows.build_move_flow(move['id'], stage, self.services)
         fd = book.find(flow_detail_uuid(move['id'], stage))
         stored_atoms = [ad.name for ad in fd]
         stored_state = fd.state
