@@ -1,3 +1,4 @@
+from cliff import lister
 from cliff import show
 
 from move_orchestrator.cli import render
@@ -35,3 +36,29 @@ class Move(show.ShowOne):
             # before exiting (a killed one is resumed by the next conductor).
             doc = client.wait_task(client.context, doc['id'])
         return render.TASK_COLUMNS, render.task_row(doc)
+
+
+class Drain(lister.Lister):
+    """Disable a host and move every instance off it."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('host')
+        live = parser.add_mutually_exclusive_group()
+        live.add_argument('--live', dest='live', action='store_true',
+                          default=None)
+        live.add_argument('--cold', dest='live', action='store_false')
+        return parser
+
+    def take_action(self, args):
+        client = self.app.client
+        result = client.drain_host(client.context, args.host, live=args.live)
+        docs = result['tasks']
+        if client.embedded:
+            docs = [client.wait_task(client.context, d['id']) for d in docs]
+        rows = [(d['instance'], d['id'], d['type'], d['destination'],
+                 d['state'], d['reason'] or '') for d in docs]
+        rows += [(r['instance'], '', '', '', 'refused',
+                  r['error']['message']) for r in result['refused']]
+        return ('instance', 'task', 'type', 'destination', 'state',
+                'reason'), rows

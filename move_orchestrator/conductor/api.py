@@ -3,6 +3,7 @@ serves. Every method takes a request context first, as OpenStack's do.
 """
 
 from move_orchestrator import audit
+from move_orchestrator import exception
 from move_orchestrator.conductor import runner
 from move_orchestrator.conductor import services as services_mod
 
@@ -32,6 +33,30 @@ class ConductorAPI:
             instance = self.services.inventory.get_instance(instance)['uuid']
         return self.services.records.list_tasks(
             instance=instance, state=state, limit=limit, marker=marker)
+
+    def drain_host(self, ctxt, host, live=None):
+        """Move every instance off host (a maintenance drain).
+
+        The host is disabled first so that no move lands on it; each
+        instance is then one move of its own type, run concurrently up to
+        the conductor's limit. Instances that cannot move are reported, not
+        skipped silently.
+        """
+        self.services.inventory.get_host(host)
+        self.services.inventory.set_host_state(host, 'disabled')
+        self.conductor.start()
+        moved, refused = [], []
+        for inst in self.services.inventory.list_instances(host=host):
+            try:
+                move = self.conductor.submit(
+                    {'instance': inst['uuid'], 'live': live} if live
+                    is not None else {'instance': inst['uuid']},
+                    context=ctxt)
+                moved.append(self.services.records.get_task(move['id']))
+            except exception.MoveOrchestratorException as exc:
+                refused.append({'instance': inst['uuid'], 'name': inst['name'],
+                                'error': exc.to_dict()})
+        return {'host': host, 'tasks': moved, 'refused': refused}
 
     def abort_task(self, ctxt, task_id):
         self.conductor.start()
