@@ -98,3 +98,15 @@ def test_graph(tmp_path):
     assert 'digraph "resize states"' in out
     assert '"verifying" -> "cleaning-up"' in out
     assert 'point of no return' in out
+
+
+def test_graph_png(tmp_path):
+    import shutil
+    if shutil.which('dot') is None:
+        if os.environ.get('CI') == 'true':
+            pytest.fail('graphviz is missing: .ci/run installs it')
+        pytest.skip('graphviz is not installed: apt-get install graphviz')
+    cli(tmp_path, 'graph', 'live-migrate', '--png', 'lm')
+    for kind in ('states', 'flow'):
+        data = (tmp_path / ('lm-%s.png' % kind)).read_bytes()
+        assert data[:8] == b'\x89PNG\r\n\x1a\n'
