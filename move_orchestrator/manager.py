@@ -62,8 +62,11 @@ def check_move_payload(payload):
 class ConductorManager:
     target = messaging.Target(version=RPC_API_VERSION)
 
-    def __init__(self, conductor_api):
+    def __init__(self, conductor_api, on_change=None):
         self.api = conductor_api
+        # Called after a move was accepted, resumed or reverted here, for a
+        # move runner in another process (cmd.conductor).
+        self._on_change = on_change or (lambda: None)
 
     # -- owners --------------------------------------------------------------
     def _instance_owner(self, instance):
@@ -92,8 +95,12 @@ class ConductorManager:
         policy.authorize(context, 'move:create',
                          {'project_id': instance['project_id']
                           or NOBODY['project_id']})
-        return (self._repeat(context, instance['uuid'], payload)
-                or self.api.move_instance(context, **payload))
+        repeat = self._repeat(context, instance['uuid'], payload)
+        if repeat is not None:
+            return repeat
+        task = self.api.move_instance(context, **payload)
+        self._on_change()
+        return task
 
     def _repeat(self, context, instance_uuid, payload):
         """The task already made for this request_id, if any.
@@ -136,12 +143,16 @@ class ConductorManager:
     @expected
     def resume_task(self, context, task_id):
         self._task(context, 'task:resume', task_id)
-        return self.api.resume_task(context, task_id)
+        task = self.api.resume_task(context, task_id)
+        self._on_change()
+        return task
 
     @expected
     def revert_task(self, context, task_id):
         self._task(context, 'task:revert', task_id)
-        return self.api.revert_task(context, task_id)
+        task = self.api.revert_task(context, task_id)
+        self._on_change()
+        return task
 
     @expected
     def force_complete(self, context, task_id):

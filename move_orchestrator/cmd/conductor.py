@@ -2,6 +2,13 @@
 
 Serves the RPC API (manager.ConductorManager) on topic ``move_orchestrator``
 as server ``[DEFAULT] host``, and runs the moves with the durable conductor.
+
+With ``move_runner = process`` (the default) the moves run in a child
+process of their own, at a lower CPU priority, which owns the database's
+moves; the RPC process only accepts moves and answers reads, so requests
+are answered in milliseconds however many moves are running. With
+``thread`` the moves run in the RPC process's thread pool.
+
 On start it refuses an out-of-date schema and resumes every move a previous
 process left unfinished. On SIGTERM or SIGINT it stops taking requests,
 answers those in flight, then gives running moves ``shutdown_timeout``
@@ -12,6 +19,7 @@ current step, persisted as they are, and resume in the next conductor.
 import logging as std_logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -27,10 +35,14 @@ from move_orchestrator import manager
 from move_orchestrator import notifications
 from move_orchestrator import rpc
 
-LOG = logging.getLogger(__name__)
+# Named, not __name__: the move runner child runs this module as __main__.
+LOG = logging.getLogger('move_orchestrator.cmd.conductor')
 SWITCH_INTERVAL = 0.0005
 # Seconds a suspended move's current step gets to return on shutdown.
 SUSPEND_GRACE = 10.0
+# Set in the move runner child: the pipe on which it says it is ready.
+RUNNER_FD_ENV = 'MOVE_ORCHESTRATOR_RUNNER_FD'
+RUNNER_START_TIMEOUT = 60.0
 
 
 def schema_is_current(url):
@@ -44,104 +56,221 @@ def schema_is_current(url):
     return True
 
 
-class ConductorService:
+def drain_moves(api, conf):
+    """Give running moves ``shutdown_timeout`` s, then suspend the rest;
+    returns whether every move thread ended."""
+    conductor = api.conductor
+    deadline = time.monotonic() + conf.shutdown_timeout
+    while not conductor.idle() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not conductor.idle():
+        LOG.warning('Moves still running after %.1f s are suspended after '
+                    'their current step and left to the next conductor, '
+                    'which resumes them', conf.shutdown_timeout)
+        conductor.suspend_all()
+    done = threading.Event()
+
+    def _shutdown():
+        api.shutdown(wait=True)
+        done.set()
+
+    threading.Thread(target=_shutdown, daemon=True).start()
+    finished = done.wait(max(SUSPEND_GRACE, conf.shutdown_timeout))
+    if not finished:
+        LOG.warning('A move step did not return: exiting without it; its '
+                    'move resumes with the next conductor')
+    return finished
+
+
+class Process:
+    """Signals and the wait for them, shared by both roles."""
+
+    def __init__(self):
+        self.stopping = threading.Event()
+        self.woken = threading.Event()
+
+    def handle_signals(self, *signums):
+        def _on_signal(signum, frame):
+            if self.stopping.is_set():
+                LOG.warning('Second signal %d: exiting now; running moves '
+                            'resume with the next conductor', signum)
+                os._exit(1)
+            LOG.info('Signal %d received', signum)
+            self.stopping.set()
+            self.woken.set()
+        for signum in signums:
+            signal.signal(signum, _on_signal)
+
+    def wait(self, also=None):
+        while not self.stopping.wait(1):
+            if also is not None and also():
+                return
+
+
+class MoveRunner(Process):
+    """The child that runs the moves: owner of the database's moves,
+    sender of their notifications."""
+
     def __init__(self, conf=CONF):
+        super().__init__()
         self.conf = conf
+        self.services = services_mod.Services(conf)
+        self.api = conductor_api.ConductorAPI(self.services)
+        self.notifier = notifications.setup(
+            self.api.conductor.recorder, self.services.records, conf)
+
+    def run(self, ready_fd):
+        parent = os.getppid()
+        self.handle_signals(signal.SIGTERM)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides
+        # SIGUSR1 from the RPC process: a move was accepted, resumed or
+        # reverted there; take it up now rather than at the next watch.
+        signal.signal(signal.SIGUSR1,
+                      lambda signum, frame: self.woken.set())
+        resumed = self.api.conductor.resume_unfinished()
+        owner = self.api.conductor.owns_database
+        LOG.info('Move runner %d: %s', os.getpid(),
+                 'took up %d unfinished moves' % len(resumed) if owner
+                 else 'another conductor runs the moves of this database')
+        os.write(ready_fd, b'1')
+        os.close(ready_fd)
+        while not self.stopping.is_set() and os.getppid() == parent:
+            if self.woken.wait(1):
+                self.woken.clear()
+                if not self.stopping.is_set():
+                    self.api.conductor.resume_unfinished()
+        finished = drain_moves(self.api, self.conf)
+        if self.notifier is not None:
+            self.notifier.stop(timeout=5)
+        return finished
+
+
+class ConductorService(Process):
+    """The RPC server; runs the moves itself only with move_runner=thread."""
+
+    def __init__(self, conf=CONF):
+        super().__init__()
+        self.conf = conf
+        self.run_moves = conf.move_runner == 'thread'
         self.services = services_mod.Services(conf)
         self.api = conductor_api.ConductorAPI(self.services)
         self.transport = rpc.get_rpc_transport(conf)
         self.notifier = notifications.setup(
-            self.api.conductor.recorder, self.services.records, conf)
+            self.api.conductor.recorder, self.services.records, conf) \
+            if self.run_moves else None
         self.server = rpc.get_server(
             self.transport, conf.host,
-            [manager.ConductorManager(self.api)])
-        self.stopping = threading.Event()
+            [manager.ConductorManager(self.api, on_change=self.nudge)])
+        self.runner = None
 
-    def start(self):
-        conductor = self.api.conductor
-        resumed = conductor.resume_unfinished()
-        if conductor.owns_database:
+    def nudge(self):
+        """Tell the move runner that a move wants running."""
+        if self.runner is not None and self.runner.poll() is None:
+            try:
+                os.kill(self.runner.pid, signal.SIGUSR1)
+            except OSError:
+                pass
+
+    def start(self, argv):
+        if self.run_moves:
+            resumed = self.api.conductor.resume_unfinished()
             LOG.info('Took up %d unfinished moves', len(resumed))
         else:
-            LOG.warning('Another conductor runs the moves of this database: '
-                        'this one only accepts moves and serves reads')
+            self.runner = self._spawn_runner(argv)
         self.server.start()
         LOG.info('Conductor %s serving topic %s on %s', self.conf.host,
                  rpc.TOPIC, rpc.masked_url(self.conf.transport_url))
 
+    def _spawn_runner(self, argv):
+        """The move runner child; returns once it owns the moves."""
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ, **{RUNNER_FD_ENV: str(write_fd)})
+        child = subprocess.Popen(
+            [sys.executable, '-m', 'move_orchestrator.cmd.conductor'] + argv,
+            env=env, pass_fds=(write_fd,), start_new_session=True,
+            stdin=subprocess.DEVNULL)
+        os.close(write_fd)
+        with os.fdopen(read_fd, 'rb') as ready:
+            timer = threading.Timer(RUNNER_START_TIMEOUT, child.kill)
+            timer.start()
+            ok = ready.read(1) == b'1'
+            timer.cancel()
+        if not ok:
+            raise RuntimeError('the move runner did not start (exit code '
+                               '%s)' % child.poll())
+        LOG.info('Moves run in process %d', child.pid)
+        return child
+
+    def runner_died(self):
+        if self.runner is not None and self.runner.poll() is not None:
+            LOG.error('The move runner exited (%s): stopping; the next '
+                      'conductor resumes its moves', self.runner.returncode)
+            return True
+        return False
+
     def stop(self):
-        """Stop serving; give running moves ``shutdown_timeout`` seconds,
-        then suspend those still running after their current step. Returns
-        whether every thread ended (else the caller must exit hard)."""
+        """Stop serving, then stop running moves (see the module doc).
+        Returns whether everything ended (else exit hard)."""
         LOG.info('Stopping: no new requests')
         self.server.stop()
         self.server.wait()
-        conductor = self.api.conductor
-        deadline = time.monotonic() + self.conf.shutdown_timeout
-        while not conductor.idle() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not conductor.idle():
-            LOG.warning('Moves still running after %.1f s are suspended '
-                        'after their current step and left to the next '
-                        'conductor, which resumes them',
-                        self.conf.shutdown_timeout)
-            conductor.suspend_all()
-        done = threading.Event()
-
-        def _drain():
+        finished = True
+        if self.run_moves:
+            finished = drain_moves(self.api, self.conf)
+        else:
+            self._stop_runner()
             self.api.shutdown(wait=True)
-            done.set()
-
-        threading.Thread(target=_drain, daemon=True).start()
-        finished = done.wait(max(SUSPEND_GRACE, self.conf.shutdown_timeout))
-        if not finished:
-            LOG.warning('A move step did not return: exiting without it; '
-                        'its move resumes with the next conductor')
         if self.notifier is not None:
             self.notifier.stop(timeout=5)
         self.transport.cleanup()
         LOG.info('Conductor %s stopped', self.conf.host)
         return finished
 
-    def wait(self):
-        while not self.stopping.wait(1):
-            pass
+    def _stop_runner(self):
+        if self.runner.poll() is None:
+            self.runner.terminate()
+            try:
+                self.runner.wait(self.conf.shutdown_timeout
+                                 + SUSPEND_GRACE + 10)
+            except subprocess.TimeoutExpired:
+                LOG.warning('The move runner did not stop: killing it')
+                self.runner.kill()
+                self.runner.wait()
+
+
+def _exit_hard():
+    """Leave without waiting for move threads that did not return."""
+    for handler in std_logging.getLogger().handlers:
+        handler.flush()
+    os._exit(0)
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     logging.register_options(CONF)
-    CONF(sys.argv[1:] if argv is None else argv, project='move-orchestrator')
+    CONF(argv, project='move-orchestrator')
+    runner_fd = os.environ.pop(RUNNER_FD_ENV, None)
     logging.setup(CONF, 'move-orchestrator-conductor')
+    # Threads share the GIL; a short switch interval keeps a request from
+    # waiting 5 ms at every hand-over (see benchmarks/bench_rpc.py).
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    if runner_fd is not None:
+        os.nice(CONF.move_runner_nice)   # before any thread: all inherit it
+        if not MoveRunner(CONF).run(int(runner_fd)):
+            _exit_hard()
+        return 0
     if not CONF.transport_url:
         LOG.error('[DEFAULT] transport_url is not set: the service needs a '
                   'message broker (rabbit://user:password@host:5672/)')
         return 2
     if not schema_is_current(CONF.database.connection):
         return 1
-    # RPC handlers share the GIL with the threads running moves; a short
-    # switch interval keeps a request from waiting behind them for 5 ms
-    # at every hand-over (accepted-latency, see benchmarks/bench_rpc.py).
-    sys.setswitchinterval(SWITCH_INTERVAL)
     service = ConductorService(CONF)
-
-    def _on_signal(signum, frame):
-        if service.stopping.is_set():
-            LOG.warning('Second signal %d: exiting now; running moves '
-                        'resume with the next conductor', signum)
-            os._exit(1)
-        LOG.info('Signal %d received', signum)
-        service.stopping.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    service.start()
-    service.wait()
-    finished = service.stop()
-    if not finished:
-        # Worker threads of unfinished moves must not hold the exit up.
-        for handler in std_logging.getLogger().handlers:
-            handler.flush()
-        os._exit(0)
+    service.handle_signals(signal.SIGTERM, signal.SIGINT)
+    service.start(argv)
+    service.wait(also=service.runner_died)
+    if not service.stop():
+        _exit_hard()
     return 0
 
 

@@ -21,6 +21,17 @@ OPTS = [
                       'its running moves to finish. Moves still running '
                       'then are left to the next conductor, which resumes '
                       'them from their persisted state.'),
+    cfg.StrOpt('move_runner', default='process',
+               choices=[('process', 'moves run in a child process of the '
+                         'service, which owns the database\'s moves'),
+                        ('thread', 'moves run in the RPC process\'s '
+                         'threads')],
+               help='Where the conductor service runs moves. In a process '
+                    'of their own, the moves do not slow down the answers '
+                    'to RPC requests.'),
+    cfg.IntOpt('move_runner_nice', default=10, min=0, max=19,
+               help='Niceness added to the move runner process, so that '
+                    'the RPC process gets the CPU first.'),
 ]
 
 
