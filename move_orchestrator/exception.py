@@ -109,6 +109,11 @@ class InjectedFault(MoveOrchestratorException):
     msg_fmt = 'Injected fault at %(point)s'
 
 
+class UnknownMoveType(MoveOrchestratorException):
+    msg_fmt = ('Unknown move type %(move_type)s: the record is corrupt or '
+               'was written by another version.')
+
+
 class MoveAborted(MoveOrchestratorException):
     msg_fmt = 'Move %(move)s was aborted by %(who)s.'
 

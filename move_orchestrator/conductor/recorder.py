@@ -2,6 +2,7 @@
 
 from oslo_log import log as logging
 
+from move_orchestrator import exception
 from move_orchestrator.moves import types as move_types
 
 LOG = logging.getLogger(__name__)
@@ -27,8 +28,13 @@ class Recorder:
         move = self.store.get(move_id)
         if move['state'] == target and not values:
             return move
-        move_type = move_types.get(move['type'])
-        move_type.check_transition(move_id, move['state'], target)
+        try:
+            move_type = move_types.get(move['type'])
+        except exception.UnknownMoveType:
+            if target != 'failed':
+                raise
+        else:   # a corrupt record can still be marked failed, nothing else
+            move_type.check_transition(move_id, move['state'], target)
         unlock = target in ('completed', 'reverted')
         self.store.set_state(move_id, target, context=context,
                              unlock=unlock, **values)

@@ -1,9 +1,11 @@
 """Operators' controls: abort, resume, revert, force-complete; resumption
 policy after a conductor stops mid-move."""
 
+import contextlib
 import subprocess
 import sys
 import time
+import uuid
 
 from oslo_context import context as oslo_context
 import pytest
@@ -184,3 +186,44 @@ def test_one_conductor_per_database(cloud):
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ['False', 'completed'], out.stderr
     assert cloud.instance('vm2')['host'] == 'host3'
+
+
+def _interrupted_move(cloud):
+    """A move that a stopped conductor left in transfer."""
+    doc = cloud.api.move_instance(ALICE, 'vm2', destination='host3')
+    wait_state(cloud, doc['id'], ['transferring', 'copying-disk'])
+    cloud.api.conductor.suspend_all()
+    cloud.api.shutdown()
+    return doc
+
+
+def _restart(cloud):
+    cloud.api = api_mod.ConductorAPI(cloud.services)
+    assert cloud.api.conductor.start()
+
+
+def test_changed_flow_definition_ends_failed(make_cloud):
+    from taskflow.persistence import models as tf_models
+    cloud = make_cloud(fake_driver__operation_delay=0.02)
+    doc = _interrupted_move(cloud)
+    backend = cloud.services.persistence
+    with contextlib.closing(backend.get_connection()) as conn:
+        book = conn.get_logbook(doc['id'])
+        main = [fd for fd in book if fd.name == 'main'][0]
+        main.add(tf_models.TaskDetail('CopyDiskV1', uuid=str(uuid.uuid4())))
+        conn.update_flow_details(main)
+    _restart(cloud)
+    doc = cloud.api.wait_task(None, doc['id'], timeout=30)
+    assert doc['state'] == 'failed'
+    assert 'flow definition changed' in doc['reason']
+    assert 'CopyDiskV1' in doc['reason']
+
+
+def test_corrupt_record_ends_failed(make_cloud):
+    cloud = make_cloud(fake_driver__operation_delay=0.02)
+    doc = _interrupted_move(cloud)
+    cloud.services.store.update(doc['id'], type='teleport')
+    _restart(cloud)
+    doc = cloud.api.wait_task(None, doc['id'], timeout=30)
+    assert doc['state'] == 'failed'
+    assert 'teleport' in doc['reason']

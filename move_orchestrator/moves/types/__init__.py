@@ -1,5 +1,6 @@
 """The move types, one module each, declared as data."""
 
+from move_orchestrator import exception
 from move_orchestrator.moves.types import cold_migrate
 from move_orchestrator.moves.types import evacuate
 from move_orchestrator.moves.types import live_migrate
@@ -12,4 +13,7 @@ MOVE_TYPES = {t.name: t for t in (live_migrate.MOVE_TYPE,
 
 
 def get(name):
-    return MOVE_TYPES[name]
+    try:
+        return MOVE_TYPES[name]
+    except KeyError:
+        raise exception.UnknownMoveType(move_type=name) from None
