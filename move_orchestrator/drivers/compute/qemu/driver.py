@@ -87,6 +87,22 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         return sorted(u for u in os.listdir(path)
                       if os.path.isdir(os.path.join(path, u)))
 
+    def _disk_seen_from(self, instance_uuid, host):
+        """Whether the instance's existing disk counts as host's.
+
+        A local disk does. A disk on shared storage is one file that every
+        host of the group reaches: it counts as the disk of the hosts that
+        define the domain, or of every host of the group when none does (a
+        disk made before its domain). So the world a move leaves has the
+        disk where the instance is, and one on shared storage only once.
+        """
+        group = self._group(host)
+        if not group:
+            return True
+        users = [h for h in self._hosts() if self._group(h) == group
+                 and self._domain(instance_uuid, h).read_definition() is not None]
+        return not users or host in users
+
     def kernel(self):
         if self._kernel is None:
             self._kernel = self.opts.guest_kernel or guest.build()
@@ -110,7 +126,7 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
                 domains[host] = {'state': state, 'vcpus': spec.get('vcpus'),
                                  'ram_mb': spec.get('ram_mb')}
             path = self.disk_path(instance_uuid, host)
-            if os.path.exists(path):
+            if os.path.exists(path) and self._disk_seen_from(instance_uuid, host):
                 meta = process.read_json(path[:-len('.qcow2')] + '.json', {})
                 size = self.img.virtual_size(path)
                 disks[host] = {'size_gb': size // storage.GIB if size % storage.GIB == 0
@@ -140,7 +156,8 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
             if not os.path.isdir(base_dir):
                 continue
             for instance_uuid in sorted(os.listdir(base_dir)):
-                if os.path.exists(os.path.join(base_dir, instance_uuid, 'disk.qcow2')):
+                if (os.path.exists(os.path.join(base_dir, instance_uuid, 'disk.qcow2'))
+                        and self._disk_seen_from(instance_uuid, host)):
                     result.append((instance_uuid, host))
         return result
 
@@ -190,11 +207,22 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
             _fail('power_on', 'domain on %s is waiting for a migration' % host)
         if status is None:
             self._start(dom)
+        elif status != 'running' and self._holds_migration(instance_uuid, host):
+            # Paused by a live migration waiting at its switch-over point (it
+            # converged while nobody watched): QEMU refuses 'cont' until the
+            # migration ends, so running the source again means cancelling it.
+            self.cancel_migration(instance_uuid)
         elif status != 'running':
             # Paused, or left 'postmigrate' by a live migration: resuming the
             # source is how a switch-over is undone before the PONR.
             with dom.qmp() as q:
                 q.execute('cont')
+
+    def _holds_migration(self, instance_uuid, host):
+        migration = self.poll_migration(instance_uuid, act=False)
+        return bool(migration and migration['source'] == host
+                    and migration['status'] in base.MIGRATION_ACTIVE
+                    and not self._record(instance_uuid).get('continued'))
 
     def power_off(self, instance_uuid, host):
         dom = self._domain(instance_uuid, host)

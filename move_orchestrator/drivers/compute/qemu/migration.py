@@ -181,7 +181,8 @@ class MigrationMixin:
             return None
         total = rec['ram_mb'] + rec['disk_bytes'] / MIB
         result = {'source': rec['source'], 'dest': rec['dest'], 'status': rec['status'],
-                  'total_mb': total, 'remaining_mb': total}
+                  'total_mb': total, 'remaining_mb': total,
+                  'postcopy': rec.get('postcopy', False)}
         if rec['status'] in FINAL:
             result['remaining_mb'] = 0 if rec['status'] == base.MIGRATION_COMPLETED else total
             if rec.get('error'):
@@ -337,6 +338,8 @@ class MigrationMixin:
                 q.execute('migrate-start-postcopy')
             except qmp.QMPError as e:
                 LOG.debug('migrate-start-postcopy: %s', e)
+            rec['postcopy'] = True
+            self._save(instance_uuid, rec)
             while True:
                 status = q.execute('query-migrate')['status']
                 if status == 'pre-switchover':

@@ -85,15 +85,23 @@ class Domain:
         """
         if self.pid() is None:
             return None
-        try:
-            with self.qmp() as q:
-                return q.execute('query-status')['status']
-        except qmp.QMPError as e:
+        # A QEMU just started (by another process, say) has written its pid
+        # file but may not listen on its QMP socket yet: give it a moment.
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                with self.qmp() as q:
+                    return q.execute('query-status')['status']
+            except qmp.QMPError as e:
+                error = e
             if self.pid() is None:
                 return None
-            raise exception.DriverError(
-                operation='query-status', reason='QEMU %s of %s on %s does not answer: %s'
-                % (self.pid(), self.uuid, self.host, e))
+            if error.kwargs.get('operation') != 'connect' or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        raise exception.DriverError(
+            operation='query-status', reason='QEMU %s of %s on %s does not answer: %s'
+            % (self.pid(), self.uuid, self.host, error))
 
     def start(self, binary, kernel, append, ram_mb, vcpus, disk, incoming=False):
         """Start QEMU (daemonized); returns once QMP is listening."""
