@@ -37,10 +37,15 @@ def _create_sqlite_engine(url):
     the database over at once; other processes still wait through
     busy_timeout, and BEGIN IMMEDIATE makes their writes queue, not fail.
     """
+    parsed = sa.engine.make_url(url)
+    in_memory = parsed.database in (None, '', ':memory:')
+    pool_args = ({'poolclass': sa_pool.StaticPool} if in_memory else
+                 {'poolclass': sa_pool.QueuePool, 'pool_size': 4,
+                  'max_overflow': 16})
     engine = sa.create_engine(
-        url, poolclass=sa_pool.QueuePool, pool_size=4, max_overflow=16,
-        connect_args={'check_same_thread': False,
-                      'timeout': SQLITE_BUSY_TIMEOUT_MS / 1000.0})
+        url, connect_args={'check_same_thread': False,
+                           'timeout': SQLITE_BUSY_TIMEOUT_MS / 1000.0},
+        **pool_args)
     exc_filters.register_engine(engine)
     lock = threading.RLock()
 
@@ -48,7 +53,7 @@ def _create_sqlite_engine(url):
     def _pragmas(dbapi_con, con_record):
         dbapi_con.isolation_level = None   # we emit BEGIN ourselves
         dbapi_con.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
-        if engine.url.database and engine.url.database != ':memory:':
+        if not in_memory:
             dbapi_con.execute('PRAGMA journal_mode = WAL')
         dbapi_con.execute('PRAGMA synchronous = NORMAL')
         dbapi_con.execute('PRAGMA foreign_keys = ON')
