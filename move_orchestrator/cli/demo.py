@@ -11,6 +11,7 @@ from rich.table import Table
 import sqlalchemy as sa
 
 from move_orchestrator import cloud
+from move_orchestrator.cli import demo_qemu
 from move_orchestrator.cli import render
 from move_orchestrator.conf import CONF
 from move_orchestrator import exception
@@ -46,13 +47,27 @@ class Demo(command.Command):
         parser = super().get_parser(prog_name)
         parser.add_argument('--delay', type=float, default=0.0,
                             help='seconds added to every driver operation')
+        parser.add_argument('--driver', choices=('fake', 'qemu'), default='fake',
+                            help='qemu: real QEMU VMs (see README: Real VMs with '
+                                 'QEMU)')
+        parser.add_argument('--keep', action='store_true',
+                            help='with --driver qemu: leave the VMs running')
         return parser
 
     def take_action(self, args):
         console = Console(file=self.app.stdout,
                           width=None if self.app.stdout.isatty() else 160)
+        if args.driver == 'qemu':
+            demo_qemu.configure(CONF)
         if self.app.client.embedded:
             reset_database(CONF.database.connection)
+        if args.driver == 'qemu':
+            docs = demo_qemu.run_moves(self.app.client, console)
+        else:
+            docs = self.fake_moves(args, console)
+        return self.report(console, docs, args)
+
+    def fake_moves(self, args, console):
         CONF.set_override('faults', [DEMO_FAULT], group='fake_driver')
         CONF.set_override('operation_delay', args.delay, group='fake_driver')
         client = self.app.client
@@ -73,6 +88,11 @@ class Demo(command.Command):
         evac = client.move_instance(ctxt, 'vm4', destination='host3')
         docs.append(client.wait_task(ctxt, evac['id']))
         client.set_host_state(ctxt, 'host2', 'up')  # repaired
+        return docs
+
+    def report(self, console, docs, args):
+        client = self.app.client
+        ctxt = client.context
         for doc in docs:
             render.print_task(doc, console)
         summary = Table(title='moves')
@@ -90,9 +110,12 @@ class Demo(command.Command):
                 p['instance'], p['move'], p['problem']))
         console.print('audit: %s' % ('%d violations' % len(problems)
                                      if problems else 'no violations'))
-        console.print('Go on with: move-orchestrator instance list; '
-                      'move-orchestrator move vm6 --wait; '
-                      'move-orchestrator task show %s' % docs[-1]['id'])
+        if args.driver == 'qemu':
+            demo_qemu.finish(client, console, args.keep)
+        else:
+            console.print('Go on with: move-orchestrator instance list; '
+                          'move-orchestrator move vm6 --wait; '
+                          'move-orchestrator task show %s' % docs[-1]['id'])
         states = sorted(d['state'] for d in docs)
         expected = ['completed'] * 4 + ['reverted']
         return 0 if not problems and states == expected else 1

@@ -485,3 +485,19 @@ def test_conductor_killed_during_a_live_migration(make_cloud, image, when, polic
         assert_continues(cloud, vm, tail, 'host2')
     assert_runs_only_on(cloud, vm, host)
     assert same_disk(reference, cloud.world('vm1')['disks'][host]['path'])
+
+
+# -- the demo --------------------------------------------------------------------
+def test_demo_with_qemu(qemu_root, tmp_path):
+    path = os.path.join(qemu_root, 'demo')
+    conf = tmp_path / 'demo.conf'
+    conf.write_text('[database]\nconnection = sqlite:///%s\n[qemu]\ninstances_path = %s\n'
+                    % (tmp_path / 'demo.db', path))
+    code, output = _cli('--config-file', str(conf), 'demo', '--driver', 'qemu')
+    assert code == 0, output
+    assert 'audit: no violations' in output
+    for move_type in ('live-migrate', 'cold-migrate', 'resize', 'evacuate'):
+        assert move_type in output
+    assert 'aborted' in output
+    assert conftest.qemu_processes(path) == []
+    assert not os.path.exists(path)
