@@ -70,12 +70,16 @@ def seed_demo(config):
     return _done(services, {})
 
 
-def seed_many(config, hosts, per_host, down_hosts):
+def seed_many(config, hosts, per_host, down_hosts=''):
     """A bigger cloud: ``hosts`` hosts, ``per_host`` instances on each of
     the first half, and a move of every instance to the second half, of
-    every type: the instances of ``down_hosts`` are evacuated, the others
-    live-migrated (running), cold-migrated or resized (shut down)."""
+    every type: the instances of ``down_hosts`` (comma-separated) are
+    evacuated, the others live-migrated or cold-migrated (running) or
+    cold-migrated or resized (shut down). Arguments may be strings (they
+    come from a command line)."""
     from move_orchestrator import cloud
+    hosts, per_host = int(hosts), int(per_host)
+    down_hosts = [h for h in down_hosts.split(',') if h]
     services = _services(config)
     inventory = services.inventory
     for name, vcpus, ram, disk in cloud.DEMO_FLAVORS:
