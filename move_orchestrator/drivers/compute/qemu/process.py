@@ -154,7 +154,7 @@ class Domain:
             pass
         deadline = time.monotonic() + timeout
         while _running(pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(0.002)
         if _running(pid):
             try:
                 os.kill(pid, signal.SIGKILL)

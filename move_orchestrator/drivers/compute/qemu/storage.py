@@ -7,12 +7,14 @@ Reads use ``-U`` (force-share): the disk may be open by a running QEMU.
 
 import json
 import os
+import struct
 import subprocess
 
 from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator import exception
 
 GIB = 1 << 30
+QCOW2_MAGIC = b'QFI\xfb'
 
 
 class QemuImg:
@@ -40,6 +42,18 @@ class QemuImg:
         return proc.stdout
 
     def virtual_size(self, path):
+        """The disk's virtual size in bytes.
+
+        A qcow2 disk says it in its header (big-endian u64 at offset 24),
+        which describe() reads for every disk: no qemu-img process for that.
+        """
+        try:
+            with open(path, 'rb') as f:
+                header = f.read(32)
+        except FileNotFoundError:
+            header = b''
+        if len(header) == 32 and header[:4] == QCOW2_MAGIC:
+            return struct.unpack('>Q', header[24:32])[0]
         out = self._check('disk_info', 'info', '-U', '--output=json', path)
         return json.loads(out)['virtual-size']
 
