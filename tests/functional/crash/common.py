@@ -152,6 +152,43 @@ class Runner:
                          workdir, name)
 
 
+def spawn(workdir, name, config, *args):
+    """``python -m move_orchestrator.cli.main --config-file C ARGS`` in
+    the background, output to NAME.log; a Popen."""
+    with open(os.path.join(workdir, '%s.log' % name), 'w') as out:
+        return subprocess.Popen(
+            [sys.executable, '-m', 'move_orchestrator.cli.main',
+             '--config-file', config] + list(args), stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
+            env=env())
+
+
+def log_of(workdir, name):
+    with open(os.path.join(workdir, '%s.log' % name)) as f:
+        return f.read()
+
+
+def owned(db):
+    """Whether a conductor process holds the database's owner lock."""
+    import fasteners
+    lock = fasteners.InterProcessLock(db + '.conductor.lock')
+    if lock.acquire(blocking=False):
+        lock.release()
+        return False
+    return True
+
+
+def wait_for(predicate, timeout=TIMEOUT, what='a condition'):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out waiting for %s' % what)
+        time.sleep(0.02)
+
+
 def copy_database(template, db):
     """A template database file to a test's own (WAL checkpointed)."""
     shutil.copyfile(template, db)

@@ -15,7 +15,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
@@ -30,14 +29,8 @@ TERMINAL = ('completed', 'reverted', 'failed')
 
 
 def conductor_process(config, workdir, name):
-    out = open(os.path.join(workdir, '%s.log' % name), 'w')
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'move_orchestrator.cli.main',
-         '--config-file', config, 'conductor', '--until-idle', '--poll',
-         '0.05'], stdout=out, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, cwd=workdir, env=common.env())
-    out.close()
-    return proc
+    return common.spawn(workdir, name, config, 'conductor', '--until-idle',
+                        '--poll', '0.05')
 
 
 def events_since(con, event_id):
