@@ -381,3 +381,26 @@ def test_a_failed_disk_mirror_fails_the_migration(make_driver):
     assert state(driver, spec, 'h1') == base.RUNNING
     with pytest.raises(exception.DriverError):
         driver.complete_migration(spec['uuid'])
+
+
+def test_a_describe_before_the_mirror_starts_does_not_fail_it(make_driver, monkeypatch):
+    """Another process may describe the instance between the migration's
+    record and its drive-mirror: no job yet is not a failed mirror."""
+    driver = make_driver()
+    spec = boot(driver)
+    driver.prepare_incoming(spec, 'h2')
+    seen = []
+    real_save = driver._save
+
+    def save(instance_uuid, rec):
+        real_save(instance_uuid, rec)
+        if not seen:
+            seen.append(None)
+            seen.append(driver.describe(instance_uuid)['migration']['status'])
+    monkeypatch.setattr(driver, '_save', save)
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    assert seen == [None, base.MIGRATION_RUNNING]
+    poll_until(driver, spec, (base.MIGRATION_READY,))
+    driver.complete_migration(spec['uuid'])
+    assert state(driver, spec, 'h2') == base.RUNNING
+    assert driver.compare_disks(spec['uuid'], 'h1', 'h2')

@@ -126,11 +126,6 @@ class MigrationMixin:
             q.execute('migrate-set-parameters', **{
                 'max-bandwidth': bandwidth,
                 'downtime-limit': self.opts.downtime_limit_ms})
-            if block:
-                q.execute('drive-mirror', **{
-                    'job-id': rec['job'], 'device': 'drive0', 'format': 'raw',
-                    'target': 'nbd+unix:///disk0?socket=%s' % dst.path('nbd.sock'),
-                    'sync': 'full', 'mode': 'existing'})
             self._maybe_migrate(q, instance_uuid, rec, dst)
         LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
                  source, dest, ' with a disk mirror' if block else '')
@@ -155,12 +150,27 @@ class MigrationMixin:
         if rec['migrate_started']:
             return
         if rec['block']:
+            self._start_mirror(q, instance_uuid, rec, dst)
             jobs = {j['device']: j for j in q.execute('query-block-jobs')}
             job = jobs.get(rec['job'])
             if job is None or not job.get('ready'):
                 return
         q.execute('migrate', uri=self._uri(dst))
         rec['migrate_started'] = True
+        self._save(instance_uuid, rec)
+
+    def _start_mirror(self, q, instance_uuid, rec, dst):
+        """Start the disk mirror unless it runs; recorded once it does, so
+        that a poll from elsewhere in between does not take the job's
+        absence for a failed mirror, and a re-run after a crash starts it."""
+        if rec.get('mirror_started'):
+            return
+        if not any(j['device'] == rec['job'] for j in q.execute('query-block-jobs')):
+            q.execute('drive-mirror', **{
+                'job-id': rec['job'], 'device': 'drive0', 'format': 'raw',
+                'target': 'nbd+unix:///disk0?socket=%s' % dst.path('nbd.sock'),
+                'sync': 'full', 'mode': 'existing'})
+        rec['mirror_started'] = True
         self._save(instance_uuid, rec)
 
     def _finish(self, instance_uuid, rec, status, error=None):
@@ -229,8 +239,8 @@ class MigrationMixin:
                       else base.MIGRATION_FAILED)
             self._finish(instance_uuid, rec, status, info.get('error-desc'))
             result['status'] = status
-        elif rec['block'] and not rec.get('mirror_done') and not any(
-                j['device'] == rec['job'] for j in jobs):
+        elif (rec['block'] and rec.get('mirror_started') and not rec.get('mirror_done')
+              and not any(j['device'] == rec['job'] for j in jobs)):
             # The mirror failed: the destination's disk is not a copy, so
             # the memory copy must not complete either.
             LOG.warning('Disk mirror of %s ended before the switch-over: cancelling '
