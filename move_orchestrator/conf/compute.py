@@ -7,7 +7,32 @@ OPTS = [
                help='Compute driver that moves the instances, loaded from the '
                     '"move_orchestrator.compute_drivers" entry point '
                     'namespace: "fake" (simulated hypervisors whose state '
-                    'lives in the database).'),
+                    'lives in the database), "qemu" (real QEMU VMs on this '
+                    'machine), "rpc" (a move-orchestrator-compute agent on '
+                    'each host, over oslo.messaging).'),
+    # The rpc driver and the move-orchestrator-compute agent.
+    cfg.StrOpt('agent_driver', default='qemu',
+               help='Driver a move-orchestrator-compute agent serves for its '
+                    'host ([DEFAULT] host); not "rpc".'),
+    cfg.FloatOpt('rpc_timeout', default=120.0, min=1,
+                 help='Seconds the rpc driver waits for an agent\'s answer.'),
+    cfg.FloatOpt('rpc_describe_timeout', default=5.0, min=0.1,
+                 help='Seconds the rpc driver waits for each agent when it '
+                      'asks every host (describe, audit); a host whose agent '
+                      'does not answer in time is reported as unreachable.'),
+    cfg.IntOpt('agent_vcpus', default=0, min=0,
+               help='vCPUs an agent registers its host with; 0: this '
+                    'machine\'s CPU count.'),
+    cfg.IntOpt('agent_ram_mb', default=0, min=0,
+               help='RAM (MiB) an agent registers its host with; 0: this '
+                    'machine\'s memory.'),
+    cfg.IntOpt('agent_disk_gb', default=100, min=1,
+               help='Disk (GiB) an agent registers its host with.'),
+    cfg.StrOpt('agent_cpu_model', default='qemu64',
+               help='CPU model an agent registers its host with (the guests '
+                    'run QEMU\'s qemu64 CPU).'),
+    cfg.StrOpt('agent_storage_group',
+               help='Storage group an agent registers its host with.'),
 ]
 
 

@@ -142,8 +142,13 @@ def wait_for(predicate, timeout=60.0, interval=0.02):
     raise AssertionError('timed out waiting for %s' % predicate)
 
 
+def root(cloud):
+    """The hosts' directory (the test's own, when agents run the driver)."""
+    return getattr(cloud, 'root', None) or cloud.services.driver.root
+
+
 def serial_path(cloud, instance, host):
-    return os.path.join(cloud.services.driver.root, host, instance['uuid'],
+    return os.path.join(root(cloud), host, instance['uuid'],
                         'serial.log')
 
 
@@ -168,7 +173,7 @@ def assert_counting(cloud, instance, host):
 def qemu_pids(cloud, instance):
     """Live QEMU processes of the instance (on any host)."""
     pids = []
-    for pid in conftest.qemu_processes(cloud.services.driver.root):
+    for pid in conftest.qemu_processes(root(cloud)):
         try:
             with open('/proc/%d/cmdline' % pid, 'rb') as f:
                 cmdline = f.read()
@@ -200,7 +205,7 @@ def assert_runs_only_on(cloud, instance, host, power='running'):
 
 
 def qmp_query(cloud, instance, host, command):
-    sock = os.path.join(cloud.services.driver.root, host, instance['uuid'], 'qmp.sock')
+    sock = os.path.join(root(cloud), host, instance['uuid'], 'qmp.sock')
     with qmp.QMPClient(sock) as q:
         return q.execute(command)
 

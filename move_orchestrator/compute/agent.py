@@ -1,0 +1,171 @@
+"""The compute agent: one per host, serving its hypervisor over RPC.
+
+``move-orchestrator-compute`` runs it (cmd/compute.py). It listens on topic
+``move_orchestrator.compute.<host>`` (``[DEFAULT] host``) and serves the
+operations of a local compute driver (``[compute] agent_driver``, the qemu
+driver by default) for that host only: every call that names a host must
+name this one, so a message that reaches the wrong agent fails loudly
+instead of acting on another host. On start it registers its host with the
+inventory (capacity, CPU model, storage group) and marks it up.
+
+The rpc compute driver (drivers/compute/rpc.py) is its client.
+"""
+
+import os
+
+from oslo_log import log as logging
+import oslo_messaging as messaging
+
+from move_orchestrator.db import inventory as inv
+from move_orchestrator.db import session as db_session
+from move_orchestrator.drivers import compute
+from move_orchestrator import exception
+from move_orchestrator import rpc
+
+LOG = logging.getLogger(__name__)
+
+TOPIC_PREFIX = 'move_orchestrator.compute'
+VERSION = '1.0'
+
+# Driver operations served, and the argument that names the agent's host.
+HOST_OPERATIONS = {
+    'spawn': 'host', 'destroy': 'host', 'power_on': 'host', 'power_off': 'host',
+    'create_disk': 'host', 'copy_disk': 'source', 'delete_disk': 'host',
+    'prepare_incoming': 'host', 'start_migration': 'source',
+    'bind_ports': 'host', 'activate_binding': 'host', 'unbind_ports': 'host',
+}
+# Operations on an instance's live migration: served by its source's agent.
+MIGRATION_OPERATIONS = ('poll_migration', 'cancel_migration',
+                        'force_complete_migration', 'complete_migration')
+
+
+def topic(host):
+    return '%s.%s' % (TOPIC_PREFIX, host)
+
+
+def _machine_ram_mb():
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemTotal:'):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 4096
+
+
+class ComputeAgentManager:
+    """The RPC endpoint. Every method takes the request context first."""
+
+    target = messaging.Target(version=VERSION)
+
+    def __init__(self, host, driver):
+        self.host = host
+        self.driver = driver
+
+    def _check_host(self, operation, host):
+        if host != self.host:
+            raise exception.DriverError(
+                operation=operation, reason='the agent of %s was asked to act '
+                'on %s' % (self.host, host))
+
+    def _call(self, operation, kwargs):
+        self._check_host(operation, kwargs[HOST_OPERATIONS[operation]])
+        return getattr(self.driver, operation)(**kwargs)
+
+    def _migration_call(self, operation, instance_uuid):
+        # A poll is frequent and reads only; the others check the source.
+        migration = (self.driver.describe(instance_uuid)['migration']
+                     if operation != 'poll_migration' else None)
+        if migration is not None:
+            self._check_host(operation, migration['source'])
+        return getattr(self.driver, operation)(instance_uuid)
+
+    # -- reading this host's part of the world --------------------------------
+    def describe_host(self, ctxt, instance_uuid):
+        """describe() of this host only; the migration if it leaves here."""
+        world = self.driver.describe(instance_uuid)
+        migration = world['migration']
+        return {
+            'domains': {h: d for h, d in world['domains'].items() if h == self.host},
+            'disks': {h: d for h, d in world['disks'].items() if h == self.host},
+            'bindings': {h: b for h, b in world['bindings'].items() if h == self.host},
+            'migration': migration if migration and
+            migration['source'] == self.host else None,
+        }
+
+    def list_domains(self, ctxt):
+        return [list(d) for d in self.driver.list_domains() if d[1] == self.host]
+
+    def list_disks(self, ctxt):
+        return [list(d) for d in self.driver.list_disks() if d[1] == self.host]
+
+    def ping(self, ctxt):
+        return {'host': self.host, 'pid': os.getpid()}
+
+
+def _make_operation(operation):
+    def method(self, ctxt, **kwargs):
+        return self._call(operation, kwargs)
+    method.__name__ = operation
+    return method
+
+
+def _make_migration_operation(operation):
+    def method(self, ctxt, instance_uuid):
+        return self._migration_call(operation, instance_uuid)
+    method.__name__ = operation
+    return method
+
+
+for _op in HOST_OPERATIONS:
+    setattr(ComputeAgentManager, _op, _make_operation(_op))
+for _op in MIGRATION_OPERATIONS:
+    setattr(ComputeAgentManager, _op, _make_migration_operation(_op))
+
+
+class ComputeAgent:
+    """The service: the local driver, the RPC server, the registration."""
+
+    def __init__(self, conf):
+        if conf.compute.agent_driver == 'rpc':
+            raise exception.Invalid('[compute] agent_driver cannot be "rpc"')
+        self.conf = conf
+        self.host = conf.host
+        self.driver = compute.load_driver(conf.compute.agent_driver, conf=conf)
+        self.manager = ComputeAgentManager(self.host, self.driver)
+        self.server = None
+
+    def register(self):
+        """Put this host in the inventory (or mark it up again)."""
+        c = self.conf.compute
+        inventory = inv.Inventory(db_session.get_database(self.conf.database.connection))
+        try:
+            inventory.get_host(self.host)
+        except exception.HostNotFound:
+            inventory.create_host(
+                self.host, vcpus=c.agent_vcpus or os.cpu_count() or 1,
+                ram_mb=c.agent_ram_mb or _machine_ram_mb(), disk_gb=c.agent_disk_gb,
+                cpu_model=c.agent_cpu_model, storage_group=c.agent_storage_group)
+            LOG.info('Host %s registered with the inventory', self.host)
+        else:
+            inventory.set_host_state(self.host, 'up')
+            LOG.info('Host %s is up again', self.host)
+        return inventory.get_host(self.host)
+
+    def start(self):
+        transport = rpc.get_rpc_transport(self.conf)
+        target = messaging.Target(topic=topic(self.host), server=self.host)
+        self.server = messaging.get_rpc_server(
+            transport, target, [self.manager], executor='threading',
+            serializer=rpc.RequestContextSerializer(),
+            access_policy=messaging.DefaultRPCAccessPolicy)
+        self.server.start()
+        LOG.info('Compute agent of %s serving topic %s on %s', self.host,
+                 topic(self.host), rpc.masked_url(self.conf.transport_url))
+
+    def stop(self):
+        if self.server is not None:
+            self.server.stop()
+            self.server.wait()
+            self.server = None

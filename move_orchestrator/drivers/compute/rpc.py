@@ -1,0 +1,186 @@
+"""The ``rpc`` compute driver: every operation goes to the host's agent.
+
+Each host runs ``move-orchestrator-compute`` (compute/agent.py) on topic
+``move_orchestrator.compute.<host>``. An operation that names a host goes to
+that host's agent (a copy or a live migration to the source's); the
+operations on a live migration go to its source's agent. ``describe`` and
+the audit's listings ask every host of the inventory at once, and merge
+their answers; a host whose agent does not answer within
+``[compute] rpc_describe_timeout`` is left out, with a warning (a host that
+is down has nothing to say).
+
+Nothing is cached but which host's agent follows an instance's migration,
+and that is found again by asking every host after a restart.
+"""
+
+from concurrent import futures
+
+from oslo_log import log as logging
+import oslo_messaging as messaging
+
+from move_orchestrator.compute import agent
+from move_orchestrator import context as mo_context
+from move_orchestrator.db import inventory as inv
+from move_orchestrator.db import session as db_session
+from move_orchestrator.drivers.compute import base
+from move_orchestrator import exception
+from move_orchestrator import rpc
+
+LOG = logging.getLogger(__name__)
+
+
+class RpcDriver(base.ComputeDriver):
+
+    def __init__(self, conf):
+        super().__init__(conf)
+        self._transport = None
+        self._clients = {}
+        self._inventory = None
+        self._sources = {}      # instance -> source host of its migration
+        self._pool = futures.ThreadPoolExecutor(max_workers=8)
+
+    # -- plumbing ----------------------------------------------------------------
+    @property
+    def transport(self):
+        if self._transport is None:
+            if not self.conf.transport_url:
+                raise exception.Invalid('the rpc compute driver needs '
+                                        '[DEFAULT] transport_url')
+            self._transport = rpc.get_rpc_transport(self.conf)
+        return self._transport
+
+    def _client(self, host):
+        client = self._clients.get(host)
+        if client is None:
+            client = rpc.get_client(
+                self.transport, messaging.Target(topic=agent.topic(host),
+                                                 version=agent.VERSION),
+                timeout=self.conf.compute.rpc_timeout)
+            self._clients[host] = client
+        return client
+
+    def _call(self, host, method, timeout=None, /, **kwargs):
+        client = self._client(host)
+        if timeout is not None:
+            client = client.prepare(timeout=timeout)
+        try:
+            return client.call(mo_context.get_admin_context(), method, **kwargs)
+        except messaging.MessagingTimeout:
+            raise exception.DriverError(
+                operation=method, reason='the compute agent of %s did not answer '
+                'in time' % host)
+
+    def _hosts(self):
+        if self._inventory is None:
+            self._inventory = inv.Inventory(
+                db_session.get_database(self.conf.database.connection))
+        return [h['name'] for h in self._inventory.list_hosts()]
+
+    def _each_host(self, method, **kwargs):
+        """{host: answer} of every host's agent that answers in time."""
+        timeout = self.conf.compute.rpc_describe_timeout
+        calls = {h: self._pool.submit(self._call, h, method, timeout, **kwargs)
+                 for h in self._hosts()}
+        answers = {}
+        for host, call in calls.items():
+            try:
+                answers[host] = call.result()
+            except exception.DriverError as e:
+                if 'did not answer' not in str(e):
+                    raise
+                LOG.warning('%s: host %s left out: %s', method, host, e)
+        return answers
+
+    # -- reading the world -------------------------------------------------------
+    def describe(self, instance_uuid):
+        world = {'domains': {}, 'disks': {}, 'bindings': {}, 'migration': None}
+        for host, part in self._each_host('describe_host',
+                                          instance_uuid=instance_uuid).items():
+            for key in ('domains', 'disks', 'bindings'):
+                world[key].update(part[key])
+            if part['migration'] is not None:
+                world['migration'] = part['migration']
+                self._sources[instance_uuid] = host
+        return world
+
+    def list_domains(self):
+        return [tuple(d) for answer in self._each_host('list_domains').values()
+                for d in answer]
+
+    def list_disks(self):
+        return [tuple(d) for answer in self._each_host('list_disks').values()
+                for d in answer]
+
+    # -- operations on one host ----------------------------------------------------
+    def spawn(self, spec, host, power_on=True):
+        return self._call(host, 'spawn', spec=spec, host=host, power_on=power_on)
+
+    def destroy(self, instance_uuid, host):
+        return self._call(host, 'destroy', instance_uuid=instance_uuid, host=host)
+
+    def power_on(self, instance_uuid, host):
+        return self._call(host, 'power_on', instance_uuid=instance_uuid, host=host)
+
+    def power_off(self, instance_uuid, host):
+        return self._call(host, 'power_off', instance_uuid=instance_uuid, host=host)
+
+    def create_disk(self, spec, host):
+        return self._call(host, 'create_disk', spec=spec, host=host)
+
+    def copy_disk(self, instance_uuid, source, dest, size_gb):
+        return self._call(source, 'copy_disk', instance_uuid=instance_uuid,
+                          source=source, dest=dest, size_gb=size_gb)
+
+    def delete_disk(self, instance_uuid, host):
+        return self._call(host, 'delete_disk', instance_uuid=instance_uuid, host=host)
+
+    def bind_ports(self, instance_uuid, host):
+        return self._call(host, 'bind_ports', instance_uuid=instance_uuid, host=host)
+
+    def activate_binding(self, instance_uuid, host):
+        return self._call(host, 'activate_binding', instance_uuid=instance_uuid,
+                          host=host)
+
+    def unbind_ports(self, instance_uuid, host):
+        return self._call(host, 'unbind_ports', instance_uuid=instance_uuid, host=host)
+
+    # -- live migration ----------------------------------------------------------------
+    def prepare_incoming(self, spec, host):
+        return self._call(host, 'prepare_incoming', spec=spec, host=host)
+
+    def start_migration(self, instance_uuid, source, dest):
+        self._sources[instance_uuid] = source
+        return self._call(source, 'start_migration', instance_uuid=instance_uuid,
+                          source=source, dest=dest)
+
+    def _source_of(self, instance_uuid):
+        source = self._sources.get(instance_uuid)
+        if source is None:
+            migration = self.describe(instance_uuid)['migration']
+            source = migration and migration['source']
+        return source
+
+    def _migration_call(self, method, instance_uuid):
+        source = self._source_of(instance_uuid)
+        if source is None:
+            return None
+        return self._call(source, method, instance_uuid=instance_uuid)
+
+    def poll_migration(self, instance_uuid):
+        return self._migration_call('poll_migration', instance_uuid)
+
+    def cancel_migration(self, instance_uuid):
+        return bool(self._migration_call('cancel_migration', instance_uuid))
+
+    def force_complete_migration(self, instance_uuid):
+        if self._source_of(instance_uuid) is None:
+            raise exception.DriverError(operation='force_complete_migration',
+                                        reason='no migration of %s in progress'
+                                        % instance_uuid)
+        return self._migration_call('force_complete_migration', instance_uuid)
+
+    def complete_migration(self, instance_uuid):
+        if self._source_of(instance_uuid) is None:
+            raise exception.DriverError(operation='complete_migration',
+                                        reason='no migration of %s' % instance_uuid)
+        return self._migration_call('complete_migration', instance_uuid)

@@ -1,0 +1,112 @@
+"""Moves of real QEMU VMs through ``move-orchestrator-compute`` agents.
+
+Two agent processes (host1, host2) on RabbitMQ (a private virtual host)
+register their hosts with the inventory and serve the qemu driver; the
+conductor in this process runs the moves with the ``rpc`` compute driver.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from move_orchestrator import cloud as cloud_mod
+from move_orchestrator.db import migration
+from tests.functional.qemu import conftest
+from tests.functional.qemu import test_qemu_moves as moves
+from tests.functional.qemu.test_qemu_moves import image  # noqa: F401
+from tests.functional.rpc import harness as rpc_harness
+from tests import harness
+
+BIN = os.path.dirname(sys.executable)
+
+
+class Agent:
+    def __init__(self, tmp_path, host, transport_url, db_url, root):
+        self.host = host
+        self.config = str(tmp_path / ('%s.conf' % host))
+        self.log = str(tmp_path / ('%s.log' % host))
+        with open(self.config, 'w') as f:
+            f.write('[DEFAULT]\ntransport_url = %s\nhost = %s\n'
+                    '[database]\nconnection = %s\n'
+                    '[compute]\nagent_driver = qemu\nagent_vcpus = 4\n'
+                    'agent_ram_mb = 1024\nagent_disk_gb = 20\n'
+                    '[qemu]\ninstances_path = %s\n'
+                    '[oslo_messaging_rabbit]\nrabbit_retry_interval = 1\n'
+                    % (transport_url, host, db_url, root))
+        self.proc = None
+
+    def start(self, timeout=60):
+        with open(self.log, 'ab') as out:
+            self.proc = subprocess.Popen(
+                [os.path.join(BIN, 'move-orchestrator-compute'), '--config-file',
+                 self.config], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b'serving topic' in open(self.log, 'rb').read():
+                return self
+            assert self.proc.poll() is None, open(self.log).read()
+            time.sleep(0.05)
+        raise AssertionError('agent %s did not start: %s' % (self.host, open(self.log).read()))
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def agents(make_driver, tmp_path):
+    """(cloud, driver): two agents and a conductor here using the rpc driver."""
+    local = make_driver()      # the same hosts' directory, to look and clean up
+    url = 'sqlite:///%s' % (tmp_path / 'mo.db')
+    migration.upgrade(url)
+    with rpc_harness.private_vhost() as transport_url:
+        started = []
+        cloud = None
+        try:
+            for host in ('host1', 'host2'):
+                started.append(Agent(tmp_path, host, transport_url, url, local.root).start())
+            cloud = harness.Cloud(url, seed=False, compute__driver='rpc',
+                                  conductor__poll_interval=0.02,
+                                  qemu__instances_path=local.root)
+            cloud.override('transport_url', transport_url, None)
+            cloud.tmp, cloud.root = tmp_path, local.root
+            yield cloud, local
+        finally:
+            if cloud is not None:
+                cloud.close()
+            for agent in started:
+                agent.stop()
+            local.destroy_all()
+    assert conftest.qemu_processes(local.root) == []
+
+
+def test_moves_between_two_agents(agents, image):  # noqa: F811 (a fixture)
+    cloud, local = agents
+    hosts = cloud.services.inventory.list_hosts()
+    # Registered by the agents themselves.
+    assert [(h['name'], h['state'], h['vcpus'], h['cpu_model']) for h in hosts] == [
+        ('host1', 'up', 4, 'qemu64'), ('host2', 'up', 4, 'qemu64')]
+    cloud.services.inventory.create_flavor('q.small', 1, 64, 1)
+    vm = cloud_mod.boot_instance(cloud.services, 'vm1', 'host1', 'q.small', image=image)
+    moves.wait_for(lambda: len(moves.counters(cloud, vm, 'host1')) > 3)
+    tail = moves.SerialTail(cloud, vm, 'host1')
+
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
+    moves.assert_continues(cloud, vm, tail, 'host2')
+    moves.assert_runs_only_on(cloud, vm, 'host2')      # audit over RPC too
+
+    doc = cloud.move('vm1', destination='host1', live=False)
+    assert (doc['type'], doc['state']) == ('cold-migrate', 'completed'), doc['reason']
+    moves.assert_runs_only_on(cloud, vm, 'host1')
+    assert moves.same_disk(image, cloud.world('vm1')['disks']['host1']['path'])
