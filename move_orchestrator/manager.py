@@ -64,9 +64,9 @@ class ConductorManager:
 
     def __init__(self, conductor_api, on_change=None):
         self.api = conductor_api
-        # Called after a move was accepted, resumed or reverted here, for a
-        # move runner in another process (cmd.conductor).
-        self._on_change = on_change or (lambda: None)
+        # on_change(move_id, interrupted) after a move was accepted, aborted,
+        # resumed or reverted here, for a move runner in another process.
+        self._on_change = on_change or (lambda move_id, interrupted: None)
 
     # -- owners --------------------------------------------------------------
     def _instance_owner(self, instance):
@@ -99,7 +99,7 @@ class ConductorManager:
         if repeat is not None:
             return repeat
         task = self.api.move_instance(context, **payload)
-        self._on_change()
+        self._on_change(task['id'], False)
         return task
 
     def _repeat(self, context, instance_uuid, payload):
@@ -138,20 +138,22 @@ class ConductorManager:
     @expected
     def abort_task(self, context, task_id):
         self._task(context, 'task:abort', task_id)
-        return self.api.abort_task(context, task_id)
+        task = self.api.abort_task(context, task_id)
+        self._on_change(task_id, True)
+        return task
 
     @expected
     def resume_task(self, context, task_id):
         self._task(context, 'task:resume', task_id)
         task = self.api.resume_task(context, task_id)
-        self._on_change()
+        self._on_change(task_id, True)
         return task
 
     @expected
     def revert_task(self, context, task_id):
         self._task(context, 'task:revert', task_id)
         task = self.api.revert_task(context, task_id)
-        self._on_change()
+        self._on_change(task_id, True)
         return task
 
     @expected

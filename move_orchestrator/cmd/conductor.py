@@ -43,6 +43,7 @@ SUSPEND_GRACE = 10.0
 # Set in the move runner child: the pipe on which it says it is ready.
 RUNNER_FD_ENV = 'MOVE_ORCHESTRATOR_RUNNER_FD'
 RUNNER_START_TIMEOUT = 60.0
+TERMINAL = ('completed', 'reverted', 'failed')
 
 
 def schema_is_current(url):
@@ -87,7 +88,6 @@ class Process:
 
     def __init__(self):
         self.stopping = threading.Event()
-        self.woken = threading.Event()
 
     def handle_signals(self, *signums):
         def _on_signal(signum, frame):
@@ -97,7 +97,6 @@ class Process:
                 os._exit(1)
             LOG.info('Signal %d received', signum)
             self.stopping.set()
-            self.woken.set()
         for signum in signums:
             signal.signal(signum, _on_signal)
 
@@ -120,29 +119,39 @@ class MoveRunner(Process):
             self.api.conductor.recorder, self.services.records, conf)
 
     def run(self, ready_fd):
-        parent = os.getppid()
         self.handle_signals(signal.SIGTERM)
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides
-        # SIGUSR1 from the RPC process: a move was accepted, resumed or
-        # reverted there; take it up now rather than at the next watch.
-        signal.signal(signal.SIGUSR1,
-                      lambda signum, frame: self.woken.set())
         resumed = self.api.conductor.resume_unfinished()
         owner = self.api.conductor.owns_database
         LOG.info('Move runner %d: %s', os.getpid(),
                  'took up %d unfinished moves' % len(resumed) if owner
                  else 'another conductor runs the moves of this database')
+        threading.Thread(target=self._read_parent, name='runner-pipe',
+                         daemon=True).start()
         os.write(ready_fd, b'1')
         os.close(ready_fd)
-        while not self.stopping.is_set() and os.getppid() == parent:
-            if self.woken.wait(1):
-                self.woken.clear()
-                if not self.stopping.is_set():
-                    self.api.conductor.resume_unfinished()
+        self.wait()
         finished = drain_moves(self.api, self.conf)
         if self.notifier is not None:
             self.notifier.stop(timeout=5)
         return finished
+
+    def _read_parent(self):
+        """Moves the RPC process accepted, resumed or reverted, one
+        "MOVE_ID INTERRUPTED" a line on stdin: scheduled at once rather
+        than at the next watch. End of file: the parent is gone."""
+        conductor = self.api.conductor
+        for line in sys.stdin:
+            move_id, _sep, interrupted = line.strip().partition(' ')
+            if not move_id or not conductor.owns_database or \
+                    self.stopping.is_set() or conductor.running(move_id):
+                continue
+            # The watch may have run it to its end meanwhile.
+            if self.services.store.get(move_id)['state'] not in TERMINAL:
+                conductor.schedule(move_id, interrupted=interrupted == '1')
+        if not self.stopping.is_set():
+            LOG.warning('The RPC process is gone: stopping')
+            self.stopping.set()
 
 
 class ConductorService(Process):
@@ -162,14 +171,21 @@ class ConductorService(Process):
             self.transport, conf.host,
             [manager.ConductorManager(self.api, on_change=self.nudge)])
         self.runner = None
+        self.runner_failed = False
+        self._pipe_lock = threading.Lock()
 
-    def nudge(self):
-        """Tell the move runner that a move wants running."""
-        if self.runner is not None and self.runner.poll() is None:
-            try:
-                os.kill(self.runner.pid, signal.SIGUSR1)
-            except OSError:
-                pass
+    def nudge(self, move_id, interrupted=False):
+        """Hand a move that wants running to the move runner."""
+        if self.runner is None:
+            return
+        try:
+            with self._pipe_lock:
+                self.runner.stdin.write(b'%s %d\n' % (move_id.encode(),
+                                                      interrupted))
+                self.runner.stdin.flush()
+        except (OSError, ValueError):
+            LOG.warning('Could not hand move %s to the move runner; its '
+                        'watch takes it up', move_id)
 
     def start(self, argv):
         if self.run_moves:
@@ -188,7 +204,7 @@ class ConductorService(Process):
         child = subprocess.Popen(
             [sys.executable, '-m', 'move_orchestrator.cmd.conductor'] + argv,
             env=env, pass_fds=(write_fd,), start_new_session=True,
-            stdin=subprocess.DEVNULL)
+            stdin=subprocess.PIPE)
         os.close(write_fd)
         with os.fdopen(read_fd, 'rb') as ready:
             timer = threading.Timer(RUNNER_START_TIMEOUT, child.kill)
@@ -205,6 +221,7 @@ class ConductorService(Process):
         if self.runner is not None and self.runner.poll() is not None:
             LOG.error('The move runner exited (%s): stopping; the next '
                       'conductor resumes its moves', self.runner.returncode)
+            self.runner_failed = True
             return True
         return False
 
@@ -212,6 +229,8 @@ class ConductorService(Process):
         """Stop serving, then stop running moves (see the module doc).
         Returns whether everything ended (else exit hard)."""
         LOG.info('Stopping: no new requests')
+        if self.runner is not None and self.runner.poll() is None:
+            self.runner.terminate()   # its moves' grace runs meanwhile
         self.server.stop()
         self.server.wait()
         finished = True
@@ -227,8 +246,11 @@ class ConductorService(Process):
         return finished
 
     def _stop_runner(self):
+        """Wait for the runner, signalled in stop(): one signal only, as
+        a second one makes it exit at once."""
         if self.runner.poll() is None:
-            self.runner.terminate()
+            with self._pipe_lock:
+                self.runner.stdin.close()
             try:
                 self.runner.wait(self.conf.shutdown_timeout
                                  + SUSPEND_GRACE + 10)
@@ -271,7 +293,7 @@ def main(argv=None):
     service.wait(also=service.runner_died)
     if not service.stop():
         _exit_hard()
-    return 0
+    return 1 if service.runner_failed else 0
 
 
 if __name__ == '__main__':
