@@ -4,6 +4,9 @@ Who asked (user, project, roles) travels with every call so that the
 conductor checks policy and records the actor where the work is done.
 """
 
+import getpass
+import os
+
 from oslo_context import context as oslo_context
 
 
@@ -26,3 +29,16 @@ def get_context(user_id, project_id, roles=(), **kwargs):
     return RequestContext(user_id=user_id, project_id=project_id,
                           roles=list(roles), overwrite=False,
                           is_admin='admin' in roles, **kwargs)
+
+
+def get_operator_context():
+    """The operator at this command line, with admin rights.
+
+    Who asked is recorded with every action, so it is the person, not an
+    anonymous admin: ``OS_USERNAME`` / ``OS_PROJECT_NAME`` as OpenStack's
+    clients read them, else the local user name and project ``admin``.
+    """
+    user = os.environ.get('OS_USERNAME') or getpass.getuser()
+    project = os.environ.get('OS_PROJECT_NAME') or 'admin'
+    return RequestContext(user_id=user, project_id=project, is_admin=True,
+                          roles=['admin'], overwrite=False)

@@ -2,7 +2,7 @@
 with ``transport_url`` set, the conductor service over RPC.
 """
 
-from oslo_context import context as oslo_context
+from move_orchestrator import context as mo_context
 
 
 def get_client(conf):
@@ -21,7 +21,7 @@ class LazyClient:
     def __init__(self, conf):
         self._conf = conf
         self._client = None
-        self.context = oslo_context.get_admin_context()
+        self.context = mo_context.get_operator_context()
 
     @property
     def embedded(self):

@@ -26,7 +26,10 @@ class Recorder:
     def advance(self, move_id, target, context=None, **values):
         """Check the transition against the type's machine, then record it."""
         move = self.store.get(move_id)
-        if move['state'] == target and not values:
+        if move['state'] == target:
+            # No transition; at most new details of the same state.
+            if any(move.get(k) != v for k, v in values.items()):
+                self.store.update(move_id, **values)
             return move
         try:
             move_type = move_types.get(move['type'])

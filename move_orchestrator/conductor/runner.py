@@ -353,13 +353,13 @@ class Conductor:
             self.recorder.advance(move_id, types_base.FAILED, reason=reason,
                                   failed_step=step)
 
-    def _rollback_reason(self, move, interrupted):
+    def _rollback_reason(self, move, interrupted, started):
         """Why a move that was going forward is being reverted, or None."""
         if move['abort_requested_by']:
             return 'aborted by %s' % move['abort_requested_by']
         if move['state'] == types_base.REVERTING:
             return move['reason'] or 'reverting'
-        if (interrupted and move['state'] != types_base.ACCEPTED
+        if (interrupted and started
                 and self.services.conf.conductor.resume_policy
                 == 'rollback'):
             return ('rolled back: the conductor running it stopped '
@@ -369,8 +369,11 @@ class Conductor:
     def _run_main(self, move, move_type, book, interrupted):
         engine, flow, stored = self._load(move, move_type, book,
                                           types_base.MAIN)
+        self._catch_up(move, move_type, engine)
         move = self.services.store.get(move['id'])
-        reason = self._rollback_reason(move, interrupted)
+        started = any(state != tf_states.PENDING for state in
+                      flowstate.atom_states(engine).values())
+        reason = self._rollback_reason(move, interrupted, started)
         if reason is not None:
             flowstate.mark_for_rollback(engine)
             if move['state'] != types_base.REVERTING:
@@ -393,8 +396,21 @@ class Conductor:
                              listener, error, reason)
         return outcome
 
+    def _catch_up(self, move, move_type, engine):
+        """A step that was running when the conductor died is run again
+        without TaskFlow announcing it (RUNNING to RUNNING is no change);
+        the move's state follows it here, if the kill came before it did.
+        """
+        for name, state in flowstate.atom_states(engine).items():
+            step = move_type.step_for(name)
+            if state == tf_states.RUNNING and step is not None:
+                current = self.services.store.get(move['id'])['state']
+                if current not in (step.move_state, types_base.REVERTING):
+                    self.recorder.advance(move['id'], step.move_state)
+
     def _run_stage(self, move, move_type, book, stage):
         engine, flow, stored = self._load(move, move_type, book, stage)
+        self._catch_up(move, move_type, engine)
         if stored in (tf_states.FAILURE, tf_states.REVERTED):
             flowstate.reset_for_retry(engine)   # an operator's resume
         outcome, listener, error = self._run(engine, flow, move, move_type,
@@ -409,7 +425,11 @@ class Conductor:
         stored_state = fd.state
         engine = engines.load(flow, flow_detail=fd, book=book,
                               backend=self.services.persistence,
-                              engine='serial', store=engine_store(move))
+                              engine='serial')
+        # The store is derived from the move record on every load, so it is
+        # injected in memory only: TaskFlow's persisted injection takes two
+        # commits, and a kill between them left a flow that cannot load.
+        engine.storage.inject(engine_store(move), transient=True)
         engine.compile()
         engine.prepare()
         flowstate.check_compatible(engine, stored_atoms, move['id'])
@@ -450,6 +470,11 @@ class Conductor:
                 self.recorder.advance(move_id, types_base.COMPLETED)
         elif outcome == tf_states.REVERTED and stage == types_base.MAIN \
                 and not revert_failed:
+            if first[0] is None:
+                # Reverting since before a restart: keep the record's why.
+                stored = self.services.store.get(move_id)
+                reason = stored['reason'] or reason
+                first = (stored['failed_step'], None)
             self.recorder.advance(move_id, types_base.REVERTED,
                                   reason=reason, failed_step=first[0])
         elif outcome == tf_states.SUSPENDED:

@@ -45,4 +45,12 @@ class MoveRecordListener(listener_base.Listener):
         elif state == tf_states.REVERTING and self._reverts:
             # TaskFlow announces no flow-level REVERTING: the first atom
             # that reverts says it. (Cleanup atoms revert only to retry.)
-            self._recorder.advance(self._move_id, types_base.REVERTING)
+            # Why is recorded now, so that it survives a kill mid-revert.
+            values = {}
+            if self.failures:
+                step, error = self.failures[0]
+                values = {'failed_step': step,
+                          'reason': '%s failed: %s: %s' % (
+                              step, error['type'], error['message'])}
+            self._recorder.advance(self._move_id, types_base.REVERTING,
+                                   **values)
