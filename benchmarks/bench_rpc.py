@@ -16,7 +16,9 @@ called with rpcapi.MoveAPI; ms per call (median, p90, p99, max):
   ``[conductor] max_concurrent_moves`` running moves.
 
 Goal: p99 of accept under 20 ms. ``--rpc-db postgresql|mysql`` (repeatable)
-runs the service on that database instead of a SQLite file.
+runs the service on that database instead of a SQLite file;
+``--rpc-runner process|thread`` (repeatable, default both) where the service
+runs its moves (``[DEFAULT] move_runner``).
 """
 
 import argparse
@@ -36,8 +38,11 @@ def parse(argv):
     parser.add_argument('--rpc-load-calls', type=int, default=100)
     parser.add_argument('--rpc-db', action='append',
                         choices=('sqlite', 'postgresql', 'mysql'))
+    parser.add_argument('--rpc-runner', action='append',
+                        choices=('process', 'thread'))
     args, _rest = parser.parse_known_args(argv)
     args.rpc_db = args.rpc_db or ['sqlite']
+    args.rpc_runner = args.rpc_runner or ['process', 'thread']
     return args
 
 
@@ -63,15 +68,15 @@ def timed(call, *args, **kwargs):
 
 
 @contextlib.contextmanager
-def conductor(kind, workdir, **extra):
+def conductor(kind, workdir, runner, **extra):
     """(service, client, hosts) on a fresh database and a private vhost."""
     from tests import db_fixtures
     from tests.functional.rpc import harness
     with db_fixtures.fresh_database(kind, tmp_dir=workdir) as db_url, \
             harness.private_vhost() as broker_url:
         proc = harness.ConductorProcess(
-            workdir, broker_url, db_url, DEFAULT={'shutdown_timeout': 1},
-            **extra)
+            workdir, broker_url, db_url,
+            DEFAULT={'shutdown_timeout': 1, 'move_runner': runner}, **extra)
         proc.db_sync()
         hosts = harness.seed(proc.services, hosts=10)
         proc.start()
@@ -100,11 +105,11 @@ def fresh_moves(proc, api, hosts, count):
     return samples, vms[-1], last
 
 
-def bench(kind, calls, load_calls):
+def bench(kind, runner, calls, load_calls):
     admin = context.get_admin_context()
     result = {}
     with tempfile.TemporaryDirectory() as workdir:
-        with conductor(kind, workdir, fault_injection={
+        with conductor(kind, workdir, runner, fault_injection={
                 'task_faults': 'ClaimDestination.execute=hang'}) as (
                 proc, api, hosts):
             result['accept'], vm, doc = fresh_moves(proc, api, hosts, calls)
@@ -115,7 +120,7 @@ def bench(kind, calls, load_calls):
             result['get_task'] = [timed(api.get_task, admin, doc['id'])[0]
                                   for _ in range(calls)]
         if load_calls:
-            with conductor(kind, workdir) as (proc, api, hosts):
+            with conductor(kind, workdir, runner) as (proc, api, hosts):
                 result['under load'] = fresh_moves(proc, api, hosts,
                                                    load_calls)[0]
     return {k: stats(v) for k, v in result.items()}
@@ -123,9 +128,11 @@ def bench(kind, calls, load_calls):
 
 def run(argv):
     args = parse(argv)
-    for kind in args.rpc_db:
-        result = bench(kind, args.rpc_calls, args.rpc_load_calls)
-        print('move_instance over RabbitMQ, conductor service on %s' % kind)
+    for kind, runner in [(k, r) for k in args.rpc_db
+                         for r in args.rpc_runner]:
+        result = bench(kind, runner, args.rpc_calls, args.rpc_load_calls)
+        print('move_instance over RabbitMQ, conductor service on %s, moves '
+              'run in a %s' % (kind, runner))
         for label, figures in result.items():
             print('  ' + line(label, figures))
         verdict = 'met' if result['accept']['p99'] < GOAL_P99_MS \

@@ -64,18 +64,20 @@ def drain_moves(api, conf):
     deadline = time.monotonic() + conf.shutdown_timeout
     while not conductor.idle() and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not conductor.idle():
-        LOG.warning('Moves still running after %.1f s are suspended after '
-                    'their current step and left to the next conductor, '
-                    'which resumes them', conf.shutdown_timeout)
-        conductor.suspend_all()
     done = threading.Event()
 
-    def _shutdown():
+    def _suspend_and_shutdown():
+        # Off the main thread: TaskFlow's suspend() waits for the engine's
+        # state lock, which a step that does not return keeps.
+        if not conductor.idle():
+            LOG.warning('Moves still running after %.1f s are suspended '
+                        'after their current step and left to the next '
+                        'conductor, which resumes them', conf.shutdown_timeout)
+            conductor.suspend_all()
         api.shutdown(wait=True)
         done.set()
 
-    threading.Thread(target=_shutdown, daemon=True).start()
+    threading.Thread(target=_suspend_and_shutdown, daemon=True).start()
     finished = done.wait(max(SUSPEND_GRACE, conf.shutdown_timeout))
     if not finished:
         LOG.warning('A move step did not return: exiting without it; its '
