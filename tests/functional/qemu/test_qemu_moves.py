@@ -413,8 +413,7 @@ def test_completion_timeout(make_cloud, action):
 
 
 # -- a conductor killed during a real live migration -------------------------------
-def _config(cloud, path, faults=(), resume_policy='resume'):
-    qemu = cloud.services.conf.qemu
+def _config(cloud, path, bandwidth, faults=(), resume_policy='resume'):
     with open(path, 'w') as f:
         f.write(textwrap.dedent('''\
             [database]
@@ -430,7 +429,7 @@ def _config(cloud, path, faults=(), resume_policy='resume'):
             [fault_injection]
             task_faults = {faults}
             ''').format(db=cloud.url, root=cloud.services.driver.root,
-                        bw=qemu.max_bandwidth, faults=','.join(faults),
+                        bw=bandwidth, faults=','.join(faults),
                         policy=resume_policy))
     return str(path)
 
@@ -453,14 +452,15 @@ def _cli(*args, wait=True):
 def test_conductor_killed_during_a_live_migration(make_cloud, image, when, policy, outcome):
     """SIGKILL the conductor; a new one finds out from QEMU what happened
     and carries the move on (or rolls it back, as its resume_policy says)."""
-    cloud = make_cloud(qemu__max_bandwidth=0 if when == 'at-the-switch-over-point' else 8)
+    bandwidth = 0 if when == 'at-the-switch-over-point' else 8    # MiB/s
+    cloud = make_cloud(qemu__max_bandwidth=bandwidth)
     vm, reference = boot(cloud, 'vm1', image=image)
     tail = SerialTail(cloud, vm, 'host1')
     url = cloud.url
     cloud.close()                  # the database is the subprocesses' now
     faults = (['TransferMemory.execute.after=kill']
               if when == 'at-the-switch-over-point' else [])
-    first = _config(cloud, cloud.tmp / 'first.conf', faults)
+    first = _config(cloud, cloud.tmp / 'first.conf', bandwidth, faults)
     proc = _cli('--config-file', first, 'move', 'vm1', '--to', 'host2', wait=False)
     if when == 'mid-transfer':
         def transferring():
@@ -476,7 +476,7 @@ def test_conductor_killed_during_a_live_migration(make_cloud, image, when, polic
     migration = cloud.services.driver.describe(vm['uuid'])['migration']
     assert migration['status'] in (base.MIGRATION_RUNNING, base.MIGRATION_READY)
 
-    second = _config(cloud, cloud.tmp / 'second.conf', resume_policy=policy)
+    second = _config(cloud, cloud.tmp / 'second.conf', bandwidth, resume_policy=policy)
     code, output = _cli('--config-file', second, 'conductor', '--until-idle')
     assert code == 0, output
 
