@@ -78,10 +78,12 @@ def test_random_kills_with_many_moves_in_flight(policy, crash_pool,
                           if d['state'] not in TERMINAL]
             if not unfinished:
                 break
-            # Some sub-task events (each step has two or more) after the
-            # conductor starts: early or late in what is left to do.
+            # Some sub-task events (each step makes two or more) after the
+            # conductor starts: the first kill once every move is under
+            # way, the later ones early or late in what is left to do.
             base = common.last_event_id(db) or 0
-            threshold = rng.randint(1, min(240, 8 * len(unfinished)))
+            threshold = rng.randint(3 * MOVES, 8 * MOVES) if not kills \
+                else rng.randint(1, 4 * len(unfinished))
             proc = conductor_process(config, workdir, 'run%d' % round_)
             deadline = time.monotonic() + 120
             while (proc.poll() is None and time.monotonic() < deadline
