@@ -23,6 +23,7 @@ runs its moves (``[DEFAULT] move_runner``).
 
 import argparse
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -132,7 +133,8 @@ def run(argv):
                          for r in args.rpc_runner]:
         result = bench(kind, runner, args.rpc_calls, args.rpc_load_calls)
         print('move_instance over RabbitMQ, conductor service on %s, moves '
-              'run in a %s' % (kind, runner))
+              'run in a %s (load average %.2f)'
+              % (kind, runner, os.getloadavg()[0]))
         for label, figures in result.items():
             print('  ' + line(label, figures))
         verdict = 'met' if result['accept']['p99'] < GOAL_P99_MS \

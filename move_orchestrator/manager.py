@@ -62,8 +62,11 @@ def check_move_payload(payload):
 class ConductorManager:
     target = messaging.Target(version=RPC_API_VERSION)
 
-    def __init__(self, conductor_api, on_change=None):
+    def __init__(self, conductor_api, on_change=None, notifier=None):
         self.api = conductor_api
+        # notifications.MoveNotifier: the engine records "accepted" outside
+        # its Recorder, so the notification of it is sent from here.
+        self.notifier = notifier
         # on_change(move_id, interrupted) after a move was accepted, aborted,
         # resumed or reverted here, for a move runner in another process.
         self._on_change = on_change or (lambda move_id, interrupted: None)
@@ -100,6 +103,9 @@ class ConductorManager:
             return repeat
         task = self.api.move_instance(context, **payload)
         self._on_change(task['id'], False)
+        if self.notifier is not None and task['state'] == 'accepted' and \
+                len(task['history']) == 1:
+            self.notifier.emit(task, 'accepted')
         return task
 
     def _repeat(self, context, instance_uuid, payload):

@@ -3,7 +3,9 @@
 A compute API listening on ``versioned_notifications`` learns of every move
 state change without polling: event type ``move.<state>``, payload the task
 document plus ``payload_version``. Built by a Recorder observer, so only
-changes that were recorded are announced, with the document as it was then;
+changes that were recorded are announced, with the document as it was then
+(``move.accepted``, written when the move is accepted, is sent by the RPC
+manager that accepted it);
 sent in order by one background thread, so a broker outage delays the
 notifications (oslo.messaging retries them) but never the move.
 """
@@ -75,9 +77,9 @@ class MoveNotifier:
         self._thread.join(timeout)
 
 
-def setup(recorder, records, conf, transport=None):
-    """Attach a MoveNotifier to ``recorder``; returns it (or None when
-    ``[notifications] notify_on_state_change`` is off)."""
+def build(records, conf, transport=None):
+    """A MoveNotifier, or None when ``[notifications]
+    notify_on_state_change`` is off."""
     if not conf.notifications.notify_on_state_change:
         return None
     transport = transport or rpc.get_notification_transport(conf)
@@ -86,6 +88,12 @@ def setup(recorder, records, conf, transport=None):
     if not notifier.is_enabled():
         LOG.info('Notifications are off: no [oslo_messaging_notifications] '
                  'driver is set')
-    observer = MoveNotifier(notifier, records)
-    recorder.observers.append(observer)
+    return MoveNotifier(notifier, records)
+
+
+def setup(recorder, records, conf, transport=None):
+    """A MoveNotifier observing ``recorder``'s state changes (or None)."""
+    observer = build(records, conf, transport)
+    if observer is not None:
+        recorder.observers.append(observer)
     return observer

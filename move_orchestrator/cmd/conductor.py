@@ -166,12 +166,16 @@ class ConductorService(Process):
         self.services = services_mod.Services(conf)
         self.api = conductor_api.ConductorAPI(self.services)
         self.transport = rpc.get_rpc_transport(conf)
+        # The moves' state changes are sent by whoever runs them; this
+        # process sends "move.accepted" in either case.
         self.notifier = notifications.setup(
             self.api.conductor.recorder, self.services.records, conf) \
-            if self.run_moves else None
+            if self.run_moves else notifications.build(self.services.records,
+                                                       conf)
         self.server = rpc.get_server(
             self.transport, conf.host,
-            [manager.ConductorManager(self.api, on_change=self.nudge)])
+            [manager.ConductorManager(self.api, on_change=self.nudge,
+                                      notifier=self.notifier)])
         self.runner = None
         self.runner_failed = False
         self._pipe_lock = threading.Lock()
