@@ -151,7 +151,29 @@ class ComputeAgent:
         else:
             inventory.set_host_state(self.host, 'up')
             LOG.info('Host %s is up again', self.host)
+        self.reap(inventory)
         return inventory.get_host(self.host)
+
+    def reap(self, inventory):
+        """Delete what this host still has of instances that live elsewhere
+        now (evacuated while the host was down) or no longer exist, unless a
+        move is working on them. Returns their uuids."""
+        instances = {i['uuid']: i for i in inventory.list_instances()}
+        here = {u for u, h, _s in self.driver.list_domains() if h == self.host}
+        here |= {u for u, h in self.driver.list_disks() if h == self.host}
+        reaped = []
+        for uuid in sorted(here):
+            instance = instances.get(uuid)
+            if instance is not None and (instance['host'] == self.host
+                                         or instance['move_id']):
+                continue
+            LOG.warning('Instance %s lives on %s now: deleting what %s has left '
+                        'of it', uuid, instance and instance['host'], self.host)
+            self.driver.destroy(uuid, self.host)
+            self.driver.delete_disk(uuid, self.host)
+            self.driver.unbind_ports(uuid, self.host)
+            reaped.append(uuid)
+        return reaped
 
     def start(self):
         transport = rpc.get_rpc_transport(self.conf)

@@ -4,10 +4,12 @@ Each host runs ``move-orchestrator-compute`` (compute/agent.py) on topic
 ``move_orchestrator.compute.<host>``. An operation that names a host goes to
 that host's agent (a copy or a live migration to the source's); the
 operations on a live migration go to its source's agent. ``describe`` and
-the audit's listings ask every host of the inventory at once, and merge
-their answers; a host whose agent does not answer within
-``[compute] rpc_describe_timeout`` is left out, with a warning (a host that
-is down has nothing to say).
+the audit's listings ask every host of the inventory that is not down at
+once, and merge their answers; a host whose agent does not answer within
+``[compute] rpc_describe_timeout`` is left out, with a warning. A host that
+is down gets no calls: cleanup there (destroy, delete_disk, unbind_ports
+after an evacuation) is left to its agent, which does it when it starts
+again; anything else fails with HostUnavailable at once.
 
 Nothing is cached but which host's agent follows an instance's migration,
 and that is found again by asking every host after a restart.
@@ -27,6 +29,11 @@ from move_orchestrator import exception
 from move_orchestrator import rpc
 
 LOG = logging.getLogger(__name__)
+
+# What cleanup asks of a host that is down (an evacuation's source): its
+# agent does it when it comes back (ComputeAgent.reap), as Nova's compute
+# deletes evacuated instances when it starts.
+DEFERRED_WHILE_DOWN = ('destroy', 'delete_disk', 'unbind_ports')
 
 
 class RpcDriver(base.ComputeDriver):
@@ -60,6 +67,13 @@ class RpcDriver(base.ComputeDriver):
         return client
 
     def _call(self, host, method, timeout=None, /, **kwargs):
+        if host in self._down_hosts():
+            if method in DEFERRED_WHILE_DOWN:
+                LOG.info('%s of %s on %s, which is down: left to its agent, which '
+                         'cleans up when it comes back', method,
+                         kwargs.get('instance_uuid'), host)
+                return False
+            raise exception.HostUnavailable(host=host, reason='it is down')
         client = self._client(host)
         if timeout is not None:
             client = client.prepare(timeout=timeout)
@@ -70,11 +84,19 @@ class RpcDriver(base.ComputeDriver):
                 operation=method, reason='the compute agent of %s did not answer '
                 'in time' % host)
 
-    def _hosts(self):
+    @property
+    def inventory(self):
         if self._inventory is None:
             self._inventory = inv.Inventory(
                 db_session.get_database(self.conf.database.connection))
-        return [h['name'] for h in self._inventory.list_hosts()]
+        return self._inventory
+
+    def _hosts(self):
+        """Hosts whose agents can answer: not those marked down."""
+        return [h['name'] for h in self.inventory.list_hosts() if h['state'] != 'down']
+
+    def _down_hosts(self):
+        return [h['name'] for h in self.inventory.list_hosts() if h['state'] == 'down']
 
     def _each_host(self, method, **kwargs):
         """{host: answer} of every host's agent that answers in time."""

@@ -40,6 +40,7 @@ class Agent:
         self.proc = None
 
     def start(self, timeout=60):
+        offset = os.path.getsize(self.log) if os.path.exists(self.log) else 0
         with open(self.log, 'ab') as out:
             self.proc = subprocess.Popen(
                 [os.path.join(BIN, 'move-orchestrator-compute'), '--config-file',
@@ -47,8 +48,10 @@ class Agent:
                 stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if b'serving topic' in open(self.log, 'rb').read():
-                return self
+            with open(self.log, 'rb') as f:
+                f.seek(offset)
+                if b'serving topic' in f.read():
+                    return self
             assert self.proc.poll() is None, open(self.log).read()
             time.sleep(0.05)
         raise AssertionError('agent %s did not start: %s' % (self.host, open(self.log).read()))
@@ -65,7 +68,8 @@ class Agent:
 
 @pytest.fixture
 def agents(make_driver, tmp_path):
-    """(cloud, driver): two agents and a conductor here using the rpc driver."""
+    """(cloud, driver, {host: Agent}): two agents, and a conductor here
+    using the rpc driver; the driver looks at the hosts directly."""
     local = make_driver()      # the same hosts' directory, to look and clean up
     url = 'sqlite:///%s' % (tmp_path / 'mo.db')
     migration.upgrade(url)
@@ -80,7 +84,7 @@ def agents(make_driver, tmp_path):
                                   qemu__instances_path=local.root)
             cloud.override('transport_url', transport_url, None)
             cloud.tmp, cloud.root = tmp_path, local.root
-            yield cloud, local
+            yield cloud, local, dict((a.host, a) for a in started)
         finally:
             if cloud is not None:
                 cloud.close()
@@ -91,7 +95,7 @@ def agents(make_driver, tmp_path):
 
 
 def test_moves_between_two_agents(agents, image):  # noqa: F811 (a fixture)
-    cloud, local = agents
+    cloud, _local, _agents = agents
     hosts = cloud.services.inventory.list_hosts()
     # Registered by the agents themselves.
     assert [(h['name'], h['state'], h['vcpus'], h['cpu_model']) for h in hosts] == [
@@ -110,3 +114,29 @@ def test_moves_between_two_agents(agents, image):  # noqa: F811 (a fixture)
     assert (doc['type'], doc['state']) == ('cold-migrate', 'completed'), doc['reason']
     moves.assert_runs_only_on(cloud, vm, 'host1')
     assert moves.same_disk(image, cloud.world('vm1')['disks']['host1']['path'])
+
+
+def test_evacuate_from_a_dead_host_whose_agent_cleans_up_on_return(agents, image):  # noqa: F811
+    cloud, local, started = agents
+    cloud.services.inventory.create_flavor('q.small', 1, 64, 1)
+    vm = cloud_mod.boot_instance(cloud.services, 'vm1', 'host1', 'q.small', image=image)
+    moves.wait_for(lambda: len(moves.counters(cloud, vm, 'host1')) > 3)
+    # host1 dies: its agent and its VM with it.
+    started['host1'].proc.send_signal(signal.SIGKILL)
+    started['host1'].proc.wait()
+    [(pid, _cmdline)] = moves.qemu_pids(cloud, vm)
+    os.kill(pid, signal.SIGKILL)
+    moves.wait_for(lambda: not moves.qemu_pids(cloud, vm))
+    cloud.services.inventory.set_host_state('host1', 'down')
+
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('evacuate', 'completed'), doc['reason']
+    # Nobody could clean host1 up: its remains wait for its agent.
+    left = local.describe(vm['uuid'])
+    assert left['domains']['host1']['state'] == 'shutoff'
+    assert 'host1' in left['disks']
+
+    started['host1'].start()        # registers host1 up again, and reaps
+    assert cloud.services.inventory.get_host('host1')['state'] == 'up'
+    moves.assert_runs_only_on(cloud, vm, 'host2')
+    assert moves.same_disk(image, cloud.world('vm1')['disks']['host2']['path'])
