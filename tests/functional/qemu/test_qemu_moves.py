@@ -283,20 +283,21 @@ def test_cold_migrate(make_cloud, image):
     assert same_disk(stopped_ref, cloud.world('vm2')['disks']['host3']['path'])
 
 
-def test_resize(make_cloud, image):
-    cloud = make_cloud()
+@pytest.mark.parametrize('dest', ['host2', 'host1'], ids=['other-host', 'same-host'])
+def test_resize(make_cloud, image, dest):
+    cloud = make_cloud(move__allow_resize_to_same_host=True)
     vm, reference = boot(cloud, 'vm1', image=image)
     assert len(qmp_query(cloud, vm, 'host1', 'query-cpus-fast')) == 1
 
-    doc = cloud.move('vm1', destination='host2', flavor='q.big')
+    doc = cloud.move('vm1', destination=dest, flavor='q.big')
     assert (doc['type'], doc['state']) == ('resize', 'completed'), doc['reason']
     assert cloud.instance('vm1')['flavor'] == 'q.big'
-    assert_runs_only_on(cloud, vm, 'host2')
+    assert_runs_only_on(cloud, vm, dest)
     # What the QEMU process really has, not what the driver wrote down.
-    assert len(qmp_query(cloud, vm, 'host2', 'query-cpus-fast')) == 2
-    memory = qmp_query(cloud, vm, 'host2', 'query-memory-size-summary')
+    assert len(qmp_query(cloud, vm, dest, 'query-cpus-fast')) == 2
+    memory = qmp_query(cloud, vm, dest, 'query-memory-size-summary')
     assert memory['base-memory'] == 96 << 20
-    disk = cloud.world('vm1')['disks']['host2']
+    disk = cloud.world('vm1')['disks'][dest]
     assert disk['size_gb'] == 2
     assert same_disk(reference, disk['path'])
 
@@ -321,21 +322,23 @@ def test_evacuate(make_cloud, image):
 
 # -- failures, abort, force-complete, timeout -------------------------------------
 PHASE_FAULTS = [
-    ('live-migrate', 'ClaimDestination.execute.after=fail'),         # claim
-    ('live-migrate', 'CheckLiveCompatibility.execute=fail'),         # pre-check
-    ('live-migrate', 'TransferMemory.execute.after=fail'),           # transfer
-    ('live-migrate', 'UpdateInstanceHost.execute.after=fail'),       # switch-over
-    ('cold-migrate', 'CopyDisk.execute.after=fail'),                 # transfer
-    ('resize', 'VerifyResize.execute.after=fail'),                   # switch-over
+    ('live-migrate', 'ClaimDestination.execute.after=fail', 'host2'),      # claim
+    ('live-migrate', 'CheckLiveCompatibility.execute=fail', 'host2'),      # pre-check
+    ('live-migrate', 'TransferMemory.execute.after=fail', 'host2'),        # transfer
+    ('live-migrate', 'UpdateInstanceHost.execute.after=fail', 'host2'),    # switch-over
+    ('cold-migrate', 'CopyDisk.execute.after=fail', 'host2'),              # transfer
+    ('resize', 'VerifyResize.execute.after=fail', 'host2'),                # switch-over
+    ('resize', 'VerifyResize.execute.after=fail', 'host1'),                # same host
 ]
 
 
-@pytest.mark.parametrize('move_type,fault', PHASE_FAULTS,
-                         ids=['%s-%s' % (t, f.split('.')[0]) for t, f in PHASE_FAULTS])
-def test_failure_in_a_phase_reverts(make_cloud, image, move_type, fault):
-    cloud = make_cloud(task_faults=[fault])
+@pytest.mark.parametrize('move_type,fault,dest', PHASE_FAULTS, ids=[
+    '%s-%s%s' % (t, f.split('.')[0], '-same-host' if d == 'host1' else '')
+    for t, f, d in PHASE_FAULTS])
+def test_failure_in_a_phase_reverts(make_cloud, image, move_type, fault, dest):
+    cloud = make_cloud(task_faults=[fault], move__allow_resize_to_same_host=True)
     vm, reference = boot(cloud, 'vm1', image=image)
-    request = {'destination': 'host2', 'live': move_type == 'live-migrate',
+    request = {'destination': dest, 'live': move_type == 'live-migrate',
                'flavor': 'q.big' if move_type == 'resize' else None}
 
     doc = cloud.move('vm1', **request)

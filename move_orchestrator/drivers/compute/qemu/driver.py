@@ -256,7 +256,9 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         if not os.path.exists(src):
             _fail('copy_disk', 'no disk for %s on %s' % (instance_uuid, source))
         if self.shares_storage(source, dest):
-            self.img.grow(src, size_gb, operation='copy_disk')
+            # In place. On one host a smaller size is the revert of a resize
+            # there: the grow is undone (the flavor's disk never shrinks).
+            self.img.grow(src, size_gb, operation='copy_disk', shrink=source == dest)
             return
         dst = self.disk_path(instance_uuid, dest)
         os.makedirs(os.path.dirname(dst), exist_ok=True)

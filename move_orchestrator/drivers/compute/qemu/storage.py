@@ -83,16 +83,20 @@ class QemuImg:
         self.grow(tmp, size_gb, operation='copy_disk')
         os.replace(tmp, dest)
 
-    def grow(self, path, size_gb, operation='resize_disk'):
-        """Grow to size_gb; equal is a no-op and shrinking is refused."""
+    def grow(self, path, size_gb, operation='resize_disk', shrink=False):
+        """Grow to size_gb; equal is a no-op and shrinking is refused,
+        unless ``shrink`` (giving back the space a grow added, on a revert:
+        whatever the guest wrote there is lost)."""
         want = int(size_gb * GIB)
         have = self.virtual_size(path)
-        if want < have:
+        if want < have and not shrink:
             raise exception.DriverError(
                 operation=operation,
                 reason='cannot shrink %s from %d to %d bytes' % (path, have, want))
         if want > have:
             self._check(operation, 'resize', '-q', path, str(want))
+        elif want < have:
+            self._check(operation, 'resize', '-q', '--shrink', path, str(want))
 
     def compare(self, a, b):
         """True when both disks hold the same data (qemu-img compare)."""
