@@ -248,7 +248,10 @@ def test_copy_disk_then_compare(driver, tmp_path):
     driver.copy_disk(spec['uuid'], 'h1', 'h1', 3)       # resize in place
     assert driver.describe(spec['uuid'])['disks']['h1']['size_gb'] == 3
     with pytest.raises(exception.DriverError):
-        driver.copy_disk(spec['uuid'], 'h1', 'h1', 1)   # no shrinking
+        driver.copy_disk(spec['uuid'], 'h2', 'h3', 1)   # no shrinking in a copy
+    driver.copy_disk(spec['uuid'], 'h1', 'h1', 1)       # a same-host resize reverted
+    assert driver.describe(spec['uuid'])['disks']['h1']['size_gb'] == 1
+    assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
     with pytest.raises(exception.DriverError):
         driver.copy_disk(spec['uuid'], 'h3', 'h1', 1)   # no source disk
 

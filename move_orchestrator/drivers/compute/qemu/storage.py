@@ -79,8 +79,12 @@ class QemuImg:
     def copy(self, source, dest, size_gb):
         tmp = dest + '.part'
         process.remove(tmp)
-        self._check('copy_disk', 'convert', '-U', '-O', 'qcow2', source, tmp)
-        self.grow(tmp, size_gb, operation='copy_disk')
+        try:
+            self._check('copy_disk', 'convert', '-U', '-O', 'qcow2', source, tmp)
+            self.grow(tmp, size_gb, operation='copy_disk')
+        except Exception:
+            process.remove(tmp)
+            raise
         os.replace(tmp, dest)
 
     def grow(self, path, size_gb, operation='resize_disk', shrink=False):
