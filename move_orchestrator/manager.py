@@ -98,30 +98,13 @@ class ConductorManager:
         policy.authorize(context, 'move:create',
                          {'project_id': instance['project_id']
                           or NOBODY['project_id']})
-        repeat = self._repeat(context, instance['uuid'], payload)
-        if repeat is not None:
-            return repeat
+        # A known request_id returns its task (the engine looks it up first).
         task = self.api.move_instance(context, **payload)
         self._on_change(task['id'], False)
         if self.notifier is not None and task['state'] == 'accepted' and \
                 len(task['history']) == 1:
             self.notifier.emit(task, 'accepted')
         return task
-
-    def _repeat(self, context, instance_uuid, payload):
-        """The task already made for this request_id, if any.
-
-        The engine checks the request against the world before it looks the
-        request_id up, so the repeat of a move that is running (instance
-        busy) or done (destination now the source) would be refused.
-        """
-        request_id = payload.get('request_id')
-        if request_id is None:
-            return None
-        for task in self.api.list_tasks(context, instance=instance_uuid):
-            if (task['request'] or {}).get('request_id') == request_id:
-                return task
-        return None
 
     @expected
     def get_task(self, context, task_id):

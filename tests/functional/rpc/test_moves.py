@@ -94,6 +94,9 @@ def test_same_request_id_same_task(api, admin, boot):
     after = api.move_instance(admin, vm['uuid'], request_id=request_id)
     assert after['id'] == first['id']
     assert len(api.list_tasks(admin, instance=vm['uuid'])) == 1
+    with pytest.raises(exception.InvalidMoveRequest):   # not the same ask
+        api.move_instance(admin, vm['uuid'], destination='host5',
+                          request_id=request_id)
 
 
 def test_second_move_of_busy_instance_refused(api, admin, boot):
