@@ -200,8 +200,8 @@ class Conductor:
                 continue
             LOG.info('Taking up move %s (%s, %s)', move['id'], move['type'],
                      move['state'])
-            self.schedule(move['id'],
-                          interrupted=move['state'] != types_base.ACCEPTED)
+            # Whether it had started is read from its atoms when it runs.
+            self.schedule(move['id'], interrupted=True)
             started.append(move)
         return started
 
@@ -374,6 +374,13 @@ class Conductor:
         started = any(state != tf_states.PENDING for state in
                       flowstate.atom_states(engine).values())
         reason = self._rollback_reason(move, interrupted, started)
+        if reason is not None and stored == tf_states.REVERTED:
+            # Reverted already; the conductor died before it said so (and
+            # TaskFlow's prepare() has just reset the flow to run again).
+            self.recorder.advance(move['id'], types_base.REVERTED,
+                                  reason=move['reason'] or reason,
+                                  failed_step=move['failed_step'])
+            return tf_states.REVERTED
         if reason is not None:
             flowstate.mark_for_rollback(engine)
             if move['state'] != types_base.REVERTING:
@@ -423,6 +430,9 @@ class Conductor:
         fd = book.find(flow_detail_uuid(move['id'], stage))
         stored_atoms = [ad.name for ad in fd]
         stored_state = fd.state
+        if stored_state == tf_states.REVERTED and any(
+                ad.state == tf_states.REVERT_FAILURE for ad in fd):
+            stored_state = tf_states.FAILURE   # TaskFlow's word is wrong
         engine = engines.load(flow, flow_detail=fd, book=book,
                               backend=self.services.persistence,
                               engine='serial')

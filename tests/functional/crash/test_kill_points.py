@@ -247,11 +247,6 @@ def test_kill_point(kill_point, outcomes, one_move_templates):
 REVERT_POINTS = [p for p in POINTS if p.method == 'revert']
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'engine bug: a move killed while reverting ends "reverted" with reason '
-    '"reverting" and no failed_step: the failure that made it revert is '
-    'recorded only at the end of the run that was killed (see the report '
-    'of the crash tests)'))
 @pytest.mark.parametrize('kill_point', REVERT_POINTS,
                          ids=[p.id for p in REVERT_POINTS])
 def test_revert_reason_survives(kill_point, outcomes):
@@ -297,25 +292,8 @@ def rewind_last_state_change(db, move_id):
         con.close()
 
 
-WINDOW_BUG = pytest.mark.xfail(strict=True, reason=(
-    'engine bug: a step re-run after a crash is not announced RUNNING again '
-    '(TaskFlow skips the RUNNING -> RUNNING transition), so a move whose '
-    'state had not yet followed its running step never catches up: every '
-    'later state change is refused (and swallowed by the notifier) and the '
-    'move ends "failed: InvalidStateTransition ... to completed"; and a '
-    'move still "accepted" is not seen as interrupted (rollback runs it '
-    'forward). Found by test_random_kills; see the report of the crash '
-    'tests'))
-
-
-def _window_param(point):
-    # Rolled back from a state after "accepted", the move reverts fine.
-    ok = point.policy == 'rollback' and point.task != 'ClaimDestination'
-    return pytest.param(point, id=point.id,
-                        marks=() if ok else (WINDOW_BUG,))
-
-
-@pytest.mark.parametrize('point', [_window_param(p) for p in WINDOW_POINTS])
+@pytest.mark.parametrize('point', WINDOW_POINTS,
+                         ids=[p.id for p in WINDOW_POINTS])
 def test_kill_between_step_start_and_state_change(
         point, crash_pool, one_move_templates, tmp_path):
     template = one_move_templates[point.type]
@@ -351,11 +329,12 @@ def test_kill_between_step_start_and_state_change(
 # -- the window inside TaskFlow's Storage.inject -----------------------------
 # Loading a flow detail for the first time, TaskFlow saves the injector atom
 # (the engine's store) empty, then saves it again with the values: two
-# commits. A kill between them leaves ``_TaskFlow_INJECTOR`` with no results,
-# and every later load of the flow detail fails in Storage.__init__
-# (``source.results.keys()`` on None). No fault point is in that window: the
-# kill is taken in the stage's first task and the injector emptied as the
-# kill inside inject leaves it.
+# commits. A kill between them left ``_TaskFlow_INJECTOR`` with no results,
+# and every later load of the flow detail failed in Storage.__init__
+# (``source.results.keys()`` on None). The conductor now injects the store
+# in memory only (it is derived from the move record on every load), so no
+# injector atom is persisted and the window is gone: checked here on a flow
+# killed in its first task, before and after the point of no return.
 INJECT_POINTS = [KillPoint('cold-migrate', 'ClaimDestination', 'execute',
                            'before', 'resume'),
                  KillPoint('cold-migrate', 'DestroySource', 'execute',
@@ -363,25 +342,19 @@ INJECT_POINTS = [KillPoint('cold-migrate', 'ClaimDestination', 'execute',
 
 
 def empty_injector(db, move_id, stage):
+    """No injector atom of the move's stage is persisted to be emptied."""
     con = sqlite3.connect(db, timeout=60)
     try:
-        with con:
-            changed = con.execute(
-                'UPDATE tf_atomdetails SET results = NULL, state = NULL '
-                "WHERE name = '_TaskFlow_INJECTOR' AND parent_uuid IN "
-                '(SELECT uuid FROM tf_flowdetails WHERE parent_uuid = ? AND '
-                'name = ?)', (move_id, stage)).rowcount
-        assert changed == 1
+        count, = con.execute(
+            "SELECT count(*) FROM tf_atomdetails WHERE name = "
+            "'_TaskFlow_INJECTOR' AND parent_uuid IN (SELECT uuid FROM "
+            'tf_flowdetails WHERE parent_uuid = ? AND name = ?)',
+            (move_id, stage)).fetchone()
+        assert count == 0
     finally:
         con.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'engine bug: a conductor killed between the two commits of TaskFlow\'s '
-    'Storage.inject leaves an injector atom without results; the next '
-    'conductor cannot load the flow (AttributeError: \'NoneType\' object has '
-    'no attribute \'keys\') and the move ends "failed" with the instance '
-    'held. Found by test_random_kills; see the report of the crash tests'))
 @pytest.mark.parametrize('point', INJECT_POINTS,
                          ids=[p.id for p in INJECT_POINTS])
 def test_kill_inside_taskflow_inject(point, crash_pool, one_move_templates,
@@ -422,14 +395,6 @@ def test_kill_inside_taskflow_inject(point, crash_pool, one_move_templates,
 # that window; the move is reverted by a failing step, then its last record
 # (``reverted``, with the unlock of the instance) undone, as the kill leaves
 # it. The failure was transient: the recovering conductor has no fault.
-@pytest.mark.xfail(strict=True, reason=(
-    'engine bug: TaskFlow\'s engine.prepare() resets a flow it finds '
-    'REVERTED so that it can run again, and the runner loads (prepares) '
-    'and runs the main flow of a move that is "reverting" whatever its '
-    'stored state: the whole move is run forward again. The instance ends '
-    'on the destination and the move "failed: InvalidStateTransition ... '
-    'from reverting to completed". Found by test_random_kills (rollback); '
-    'see the report of the crash tests'))
 @pytest.mark.parametrize('policy', POLICIES)
 def test_kill_between_revert_end_and_record(policy, crash_pool,
                                             one_move_templates, tmp_path):

@@ -122,12 +122,6 @@ def test_abort_during_transfer_reverts(aborted_in_transfer):
     assert out['audit'].returncode == 0, out['audit'].stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'bug: the embedded CLI acts with oslo.context\'s bare admin context '
-    '(no user, no project), so its actions are recorded with nobody as '
-    'who asked ("aborted by an operator"); the RPC CLI uses '
-    'move_orchestrator.context.get_admin_context() (admin/admin). See the '
-    'report of the crash tests'))
 def test_abort_records_who_asked(aborted_in_transfer):
     doc = aborted_in_transfer['doc']
     action, = doc['actions']
