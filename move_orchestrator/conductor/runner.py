@@ -333,6 +333,10 @@ class Conductor:
 
     def run_move(self, move_id, interrupted=False):
         move = self.services.store.get(move_id)
+        if move['state'] in types_base.TERMINAL_STATES:
+            # Listed as unfinished a moment ago, finished since (the
+            # watcher races the move's own thread): nothing left to do.
+            return
         try:
             move_type = move_types.get(move['type'])
             book = self._logbook(move)
