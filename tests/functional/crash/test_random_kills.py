@@ -38,9 +38,10 @@ def events_since(con, event_id):
                        "kind = 'subtask'", (event_id,)).fetchone()[0]
 
 
-# Not strict: whether a kill lands in one of the two windows depends on the
-# timing of the moves (it does in most runs); test_kill_points reproduces
-# both deterministically, strictly.
+# The crash windows these kills found (a kill between an atom's save and
+# the move's state, inside TaskFlow's two-commit inject, between a finished
+# revert and its record) are reproduced deterministically in
+# test_kill_points.py.
 @pytest.mark.parametrize('policy', ['resume', 'rollback'])
 def test_random_kills_with_many_moves_in_flight(policy, crash_pool,
                                                 tmp_path):
