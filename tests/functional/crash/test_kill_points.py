@@ -63,9 +63,13 @@ class KillPoint(collections.namedtuple(
     def failing_task(self):
         """For a revert point: the task whose failure makes the move
         revert: the last task before the point of no return (which fails
-        after its work when it is the one whose revert is killed)."""
+        after its work when it is the one whose revert is killed); in
+        cleanup, the last cleanup task, whose failure makes the retry
+        controller revert the cleanup's steps and run them again."""
         if self.method != 'revert':
             return None
+        if not self.before_ponr:
+            return cleanup_tasks(self.type)[-1]
         return main_tasks(self.type)[-1]
 
     @property
@@ -80,7 +84,7 @@ class KillPoint(collections.namedtuple(
 
     @property
     def expected(self):
-        if self.method == 'revert':
+        if self.method == 'revert' and self.before_ponr:
             return types_base.REVERTED
         if not self.before_ponr or self.policy == 'resume':
             return types_base.COMPLETED
@@ -90,6 +94,11 @@ class KillPoint(collections.namedtuple(
 def main_tasks(type_name):
     return [s.task.__name__ for s in move_types.get(type_name).steps
             if s.task.phase != 'cleanup']
+
+
+def cleanup_tasks(type_name):
+    return [s.task.__name__ for s in move_types.get(type_name).steps
+            if s.task.phase == 'cleanup']
 
 
 def kill_points():
@@ -102,7 +111,11 @@ def kill_points():
                     points.append(KillPoint(type_name, step.task.__name__,
                                             'execute', when, policy))
             for step in steps:
-                if step.task.phase != 'cleanup' and has_revert(step.task):
+                # Before the point of no return, the steps that undo
+                # something; after it, the cleanup steps, reverted (a
+                # no-op) by their retry controller before it runs them
+                # again.
+                if step.task.phase == 'cleanup' or has_revert(step.task):
                     for when in ('before', 'after'):
                         points.append(KillPoint(
                             type_name, step.task.__name__, 'revert', when,
@@ -208,16 +221,28 @@ def test_kill_point(kill_point, outcomes, one_move_templates):
     task_old = subtask_states(old, point.task)
     task_new = subtask_states(new, point.task)
     if doc['state'] == 'completed':
-        # Re-run where it stopped: the interrupted step finished in the new
-        # process; steps that had succeeded did not run again; nothing was
-        # reverted.
-        assert task_old[-1] == 'RUNNING', why
-        assert task_new[-1] == 'SUCCESS', why
-        for name in done_before:
-            assert subtask_states(new, name) == [], (name, why)
-        assert not [e for e in doc['events'] if e['state'] in (
-            'REVERTING', 'REVERTED', 'reverting')], why
         assert doc['point_of_no_return'] is True
+        assert 'reverting' not in [h['state'] for h in doc['history']], why
+        assert task_new[-1] == 'SUCCESS', why
+        if point.method == 'execute':
+            # Re-run where it stopped: the interrupted step finished in the
+            # new process; steps that had succeeded did not run again;
+            # nothing was reverted.
+            assert task_old[-1] == 'RUNNING', why
+            for name in done_before:
+                assert subtask_states(new, name) == [], (name, why)
+            assert not [e for e in doc['events'] if e['state'] in (
+                'REVERTING', 'REVERTED')], why
+        else:
+            # Killed while the cleanup's retry undid its steps: the new
+            # process goes on with the retry (the steps run again and
+            # succeed), never back past the point of no return.
+            assert task_old[-1] == 'REVERTING', why
+            for name in main_tasks(point.type):
+                assert subtask_states(new, name) == [], (name, why)
+            retry, = [s for s in doc['subtasks']
+                      if s['name'] == 'RetryCleanup']
+            assert retry['attempts'] >= 2, why
     else:
         # Reverted: everything that ran was undone by the new process, and
         # nothing ran forward any more.
@@ -244,7 +269,8 @@ def test_kill_point(kill_point, outcomes, one_move_templates):
         shutil.rmtree(out['workdir'], ignore_errors=True)
 
 
-REVERT_POINTS = [p for p in POINTS if p.method == 'revert']
+REVERT_POINTS = [p for p in POINTS
+                 if p.method == 'revert' and p.before_ponr]
 
 
 @pytest.mark.parametrize('kill_point', REVERT_POINTS,
