@@ -372,15 +372,24 @@ class MigrationMixin:
         rec = self._record(instance_uuid)
         src, dst = self._ends(rec, instance_uuid)
         deadline = time.monotonic() + self.opts.operation_timeout
+        continued = False
         with src.qmp() as q:
             while True:
                 status = q.execute('query-migrate')['status']
-                if status == 'pre-switchover':
+                if status == 'pre-switchover' and not continued:
                     if rec['block']:
                         self._finish_mirror(q, instance_uuid, rec, deadline)
                     rec['continued'] = True
                     self._save(instance_uuid, rec)
-                    q.execute('migrate-continue', state='pre-switchover')
+                    # QEMU leaves pre-switchover a moment after it accepts
+                    # this: it is sent once, whatever query-migrate says next.
+                    try:
+                        q.execute('migrate-continue', state='pre-switchover')
+                    except qmp.QMPError as e:
+                        if 'not in expected state' not in str(e):
+                            raise
+                        LOG.debug('migrate-continue of %s: %s', instance_uuid, e)
+                    continued = True
                 elif status == 'completed' and self._dest_done(dst):
                     break
                 elif status in ('failed', 'cancelled'):
