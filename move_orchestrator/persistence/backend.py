@@ -28,6 +28,7 @@ import collections
 import contextlib
 import threading
 
+from oslo_db import api as oslo_db_api
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
@@ -38,6 +39,12 @@ from taskflow import states
 
 from move_orchestrator.persistence import engines
 from move_orchestrator.persistence import tables as t
+
+# A database resolves a deadlock by failing one of the transactions, which
+# must then run again (MariaDB does, for concurrent first logbook saves).
+_retry_on_deadlock = oslo_db_api.wrap_db_retry(
+    max_retries=10, retry_interval=0.01, inc_retry_interval=True,
+    max_retry_interval=0.5, retry_on_deadlock=True)
 
 # Flows whose rows we remember; past it, idle flows are forgotten.
 MAX_CACHED_FLOWS = 2000
@@ -221,6 +228,7 @@ class Connection(base.Connection):
 
     # -- writes -----------------------------------------------------------
 
+    @_retry_on_deadlock
     def clear_all(self):
         with self._write() as txn:
             for table in (t.atomdetails, t.flowdetails, t.logbooks):
@@ -229,6 +237,7 @@ class Connection(base.Connection):
         with self._cache.lock:
             self._cache.pending.clear()
 
+    @_retry_on_deadlock
     def destroy_logbook(self, book_uuid):
         fds = sa.select(t.flowdetails.c.uuid).where(
             t.flowdetails.c.parent_uuid == book_uuid)
@@ -244,6 +253,7 @@ class Connection(base.Connection):
                 raise exc.NotFound("No logbook found with uuid '%s'" % book_uuid)
         self._cache.clear()
 
+    @_retry_on_deadlock
     def save_logbook(self, book):
         row = t.book_row(book)
         with self._write() as txn:
@@ -254,6 +264,7 @@ class Connection(base.Connection):
                 self._save_flow(txn, fd, book.uuid)
         return book
 
+    @_retry_on_deadlock
     def update_flow_details(self, flow_detail):
         with self._write() as txn:
             self._save_flow(txn, flow_detail, None)
@@ -263,6 +274,7 @@ class Connection(base.Connection):
                     self._cache.forget_flow(flow_detail.uuid)
         return flow_detail
 
+    @_retry_on_deadlock
     def update_atom_details(self, atom_detail):
         ad = atom_detail
         row = t.atom_row(ad)

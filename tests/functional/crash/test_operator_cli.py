@@ -139,9 +139,12 @@ def test_abort_after_point_of_no_return_is_refused(setup, crash_pool):
     conductor = common.spawn(workdir, 'conductor', config, 'conductor',
                              '--until-idle', '--poll', '0.05')
     try:
-        common.wait_for(lambda: 'DestroySource' in [
-            s['name'] for s in move_doc(db, move_id)['subtasks']],
-            what='the cleanup to start')
+        # The step's history row commits with its atom; the move's state
+        # follows a moment later, in its own transaction.
+        common.wait_for(lambda: move_doc(db, move_id)['state'] == 'cleaning-up'
+                        and 'DestroySource' in [
+                            s['name'] for s in move_doc(db, move_id)['subtasks']],
+                        what='the cleanup to start')
         before = move_doc(db, move_id)
         assert before['state'] == 'cleaning-up'
         assert before['point_of_no_return'] is True
