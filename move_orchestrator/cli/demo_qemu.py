@@ -76,6 +76,14 @@ def run_moves(client, console):
     if not client.embedded:
         raise exception.Invalid('the QEMU demo runs its own conductor: unset '
                                 '[DEFAULT] transport_url')
+    try:
+        return _run_moves(client, console)
+    except BaseException:
+        client.services.driver.destroy_all()    # no VM left behind
+        raise
+
+
+def _run_moves(client, console):
     ctxt = client.context
     reset(client.services.driver)
     seed(client.services)
@@ -95,7 +103,9 @@ def run_moves(client, console):
     conf = client.services.conf
     conf.set_override('max_bandwidth', ABORT_BANDWIDTH, 'qemu')
     try:
-        doc = client.move_instance(ctxt, 'vm1', destination='host1')
+        here = client.services.inventory.get_instance('vm1')['host']
+        doc = client.move_instance(ctxt, 'vm1', destination='host3' if here == 'host1'
+                                   else 'host1')
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             doc = client.get_task(ctxt, doc['id'])

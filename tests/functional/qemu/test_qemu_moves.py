@@ -501,7 +501,8 @@ def test_demo_with_qemu(qemu_root, tmp_path):
     conf.write_text('[database]\nconnection = sqlite:///%s\n[qemu]\ninstances_path = %s\n'
                     % (tmp_path / 'demo.db', path))
     code, output = _cli('--config-file', str(conf), 'demo', '--driver', 'qemu')
-    assert code == 0, output
+    assert code == 0, [line for line in output.splitlines() if '│' in line
+                       or 'ERROR' in line] or output
     assert 'audit: no violations' in output
     for move_type in ('live-migrate', 'cold-migrate', 'resize', 'evacuate'):
         assert move_type in output
