@@ -14,6 +14,7 @@ from move_orchestrator import exception
 from move_orchestrator.tasks import base
 
 LOG = logging.getLogger(__name__)
+ABORT_CHECK_INTERVAL = 0.1   # seconds between looks for an operator's abort
 
 
 class BindDestinationPorts(base.MoveTask):
@@ -104,6 +105,8 @@ class TransferMemory(base.MoveTask):
                 or migration['dest'] != dest:
             self.driver.start_migration(instance_uuid, source, dest)
         deadline = time.monotonic() + conf.migration_timeout
+        reported = 0.0
+        next_abort_check = 0.0
         while True:
             migration = self.driver.poll_migration(instance_uuid)
             status = migration['status'] if migration else None
@@ -116,10 +119,17 @@ class TransferMemory(base.MoveTask):
                     instance=instance_uuid,
                     reason='the hypervisor reports %s' % status)
             total = migration['total_mb'] or 1
-            self.update_progress(
-                min(0.99, 1.0 - migration['remaining_mb'] / total))
-            move = self.services.store.get(move_id)
-            if move['abort_requested_by']:
+            progress = min(0.99, 1.0 - migration['remaining_mb'] / total)
+            if progress - reported >= 0.01:
+                # Each report is a database write: only when it moved.
+                self.update_progress(progress)
+                reported = progress
+            now = time.monotonic()
+            move = None
+            if now >= next_abort_check:     # a read; not on every poll
+                next_abort_check = now + ABORT_CHECK_INTERVAL
+                move = self.services.store.get(move_id)
+            if move and move['abort_requested_by']:
                 self.driver.cancel_migration(instance_uuid)
                 raise exception.MoveAborted(move=move_id,
                                             who=move['abort_requested_by'])

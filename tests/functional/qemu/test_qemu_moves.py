@@ -511,7 +511,7 @@ def test_demo_with_qemu(qemu_root, tmp_path):
     assert not os.path.exists(path)
 
 
-# -- every task, opt-in (about 2 minutes on 2 cores) ---------------------------------
+# -- every task, opt-in: tox -e exhaustive (about 12 minutes on 2 cores) ----------
 def _every_main_task():
     from move_orchestrator.moves import types as move_types
     for type_name in ('live-migrate', 'cold-migrate', 'resize'):
@@ -521,9 +521,7 @@ def _every_main_task():
                     yield type_name, '%s.%s=fail' % (step.task.__name__, when)
 
 
-@pytest.mark.skipif(not os.environ.get('MO_QEMU_EVERY_TASK'),
-                    reason='set MO_QEMU_EVERY_TASK=1: a failure before and after every '
-                           'task of every move type, with real VMs')
+@pytest.mark.exhaustive  # tox -e exhaustive: a failure at every task, real VMs
 @pytest.mark.parametrize('move_type,fault', list(_every_main_task()))
 def test_failure_in_every_task_reverts(make_cloud, image, move_type, fault):
     test_failure_in_a_phase_reverts(make_cloud, image, move_type, fault, 'host2')
@@ -538,9 +536,7 @@ def _every_kill_point():
                     yield type_name, '%s.%s' % (step.task.__name__, when), policy
 
 
-@pytest.mark.skipif(not os.environ.get('MO_QEMU_EVERY_TASK'),
-                    reason='set MO_QEMU_EVERY_TASK=1: the conductor SIGKILLed before and '
-                           'after every task of every move type, with real VMs')
+@pytest.mark.exhaustive  # tox -e exhaustive: a kill at every task, real VMs
 @pytest.mark.parametrize('move_type,point,policy', list(_every_kill_point()))
 def test_conductor_killed_at_every_task(make_cloud, image, move_type, point, policy):
     cloud = make_cloud()
