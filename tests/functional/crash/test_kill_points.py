@@ -421,8 +421,23 @@ def test_kill_inside_taskflow_inject(point, crash_pool, one_move_templates,
 # that window; the move is reverted by a failing step, then its last record
 # (``reverted``, with the unlock of the instance) undone, as the kill leaves
 # it. The failure was transient: the recovering conductor has no fault.
+RESET_BUG = pytest.mark.xfail(strict=True, reason=(
+    'engine bug: the runner reads the stored REVERTED state before '
+    'engine.prepare(), but prepare() persists TaskFlow\'s reset (flow and '
+    'atoms PENDING) before the move is recorded "reverted": a conductor '
+    'killed in between leaves a "reverting" move with a fresh flow, which '
+    'the next conductor runs forward (instance on the destination, move '
+    '"failed: ... from reverting to completed"). Found by '
+    'test_random_kills (rollback, seeds 103 and 104); see the report of '
+    'the crash tests'))
+
+
+@pytest.mark.parametrize('after', [
+    'revert-ended',
+    # ... and the next conductor's prepare() reset the flow, then it died.
+    pytest.param('reset-by-prepare', marks=RESET_BUG)])
 @pytest.mark.parametrize('policy', POLICIES)
-def test_kill_between_revert_end_and_record(policy, crash_pool,
+def test_kill_between_revert_end_and_record(policy, after, crash_pool,
                                             one_move_templates, tmp_path):
     template = one_move_templates['cold-migrate']
     move_id = template['move']
@@ -451,6 +466,16 @@ def test_kill_between_revert_end_and_record(policy, crash_pool,
                             'WHERE id = ?', (move_id,))
                 con.execute('UPDATE instances SET move_id = ? WHERE name = ?',
                             (move_id, template['instance']))
+                if after == 'reset-by-prepare':
+                    # What TaskFlow's engine.prepare() -> reset() persists.
+                    con.execute(
+                        "UPDATE tf_flowdetails SET state = 'PENDING' WHERE "
+                        "parent_uuid = ? AND name = 'main'", (move_id,))
+                    con.execute(
+                        "UPDATE tf_atomdetails SET state = 'PENDING', "
+                        "intention = 'EXECUTE' WHERE parent_uuid IN (SELECT "
+                        "uuid FROM tf_flowdetails WHERE parent_uuid = ? AND "
+                        "name = 'main')", (move_id,))
         finally:
             con.close()
         boundary = common.last_event_id(db)
