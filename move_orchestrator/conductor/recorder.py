@@ -24,28 +24,27 @@ class Recorder:
                               observer, move_id, state)
 
     def advance(self, move_id, target, context=None, **values):
-        """Check the transition against the type's machine, then record it."""
-        move = self.store.get(move_id)
-        if move['state'] == target:
-            # No transition; at most new details of the same state.
-            if any(move.get(k) != v for k, v in values.items()):
-                self.store.update(move_id, **values)
-            return move
-        try:
-            move_type = move_types.get(move['type'])
-        except exception.UnknownMoveType:
-            if target != 'failed':
-                raise
-        else:   # a corrupt record can still be marked failed, nothing else
-            move_type.check_transition(move_id, move['state'], target)
+        """Check the transition against the type's machine and record it,
+        in one transaction. Returns the move as it was before."""
+        def check(move):
+            try:
+                move_type = move_types.get(move['type'])
+            except exception.UnknownMoveType:
+                if target != 'failed':
+                    raise   # a corrupt record can still be marked failed
+            else:
+                move_type.check_transition(move_id, move['state'], target)
+
         unlock = target in ('completed', 'reverted')
-        self.store.set_state(move_id, target, context=context,
-                             unlock=unlock, **values)
-        LOG.info('Move %(id)s (%(type)s of %(instance)s): %(from)s -> '
-                 '%(to)s%(reason)s',
-                 {'id': move_id, 'type': move['type'],
-                  'instance': move['instance_uuid'], 'from': move['state'],
-                  'to': target, 'reason': ': %s' % values['reason']
-                  if values.get('reason') else ''})
-        self.notify(move_id, target)
+        move = self.store.set_state(move_id, target, context=context,
+                                    unlock=unlock, check=check, **values)
+        if move['state'] != target:
+            LOG.info('Move %(id)s (%(type)s of %(instance)s): %(from)s -> '
+                     '%(to)s%(reason)s',
+                     {'id': move_id, 'type': move['type'],
+                      'instance': move['instance_uuid'],
+                      'from': move['state'], 'to': target,
+                      'reason': ': %s' % values['reason']
+                      if values.get('reason') else ''})
+            self.notify(move_id, target)
         return move

@@ -100,23 +100,37 @@ class MoveStore:
                     models.Move.created_at))]
 
     def set_state(self, move_id, state, context=None, unlock=False,
-                  **values):
-        """Record a move state change (already checked by its machine)."""
+                  check=None, **values):
+        """Record a move state change in one transaction.
+
+        ``check(move)`` sees the move as it was (a dict) and raises to
+        refuse the change. Returns that dict; with the state unchanged only
+        the values are updated, and no event is written.
+        """
         with self.db.session() as s:
             move = s.get(models.Move, move_id)
-            previous = move.state
+            if move is None:
+                raise exception.TaskNotFound(task=move_id)
+            before = move_to_dict(move)
+            if move.state == state:
+                for key, value in values.items():
+                    setattr(move, key, value)
+                return before
+            if check is not None:
+                check(before)
             move.state = state
             for key, value in values.items():
                 setattr(move, key, value)
             if state in TERMINAL_STATES:
                 move.finished_at = models.utcnow()
-            detail = {'from': previous}
+            detail = {'from': before['state']}
             if values.get('reason'):
                 detail['reason'] = values['reason']
             s.add(self._event(move_id, 'move', 'move', None, state,
                               detail=detail, context=context))
             if unlock:
                 self.inventory.unlock_instance(s, move.instance_uuid, move_id)
+            return before
 
     def update(self, move_id, **values):
         with self.db.session() as s:

@@ -25,6 +25,7 @@ class MoveRecordListener(listener_base.Listener):
         self._recorder = recorder
         self._move_id = move['id']
         self._move_type = move_type
+        self._state = None          # the move's state as this run set it
         self.failures = []          # (task, error) of failed executes
         self.revert_failures = []   # (task, error) of failed reverts
 
@@ -37,8 +38,11 @@ class MoveRecordListener(listener_base.Listener):
             target.append((name, error))
         elif state == tf_states.RUNNING:
             step = self._move_type.step_for(name)
-            if step is not None:
+            if step is not None and step.move_state != self._state:
+                # A new state (most steps share their phase's): record it,
+                # and look for an operator's abort at the same read.
                 move = self._recorder.advance(self._move_id, step.move_state)
+                self._state = step.move_state
                 if self._reverts and move['abort_requested_by']:
                     # Stop after this step; the conductor then reverts.
                     self._engine.suspend()
@@ -54,3 +58,4 @@ class MoveRecordListener(listener_base.Listener):
                               step, error['type'], error['message'])}
             self._recorder.advance(self._move_id, types_base.REVERTING,
                                    **values)
+            self._state = types_base.REVERTING
