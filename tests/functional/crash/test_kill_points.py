@@ -3,14 +3,20 @@
 For every move type and every task of its flows (all five phases), the
 conductor process is killed just before and just after the task's execute;
 and, with a later task failing, just before and just after the revert of
-every task that has something to undo. A second conductor process (no kill
-fault) must then bring the move to its end by the rules of DESIGN.md
-("Durable execution and resumption"):
+every task that has something to undo (in cleanup: the reverts its retry
+controller runs before it runs the cleanup again). A second conductor
+process (no fault at all) must then bring the move to its end by the rules
+of DESIGN.md ("Durable execution and resumption"), and the history must
+show it:
 
 * before the point of no return, ``resume_policy = resume`` re-runs the
   interrupted task and completes the move; ``rollback`` reverts it;
 * after the point of no return (cleanup) the move completes either way;
 * a move killed while reverting finishes its revert, either way.
+
+352 kill points in all (176 per policy). Below them, the crash windows that
+no fault point reaches (found by test_random_kills.py), reproduced by
+putting the database in the state a kill inside the window leaves.
 
 Each kill point has a database of its own, copied from a seeded template;
 the killed run, the recovery and the audit are separate processes. Kill
