@@ -378,9 +378,13 @@ class Conductor:
         started = any(state != tf_states.PENDING for state in
                       flowstate.atom_states(engine).values())
         reason = self._rollback_reason(move, interrupted, started)
-        if reason is not None and stored == tf_states.REVERTED:
-            # Reverted already; the conductor died before it said so (and
-            # TaskFlow's prepare() has just reset the flow to run again).
+        undone = all(state in (tf_states.PENDING, tf_states.REVERTED)
+                     for state in flowstate.atom_states(engine).values())
+        if reason is not None and (stored == tf_states.REVERTED or undone):
+            # Reverted already (or never started); the conductor died
+            # before it said so. TaskFlow's prepare() resets a reverted
+            # flow to run again, and a conductor killed after that reset
+            # leaves every atom pending: nothing is left to undo.
             self.recorder.advance(move['id'], types_base.REVERTED,
                                   reason=move['reason'] or reason,
                                   failed_step=move['failed_step'])

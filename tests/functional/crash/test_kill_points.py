@@ -427,21 +427,12 @@ def test_kill_inside_taskflow_inject(point, crash_pool, one_move_templates,
 # that window; the move is reverted by a failing step, then its last record
 # (``reverted``, with the unlock of the instance) undone, as the kill leaves
 # it. The failure was transient: the recovering conductor has no fault.
-RESET_BUG = pytest.mark.xfail(strict=True, reason=(
-    'engine bug: the runner reads the stored REVERTED state before '
-    'engine.prepare(), but prepare() persists TaskFlow\'s reset (flow and '
-    'atoms PENDING) before the move is recorded "reverted": a conductor '
-    'killed in between leaves a "reverting" move with a fresh flow, which '
-    'the next conductor runs forward (instance on the destination, move '
-    '"failed: ... from reverting to completed"). Found by '
-    'test_random_kills (rollback, seeds 103 and 104); see the report of '
-    'the crash tests'))
 
 
 @pytest.mark.parametrize('after', [
     'revert-ended',
     # ... and the next conductor's prepare() reset the flow, then it died.
-    pytest.param('reset-by-prepare', marks=RESET_BUG)])
+    'reset-by-prepare'])
 @pytest.mark.parametrize('policy', POLICIES)
 def test_kill_between_revert_end_and_record(policy, after, crash_pool,
                                             one_move_templates, tmp_path):

@@ -42,13 +42,7 @@ def events_since(con, event_id):
 # the move's state, inside TaskFlow's two-commit inject, between a finished
 # revert and its record) are reproduced deterministically in
 # test_kill_points.py.
-@pytest.mark.parametrize('policy', [
-    'resume',
-    # Not strict: whether a kill lands in the window depends on timing.
-    pytest.param('rollback', marks=pytest.mark.xfail(strict=False, reason=(
-        'engine bug reproduced by test_kill_points.py::test_kill_between_'
-        'revert_end_and_record[*-reset-by-prepare]: a reverted move can be '
-        'run forward again after two kills in a row')))])
+@pytest.mark.parametrize('policy', ['resume', 'rollback'])
 def test_random_kills_with_many_moves_in_flight(policy, crash_pool,
                                                 tmp_path):
     rng = random.Random('%d-%s' % (SEED, policy))
