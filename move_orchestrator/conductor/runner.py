@@ -417,6 +417,13 @@ class Conductor:
         the move's state follows it here, if the kill came before it did.
         """
         for name, state in flowstate.atom_states(engine).items():
+            if state not in (tf_states.RUNNING, tf_states.REVERTING):
+                continue
+            # Its second run shows in the task record as a new attempt.
+            self.services.store.add_event(
+                move['id'], 'subtask', name, state,
+                phase=_phase_of(move_type, name),
+                detail={'taken_up': 'interrupted by a stopped conductor'})
             step = move_type.step_for(name)
             if state == tf_states.RUNNING and step is not None:
                 current = self.services.store.get(move['id'])['state']

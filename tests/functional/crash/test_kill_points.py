@@ -235,6 +235,8 @@ def test_kill_point(kill_point, outcomes, one_move_templates):
             # new process; steps that had succeeded did not run again;
             # nothing was reverted.
             assert task_old[-1] == 'RUNNING', why
+            # ... and the record shows it as taken up: a second attempt.
+            assert task_new[0] == 'RUNNING', why
             for name in done_before:
                 assert subtask_states(new, name) == [], (name, why)
             assert not [e for e in doc['events'] if e['state'] in (
