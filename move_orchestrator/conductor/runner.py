@@ -396,6 +396,8 @@ class Conductor:
                                       reason=reason)
         elif stored in (tf_states.FAILURE, tf_states.REVERTED):
             flowstate.reset_for_retry(engine)   # an operator's resume
+        else:
+            self._record_taken_up(move, move_type, engine)
         outcome, listener, error = self._run(engine, flow, move, move_type,
                                              types_base.MAIN)
         if outcome == tf_states.SUSPENDED:
@@ -417,22 +419,26 @@ class Conductor:
         the move's state follows it here, if the kill came before it did.
         """
         for name, state in flowstate.atom_states(engine).items():
-            if state not in (tf_states.RUNNING, tf_states.REVERTING):
-                continue
-            # Its second run shows in the task record as a new attempt.
-            self.services.store.add_event(
-                move['id'], 'subtask', name, state,
-                phase=_phase_of(move_type, name),
-                detail={'taken_up': 'interrupted by a stopped conductor'})
             step = move_type.step_for(name)
             if state == tf_states.RUNNING and step is not None:
                 current = self.services.store.get(move['id'])['state']
                 if current not in (step.move_state, types_base.REVERTING):
                     self.recorder.advance(move['id'], step.move_state)
 
+    def _record_taken_up(self, move, move_type, engine):
+        """A step run again after a crash shows in the record as a new
+        attempt (TaskFlow does not announce it: RUNNING to RUNNING)."""
+        for name, state in flowstate.atom_states(engine).items():
+            if state in (tf_states.RUNNING, tf_states.REVERTING):
+                self.services.store.add_event(
+                    move['id'], 'subtask', name, state,
+                    phase=_phase_of(move_type, name),
+                    detail={'taken_up': 'interrupted by a stopped conductor'})
+
     def _run_stage(self, move, move_type, book, stage):
         engine, flow, stored = self._load(move, move_type, book, stage)
         self._catch_up(move, move_type, engine)
+        self._record_taken_up(move, move_type, engine)
         if stored in (tf_states.FAILURE, tf_states.REVERTED):
             flowstate.reset_for_retry(engine)   # an operator's resume
         outcome, listener, error = self._run(engine, flow, move, move_type,
