@@ -385,6 +385,9 @@ class Conductor:
             # before it said so. TaskFlow's prepare() resets a reverted
             # flow to run again, and a conductor killed after that reset
             # leaves every atom pending: nothing is left to undo.
+            if move['state'] != types_base.REVERTING:   # aborted, unstarted
+                self.recorder.advance(move['id'], types_base.REVERTING,
+                                      reason=reason)
             self.recorder.advance(move['id'], types_base.REVERTED,
                                   reason=move['reason'] or reason,
                                   failed_step=move['failed_step'])

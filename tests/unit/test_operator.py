@@ -227,3 +227,17 @@ def test_corrupt_record_ends_failed(make_cloud):
     doc = cloud.api.wait_task(None, doc['id'], timeout=30)
     assert doc['state'] == 'failed'
     assert 'teleport' in doc['reason']
+
+
+def test_abort_of_a_move_not_started_yet(cloud):
+    """Accepted while no conductor runs it, aborted, then taken up."""
+    cloud.api.conductor.shutdown()          # this database has no owner
+    move = cloud.api.conductor.submit({'instance': 'vm2',
+                                       'destination': 'host3'})
+    cloud.api.conductor.abort(move['id'], context=ALICE)
+    _restart(cloud)
+    doc = cloud.api.wait_task(None, move['id'], timeout=30)
+    assert doc['state'] == 'reverted'
+    assert doc['reason'] == 'aborted by alice'
+    assert doc['subtasks'] == []
+    assert cloud.audit() == []
