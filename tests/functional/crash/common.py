@@ -16,6 +16,7 @@ import threading
 import time
 
 from move_orchestrator.records import tasks as records
+from tests import waiting
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -179,14 +180,7 @@ def owned(db):
 
 
 def wait_for(predicate, timeout=TIMEOUT, what='a condition'):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out waiting for %s' % what)
-        time.sleep(0.02)
+    return waiting.wait_for(predicate, timeout=timeout, what=what)
 
 
 def copy_database(template, db):

@@ -18,6 +18,8 @@ import pytest
 from move_orchestrator.drivers.compute import base
 from move_orchestrator import exception
 
+from tests import waiting
+
 RAM_MB = 64
 FILL_MB = 48
 
@@ -45,14 +47,7 @@ def counters(driver, spec, host):
     return [int(line, 16) for line in lines if len(line) == 8]
 
 
-def wait_for(predicate, timeout=30.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError('timed out waiting for %s' % predicate)
+wait_for = waiting.wait_for
 
 
 def poll_until(driver, spec, statuses, timeout=60.0):

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid as uuid_mod
 
 import pytest
@@ -28,6 +27,7 @@ from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import qmp
 from tests.functional.qemu import conftest
 from tests import harness
+from tests import waiting
 
 FLAVORS = (('q.small', 1, 64, 1), ('q.big', 2, 96, 2))
 HOSTS = ('host1', 'host2', 'host3')
@@ -132,14 +132,7 @@ def same_disk(path_a, path_b):
 
 
 # -- looking at the guests -------------------------------------------------------
-def wait_for(predicate, timeout=60.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError('timed out waiting for %s' % predicate)
+wait_for = waiting.wait_for
 
 
 def root(cloud):
