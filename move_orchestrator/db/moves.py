@@ -144,7 +144,17 @@ class MoveStore:
                               error, detail, context))
 
     def events(self, move_id):
+        return self.events_of([move_id])[move_id]
+
+    def events_of(self, move_ids):
+        """The histories of several moves in one query: {move id: events}."""
+        found = {move_id: [] for move_id in move_ids}
+        if not found:
+            return found
         with self.db.session() as s:
-            return [event_to_dict(e) for e in s.scalars(
-                sa.select(models.MoveEvent).filter_by(move_id=move_id)
-                .order_by(models.MoveEvent.id))]
+            for e in s.scalars(
+                    sa.select(models.MoveEvent)
+                    .where(models.MoveEvent.move_id.in_(list(found)))
+                    .order_by(models.MoveEvent.id)):
+                found[e.move_id].append(event_to_dict(e))
+        return found

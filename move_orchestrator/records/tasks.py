@@ -88,12 +88,7 @@ class TaskRecords:
         return build_document(move, self.store.events(task_id))
 
     def list_tasks(self, instance=None, state=None, limit=None, marker=None):
-        return [build_document(m, self.store.events(m['id']))
-                for m in self.store.list(instance_uuid=instance, state=state,
-                                         limit=limit, marker=marker)]
-
-
-def summary(doc):
-    """One row of ``task list``."""
-    return {k: doc[k] for k in ('id', 'instance', 'type', 'state', 'source',
-                                'destination', 'created', 'finished')}
+        moves = self.store.list(instance_uuid=instance, state=state,
+                                limit=limit, marker=marker)
+        events = self.store.events_of([m['id'] for m in moves])
+        return [build_document(m, events[m['id']]) for m in moves]
