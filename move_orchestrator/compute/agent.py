@@ -25,12 +25,16 @@ from move_orchestrator import rpc
 LOG = logging.getLogger(__name__)
 
 TOPIC_PREFIX = 'move_orchestrator.compute'
-VERSION = '1.0'
+# API version history:
+#   1.0 - the driver operations
+#   1.1 - shares_storage (the revert of a copy made in place)
+VERSION = '1.1'
 
 # Driver operations served, and the argument that names the agent's host.
 HOST_OPERATIONS = {
     'spawn': 'host', 'destroy': 'host', 'power_on': 'host', 'power_off': 'host',
     'create_disk': 'host', 'copy_disk': 'source', 'delete_disk': 'host',
+    'shares_storage': 'source',
     'prepare_incoming': 'host', 'start_migration': 'source',
     'bind_ports': 'host', 'activate_binding': 'host', 'unbind_ports': 'host',
 }

@@ -45,7 +45,8 @@ class PowerOffInstance(base.MoveTask):
 
 
 class CopyDisk(base.MoveTask):
-    """Copy (or, on the same host, grow) the disk for the new flavor."""
+    """Copy the disk for the new flavor, or grow it in place where source
+    and destination share storage (one host, or one storage group)."""
     phase = 'transfer'
 
     def execute(self, instance_uuid, source, dest, new_spec):
@@ -53,9 +54,11 @@ class CopyDisk(base.MoveTask):
                               new_spec['disk_gb'])
 
     def revert(self, instance_uuid, source, dest, spec, **kwargs):
-        if dest != source:
+        if not self.driver.shares_storage(source, dest):
             self.driver.delete_disk(instance_uuid, dest)
         elif source in self.driver.describe(instance_uuid)['disks']:
+            # Grown in place: deleting dest's disk would keep it (the
+            # source still uses it), so give it its old size back.
             self.driver.copy_disk(instance_uuid, source, source,
                                   spec['disk_gb'])
 

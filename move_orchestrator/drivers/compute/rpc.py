@@ -34,6 +34,9 @@ LOG = logging.getLogger(__name__)
 # agent does it when it comes back (ComputeAgent.reap), as Nova's compute
 # deletes evacuated instances when it starts.
 DEFERRED_WHILE_DOWN = ('destroy', 'delete_disk', 'unbind_ports')
+# Calls newer than the agent API's 1.0, sent with the version they need: an
+# agent not upgraded yet serves every other call, and refuses these.
+CALL_VERSIONS = {'shares_storage': '1.1'}
 
 
 class RpcDriver(base.ComputeDriver):
@@ -61,7 +64,7 @@ class RpcDriver(base.ComputeDriver):
         if client is None:
             client = rpc.get_client(
                 self.transport, messaging.Target(topic=agent.topic(host),
-                                                 version=agent.VERSION),
+                                                 version='1.0'),
                 timeout=self.conf.compute.rpc_timeout)
             self._clients[host] = client
         return client
@@ -75,8 +78,11 @@ class RpcDriver(base.ComputeDriver):
                 return False
             raise exception.HostUnavailable(host=host, reason='it is down')
         client = self._client(host)
-        if timeout is not None:
-            client = client.prepare(timeout=timeout)
+        prepare = {'timeout': timeout} if timeout is not None else {}
+        if method in CALL_VERSIONS:
+            prepare['version'] = CALL_VERSIONS[method]
+        if prepare:
+            client = client.prepare(**prepare)
         try:
             return client.call(mo_context.get_admin_context(), method, **kwargs)
         except messaging.MessagingTimeout:
@@ -155,6 +161,13 @@ class RpcDriver(base.ComputeDriver):
 
     def delete_disk(self, instance_uuid, host):
         return self._call(host, 'delete_disk', instance_uuid=instance_uuid, host=host)
+
+    def shares_storage(self, source, dest):
+        """The source's agent says: it is the one whose copy_disk works in
+        place or not."""
+        if source == dest:
+            return True
+        return self._call(source, 'shares_storage', source=source, dest=dest)
 
     def bind_ports(self, instance_uuid, host):
         return self._call(host, 'bind_ports', instance_uuid=instance_uuid, host=host)

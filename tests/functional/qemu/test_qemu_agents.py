@@ -25,18 +25,21 @@ BIN = os.path.dirname(sys.executable)
 
 
 class Agent:
-    def __init__(self, tmp_path, host, transport_url, db_url, root):
+    def __init__(self, tmp_path, host, transport_url, db_url, root, storage_groups=None):
         self.host = host
         self.config = str(tmp_path / ('%s.conf' % host))
         self.log = str(tmp_path / ('%s.log' % host))
+        groups = storage_groups or {}
         with open(self.config, 'w') as f:
             f.write('[DEFAULT]\ntransport_url = %s\nhost = %s\n'
                     '[database]\nconnection = %s\n'
                     '[compute]\nagent_driver = qemu\nagent_vcpus = 4\n'
-                    'agent_ram_mb = 1024\nagent_disk_gb = 20\n'
-                    '[qemu]\ninstances_path = %s\n'
+                    'agent_ram_mb = 1024\nagent_disk_gb = 20\n%s'
+                    '[qemu]\ninstances_path = %s\nstorage_groups = %s\n'
                     '[oslo_messaging_rabbit]\nrabbit_retry_interval = 1\n'
-                    % (transport_url, host, db_url, root))
+                    % (transport_url, host, db_url,
+                       'agent_storage_group = %s\n' % groups[host] if host in groups else '',
+                       root, ','.join('%s:%s' % hg for hg in sorted(groups.items()))))
         self.proc = None
 
     def start(self, timeout=60):
@@ -67,10 +70,17 @@ class Agent:
 
 
 @pytest.fixture
-def agents(make_driver, tmp_path):
+def agents(make_driver, tmp_path, request):
     """(cloud, driver, {host: Agent}): two agents, and a conductor here
-    using the rpc driver; the driver looks at the hosts directly."""
-    local = make_driver()      # the same hosts' directory, to look and clean up
+    using the rpc driver; the driver looks at the hosts directly.
+
+    Parametrized indirectly, it takes ``storage_groups`` (the agents') and
+    ``task_faults`` (the conductor's).
+    """
+    opts = getattr(request, 'param', {})
+    groups = opts.get('storage_groups', {})
+    # The same hosts' directory, to look and clean up.
+    local = make_driver(storage_groups=groups)
     url = 'sqlite:///%s' % (tmp_path / 'mo.db')
     migration.upgrade(url)
     with rpc_harness.private_vhost() as transport_url:
@@ -78,8 +88,10 @@ def agents(make_driver, tmp_path):
         cloud = None
         try:
             for host in ('host1', 'host2'):
-                started.append(Agent(tmp_path, host, transport_url, url, local.root).start())
+                started.append(Agent(tmp_path, host, transport_url, url, local.root,
+                                     storage_groups=groups).start())
             cloud = harness.Cloud(url, seed=False, compute__driver='rpc',
+                                  task_faults=opts.get('task_faults', ()),
                                   conductor__poll_interval=0.02,
                                   qemu__instances_path=local.root)
             cloud.override('transport_url', transport_url, None)
@@ -140,3 +152,25 @@ def test_evacuate_from_a_dead_host_whose_agent_cleans_up_on_return(agents, image
     assert cloud.services.inventory.get_host('host1')['state'] == 'up'
     moves.assert_runs_only_on(cloud, vm, 'host2')
     assert moves.same_disk(image, cloud.world('vm1')['disks']['host2']['path'])
+
+
+@pytest.mark.parametrize('agents', [{
+    'storage_groups': {'host1': 'g', 'host2': 'g'},
+    'task_faults': ['CopyDisk.execute.after=fail'],
+}], indirect=True, ids=['shared-storage'])
+def test_resize_within_a_storage_group_reverts_the_disk_size(agents, image):  # noqa: F811
+    """The source's agent tells the conductor that its copy was made in
+    place (agent API 1.1): the revert shrinks the shared disk back."""
+    cloud, _local, _agents = agents
+    for flavor in moves.FLAVORS:
+        cloud.services.inventory.create_flavor(*flavor)
+    vm = cloud_mod.boot_instance(cloud.services, 'vm1', 'host1', 'q.small', image=image)
+    moves.wait_for(lambda: len(moves.counters(cloud, vm, 'host1')) > 3)
+
+    doc = cloud.move('vm1', destination='host2', flavor='q.big')
+    assert (doc['type'], doc['state']) == ('resize', 'reverted'), doc['reason']
+    assert doc['failed_step'] == 'CopyDisk'
+    moves.assert_runs_only_on(cloud, vm, 'host1')
+    disk = cloud.world('vm1')['disks']['host1']
+    assert disk['size_gb'] == 1
+    assert moves.same_disk(image, disk['path'])

@@ -13,6 +13,7 @@ At the end of every test every QEMU process, socket and disk is gone (the
 ``qemu_root`` fixture checks it again for the whole session).
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -345,6 +346,31 @@ def test_failure_in_a_phase_reverts(make_cloud, image, move_type, fault, dest):
         # Paused and resumed at most, never restarted: one count, no gap.
         seen = counters(cloud, vm, 'host1')
         assert seen == list(range(seen[0], seen[0] + len(seen)))
+
+
+@pytest.mark.parametrize('fault', [
+    'CopyDisk.execute=fail',                # before the grow: nothing to undo
+    'CopyDisk.execute.after=fail',          # grown
+    'VerifyResize.execute.after=fail',      # grown, and run by host2
+])
+def test_resize_within_a_storage_group_reverts_the_disk_size(make_cloud, image, fault):
+    """Both hosts reach one disk file, which the resize grows in place: a
+    revert gives it back its old size, as on one host."""
+    cloud = make_cloud(task_faults=[fault],
+                       qemu__storage_groups={'host1': 'g', 'host2': 'g'})
+    vm, reference = boot(cloud, 'vm1', image=image)
+
+    doc = cloud.move('vm1', destination='host2', flavor='q.big')
+    assert (doc['type'], doc['state']) == ('resize', 'reverted'), doc['reason']
+    assert doc['failed_step'] == fault.split('.')[0]
+    assert cloud.instance('vm1')['flavor'] == 'q.small'
+    assert_runs_only_on(cloud, vm, 'host1')
+    disk = cloud.world('vm1')['disks']['host1']
+    assert disk['size_gb'] == 1
+    # What the file says, not only the driver.
+    info = json.loads(_run('qemu-img', 'info', '-U', '--output=json', disk['path']))
+    assert info['virtual-size'] == 1 << 30
+    assert same_disk(reference, disk['path'])
 
 
 def test_abort_during_a_throttled_live_migration(make_cloud, image):

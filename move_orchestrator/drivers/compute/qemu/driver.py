@@ -60,9 +60,10 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
     def _group(self, host):
         return self.opts.storage_groups.get(host)
 
-    def shares_storage(self, a, b):
-        return a == b or (self._group(a) is not None
-                          and self._group(a) == self._group(b))
+    def shares_storage(self, source, dest):
+        """Whether both hosts reach one disk file (copy_disk works in place)."""
+        return source == dest or (self._group(source) is not None
+                                  and self._group(source) == self._group(dest))
 
     def _disk_dir(self, instance_uuid, host):
         group = self._group(host)
@@ -256,8 +257,9 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         if not os.path.exists(src):
             _fail('copy_disk', 'no disk for %s on %s' % (instance_uuid, source))
         if self.shares_storage(source, dest):
-            # In place. On one host a smaller size is the revert of a resize
-            # there: the grow is undone (the flavor's disk never shrinks).
+            # In place. copy_disk(source, source, smaller) is the revert of a
+            # resize in place (on one host or within a storage group): the
+            # grow is undone. A move between hosts never shrinks the disk.
             self.img.grow(src, size_gb, operation='copy_disk', shrink=source == dest)
             return
         dst = self.disk_path(instance_uuid, dest)
