@@ -6,7 +6,8 @@ operations of a local compute driver (``[compute] agent_driver``, the qemu
 driver by default) for that host only: every call that names a host must
 name this one, so a message that reaches the wrong agent fails loudly
 instead of acting on another host. On start it registers its host with the
-inventory (capacity, CPU model, storage group) and marks it up.
+inventory (capacity, CPU model, storage group: refreshed when the host is
+known already) and marks it up, unless an operator disabled it.
 
 The rpc compute driver (drivers/compute/rpc.py) is its client.
 """
@@ -141,20 +142,24 @@ class ComputeAgent:
         self.server = None
 
     def register(self):
-        """Put this host in the inventory (or mark it up again)."""
+        """Put this host in the inventory, or bring its entry up to date:
+        the scheduler must not place moves by a capacity or a CPU model the
+        host had before its agent restarted."""
         c = self.conf.compute
         inventory = inv.Inventory(db_session.get_database(self.conf.database.connection))
-        try:
-            inventory.get_host(self.host)
-        except exception.HostNotFound:
-            inventory.create_host(
-                self.host, vcpus=c.agent_vcpus or os.cpu_count() or 1,
-                ram_mb=c.agent_ram_mb or _machine_ram_mb(), disk_gb=c.agent_disk_gb,
-                cpu_model=c.agent_cpu_model, storage_group=c.agent_storage_group)
+        host, changes = inventory.register_host(
+            self.host, vcpus=c.agent_vcpus or os.cpu_count() or 1,
+            ram_mb=c.agent_ram_mb or _machine_ram_mb(), disk_gb=c.agent_disk_gb,
+            cpu_model=c.agent_cpu_model, storage_group=c.agent_storage_group)
+        if changes is None:
             LOG.info('Host %s registered with the inventory', self.host)
+        elif changes:
+            LOG.info('Host %s updated in the inventory: %s', self.host, ', '.join(
+                '%s %s -> %s' % (f, old, new) for f, (old, new) in sorted(changes.items())))
         else:
-            inventory.set_host_state(self.host, 'up')
-            LOG.info('Host %s is up again', self.host)
+            LOG.info('Host %s is in the inventory, unchanged', self.host)
+        if host['state'] != 'up':
+            LOG.info('Host %s stays %s', self.host, host['state'])
         self.reap(inventory)
         return inventory.get_host(self.host)
 

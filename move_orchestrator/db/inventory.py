@@ -36,6 +36,33 @@ class Inventory:
                               storage_group=storage_group, state=state))
         return self.get_host(name)
 
+    def register_host(self, name, vcpus, ram_mb, disk_gb, cpu_model='x86_64',
+                      storage_group=None):
+        """Create the host, or refresh what its compute agent reports.
+
+        Capacity, CPU model and storage group are the agent's to say, so a
+        restarted agent's values replace the stored ones. A host marked down
+        is up again (its agent is back); an operator's ``disabled`` stays.
+        Allocations are not touched. Returns the host and {field: (old,
+        new)} of what changed, None when it was created.
+        """
+        values = {'vcpus': vcpus, 'ram_mb': ram_mb, 'disk_gb': disk_gb,
+                  'cpu_model': cpu_model, 'storage_group': storage_group}
+        with self.db.session() as s:
+            host = s.scalars(sa.select(models.Host).filter_by(
+                name=name).with_for_update()).first()
+            if host is None:
+                s.add(models.Host(name=name, state='up', **values))
+                changes = None
+            else:
+                if host.state == 'down':
+                    values['state'] = 'up'
+                changes = {f: (getattr(host, f), v) for f, v in values.items()
+                           if getattr(host, f) != v}
+                for field, (_old, new) in changes.items():
+                    setattr(host, field, new)
+        return self.get_host(name), changes
+
     def get_host(self, name):
         with self.db.session() as s:
             host = s.scalars(sa.select(models.Host).filter_by(

@@ -1,0 +1,71 @@
+"""A compute agent's registration of its host, on the demo cloud.
+
+The agent serves the fake driver here and is not started (no RPC): only
+what it writes to the inventory when it starts is looked at.
+"""
+
+import logging
+
+import pytest
+
+from move_orchestrator.compute import agent as agent_mod
+from move_orchestrator.conf import CONF
+
+# Demo hosts: 16 vCPUs, 32768 MiB, 500 GiB, Cascadelake, group local-hostN.
+SEEDED = {'vcpus': 16, 'ram_mb': 32768, 'disk_gb': 500,
+          'cpu_model': 'Cascadelake'}
+
+
+def register(cloud, host, caplog, **agent_opts):
+    """Start-up registration of host's agent; its host and its INFO log."""
+    cloud.override('host', host, None)
+    cloud.override('agent_driver', 'fake', 'compute')
+    opts = dict(SEEDED, storage_group='local-%s' % host)
+    opts.update(agent_opts)
+    for name, value in opts.items():
+        cloud.override('agent_%s' % name, value, 'compute')
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=agent_mod.__name__):
+        registered = agent_mod.ComputeAgent(CONF).register()
+    return registered, [r.getMessage() for r in caplog.records
+                        if r.name == agent_mod.__name__]
+
+
+def test_restarted_agent_updates_its_host_and_keeps_disabled(cloud, caplog):
+    inventory = cloud.services.inventory
+    allocations = inventory.list_allocations(host='host1')
+    assert allocations      # demo instances live there
+    inventory.set_host_state('host1', 'disabled')      # an operator's drain
+
+    host, log = register(cloud, 'host1', caplog, vcpus=32, ram_mb=65536,
+                         cpu_model='Icelake', storage_group='shared-a')
+    assert host == {'name': 'host1', 'state': 'disabled', 'vcpus': 32,
+                    'ram_mb': 65536, 'disk_gb': 500, 'cpu_model': 'Icelake',
+                    'storage_group': 'shared-a'}
+    assert inventory.get_host('host1') == host
+    assert inventory.list_allocations(host='host1') == allocations
+    assert ('Host host1 updated in the inventory: cpu_model Cascadelake -> '
+            'Icelake, ram_mb 32768 -> 65536, storage_group local-host1 -> '
+            'shared-a, vcpus 16 -> 32') in log
+    assert 'Host host1 stays disabled' in log
+    # The other hosts are not the agent's to change.
+    assert {k: v for k, v in inventory.get_host('host2').items()
+            if k in SEEDED} == SEEDED
+    assert cloud.audit() == []
+
+
+@pytest.mark.parametrize('before,after', [('down', 'up'), ('up', 'up')])
+def test_restarted_agent_with_the_same_host(cloud, caplog, before, after):
+    cloud.services.inventory.set_host_state('host2', before)
+    host, log = register(cloud, 'host2', caplog)
+    assert host == dict(SEEDED, name='host2', state=after,
+                        storage_group='local-host2')
+    assert log == (['Host host2 updated in the inventory: state down -> up']
+                   if before == 'down' else
+                   ['Host host2 is in the inventory, unchanged'])
+
+
+def test_new_agent_registers_its_host(cloud, caplog):
+    host, log = register(cloud, 'host9', caplog, storage_group=None)
+    assert host == dict(SEEDED, name='host9', state='up', storage_group=None)
+    assert log == ['Host host9 registered with the inventory']
