@@ -28,8 +28,11 @@ LOG = logging.getLogger(__name__)
 TOPIC_PREFIX = 'move_orchestrator.compute'
 # API version history:
 #   1.0 - the driver operations
-#   1.1 - shares_storage (the revert of a copy made in place)
+#   1.1 - shares_storage (the revert of a copy made in place);
+#         wait_migration (a poll answered when QEMU says it moved on)
 VERSION = '1.1'
+# The longest a wait_migration call may hold one of the agent's threads.
+MAX_WAIT = 30.0
 
 # Driver operations served, and the argument that names the agent's host.
 HOST_OPERATIONS = {
@@ -85,6 +88,14 @@ class ComputeAgentManager:
         if migration is not None:
             self._check_host(operation, migration['source'])
         return getattr(self.driver, operation)(instance_uuid)
+
+    def wait_migration(self, ctxt, instance_uuid, timeout):
+        """poll_migration, once the migration moved on or after timeout."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                or not 0 <= timeout <= MAX_WAIT:
+            raise exception.Invalid('wait_migration: timeout must be a number of '
+                                    'seconds from 0 to %s, not %r' % (MAX_WAIT, timeout))
+        return self.driver.wait_migration(instance_uuid, timeout)
 
     # -- reading this host's part of the world --------------------------------
     def describe_host(self, ctxt, instance_uuid):

@@ -24,8 +24,11 @@ OPTS = [
     cfg.FloatOpt('cleanup_retry_delay', default=0.5, min=0,
                  help='Seconds to wait between two cleanup attempts.'),
     cfg.FloatOpt('poll_interval', default=0.05, min=0.001,
-                 help='Seconds between two polls of an asynchronous driver '
-                      'operation (live migration progress).'),
+                 help='Longest wait between two looks at an asynchronous '
+                      'driver operation (live migration progress, aborts). '
+                      'The qemu driver answers as soon as QEMU reports a '
+                      'change, so this bounds how stale progress gets, not '
+                      'how late a migration is seen to converge.'),
     cfg.FloatOpt('migration_timeout', default=600.0, min=1,
                  help='Seconds a live migration may take before the move '
                       'gives up and reverts.'),

@@ -107,11 +107,11 @@ class TransferMemory(base.MoveTask):
                 driver_base.MIGRATION_COMPLETED,) \
                 or migration['dest'] != dest:
             self.driver.start_migration(instance_uuid, source, dest)
+            migration = self.driver.poll_migration(instance_uuid)
         deadline = time.monotonic() + conf.migration_timeout
         reported = 0.0
         next_abort_check = 0.0
         while True:
-            migration = self.driver.poll_migration(instance_uuid)
             status = migration['status'] if migration else None
             if status in (driver_base.MIGRATION_READY,
                           driver_base.MIGRATION_COMPLETED):
@@ -141,7 +141,8 @@ class TransferMemory(base.MoveTask):
                 raise exception.MigrationFailed(
                     instance=instance_uuid,
                     reason='not converged after %ss' % conf.migration_timeout)
-            time.sleep(conf.poll_interval)
+            migration = self.driver.wait_migration(instance_uuid,
+                                                   conf.poll_interval)
 
     def revert(self, instance_uuid, **kwargs):
         self.driver.cancel_migration(instance_uuid)

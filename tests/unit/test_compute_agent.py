@@ -10,6 +10,7 @@ import pytest
 
 from move_orchestrator.compute import agent as agent_mod
 from move_orchestrator.conf import CONF
+from move_orchestrator import exception
 
 # Demo hosts: 16 vCPUs, 32768 MiB, 500 GiB, Cascadelake, group local-hostN.
 SEEDED = {'vcpus': 16, 'ram_mb': 32768, 'disk_gb': 500,
@@ -69,3 +70,17 @@ def test_new_agent_registers_its_host(cloud, caplog):
     host, log = register(cloud, 'host9', caplog, storage_group=None)
     assert host == dict(SEEDED, name='host9', state='up', storage_group=None)
     assert log == ['Host host9 registered with the inventory']
+
+
+@pytest.mark.parametrize('timeout', [-1, 31, '5', None, True])
+def test_wait_migration_refuses_a_bad_timeout(cloud, timeout):
+    """A malformed wait cannot hold an agent's thread: refused before any wait."""
+    manager = agent_mod.ComputeAgentManager('host1', cloud.services.driver)
+    with pytest.raises(exception.Invalid):
+        manager.wait_migration(None, 'no-such-instance', timeout)
+
+
+def test_wait_migration_of_no_migration_answers_none(cloud):
+    manager = agent_mod.ComputeAgentManager('host1', cloud.services.driver)
+    vm = cloud.services.inventory.get_instance('vm1')
+    assert manager.wait_migration(None, vm['uuid'], 0) is None

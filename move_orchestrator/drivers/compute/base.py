@@ -11,6 +11,7 @@ persists them, and the ``rpc`` driver sends them over the wire.
 """
 
 import abc
+import time
 
 # Power states a driver reports.
 RUNNING = 'running'
@@ -77,6 +78,12 @@ class ComputeDriver(metaclass=abc.ABCMeta):
     def copy_disk(self, instance_uuid, source, dest, size_gb):
         """Copy the disk to dest, grown to size_gb; in place when equal."""
 
+    def shares_storage(self, source, dest):
+        """Whether both hosts reach one disk file: copy_disk between them
+        works in place, and its revert shrinks the disk back. By default
+        only a host with itself."""
+        return source == dest
+
     @abc.abstractmethod
     def delete_disk(self, instance_uuid, host):
         """Delete the disk on host; False when there was none."""
@@ -98,6 +105,15 @@ class ComputeDriver(metaclass=abc.ABCMeta):
     def poll_migration(self, instance_uuid):
         """The migration dict of describe(), or None when none is known."""
 
+    def wait_migration(self, instance_uuid, timeout):
+        """poll_migration, after at most ``timeout`` seconds.
+
+        A driver that is told of a change (QEMU's events) answers as soon as
+        the migration moves on; this default just waits.
+        """
+        time.sleep(timeout)
+        return self.poll_migration(instance_uuid)
+
     @abc.abstractmethod
     def cancel_migration(self, instance_uuid):
         """Cancel; the source keeps running. No-op when none is active."""
@@ -108,7 +124,11 @@ class ComputeDriver(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def complete_migration(self, instance_uuid):
-        """Switch over: stop the source, run the destination."""
+        """Switch over: stop the source, run the destination.
+
+        No-op when the migration has completed already; DriverError when
+        it has not converged (or there is none).
+        """
 
     # -- network ----------------------------------------------------------
     @abc.abstractmethod

@@ -144,10 +144,6 @@ class FakeDriver(base.ComputeDriver):
         self._set_power('power_off', instance_uuid, host, base.SHUTOFF)
 
     # -- storage ------------------------------------------------------------------
-    def shares_storage(self, source, dest):
-        """Every simulated host has its own disks: only a host with itself."""
-        return source == dest
-
     @_operation
     def create_disk(self, spec, host):
         with self._db.session() as s:

@@ -36,7 +36,7 @@ LOG = logging.getLogger(__name__)
 DEFERRED_WHILE_DOWN = ('destroy', 'delete_disk', 'unbind_ports')
 # Calls newer than the agent API's 1.0, sent with the version they need: an
 # agent not upgraded yet serves every other call, and refuses these.
-CALL_VERSIONS = {'shares_storage': '1.1'}
+CALL_VERSIONS = {'shares_storage': '1.1', 'wait_migration': '1.1'}
 
 
 class RpcDriver(base.ComputeDriver):
@@ -203,6 +203,16 @@ class RpcDriver(base.ComputeDriver):
 
     def poll_migration(self, instance_uuid):
         return self._migration_call('poll_migration', instance_uuid)
+
+    def wait_migration(self, instance_uuid, timeout):
+        """The source's agent waits (for QEMU's events, with the qemu driver)."""
+        source = self._source_of(instance_uuid)
+        if source is None:
+            return None
+        timeout = min(timeout, agent.MAX_WAIT)
+        return self._call(source, 'wait_migration',
+                          timeout + self.conf.compute.rpc_timeout,
+                          instance_uuid=instance_uuid, timeout=timeout)
 
     def cancel_migration(self, instance_uuid):
         return bool(self._migration_call('cancel_migration', instance_uuid))

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 
@@ -129,7 +130,11 @@ def _migrate(driver, spec, source='h1', dest='h2'):
     assert state(driver, spec, dest) == base.INCOMING
     driver.complete_migration(spec['uuid'])
     driver.complete_migration(spec['uuid'])             # idempotent
-    assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_COMPLETED
+    done = driver.poll_migration(spec['uuid'])
+    assert done['status'] == base.MIGRATION_COMPLETED
+    # QEMU's own figures are kept: the filled RAM was sent, the guest paused.
+    assert done['transferred_mb'] >= FILL_MB
+    assert 0 <= done['downtime_ms'] <= done['total_time_ms']
 
 
 @pytest.mark.parametrize('shared', [False, True], ids=['local-storage', 'shared-storage'])
@@ -176,6 +181,31 @@ def test_revert_after_switch_over_resumes_source(driver):
     assert state(driver, spec, 'h1') == base.RUNNING
     count = counters(driver, spec, 'h1')[-1]
     wait_for(lambda: counters(driver, spec, 'h1')[-1] > count)
+
+
+def test_wait_migration_wakes_on_qemu_events(driver):
+    """A wait ends when QEMU says the migration moved on, not at its timeout:
+    with a timeout of minutes, the migration still reaches its switch-over
+    point within a few waits, each answered by an event."""
+    spec = boot(driver)
+    driver.prepare_incoming(spec, 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    seen = []
+
+    def follow():
+        migration = driver.poll_migration(spec['uuid'])
+        while migration['status'] == base.MIGRATION_RUNNING and len(seen) < 10:
+            migration = driver.wait_migration(spec['uuid'], 300)
+            seen.append(migration['status'])
+
+    waiter = threading.Thread(target=follow, daemon=True)
+    waiter.start()
+    waiter.join(60)
+    assert not waiter.is_alive(), 'wait_migration sat out its timeout: %s' % seen
+    assert seen and seen[-1] == base.MIGRATION_READY, seen
+    driver.complete_migration(spec['uuid'])
+    # Nothing to wait for once it is over: the answer comes at once.
+    assert driver.wait_migration(spec['uuid'], 0.01)['status'] == base.MIGRATION_COMPLETED
 
 
 def test_cancel_keeps_source_running(make_driver):

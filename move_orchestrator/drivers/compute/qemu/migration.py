@@ -33,6 +33,9 @@ _ACTIVE = ('setup', 'active', 'pre-switchover', 'device', 'postcopy-active',
            'postcopy-paused', 'postcopy-recover', 'wait-unplug')
 _PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused', 'postcopy-recover')
 UNLIMITED_BANDWIDTH = 1 << 40
+# What ends a wait_migration early: a status change, a disk mirror's news.
+_WAKE_EVENTS = ('MIGRATION', 'BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED',
+                'BLOCK_JOB_ERROR', 'BLOCK_JOB_CANCELLED')
 
 
 def _mfail(instance_uuid, reason):
@@ -110,7 +113,8 @@ class MigrationMixin:
         self._save(instance_uuid, rec)
         with dst.qmp() as q:
             q.execute('migrate-set-capabilities', capabilities=[
-                {'capability': 'postcopy-ram', 'state': True}])
+                {'capability': 'postcopy-ram', 'state': True},
+                {'capability': 'events', 'state': True}])
             if block:
                 self._export_disk(q, dst)
             try:
@@ -122,7 +126,8 @@ class MigrationMixin:
         with src.qmp() as q:
             q.execute('migrate-set-capabilities', capabilities=[
                 {'capability': 'postcopy-ram', 'state': True},
-                {'capability': 'pause-before-switchover', 'state': True}])
+                {'capability': 'pause-before-switchover', 'state': True},
+                {'capability': 'events', 'state': True}])
             q.execute('migrate-set-parameters', **{
                 'max-bandwidth': bandwidth,
                 'downtime-limit': self.opts.downtime_limit_ms})
@@ -197,6 +202,9 @@ class MigrationMixin:
             result['remaining_mb'] = 0 if rec['status'] == base.MIGRATION_COMPLETED else total
             if rec.get('error'):
                 result['error'] = rec['error']
+            for key in ('downtime_ms', 'total_time_ms', 'transferred_mb'):
+                if rec.get(key) is not None:
+                    result[key] = rec[key]
             return result
         src, dst = self._ends(rec, instance_uuid)
         if src.pid() is None:
@@ -250,6 +258,39 @@ class MigrationMixin:
         if act and result['status'] == base.MIGRATION_RUNNING:
             return self._check_timeout(instance_uuid, rec, result)
         return result
+
+    def wait_migration(self, instance_uuid, timeout):
+        """poll_migration, as soon as the migration moved on, or after timeout.
+
+        QEMU announces every migration status change (the ``events``
+        capability start_migration sets) and a disk mirror's readiness or end,
+        so this listens on the source instead of polling it: a poll every few
+        ms costs QEMU's main loop, which the migration needs, and only ever
+        sees a change late. A change made before the connection shows in the
+        queries right after it.
+        """
+        rec = self._record(instance_uuid)
+        if rec is not None and rec['status'] not in FINAL:
+            src, _dst = self._ends(rec, instance_uuid)
+            try:
+                with src.qmp(timeout=max(timeout, 1.0)) as q:
+                    if not self._moved_on(q, rec):
+                        q.wait_event(_WAKE_EVENTS, timeout=timeout)
+            except qmp.QMPError:
+                pass    # a quiet interval, or the source is gone: the poll says
+        return self.poll_migration(instance_uuid)
+
+    @staticmethod
+    def _moved_on(q, rec):
+        """Whether there is news for a poll to act on or report."""
+        if any(ev['event'] in _WAKE_EVENTS for ev in q.events):
+            return True
+        if rec['migrate_started']:
+            return q.execute('query-migrate').get('status') not in ('setup', 'active')
+        if not rec['block']:
+            return True
+        job = {j['device']: j for j in q.execute('query-block-jobs')}.get(rec['job'])
+        return job is None or job.get('ready', False)
 
     def _check_timeout(self, instance_uuid, rec, result):
         gib = max(1.0, result['total_mb'] / 1024)
@@ -372,38 +413,57 @@ class MigrationMixin:
         rec = self._record(instance_uuid)
         src, dst = self._ends(rec, instance_uuid)
         deadline = time.monotonic() + self.opts.operation_timeout
-        continued = False
-        with src.qmp() as q:
-            while True:
-                status = q.execute('query-migrate')['status']
-                if status == 'pre-switchover' and not continued:
-                    if rec['block']:
-                        self._finish_mirror(q, instance_uuid, rec, deadline)
-                    rec['continued'] = True
-                    self._save(instance_uuid, rec)
-                    # QEMU leaves pre-switchover a moment after it accepts
-                    # this: it is sent once, whatever query-migrate says next.
-                    try:
-                        q.execute('migrate-continue', state='pre-switchover')
-                    except qmp.QMPError as e:
-                        if 'not in expected state' not in str(e):
-                            raise
-                        LOG.debug('migrate-continue of %s: %s', instance_uuid, e)
-                    continued = True
-                elif status == 'completed' and self._dest_done(dst):
-                    break
-                elif status in ('failed', 'cancelled'):
-                    self._finish(instance_uuid, rec, base.MIGRATION_FAILED, status)
-                    _mfail(instance_uuid, 'the switch-over %s' % status)
-                if time.monotonic() > deadline:
-                    _mfail(instance_uuid, 'the destination did not start in %ss'
-                           % self.opts.operation_timeout)
-                time.sleep(0.002)
+        # The destination listens from before the switch-over: its RESUME
+        # (and MIGRATION completed, after a post-copy) cannot be missed.
+        with src.qmp() as q, dst.qmp() as qd:
+            if q.execute('query-migrate')['status'] == 'pre-switchover':
+                if rec['block']:
+                    self._finish_mirror(q, instance_uuid, rec, deadline)
+                rec['continued'] = True
+                self._save(instance_uuid, rec)
+                # QEMU leaves pre-switchover a moment after it accepts this:
+                # it is sent once, whatever query-migrate says next.
+                try:
+                    q.execute('migrate-continue', state='pre-switchover')
+                except qmp.QMPError as e:
+                    if 'not in expected state' not in str(e):
+                        raise
+                    LOG.debug('migrate-continue of %s: %s', instance_uuid, e)
+            info = self._wait_switched(q, qd, instance_uuid, rec, deadline)
         if rec['block']:
             self._stop_nbd(dst)
         dst.write_definition({'spec': dst.read_definition()['spec']})
+        rec.update(downtime_ms=info.get('downtime'), total_time_ms=info.get('total-time'),
+                   transferred_mb=round(info.get('ram', {}).get('transferred', 0) / MIB, 1))
         self._finish(instance_uuid, rec, base.MIGRATION_COMPLETED)
-        LOG.info('Live migration of %s completed: runs on %s', instance_uuid, rec['dest'])
+        LOG.info('Live migration of %s completed: runs on %s; %s MiB sent in %s ms, '
+                 'guest paused %s ms', instance_uuid, rec['dest'], rec['transferred_mb'],
+                 rec['total_time_ms'], rec['downtime_ms'])
+
+    def _wait_switched(self, q, qd, instance_uuid, rec, deadline):
+        """Until the source has sent everything and the destination runs
+        with everything received; woken by events, not a tight poll."""
+        while True:
+            info = q.execute('query-migrate')
+            status = info['status']
+            if status in ('failed', 'cancelled'):
+                self._finish(instance_uuid, rec, base.MIGRATION_FAILED, status)
+                _mfail(instance_uuid, 'the switch-over %s' % status)
+            done = (status == 'completed'
+                    and qd.execute('query-status')['status'] == 'running'
+                    and qd.execute('query-migrate').get('status') == 'completed')
+            if done:
+                return info
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _mfail(instance_uuid, 'the destination did not start in %ss'
+                       % self.opts.operation_timeout)
+            try:
+                (qd if status == 'completed' else q).wait_event(
+                    ('MIGRATION', 'RESUME'), timeout=min(left, 0.2))
+            except qmp.QMPError as e:
+                if e.kwargs.get('operation') != 'wait_event':
+                    raise
 
     def _finish_mirror(self, q, instance_uuid, rec, deadline):
         """End a ready mirror without pivoting: the target is now a full copy."""

@@ -101,16 +101,20 @@ class QMPClient:
                            error_class=reply['error'].get('class'))
         return reply.get('return')
 
-    def wait_event(self, name, timeout=None, match=None):
-        """Wait for an event (already received ones count); return it."""
+    def wait_event(self, names, timeout=None, match=None):
+        """Wait for one of the named events (already received ones count);
+        return it. Raises QMPError when none came in time."""
+        if isinstance(names, str):
+            names = (names,)
         deadline = time.monotonic() + (timeout or self.timeout)
         while True:
             for i, ev in enumerate(self.events):
-                if ev['event'] == name and (match is None or match(ev)):
+                if ev['event'] in names and (match is None or match(ev)):
                     return self.events.pop(i)
             left = deadline - time.monotonic()
             if left <= 0:
-                raise QMPError(operation='wait_event', reason='no %s event' % name)
+                raise QMPError(operation='wait_event',
+                               reason='no %s event' % '/'.join(names))
             self._sock.settimeout(left)
             try:
                 reply = self._read()
