@@ -65,9 +65,14 @@ class AtomHistoryWriter:
             error = failure_to_dict(atom_detail.failure
                                     if state == tf_states.FAILURE
                                     else atom_detail.revert_failure)
+        detail = None
+        if state_name == tf_states.SUCCESS and isinstance(atom_detail.results, dict):
+            # What a step found (a live migration's figures, say): shown
+            # with the sub-task.
+            detail = {'result': atom_detail.results}
         connection.execute(_EVENTS.insert().values(
             move_id=move_id, kind='subtask', name=atom_detail.name,
             phase=phase_of(atom_detail.name), state=state_name,
             progress=progress if state_name == 'PROGRESS' else None,
-            error=error, created_at=models.utcnow()))
+            error=error, detail=detail, created_at=models.utcnow()))
         self._last[atom_detail.uuid] = (state, progress)

@@ -25,7 +25,7 @@ def build_subtasks(events):
         sub = subtasks.setdefault(e['name'], {
             'name': e['name'], 'phase': e['phase'], 'state': None,
             'started': None, 'finished': None, 'progress': 0.0,
-            'attempts': 0, 'error': None, 'history': []})
+            'attempts': 0, 'error': None, 'result': None, 'history': []})
         when = _ts(e['created_at'])
         if e['state'] == 'PROGRESS':
             sub['progress'] = e['progress']
@@ -40,6 +40,7 @@ def build_subtasks(events):
             sub['finished'] = when
         if e['state'] == 'SUCCESS':
             sub['progress'] = 1.0
+            sub['result'] = (e['detail'] or {}).get('result')
         if e['error']:
             sub['error'] = e['error']
     return [s for s in subtasks.values() if s['history']]

@@ -10,23 +10,25 @@ from move_orchestrator.tasks import base
 
 
 class SwitchOverMigration(base.MoveTask):
-    """Pause the source, run the destination."""
+    """Pause the source, run the destination.
+
+    Returns the finished migration (its figures: sent, downtime) for the
+    task record.
+    """
     phase = 'switch-over'
 
     def execute(self, instance_uuid, dest):
-        migration = self.driver.poll_migration(instance_uuid)
-        status = migration['status'] if migration else None
-        if status == driver_base.MIGRATION_READY:
-            self.driver.complete_migration(instance_uuid)
-        elif status != driver_base.MIGRATION_COMPLETED:
-            raise exception.WorldDiverged(
-                instance=instance_uuid,
-                reason='migration is %s, cannot switch over' % status)
-        domain = self.driver.describe(instance_uuid)['domains'].get(dest)
+        # The guest is paused from here until the destination runs: no look
+        # first, complete_migration tells a converged migration from a
+        # finished one (a re-run) and refuses any other.
+        self.driver.complete_migration(instance_uuid)
+        world = self.driver.describe(instance_uuid)
+        domain = world['domains'].get(dest)
         if domain is None or domain['state'] != driver_base.RUNNING:
             raise exception.WorldDiverged(
                 instance=instance_uuid,
                 reason='destination %s does not run the instance' % dest)
+        return world['migration']
 
     def revert(self, instance_uuid, source, dest, **kwargs):
         domains = self.driver.describe(instance_uuid)['domains']
