@@ -50,6 +50,14 @@ class QMPClient:
         self._sock = sock
         try:
             greeting = self._read()
+            # QEMU keeps what it could not send to the previous client (an
+            # event emitted as it hung up) and sends it to the next one
+            # ahead of the greeting: skip it.
+            for _ in range(100):
+                if 'event' not in greeting and 'return' not in greeting \
+                        and 'error' not in greeting:
+                    break
+                greeting = self._read()
         except TimeoutError:
             self.close()
             raise QMPError(operation='connect', reason='no greeting from %s' % self.path)
