@@ -12,7 +12,9 @@ from taskflow import states as tf_states
 
 from move_orchestrator.db import models
 
-_EVENTS = models.MoveEvent.__table__
+# One statement, parameters apart: SQLAlchemy compiles it once, where an
+# insert().values(...) per save is compiled anew every time.
+_INSERT_EVENT = models.MoveEvent.__table__.insert()
 _ERROR_STATES = (tf_states.FAILURE, tf_states.REVERT_FAILURE)
 
 
@@ -70,9 +72,10 @@ class AtomHistoryWriter:
             # What a step found (a live migration's figures, say): shown
             # with the sub-task.
             detail = {'result': atom_detail.results}
-        connection.execute(_EVENTS.insert().values(
-            move_id=move_id, kind='subtask', name=atom_detail.name,
-            phase=phase_of(atom_detail.name), state=state_name,
-            progress=progress if state_name == 'PROGRESS' else None,
-            error=error, detail=detail, created_at=models.utcnow()))
+        connection.execute(_INSERT_EVENT, {
+            'move_id': move_id, 'kind': 'subtask', 'name': atom_detail.name,
+            'phase': phase_of(atom_detail.name), 'state': state_name,
+            'progress': progress if state_name == 'PROGRESS' else None,
+            'error': error, 'detail': detail, 'user_id': None,
+            'project_id': None, 'created_at': models.utcnow()})
         self._last[atom_detail.uuid] = (state, progress)
