@@ -208,6 +208,37 @@ def test_wait_migration_wakes_on_qemu_events(driver):
     assert driver.wait_migration(spec['uuid'], 0.01)['status'] == base.MIGRATION_COMPLETED
 
 
+def test_cancel_after_an_undone_switch_over(driver):
+    """The destination dies once the switch-over began (the source has sent
+    everything): the switch-over's revert resumes the source, and cancelling
+    the migration then finds nothing left to cancel; it used to refuse it as
+    past the point of no return, so the move could only end failed."""
+    spec = boot(driver)
+    wait_for(lambda: counters(driver, spec, 'h1'))
+    driver.prepare_incoming(spec, 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    poll_until(driver, spec, (base.MIGRATION_READY,))
+    rec = driver._record(spec['uuid'])
+    rec['continued'] = True        # as complete_migration records it first
+    driver._save(spec['uuid'], rec)
+    source = driver._domain(spec['uuid'], 'h1')
+    with source.qmp() as q:
+        q.execute('migrate-continue', state='pre-switchover')
+        wait_for(lambda: q.execute('query-migrate')['status'] == 'completed')
+    os.kill(pid_of(driver, spec, 'h2'), signal.SIGKILL)
+    wait_for(lambda: state(driver, spec, 'h2') == base.SHUTOFF)   # gone
+
+    driver.power_on(spec['uuid'], 'h1')         # SwitchOverMigration's revert
+    assert driver.cancel_migration(spec['uuid']) is True
+    assert driver.cancel_migration(spec['uuid']) is False      # idempotent
+    assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_CANCELLED
+    assert state(driver, spec, 'h1') == base.RUNNING
+    count = counters(driver, spec, 'h1')[-1]
+    wait_for(lambda: counters(driver, spec, 'h1')[-1] > count)
+    driver.destroy(spec['uuid'], 'h2')
+    driver.delete_disk(spec['uuid'], 'h2')
+
+
 def test_cancel_keeps_source_running(make_driver):
     driver = make_driver(max_bandwidth=4)     # 48 MiB at 4 MiB/s: ~12 s
     spec = boot(driver)

@@ -311,6 +311,15 @@ class MigrationMixin:
         if current is None or current['status'] not in base.MIGRATION_ACTIVE:
             return False
         rec = self._record(instance_uuid)
+        if rec['continued'] and self._source_runs(rec, instance_uuid):
+            # The switch-over began, then was undone: its destination never
+            # confirmed it runs (it died, say) and the switch-over's revert
+            # resumed the source. Nothing is left to cancel.
+            self._cancel(instance_uuid, rec, base.MIGRATION_CANCELLED,
+                         'the switch-over was undone: the source runs')
+            LOG.info('Live migration of %s: its switch-over was undone, the source '
+                     'runs again', instance_uuid)
+            return True
         if rec['continued']:
             raise exception.DriverError(
                 operation='cancel_migration', reason='the switch-over of %s has '
@@ -318,6 +327,13 @@ class MigrationMixin:
         self._cancel(instance_uuid, rec, base.MIGRATION_CANCELLED)
         LOG.info('Live migration of %s cancelled; the source keeps running', instance_uuid)
         return True
+
+    def _source_runs(self, rec, instance_uuid):
+        src = self._ends(rec, instance_uuid)[0]
+        try:
+            return src.status() == 'running'
+        except exception.DriverError:
+            return False    # cannot tell: not undone
 
     def _cancel(self, instance_uuid, rec, status, error=None):
         """Stop the memory copy and the mirror; the source runs again."""
