@@ -5,7 +5,9 @@ Specs come from config: ``[fake_driver] faults`` for driver operations
 (``TASK.METHOD[.WHEN]=ACTION``). Actions: ``fail`` raises InjectedFault,
 ``hang`` blocks until the process dies, ``kill`` SIGKILLs the process (for
 crash tests), ``fail_once`` raises the first time the point is reached in
-this process only (a transient fault, for retries).
+this process only (a transient fault, for retries), ``slow`` takes
+SLOW_SECONDS and goes on (a move that stays in flight long enough for an
+operator, or a test, to act on it).
 """
 
 import os
@@ -17,7 +19,8 @@ from oslo_log import log as logging
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
-ACTIONS = ('fail', 'fail_once', 'hang', 'kill')
+ACTIONS = ('fail', 'fail_once', 'hang', 'kill', 'slow')
+SLOW_SECONDS = 2.0
 _FIRED = set()
 
 
@@ -43,6 +46,8 @@ def trigger(point, action):
         raise exception.InjectedFault(point=point)
     if action == 'kill':
         os.kill(os.getpid(), signal.SIGKILL)
+    if action == 'slow':
+        time.sleep(SLOW_SECONDS)
     while action == 'hang':
         time.sleep(3600)
 

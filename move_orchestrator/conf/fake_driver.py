@@ -7,9 +7,10 @@ OPTS = [
                  help='Seconds added to every driver operation.'),
     cfg.ListOpt('faults', default=[],
                 help='Faults injected into driver operations, each '
-                     '"OPERATION[@HOST]=fail|hang", for example '
-                     '"copy_disk@host2=fail". "hang" blocks the operation '
-                     'until the process is stopped.'),
+                     '"OPERATION[@HOST]=fail|fail_once|hang|kill|slow", '
+                     'for example "copy_disk@host2=fail". "hang" blocks the '
+                     'operation until the process is stopped, "slow" delays '
+                     'it by 2 s.'),
     cfg.IntOpt('migration_steps', default=4, min=1,
                help='Polls a simulated live migration takes to converge.'),
 ]

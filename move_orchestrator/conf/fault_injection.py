@@ -9,8 +9,9 @@ OPTS = [
                 help='Faults injected into move sub-tasks, each '
                      '"TASK.METHOD[.WHEN]=ACTION": TASK a task class name '
                      '(ClaimDestination), METHOD "execute" or "revert", WHEN '
-                     '"before" (default) or "after", ACTION "fail", "hang" '
-                     'or "kill" (SIGKILL of the running process).'),
+                     '"before" (default) or "after", ACTION "fail", '
+                     '"fail_once", "hang", "slow" (2 s) or "kill" (SIGKILL of '
+                     'the running process).'),
 ]
 
 

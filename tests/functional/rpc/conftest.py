@@ -11,10 +11,12 @@ from tests.functional.rpc import harness
 
 # Per-host faults of the shared service: moves to host-faulty revert; on
 # host-bad1/2 the disk copy and then the revert's disk deletion fail once,
-# so the move ends "failed" and an operator's resume or revert can finish it.
+# so the move ends "failed" and an operator's resume or revert can finish it;
+# a live migration to host-slow stays in flight (its destination takes 2 s to
+# prepare) long enough to be acted on.
 FAULTS = ('copy_disk@host-faulty=fail, copy_disk@host-bad1=fail_once, '
           'delete_disk@host-bad1=fail_once, copy_disk@host-bad2=fail_once, '
-          'delete_disk@host-bad2=fail_once')
+          'delete_disk@host-bad2=fail_once, prepare_incoming@host-slow=slow')
 
 
 @pytest.fixture(scope='package')

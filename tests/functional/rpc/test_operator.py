@@ -30,9 +30,10 @@ def _failed_move(conductor, api, admin, boot, host):
     return vm, doc
 
 
-def test_abort_before_ponr_reverts(api, admin, boot):
+def test_abort_before_ponr_reverts(conductor, api, admin, boot):
     vm = boot()
-    doc = api.move_instance(admin, vm['uuid'], destination='host2')
+    doc = api.move_instance(admin, vm['uuid'],
+                            destination=_host(conductor, 'host-slow'))
     aborted = api.abort_task(admin, doc['id'])
     assert aborted['id'] == doc['id']
     doc = harness.wait_task(api, admin, doc['id'])
