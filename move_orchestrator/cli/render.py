@@ -50,20 +50,31 @@ def history_table(doc):
     return table
 
 
+def _note(subtask):
+    """The error of a sub-task, or what it found worth telling."""
+    err, found = subtask['error'], subtask.get('result') or {}
+    if err:
+        return '%s: %s' % (err['type'], err['message'])
+    if found.get('downtime_ms') is not None:
+        return '%s MiB sent in %s ms, guest paused %s ms' % (
+            found.get('transferred_mb'), found.get('total_time_ms'),
+            found['downtime_ms'])
+    return ''
+
+
 def subtask_table(doc):
     table = Table(title='%s %s: sub-tasks' % (doc['type'], doc['id']),
                   box=box.SIMPLE)
     for col in ('phase', 'sub-task', 'state', 'started', 'took', 'progress',
-                'runs', 'error'):
+                'runs', 'note'):
         table.add_column(col)
     for s in doc['subtasks']:
-        err = s['error']
         table.add_row(
             s['phase'] or '', s['name'],
             styled(s['state']),
             (s['started'] or '')[11:23], duration(s['started'], s['finished']),
             '%3.0f%%' % (100 * (s['progress'] or 0)), str(s['attempts']),
-            '%s: %s' % (err['type'], err['message']) if err else '')
+            _note(s))
     return table
 
 

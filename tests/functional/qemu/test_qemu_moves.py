@@ -22,7 +22,9 @@ import textwrap
 import uuid as uuid_mod
 
 import pytest
+from rich.console import Console
 
+from move_orchestrator.cli import render
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import qmp
@@ -256,6 +258,9 @@ def test_live_migrate(make_cloud, image, shared):
     switched = subtasks['SwitchOverMigration']['result']
     assert switched['status'] == base.MIGRATION_COMPLETED
     assert switched['transferred_mb'] > 0 and switched['downtime_ms'] >= 0
+    console = Console(record=True, width=200)
+    render.print_task(doc, console=console)
+    assert 'guest paused %s ms' % switched['downtime_ms'] in console.export_text()
     assert_continues(cloud, vm, tail, 'host2')
     assert_runs_only_on(cloud, vm, 'host2')
     # The disk followed (mirrored, or shared): the data is the same.
