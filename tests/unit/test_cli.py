@@ -84,6 +84,24 @@ def test_audit_reports_violations(tmp_path):
     assert [p['instance'] for p in problems] == ['ghost']
 
 
+def test_audit_reports_a_disk_that_is_not_the_flavors(tmp_path):
+    """A disk left grown (a resize's revert that missed it) is a violation."""
+    cli(tmp_path, 'demo')
+    import sqlite3
+    con = sqlite3.connect(tmp_path / 'move-orchestrator.db')
+    uuid, flavor = con.execute(
+        "SELECT uuid, flavor FROM instances WHERE name = 'vm1'").fetchone()
+    con.execute("UPDATE fake_disks SET size_gb = size_gb + 10 "
+                "WHERE instance_uuid = ?", (uuid,))
+    con.commit()
+    con.close()
+    proc = cli(tmp_path, 'audit', '-f', 'json', check=False)
+    assert proc.returncode == 1
+    problems = json.loads(proc.stdout)
+    assert [p['instance'] for p in problems] == [uuid]
+    assert 'flavor %s says' % flavor in problems[0]['problem']
+
+
 def test_config_file_selects_database(tmp_path):
     conf = tmp_path / 'mo.conf'
     conf.write_text('[database]\nconnection = sqlite:///%s\n'
