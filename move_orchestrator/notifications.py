@@ -79,15 +79,19 @@ class MoveNotifier:
 
 def build(records, conf, transport=None):
     """A MoveNotifier, or None when ``[notifications]
-    notify_on_state_change`` is off."""
+    notify_on_state_change`` is off or no notification driver is set."""
     if not conf.notifications.notify_on_state_change:
         return None
     transport = transport or rpc.get_notification_transport(conf)
     notifier = rpc.get_notifier(transport, 'move-orchestrator.%s'
                                 % conf.host, conf=conf)
-    if not notifier.is_enabled():
+    # oslo.messaging calls a notifier without any driver enabled (only
+    # 'noop' is off); no observer then: it would build a task document per
+    # state change, in the move's thread, for nothing.
+    if not notifier.is_enabled() or not conf.oslo_messaging_notifications.driver:
         LOG.info('Notifications are off: no [oslo_messaging_notifications] '
                  'driver is set')
+        return None
     return MoveNotifier(notifier, records)
 
 

@@ -1,0 +1,38 @@
+"""Whether a conductor observes state changes for notifications at all."""
+
+from oslo_config import cfg
+import oslo_messaging as messaging
+
+from move_orchestrator import conf as mo_conf
+from move_orchestrator import notifications
+
+
+def _conf(**notification_opts):
+    conf = cfg.ConfigOpts()
+    mo_conf.register_all(conf)
+    conf([], project='move-orchestrator', default_config_files=[])
+    transport = messaging.get_notification_transport(conf, url='fake://')
+    for name, value in notification_opts.items():
+        conf.set_override(name, value, 'oslo_messaging_notifications')
+    return conf, transport
+
+
+def test_no_observer_without_a_notification_driver():
+    """Else every state change would build a task document for nothing."""
+    conf, transport = _conf()
+    assert notifications.build(None, conf, transport=transport) is None
+
+
+def test_observer_with_a_driver():
+    conf, transport = _conf(driver=['log'])
+    observer = notifications.build(None, conf, transport=transport)
+    try:
+        assert isinstance(observer, notifications.MoveNotifier)
+    finally:
+        observer.stop(timeout=5)
+
+
+def test_no_observer_when_switched_off():
+    conf, transport = _conf(driver=['log'])
+    conf.set_override('notify_on_state_change', False, 'notifications')
+    assert notifications.build(None, conf, transport=transport) is None
