@@ -75,8 +75,10 @@ def audit(services):
         allocs = allocations.get(uuid, [])
         if flavor is not None and hosts == [inst['host']] \
                 and disks.get(uuid) == {inst['host']}:
-            for problem in _sizes(driver.describe(uuid), inst['host'], flavor):
-                report(problem, uuid)
+            # A resize, or the revert of one, that left a size behind.
+            for problem in driver_base.size_mismatches(
+                    driver.describe(uuid), inst['host'], flavor):
+                report('%s (flavor %s)' % (problem, flavor['name']), uuid)
         if flavor is None:
             report('unknown flavor %s' % inst['flavor'], uuid)
         elif [(a['host'],) + tuple(a[r] for r in inv.RESOURCES)
@@ -104,17 +106,3 @@ def audit(services):
                    % ', '.join(sorted(set(domains.get(uuid, {}))
                                       | disks.get(uuid, set()))), uuid)
     return problems
-
-
-def _sizes(world, host, flavor):
-    """The domain and disk on host against the flavor (a resize, or the
-    revert of one, that left the old size somewhere)."""
-    domain, disk = world['domains'].get(host), world['disks'].get(host)
-    if domain is not None and (domain['vcpus'], domain['ram_mb']) != (
-            flavor['vcpus'], flavor['ram_mb']):
-        yield ('domain has %s vCPUs / %s MB, flavor %s says %s / %s'
-               % (domain['vcpus'], domain['ram_mb'], flavor['name'],
-                  flavor['vcpus'], flavor['ram_mb']))
-    if disk is not None and disk['size_gb'] != flavor['disk_gb']:
-        yield ('disk is %s GB, flavor %s says %s GB'
-               % (disk['size_gb'], flavor['name'], flavor['disk_gb']))

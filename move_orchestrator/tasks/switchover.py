@@ -88,19 +88,13 @@ class VerifyResize(base.MoveTask):
         disk = world['disks'].get(dest)
         want = driver_base.RUNNING if power_state == 'running' \
             else driver_base.SHUTOFF
-        problems = []
+        problems = list(driver_base.size_mismatches(world, dest, new_spec))
         if domain is None:
             problems.append('no domain on %s' % dest)
-        else:
-            if domain['state'] != want:
-                problems.append('domain is %s, not %s'
-                                % (domain['state'], want))
-            if (domain['vcpus'], domain['ram_mb']) != (new_spec['vcpus'],
-                                                       new_spec['ram_mb']):
-                problems.append('domain has %s vCPUs / %s MB'
-                                % (domain['vcpus'], domain['ram_mb']))
-        if disk is None or disk['size_gb'] != new_spec['disk_gb']:
-            problems.append('disk is not %s GB' % new_spec['disk_gb'])
+        elif domain['state'] != want:
+            problems.append('domain is %s, not %s' % (domain['state'], want))
+        if disk is None:
+            problems.append('no disk on %s' % dest)
         if problems:
             raise exception.WorldDiverged(instance=instance_uuid,
                                           reason='; '.join(problems))

@@ -99,7 +99,7 @@ def test_audit_reports_a_disk_that_is_not_the_flavors(tmp_path):
     assert proc.returncode == 1
     problems = json.loads(proc.stdout)
     assert [p['instance'] for p in problems] == [uuid]
-    assert 'flavor %s says' % flavor in problems[0]['problem']
+    assert 'GB (flavor %s)' % flavor in problems[0]['problem']
 
 
 def test_config_file_selects_database(tmp_path):

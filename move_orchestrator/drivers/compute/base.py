@@ -28,6 +28,20 @@ MIGRATION_CANCELLED = 'cancelled'
 MIGRATION_ACTIVE = (MIGRATION_RUNNING, MIGRATION_READY)
 
 
+def size_mismatches(world, host, wanted):
+    """How the domain and the disk on host differ from ``wanted`` (a spec or
+    a flavor: vcpus, ram_mb, disk_gb), as readable problems; a missing one
+    is not a mismatch."""
+    domain, disk = world['domains'].get(host), world['disks'].get(host)
+    if domain is not None and (domain['vcpus'], domain['ram_mb']) != (
+            wanted['vcpus'], wanted['ram_mb']):
+        yield ('domain has %s vCPUs / %s MB, not %s / %s'
+               % (domain['vcpus'], domain['ram_mb'], wanted['vcpus'],
+                  wanted['ram_mb']))
+    if disk is not None and disk['size_gb'] != wanted['disk_gb']:
+        yield 'disk is %s GB, not %s GB' % (disk['size_gb'], wanted['disk_gb'])
+
+
 class ComputeDriver(metaclass=abc.ABCMeta):
 
     def __init__(self, conf):
