@@ -30,7 +30,9 @@ TOPIC_PREFIX = 'move_orchestrator.compute'
 #   1.0 - the driver operations
 #   1.1 - shares_storage (the revert of a copy made in place);
 #         wait_migration (a poll answered when QEMU says it moved on)
-VERSION = '1.1'
+#   1.2 - start_migration takes migration_id (the move's id), returned by
+#         poll_migration as 'id'
+VERSION = '1.2'
 # The longest a wait_migration call may hold one of the agent's threads.
 MAX_WAIT = 30.0
 

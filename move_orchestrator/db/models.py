@@ -182,6 +182,8 @@ class FakeMigration(TimestampMixin, Base):
                                                        primary_key=True)
     source_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
     dest_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    # The move it belongs to (start_migration's migration_id).
+    migration_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
     status: orm.Mapped[str] = orm.mapped_column(sa.String(16))
     total_mb: orm.Mapped[int]
     remaining_mb: orm.Mapped[int]

@@ -97,6 +97,8 @@ class TransferMemory(base.MoveTask):
     def execute(self, move_id, instance_uuid, source, dest):
         conf = self.services.conf.conductor
         migration = self.driver.poll_migration(instance_uuid)
+        if migration is not None and migration.get('id') != move_id:
+            migration = None    # an earlier move's, ended: not ours to follow
         status = migration['status'] if migration else None
         if status == driver_base.MIGRATION_FAILED:
             # It failed while nobody watched (we were restarted): revert.
@@ -104,9 +106,9 @@ class TransferMemory(base.MoveTask):
                 instance=instance_uuid, reason='the hypervisor reports it '
                 'failed while the conductor was away')
         if status not in driver_base.MIGRATION_ACTIVE + (
-                driver_base.MIGRATION_COMPLETED,) \
-                or migration['dest'] != dest:
-            self.driver.start_migration(instance_uuid, source, dest)
+                driver_base.MIGRATION_COMPLETED,):
+            self.driver.start_migration(instance_uuid, source, dest,
+                                        migration_id=move_id)
             migration = self.driver.poll_migration(instance_uuid)
         deadline = time.monotonic() + conf.migration_timeout
         reported = 0.0

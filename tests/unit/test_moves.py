@@ -42,6 +42,19 @@ def test_live_migrate_reports_progress(make_cloud):
     assert inner == sorted(inner) and len(set(inner)) >= 3
 
 
+def test_live_migrate_back_along_an_earlier_route(cloud):
+    """The hypervisor keeps an instance's last migration on record after it
+    ends: a later move between the same hosts must start its own, not take
+    the earlier one's for finished."""
+    assert cloud.move('vm1', destination='host3')['state'] == 'completed'
+    assert cloud.move('vm1', destination='host1', live=False)['state'] == \
+        'completed'
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['type'] == 'live-migrate'
+    assert_completed(cloud, doc, 'vm1', 'host3', 'm1.small', 'running')
+    assert cloud.world('vm1')['migration']['id'] == doc['id']
+
+
 def test_cold_migrate_of_stopped_instance(cloud):
     doc = cloud.move('vm2', destination='host3')
     assert doc['type'] == 'cold-migrate'

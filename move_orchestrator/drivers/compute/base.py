@@ -112,8 +112,15 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
-    def start_migration(self, instance_uuid, source, dest):
-        """Start the memory copy; returns at once (idempotent)."""
+    def start_migration(self, instance_uuid, source, dest, migration_id=None):
+        """Start the memory copy; returns at once (idempotent).
+
+        ``migration_id`` (the move's id) is kept with the migration and
+        returned by poll_migration as ``id``: an instance's last migration
+        stays known after it ends, and a move must not take an earlier
+        move's finished (or failed) migration between the same hosts for its
+        own. A migration of another id still in progress is refused.
+        """
 
     @abc.abstractmethod
     def poll_migration(self, instance_uuid):

@@ -87,7 +87,8 @@ class FakeDriver(base.ComputeDriver):
     def _migration_dict(m):
         if m is None:
             return None
-        return {'source': m.source_host, 'dest': m.dest_host,
+        return {'id': m.migration_id, 'source': m.source_host,
+                'dest': m.dest_host,
                 'status': m.status, 'total_mb': m.total_mb,
                 'remaining_mb': m.remaining_mb}
 
@@ -207,11 +208,17 @@ class FakeDriver(base.ComputeDriver):
                            'exists on %s' % (dom.state, spec['uuid'], host))
 
     @_operation
-    def start_migration(self, instance_uuid, source, dest):
+    def start_migration(self, instance_uuid, source, dest, migration_id=None):
         with self._db.session() as s:
             mig = s.get(models.FakeMigration, instance_uuid)
             if mig is not None and mig.status in base.MIGRATION_ACTIVE:
-                return
+                if (mig.source_host, mig.dest_host, mig.migration_id) == (
+                        source, dest, migration_id):
+                    return
+                self._fail('start_migration', 'a migration of %s from %s to %s '
+                           '(%s) is in progress' % (instance_uuid, mig.source_host,
+                                                    mig.dest_host,
+                                                    mig.migration_id or 'no id'))
             src = self._one(s, models.FakeDomain, instance_uuid, source)
             dst = self._one(s, models.FakeDomain, instance_uuid, dest)
             if src is None or src.state != base.RUNNING:
@@ -225,7 +232,8 @@ class FakeDriver(base.ComputeDriver):
                 s.flush()
             s.add(models.FakeMigration(
                 instance_uuid=instance_uuid, source_host=source,
-                dest_host=dest, status=base.MIGRATION_RUNNING,
+                dest_host=dest, migration_id=migration_id,
+                status=base.MIGRATION_RUNNING,
                 total_mb=src.ram_mb, remaining_mb=src.ram_mb))
 
     @_operation

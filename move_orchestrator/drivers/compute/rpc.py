@@ -36,7 +36,8 @@ LOG = logging.getLogger(__name__)
 DEFERRED_WHILE_DOWN = ('destroy', 'delete_disk', 'unbind_ports')
 # Calls newer than the agent API's 1.0, sent with the version they need: an
 # agent not upgraded yet serves every other call, and refuses these.
-CALL_VERSIONS = {'shares_storage': '1.1', 'wait_migration': '1.1'}
+CALL_VERSIONS = {'shares_storage': '1.1', 'wait_migration': '1.1',
+                 'start_migration': '1.2'}
 
 
 class RpcDriver(base.ComputeDriver):
@@ -183,10 +184,10 @@ class RpcDriver(base.ComputeDriver):
     def prepare_incoming(self, spec, host):
         return self._call(host, 'prepare_incoming', spec=spec, host=host)
 
-    def start_migration(self, instance_uuid, source, dest):
+    def start_migration(self, instance_uuid, source, dest, migration_id=None):
         self._sources[instance_uuid] = source
         return self._call(source, 'start_migration', instance_uuid=instance_uuid,
-                          source=source, dest=dest)
+                          source=source, dest=dest, migration_id=migration_id)
 
     def _source_of(self, instance_uuid):
         source = self._sources.get(instance_uuid)

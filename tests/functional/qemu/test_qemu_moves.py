@@ -270,6 +270,27 @@ def test_live_migrate(make_cloud, image, shared):
     assert not os.path.exists(os.path.join(cloud.services.driver.root, 'host1', vm['uuid']))
 
 
+def test_live_migrate_again_along_an_earlier_route(make_cloud, image):
+    """QEMU's last migration stays on record after it ends; a later live
+    migration between the same two hosts (here after a cold migration back)
+    must run its own, not take the earlier one's for finished. Before the
+    migration had the move's id, that later move reverted at its
+    switch-over: "destination host2 does not run the instance"."""
+    cloud = make_cloud()
+    vm, _reference = boot(cloud, 'vm1', image=image)
+    first = cloud.move('vm1', destination='host2')
+    assert first['state'] == 'completed', first['reason']
+    back = cloud.move('vm1', destination='host1', live=False)
+    assert back['state'] == 'completed', back['reason']
+    tail = SerialTail(cloud, vm, 'host1')
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
+    migration = cloud.world('vm1')['migration']
+    assert (migration['id'], migration['status']) == (doc['id'], base.MIGRATION_COMPLETED)
+    assert_continues(cloud, vm, tail, 'host2')
+    assert_runs_only_on(cloud, vm, 'host2')
+
+
 def test_cold_migrate(make_cloud, image):
     cloud = make_cloud()
     running, running_ref = boot(cloud, 'vm1', image=image)

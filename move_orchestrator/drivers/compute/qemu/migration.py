@@ -88,12 +88,16 @@ class MigrationMixin:
         dom.write_definition({'spec': spec, 'incoming': True})
         self._start(dom, incoming=True)
 
-    def start_migration(self, instance_uuid, source, dest):
+    def start_migration(self, instance_uuid, source, dest, migration_id=None):
         rec = self._record(instance_uuid)
-        if rec and (rec['source'], rec['dest']) == (source, dest):
-            current = self.poll_migration(instance_uuid)
-            if current['status'] in base.MIGRATION_ACTIVE:
+        if rec and self.poll_migration(instance_uuid, act=False)['status'] in \
+                base.MIGRATION_ACTIVE:
+            if (rec['source'], rec['dest'], rec.get('id')) == (source, dest, migration_id):
                 return
+            raise exception.DriverError(
+                operation='start_migration', reason='a migration of %s from %s to %s '
+                '(%s) is in progress' % (instance_uuid, rec['source'], rec['dest'],
+                                         rec.get('id') or 'no id'))
         src = self._domain(instance_uuid, source)
         dst = self._domain(instance_uuid, dest)
         if src.status() != 'running':
@@ -104,7 +108,7 @@ class MigrationMixin:
                                         'on %s is not waiting for a migration' % dest)
         block = not self.shares_storage(source, dest)
         spec = src.read_definition()['spec']
-        rec = {'source': source, 'dest': dest, 'block': block,
+        rec = {'id': migration_id, 'source': source, 'dest': dest, 'block': block,
                'status': base.MIGRATION_RUNNING, 'started_at': time.time(),
                'ram_mb': spec['ram_mb'], 'migrate_started': False,
                'continued': False, 'job': 'mirror-%s' % instance_uuid[:8],
@@ -195,7 +199,8 @@ class MigrationMixin:
         if rec is None:
             return None
         total = rec['ram_mb'] + rec['disk_bytes'] / MIB
-        result = {'source': rec['source'], 'dest': rec['dest'], 'status': rec['status'],
+        result = {'id': rec.get('id'), 'source': rec['source'], 'dest': rec['dest'],
+                  'status': rec['status'],
                   'total_mb': total, 'remaining_mb': total,
                   'postcopy': rec.get('postcopy', False)}
         if rec['status'] in FINAL:
