@@ -184,9 +184,8 @@ class FakeDriver(base.ComputeDriver):
     @_operation
     def prepare_incoming(self, spec, host):
         with self._db.session() as s:
-            old = s.get(models.FakeMigration, spec['uuid'])
-            if old is not None and old.status not in base.MIGRATION_ACTIVE:
-                s.delete(old)   # an earlier move's, finished
+            # An earlier move's finished migration stays on record until
+            # the next start_migration, as QEMU's does.
             if self._one(s, models.FakeDisk, spec['uuid'], host) is None:
                 src = s.scalars(sa.select(models.FakeDisk).filter_by(
                     instance_uuid=spec['uuid'])).first()
