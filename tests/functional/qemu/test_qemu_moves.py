@@ -419,6 +419,34 @@ def test_abort_during_a_throttled_live_migration(make_cloud, image):
     assert same_disk(reference, cloud.world('vm1')['disks']['host1']['path'])
 
 
+def test_live_migrate_again_after_its_destination_died(make_cloud, image):
+    """A migration that failed stays on record as failed: trying the same
+    route again must run a new one. (It was taken for this move's own,
+    failed while the conductor was away, and every retry reverted.)"""
+    cloud = make_cloud(qemu__max_bandwidth=2)
+    vm, reference = boot(cloud, 'vm1', image=image)
+    doc = cloud.api.move_instance(None, 'vm1', destination='host2')
+    migrating(cloud, doc)
+    with open(os.path.join(root(cloud), 'host2', vm['uuid'], 'pid')) as f:
+        os.kill(int(f.read()), signal.SIGKILL)
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert (doc['state'], doc['failed_step']) == ('reverted', 'TransferMemory'), doc['reason']
+    assert cloud.world('vm1')['migration']['status'] == base.MIGRATION_FAILED
+    assert_runs_only_on(cloud, vm, 'host1')
+    # The mirror into the dead destination's disk ended with the memory copy.
+    assert qmp_query(cloud, vm, 'host1', 'query-block-jobs') == []
+
+    cloud.override('max_bandwidth', 0, 'qemu')
+    tail = SerialTail(cloud, vm, 'host1')
+    again = cloud.move('vm1', destination='host2')
+    assert again['state'] == 'completed', again['reason']
+    migration = cloud.world('vm1')['migration']
+    assert (migration['id'], migration['status']) == (again['id'], base.MIGRATION_COMPLETED)
+    assert_continues(cloud, vm, tail, 'host2')
+    assert_runs_only_on(cloud, vm, 'host2')
+    assert same_disk(reference, cloud.world('vm1')['disks']['host2']['path'])
+
+
 def dirty_cloud(make_cloud, **overrides):
     """8 MiB rewritten all the time and sent at 8 MiB/s: never converges."""
     return make_cloud(qemu__guest_dirty=True, qemu__guest_fill_ratio=0.125,

@@ -174,13 +174,31 @@ class MigrationMixin:
         absence for a failed mirror, and a re-run after a crash starts it."""
         if rec.get('mirror_started'):
             return
-        if not any(j['device'] == rec['job'] for j in q.execute('query-block-jobs')):
-            q.execute('drive-mirror', **{
-                'job-id': rec['job'], 'device': 'drive0', 'format': 'raw',
-                'target': 'nbd+unix:///disk0?socket=%s' % dst.path('nbd.sock'),
-                'sync': 'full', 'mode': 'existing'})
+        # A job of that name now is an earlier attempt's (or this one's,
+        # from a process that died before writing it down): its target may
+        # be gone, so start over rather than follow it.
+        self._drop_mirror(q, rec, deadline=time.monotonic() + self.opts.operation_timeout)
+        q.execute('drive-mirror', **{
+            'job-id': rec['job'], 'device': 'drive0', 'format': 'raw',
+            'target': 'nbd+unix:///disk0?socket=%s' % dst.path('nbd.sock'),
+            'sync': 'full', 'mode': 'existing'})
         rec['mirror_started'] = True
         self._save(instance_uuid, rec)
+
+    @staticmethod
+    def _drop_mirror(q, rec, deadline):
+        """Cancel the disk mirror, if any (forced: no pivot, the copy is
+        not wanted) and wait until QEMU has let go of it."""
+        while any(j['device'] == rec['job'] for j in q.execute('query-block-jobs')):
+            try:
+                q.execute('block-job-cancel', device=rec['job'], force=True)
+            except qmp.QMPError:
+                pass    # ending already
+            if time.monotonic() > deadline:
+                raise exception.DriverError(
+                    operation='block-job-cancel', reason='the disk mirror %s does not '
+                    'end' % rec['job'])
+            time.sleep(0.005)
 
     def _finish(self, instance_uuid, rec, status, error=None):
         rec['status'] = status
@@ -250,6 +268,18 @@ class MigrationMixin:
         elif qstatus in ('failed', 'cancelled'):
             status = (base.MIGRATION_CANCELLED if qstatus == 'cancelled'
                       else base.MIGRATION_FAILED)
+            if rec['block']:
+                # The memory copy ended (its destination died, say): so
+                # does the mirror into that destination's disk, which would
+                # otherwise hold the source's disk until the next attempt.
+                try:
+                    with src.qmp() as q:
+                        self._drop_mirror(q, rec,
+                                          time.monotonic() + self.opts.operation_timeout)
+                except (qmp.QMPError, exception.DriverError) as e:
+                    LOG.warning('Live migration of %s %s; its disk mirror could not be '
+                                'cancelled: %s', instance_uuid, qstatus, e)
+                self._stop_nbd(dst)
             self._finish(instance_uuid, rec, status, info.get('error-desc'))
             result['status'] = status
         elif (rec['block'] and rec.get('mirror_started') and not rec.get('mirror_done')
