@@ -13,6 +13,14 @@ OPTS = [
                help='Highest RPC API version sent to the conductor service, '
                     'for example "1.0". A method newer than the cap is '
                     'refused on the client side.'),
+    cfg.StrOpt('compute',
+               help='Highest compute agent API version the rpc compute '
+                    'driver sends, for example "1.1" while some agents run '
+                    'the previous release. Below 1.2 start_migration is sent '
+                    'without the move\'s id; below 1.1 wait_migration '
+                    'sleeps and polls, and whether two hosts share storage '
+                    'is read from the storage groups the agents registered. '
+                    'Unset: the newest version (every agent upgraded).'),
 ]
 
 

@@ -35,7 +35,8 @@ LOG = logging.getLogger(__name__)
 # deletes evacuated instances when it starts.
 DEFERRED_WHILE_DOWN = ('destroy', 'delete_disk', 'unbind_ports')
 # Calls newer than the agent API's 1.0, sent with the version they need: an
-# agent not upgraded yet serves every other call, and refuses these.
+# agent not upgraded yet serves every other call, and refuses these. Under a
+# lower [upgrade_levels] compute each has a fallback (see the methods).
 CALL_VERSIONS = {'shares_storage': '1.1', 'wait_migration': '1.1',
                  'start_migration': '1.2'}
 
@@ -66,11 +67,16 @@ class RpcDriver(base.ComputeDriver):
             client = rpc.get_client(
                 self.transport, messaging.Target(topic=agent.topic(host),
                                                  version='1.0'),
+                version_cap=self.conf.upgrade_levels.compute,
                 timeout=self.conf.compute.rpc_timeout)
             self._clients[host] = client
         return client
 
-    def _call(self, host, method, timeout=None, /, **kwargs):
+    def _can_send(self, host, method):
+        """Whether [upgrade_levels] compute lets method go at its version."""
+        return self._client(host).can_send_version(CALL_VERSIONS[method])
+
+    def _call(self, host, method, timeout=None, version=None, /, **kwargs):
         if host in self._down_hosts():
             if method in DEFERRED_WHILE_DOWN:
                 LOG.info('%s of %s on %s, which is down: left to its agent, which '
@@ -80,8 +86,9 @@ class RpcDriver(base.ComputeDriver):
             raise exception.HostUnavailable(host=host, reason='it is down')
         client = self._client(host)
         prepare = {'timeout': timeout} if timeout is not None else {}
-        if method in CALL_VERSIONS:
-            prepare['version'] = CALL_VERSIONS[method]
+        version = version or CALL_VERSIONS.get(method)
+        if version:
+            prepare['version'] = version
         if prepare:
             client = client.prepare(**prepare)
         try:
@@ -90,6 +97,14 @@ class RpcDriver(base.ComputeDriver):
             raise exception.DriverError(
                 operation=method, reason='the compute agent of %s did not answer '
                 'in time' % host)
+        except messaging.RemoteError as e:
+            if e.exc_type != 'UnsupportedVersion':
+                raise
+            raise exception.DriverError(
+                operation=method, reason='the compute agent of %s is older than '
+                'this conductor (%s needs agent API %s): upgrade it, or set '
+                '[upgrade_levels] compute to the version it serves'
+                % (host, method, version))
 
     @property
     def inventory(self):
@@ -168,6 +183,11 @@ class RpcDriver(base.ComputeDriver):
         place or not."""
         if source == dest:
             return True
+        if not self._can_send(source, 'shares_storage'):
+            # A 1.0 agent cannot say: the storage groups the agents
+            # registered with the inventory can.
+            groups = [self.inventory.get_host(h)['storage_group'] for h in (source, dest)]
+            return groups[0] is not None and groups[0] == groups[1]
         return self._call(source, 'shares_storage', source=source, dest=dest)
 
     def bind_ports(self, instance_uuid, host):
@@ -186,6 +206,12 @@ class RpcDriver(base.ComputeDriver):
 
     def start_migration(self, instance_uuid, source, dest, migration_id=None):
         self._sources[instance_uuid] = source
+        if not self._can_send(source, 'start_migration'):
+            # An agent before 1.2 keeps no id; the move takes an id-less
+            # migration for none of its own and starts one, which is
+            # idempotent while it runs.
+            return self._call(source, 'start_migration', None, '1.0',
+                              instance_uuid=instance_uuid, source=source, dest=dest)
         return self._call(source, 'start_migration', instance_uuid=instance_uuid,
                           source=source, dest=dest, migration_id=migration_id)
 
@@ -210,6 +236,8 @@ class RpcDriver(base.ComputeDriver):
         source = self._source_of(instance_uuid)
         if source is None:
             return None
+        if not self._can_send(source, 'wait_migration'):
+            return super().wait_migration(instance_uuid, timeout)   # sleep, poll
         timeout = min(timeout, agent.MAX_WAIT)
         return self._call(source, 'wait_migration',
                           timeout + self.conf.compute.rpc_timeout,

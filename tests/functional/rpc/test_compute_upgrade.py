@@ -1,0 +1,105 @@
+"""A rolling upgrade: this conductor drives agents of an older release.
+
+Four agents serve the fake driver over RabbitMQ (a private virtual host),
+in this process, each the agent of one demo host; the conductor here runs
+moves with the ``rpc`` compute driver. An agent of an older release is our
+agent whose RPC target says the version that release served: oslo.messaging
+refuses anything newer, as that release's agent would.
+"""
+
+from concurrent import futures
+
+import oslo_messaging as messaging
+import pytest
+
+from move_orchestrator import cloud as cloud_mod
+from move_orchestrator.compute import agent as agent_mod
+from move_orchestrator.conf import CONF
+from move_orchestrator.drivers import compute
+from move_orchestrator import rpc
+from tests.functional.rpc import harness as rpc_harness
+from tests import harness
+
+HOSTS = ('host1', 'host2', 'host3', 'host4')
+
+
+@pytest.fixture
+def make_upgrade_cloud(tmp_path):
+    """factory(agent_version, cap): a seeded demo cloud whose agents serve
+    agent_version, driven with [upgrade_levels] compute = cap."""
+    opened = []
+
+    def factory(agent_version, cap):
+        cloud = harness.Cloud('sqlite:///%s' % (tmp_path / 'mo.db'), seed=False,
+                              compute__driver='rpc', conductor__poll_interval=0.01,
+                              upgrade_levels__compute=cap)
+        vhost = rpc_harness.private_vhost()
+        opened.append((cloud, vhost, []))
+        url = vhost.__enter__()
+        cloud.override('transport_url', url, None)
+        transport = rpc.get_rpc_transport(CONF, url=url)
+        driver = compute.load_driver('fake', conf=CONF)
+        for host in HOSTS:
+            manager = agent_mod.ComputeAgentManager(host, driver)
+            manager.target = messaging.Target(version=agent_version)
+            server = messaging.get_rpc_server(
+                transport, messaging.Target(topic=agent_mod.topic(host), server=host),
+                [manager], executor='threading', serializer=rpc.RequestContextSerializer(),
+                access_policy=messaging.DefaultRPCAccessPolicy)
+            server.start()
+            opened[-1][2].append(server)
+        cloud_mod.create_demo_cloud(cloud.services)
+        return cloud
+
+    yield factory
+    for cloud, vhost, servers in opened:
+        cloud.close()
+        # Each server's stop waits out its listener's poll: all at once.
+        with futures.ThreadPoolExecutor(len(HOSTS)) as pool:
+            list(pool.map(_stop, servers))
+        vhost.__exit__(None, None, None)
+
+
+def _stop(server):
+    server.stop()
+    server.wait()
+
+
+@pytest.mark.parametrize('agents,cap', [('1.0', '1.0'), ('1.1', '1.1'), ('1.2', None)])
+def test_moves_through_agents_of_the_release_the_cap_names(make_upgrade_cloud, agents, cap):
+    cloud = make_upgrade_cloud(agents, cap)
+    doc = cloud.move('vm1', destination='host3')
+    assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
+    migration = cloud.world('vm1')['migration']
+    # Only an agent of 1.2 keeps the move's id with its migration.
+    assert migration['id'] == (doc['id'] if agents == '1.2' else None)
+    # Again along the same route, after a cold migration back: an earlier
+    # migration is never taken for the move's own, id or not.
+    assert cloud.move('vm1', destination='host1', live=False)['state'] == 'completed'
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'completed', doc['reason']
+    assert cloud.audit() == []
+
+
+def test_shared_storage_without_asking_a_1_0_agent(make_upgrade_cloud):
+    """A 1.0 agent cannot answer shares_storage: the storage groups the
+    agents registered with the inventory say it."""
+    cloud = make_upgrade_cloud('1.0', '1.0')
+    driver = cloud.services.driver
+    assert not driver.shares_storage('host1', 'host3')
+    cloud.services.inventory.register_host('host3', vcpus=16, ram_mb=32768, disk_gb=500,
+                                           cpu_model='Cascadelake', storage_group='local-host1')
+    assert driver.shares_storage('host1', 'host3')
+    assert driver.shares_storage('host2', 'host2')
+
+
+def test_an_older_agent_without_the_cap_is_named_in_the_error(make_upgrade_cloud):
+    cloud = make_upgrade_cloud('1.1', None)
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'reverted', doc['reason']
+    assert doc['failed_step'] == 'TransferMemory'
+    assert ('the compute agent of host1 is older than this conductor (start_migration '
+            'needs agent API 1.2): upgrade it, or set [upgrade_levels] compute to the '
+            'version it serves') in doc['reason']
+    assert cloud.instance('vm1')['host'] == 'host1'
+    assert cloud.audit() == []
