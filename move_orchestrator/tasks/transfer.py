@@ -64,7 +64,12 @@ class CopyDisk(base.MoveTask):
 
 
 class RebuildDisk(base.MoveTask):
-    """Evacuate: the source's disk is out of reach, start from the image."""
+    """Evacuate: the source's disk is out of reach, start from the image.
+
+    On storage the destination shares with the source the disk is within
+    reach: create_disk keeps it, and the instance comes back with its data,
+    as Nova's evacuate on shared storage does.
+    """
     phase = 'transfer'
 
     def execute(self, new_spec, dest):

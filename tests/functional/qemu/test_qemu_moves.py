@@ -419,6 +419,50 @@ def test_abort_during_a_throttled_live_migration(make_cloud, image):
     assert same_disk(reference, cloud.world('vm1')['disks']['host1']['path'])
 
 
+@pytest.mark.parametrize('shared', [False, True], ids=['local-storage', 'shared-storage'])
+def test_one_vm_through_every_move_type_in_turn(make_cloud, image, shared):
+    """What each move leaves behind is what the next one starts from: a
+    resize after a live migration, a live migration of the resized VM, a
+    cold migration back and an evacuation, with the guest's counter
+    continuing across each live migration and the audit clean after each."""
+    groups = {'host1': 'g', 'host2': 'g', 'host3': 'g'} if shared else {}
+    cloud = make_cloud(qemu__storage_groups=groups)
+    vm, reference = boot(cloud, 'vm1', image=image)
+
+    def move(dest, want_type, reference=reference, **kwargs):
+        tail = SerialTail(cloud, vm, cloud.instance('vm1')['host'])
+        doc = cloud.move('vm1', destination=dest, **kwargs)
+        assert (doc['type'], doc['state']) == (want_type, 'completed'), doc['reason']
+        if want_type == 'live-migrate':
+            assert_continues(cloud, vm, tail, dest)
+        else:
+            tail.file.close()
+        assert_runs_only_on(cloud, vm, dest)
+        assert same_disk(reference, cloud.world('vm1')['disks'][dest]['path'])
+        return doc
+
+    move('host2', 'live-migrate')
+    move('host1', 'resize', flavor='q.big')
+    assert len(qmp_query(cloud, vm, 'host1', 'query-cpus-fast')) == 2
+    move('host2', 'live-migrate')
+    # The resized VM went as it is: two vCPUs, 96 MiB.
+    assert len(qmp_query(cloud, vm, 'host2', 'query-cpus-fast')) == 2
+    assert qmp_query(cloud, vm, 'host2', 'query-memory-size-summary')['base-memory'] == 96 << 20
+    move('host1', 'cold-migrate', live=False)
+    move('host2', 'live-migrate')
+    # host2 dies with its QEMU process; the VM is rebuilt on host3.
+    [(pid, _cmdline)] = qemu_pids(cloud, vm)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not qemu_pids(cloud, vm))
+    cloud.services.inventory.set_host_state('host2', 'down')
+    doc = cloud.move('vm1', destination='host3')
+    assert (doc['type'], doc['state']) == ('evacuate', 'completed'), doc['reason']
+    cloud.services.inventory.set_host_state('host2', 'up')
+    assert_runs_only_on(cloud, vm, 'host3')
+    # Rebuilt from the image, unless host3 reaches the disk: then it is kept.
+    move('host1', 'live-migrate', reference=reference if shared else image)
+
+
 def test_live_migrate_again_after_its_destination_died(make_cloud, image):
     """A migration that failed stays on record as failed: trying the same
     route again must run a new one. (It was taken for this move's own,
