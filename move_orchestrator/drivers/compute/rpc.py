@@ -207,9 +207,10 @@ class RpcDriver(base.ComputeDriver):
     def start_migration(self, instance_uuid, source, dest, migration_id=None):
         self._sources[instance_uuid] = source
         if not self._can_send(source, 'start_migration'):
-            # An agent before 1.2 keeps no id; the move takes an id-less
-            # migration for none of its own and starts one, which is
-            # idempotent while it runs.
+            # An agent before 1.2 keeps no id: TransferMemory takes no
+            # recorded migration for its own and asks again, which such an
+            # agent answers idempotently while the same route's migration
+            # runs.
             return self._call(source, 'start_migration', None, '1.0',
                               instance_uuid=instance_uuid, source=source, dest=dest)
         return self._call(source, 'start_migration', instance_uuid=instance_uuid,
