@@ -27,7 +27,9 @@ Printed: medians of the whole move against bare QMP (goal <= 1.1x); the
 migration inside the move (from PrepareIncoming's start to
 SwitchOverMigration's end, read from the task record) and the driver's
 migration against bare QMP's; time per phase; the guest's downtime as QEMU
-measured it. Needs qemu-system-x86_64, qemu-img and binutils.
+measured it; and TaskFlow's own floor (as many no-op tasks as the move has
+steps, in memory) against what the goal leaves for everything but QEMU.
+Needs qemu-system-x86_64, qemu-img and binutils.
 """
 
 import argparse
@@ -253,6 +255,10 @@ def _report(args, results, poll):
               r['whole'] - r['migration'] for r in results['orchestrated']) * 1000))
     print('  whole move, orchestrated / bare:    %.2fx (goal <= 1.1)'
           % (med('orchestrated', 'whole') / med('bare', 'whole')))
+    steps, floor = _taskflow_floor()
+    print('  the goal leaves %.1f ms (0.1 x bare whole) for all but QEMU; TaskFlow '
+          'alone, running %d no-op tasks in memory, takes %.1f ms'
+          % (med('bare', 'whole') * 100, steps, floor * 1000))
     print('  migration, orchestrated / bare:     %.2fx'
           % (med('orchestrated', 'migration') / med('bare', 'migration')))
     print('  migration, driver / bare:           %.2fx'
@@ -260,6 +266,31 @@ def _report(args, results, poll):
     for kind in KINDS:
         print('  %-12s whole (ms): %s' % (kind, ' '.join(
             '%.0f' % (r['whole'] * 1000) for r in results[kind])))
+
+
+def _taskflow_floor(samples=30):
+    """Median ms of TaskFlow alone running as many no-op tasks as a live
+    migration has steps, in memory (no persistence, no records): the least
+    any flow of those steps costs on this machine."""
+    from taskflow import engines
+    from taskflow.patterns import linear_flow
+    from taskflow import task
+
+    from move_orchestrator.moves import types as move_types
+
+    class NoOp(task.Task):
+        def execute(self):
+            return None
+
+    steps = len(move_types.get('live-migrate').steps)
+    times = []
+    for _ in range(samples + 5):
+        t0 = time.perf_counter()
+        engine = engines.load(linear_flow.Flow('floor').add(
+            *[NoOp('step%d' % i) for i in range(steps)]), engine='serial')
+        engine.run()
+        times.append(time.perf_counter() - t0)
+    return steps, statistics.median(times[5:])
 
 
 def _compact_memory():
