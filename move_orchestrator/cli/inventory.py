@@ -19,7 +19,8 @@ class ListHosts(lister.Lister):
 
 
 class SetHost(show.ShowOne):
-    """Set a host up, down (its instances can be evacuated) or disabled."""
+    """Set a host up, down (its instances can be evacuated) or disabled
+    (drained; a drained host that goes down comes back disabled)."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)

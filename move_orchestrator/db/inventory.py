@@ -13,6 +13,10 @@ def _to_dict(row, fields):
     return {f: getattr(row, f) for f in fields}
 
 
+def _host_dict(host):
+    return dict(_to_dict(host, HOST_FIELDS), state=host.shown_state)
+
+
 HOST_FIELDS = ('name', 'state', 'vcpus', 'ram_mb', 'disk_gb', 'cpu_model',
                'storage_group')
 FLAVOR_FIELDS = ('name',) + RESOURCES
@@ -30,10 +34,15 @@ class Inventory:
     # -- hosts --------------------------------------------------------------
     def create_host(self, name, vcpus, ram_mb, disk_gb, cpu_model='x86_64',
                     storage_group=None, state='up'):
+        if state not in models.Host.STATES:
+            raise exception.Invalid('host state must be one of %s'
+                                    % ', '.join(models.Host.STATES))
         with self.db.session() as s:
             s.add(models.Host(name=name, vcpus=vcpus, ram_mb=ram_mb,
                               disk_gb=disk_gb, cpu_model=cpu_model,
-                              storage_group=storage_group, state=state))
+                              storage_group=storage_group,
+                              state='down' if state == 'down' else 'up',
+                              disabled=state == 'disabled'))
         return self.get_host(name)
 
     def register_host(self, name, vcpus, ram_mb, disk_gb, cpu_model='x86_64',
@@ -42,9 +51,10 @@ class Inventory:
 
         Capacity, CPU model and storage group are the agent's to say, so a
         restarted agent's values replace the stored ones. A host marked down
-        is up again (its agent is back); an operator's ``disabled`` stays.
-        Allocations are not touched. Returns the host and {field: (old,
-        new)} of what changed, None when it was created.
+        is up again (its agent is back), or disabled again if an operator
+        had disabled it before it went down. Allocations are not touched.
+        Returns the host and {field: (old, new)} of what changed, None when
+        it was created.
         """
         values = {'vcpus': vcpus, 'ram_mb': ram_mb, 'disk_gb': disk_gb,
                   'cpu_model': cpu_model, 'storage_group': storage_group}
@@ -55,12 +65,14 @@ class Inventory:
                 s.add(models.Host(name=name, state='up', **values))
                 changes = None
             else:
-                if host.state == 'down':
-                    values['state'] = 'up'
+                shown = host.shown_state
                 changes = {f: (getattr(host, f), v) for f, v in values.items()
                            if getattr(host, f) != v}
                 for field, (_old, new) in changes.items():
                     setattr(host, field, new)
+                host.state = 'up'
+                if host.shown_state != shown:
+                    changes['state'] = (shown, host.shown_state)
         return self.get_host(name), changes
 
     def get_host(self, name):
@@ -69,20 +81,25 @@ class Inventory:
                 name=name)).first()
             if host is None:
                 raise exception.HostNotFound(host=name)
-            return _to_dict(host, HOST_FIELDS)
+            return _host_dict(host)
 
     def list_hosts(self):
         with self.db.session() as s:
-            return [_to_dict(h, HOST_FIELDS) for h in s.scalars(
+            return [_host_dict(h) for h in s.scalars(
                 sa.select(models.Host).order_by(models.Host.name))]
 
     def set_host_state(self, name, state):
+        """up or disabled: the host runs, taking moves or not; down: it is
+        dead (evacuate its instances). Marking a disabled host down keeps
+        the drain: its agent's return makes it disabled, not up."""
         if state not in models.Host.STATES:
             raise exception.Invalid('host state must be one of %s'
                                     % ', '.join(models.Host.STATES))
+        values = ({'state': 'down'} if state == 'down' else
+                  {'state': 'up', 'disabled': state == 'disabled'})
         with self.db.session() as s:
             res = s.execute(sa.update(models.Host).filter_by(
-                name=name).values(state=state))
+                name=name).values(**values))
             if res.rowcount == 0:
                 raise exception.HostNotFound(host=name)
 

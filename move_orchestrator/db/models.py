@@ -33,11 +33,22 @@ class TimestampMixin:
 
 class Host(TimestampMixin, Base):
     __tablename__ = 'hosts'
+    # The state a host shows: down, else disabled (an operator's drain),
+    # else up. Stored apart (state: up or down; disabled: the drain), so
+    # that a drained host that goes down comes back drained.
     STATES = ('up', 'down', 'disabled')
 
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
     name: orm.Mapped[str] = orm.mapped_column(sa.String(255), unique=True)
     state: orm.Mapped[str] = orm.mapped_column(sa.String(16), default='up')
+    disabled: orm.Mapped[bool] = orm.mapped_column(default=False,
+                                                   server_default=sa.false())
+
+    @property
+    def shown_state(self):
+        if self.state == 'down':
+            return 'down'
+        return 'disabled' if self.disabled else 'up'
     vcpus: orm.Mapped[int]
     ram_mb: orm.Mapped[int]
     disk_gb: orm.Mapped[int]

@@ -7,9 +7,13 @@ what it writes to the inventory when it starts is looked at.
 import logging
 
 import pytest
+import sqlalchemy as sa
 
 from move_orchestrator.compute import agent as agent_mod
 from move_orchestrator.conf import CONF
+from move_orchestrator.db import inventory as inv
+from move_orchestrator.db import migration
+from move_orchestrator.db import session as db_session
 from move_orchestrator import exception
 
 # Demo hosts: 16 vCPUs, 32768 MiB, 500 GiB, Cascadelake, group local-hostN.
@@ -64,6 +68,41 @@ def test_restarted_agent_with_the_same_host(cloud, caplog, before, after):
     assert log == (['Host host2 updated in the inventory: state down -> up']
                    if before == 'down' else
                    ['Host host2 is in the inventory, unchanged'])
+
+
+def test_a_drained_host_that_went_down_comes_back_drained(cloud, caplog):
+    """Disabled (drained), then down (dead, its instances evacuated): when
+    its agent comes back the drain holds; only an operator's up lifts it."""
+    inventory = cloud.services.inventory
+    inventory.set_host_state('host2', 'disabled')
+    inventory.set_host_state('host2', 'down')
+    assert inventory.get_host('host2')['state'] == 'down'
+    host, log = register(cloud, 'host2', caplog)
+    assert host['state'] == 'disabled'
+    assert log == ['Host host2 updated in the inventory: state down -> disabled',
+                   'Host host2 stays disabled']
+    inventory.set_host_state('host2', 'up')
+    inventory.set_host_state('host2', 'down')
+    host, _log = register(cloud, 'host2', caplog)
+    assert host['state'] == 'up'
+
+
+def test_a_disabled_host_of_the_one_column_schema_stays_disabled(tmp_path):
+    """Before migration 004 a host's drain was its state; after it, the
+    drain is the disabled flag and the host still shows disabled."""
+    url = 'sqlite:///%s' % (tmp_path / 'old.db')
+    migration.upgrade(url, '003')
+    with db_session.get_database(url).engine.begin() as conn:
+        for name, state in (('h1', 'disabled'), ('h2', 'down'), ('h3', 'up')):
+            conn.execute(sa.text(
+                "INSERT INTO hosts (name, state, vcpus, ram_mb, disk_gb, cpu_model, "
+                "created_at, updated_at) VALUES (:n, :s, 1, 1, 1, 'x', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {'n': name, 's': state})
+    migration.upgrade(url)
+    hosts = inv.Inventory(db_session.get_database(url)).list_hosts()
+    assert [(h['name'], h['state']) for h in hosts] == [
+        ('h1', 'disabled'), ('h2', 'down'), ('h3', 'up')]
+    db_session.reset()
 
 
 def test_new_agent_registers_its_host(cloud, caplog):
