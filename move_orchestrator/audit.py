@@ -76,8 +76,10 @@ def audit(services):
         if flavor is not None and hosts == [inst['host']] \
                 and disks.get(uuid) == {inst['host']}:
             # A resize, or the revert of one, that left a size behind.
+            # One host's part only: with the rpc driver, one call to its
+            # agent rather than one to every agent.
             for problem in driver_base.size_mismatches(
-                    driver.describe(uuid), inst['host'], flavor):
+                    driver.describe_host(uuid, inst['host']), inst['host'], flavor):
                 report('%s (flavor %s)' % (problem, flavor['name']), uuid)
         if flavor is None:
             report('unknown flavor %s' % inst['flavor'], uuid)

@@ -102,15 +102,7 @@ class ComputeAgentManager:
     # -- reading this host's part of the world --------------------------------
     def describe_host(self, ctxt, instance_uuid):
         """describe() of this host only; the migration if it leaves here."""
-        world = self.driver.describe(instance_uuid)
-        migration = world['migration']
-        return {
-            'domains': {h: d for h, d in world['domains'].items() if h == self.host},
-            'disks': {h: d for h, d in world['disks'].items() if h == self.host},
-            'bindings': {h: b for h, b in world['bindings'].items() if h == self.host},
-            'migration': migration if migration and
-            migration['source'] == self.host else None,
-        }
+        return self.driver.describe_host(instance_uuid, self.host)
 
     def list_domains(self, ctxt):
         return [list(d) for d in self.driver.list_domains() if d[1] == self.host]

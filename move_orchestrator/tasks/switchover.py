@@ -22,13 +22,12 @@ class SwitchOverMigration(base.MoveTask):
         # first, complete_migration tells a converged migration from a
         # finished one (a re-run) and refuses any other.
         self.driver.complete_migration(instance_uuid)
-        world = self.driver.describe(instance_uuid)
-        domain = world['domains'].get(dest)
+        domain = self.driver.describe_host(instance_uuid, dest)['domains'].get(dest)
         if domain is None or domain['state'] != driver_base.RUNNING:
             raise exception.WorldDiverged(
                 instance=instance_uuid,
                 reason='destination %s does not run the instance' % dest)
-        return world['migration']
+        return self.driver.poll_migration(instance_uuid)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
         domains = self.driver.describe(instance_uuid)['domains']
@@ -83,7 +82,7 @@ class VerifyResize(base.MoveTask):
     phase = 'switch-over'
 
     def execute(self, instance_uuid, dest, new_spec, power_state):
-        world = self.driver.describe(instance_uuid)
+        world = self.driver.describe_host(instance_uuid, dest)
         domain = world['domains'].get(dest)
         disk = world['disks'].get(dest)
         want = driver_base.RUNNING if power_state == 'running' \

@@ -58,6 +58,18 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         'remaining_mb'}}``.
         """
 
+    def describe_host(self, instance_uuid, host):
+        """describe() of one host's part: its domain, disk and binding, and
+        the migration if it leaves from there. A driver whose describe asks
+        every host (rpc) answers this from that host alone."""
+        world = self.describe(instance_uuid)
+        migration = world['migration']
+        part = {key: {h: v for h, v in world[key].items() if h == host}
+                for key in ('domains', 'disks', 'bindings')}
+        part['migration'] = (migration if migration and migration['source'] == host
+                             else None)
+        return part
+
     @abc.abstractmethod
     def list_domains(self):
         """Every domain on every host: list of (instance_uuid, host, state)."""

@@ -147,6 +147,10 @@ class RpcDriver(base.ComputeDriver):
                 self._sources[instance_uuid] = host
         return world
 
+    def describe_host(self, instance_uuid, host):
+        """One call, to that host's agent (describe asks them all)."""
+        return self._call(host, 'describe_host', instance_uuid=instance_uuid)
+
     def list_domains(self):
         return [tuple(d) for answer in self._each_host('list_domains').values()
                 for d in answer]

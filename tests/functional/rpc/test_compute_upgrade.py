@@ -16,6 +16,7 @@ from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.compute import agent as agent_mod
 from move_orchestrator.conf import CONF
 from move_orchestrator.drivers import compute
+from move_orchestrator import exception
 from move_orchestrator import rpc
 from tests.functional.rpc import harness as rpc_harness
 from tests import harness
@@ -103,3 +104,23 @@ def test_an_older_agent_without_the_cap_is_named_in_the_error(make_upgrade_cloud
             'version it serves') in doc['reason']
     assert cloud.instance('vm1')['host'] == 'host1'
     assert cloud.audit() == []
+
+
+def test_describe_host_asks_that_host_only(make_upgrade_cloud):
+    """The audit and the switch-over look at one host's part of the world:
+    one call to its agent, the same as that part of describe's merge."""
+    cloud = make_upgrade_cloud('1.2', None)
+    driver = cloud.services.driver
+    uuid = cloud.instance('vm1')['uuid']
+    world = driver.describe(uuid)
+    for host in HOSTS:
+        part = driver.describe_host(uuid, host)
+        assert part == {'domains': {h: d for h, d in world['domains'].items() if h == host},
+                        'disks': {h: d for h, d in world['disks'].items() if h == host},
+                        'bindings': {h: b for h, b in world['bindings'].items() if h == host},
+                        'migration': None}
+    assert driver.describe_host(uuid, 'host1')['domains']['host1']['state'] == 'running'
+    # A host that is down is not asked.
+    cloud.services.inventory.set_host_state('host2', 'down')
+    with pytest.raises(exception.HostUnavailable):
+        driver.describe_host(uuid, 'host2')
