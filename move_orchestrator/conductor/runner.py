@@ -304,14 +304,24 @@ class Conductor:
         self._check_action(move, 'force-completed', ('migrating-memory',))
         migration = self.services.driver.poll_migration(
             move['instance_uuid'])
+        if migration and migration.get('id') not in (None, move_id):
+            migration = None    # an earlier move's
         if not migration or migration['status'] not in \
                 driver_base.MIGRATION_ACTIVE:
             raise exception.InvalidTaskAction(
                 task=move_id, action='force-completed',
                 reason='its memory copy is not running (%s)'
                 % (migration['status'] if migration else 'not started'))
+        try:
+            self.services.driver.force_complete_migration(
+                move['instance_uuid'])
+        except exception.DriverError as e:
+            # Not now, or not this migration (post-copy not permitted, say):
+            # the operator is told, and nothing is recorded.
+            raise exception.InvalidTaskAction(
+                task=move_id, action='force-completed',
+                reason=e.kwargs.get('reason') or str(e))
         self._record_action(move_id, 'force-complete', context)
-        self.services.driver.force_complete_migration(move['instance_uuid'])
         return self.services.store.get(move_id)
 
     # -- running -------------------------------------------------------------

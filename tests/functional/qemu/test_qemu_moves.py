@@ -28,6 +28,7 @@ from move_orchestrator.cli import render
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator import exception
 from tests.functional.qemu import conftest
 from tests import harness
 from tests import waiting
@@ -515,6 +516,48 @@ def test_force_complete_through_post_copy(make_cloud):
     assert migration['postcopy'] is True
     assert_continues(cloud, vm, tail, 'host2')
     assert_runs_only_on(cloud, vm, 'host2')
+
+
+def test_force_complete_refused_without_post_copy(make_cloud, image):
+    """[qemu] permit_post_copy = false: QEMU never gets postcopy-ram, a
+    force-complete is refused with the reason and changes nothing, and a
+    migration that converges completes as usual."""
+    cloud = dirty_cloud(make_cloud, qemu__permit_post_copy=False)
+    vm, _reference = boot(cloud, 'vm1')
+    doc = cloud.api.move_instance(None, 'vm1', destination='host2')
+    migrating(cloud, doc, minimum_mb=2)
+    caps = {c['capability']: c['state'] for c in
+            qmp_query(cloud, vm, 'host1', 'query-migrate-capabilities')}
+    assert caps['postcopy-ram'] is False and caps['pause-before-switchover'] is True
+    with pytest.raises(exception.InvalidTaskAction, match='permit_post_copy'):
+        cloud.api.force_complete(None, doc['id'])
+    task = cloud.api.get_task(None, doc['id'])
+    assert (task['state'], task['actions']) == ('migrating-memory', [])
+    cloud.api.abort_task(None, doc['id'])
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert doc['state'] == 'reverted', doc['reason']
+    assert_runs_only_on(cloud, vm, 'host1')
+
+    cloud.override('guest_dirty', False, 'qemu')
+    cloud.override('max_bandwidth', 0, 'qemu')
+    quiet, reference = boot(cloud, 'vm2', image=image)
+    tail = SerialTail(cloud, quiet, 'host1')
+    doc = cloud.move('vm2', destination='host2')
+    assert doc['state'] == 'completed', doc['reason']
+    assert cloud.world('vm2')['migration']['postcopy'] is False
+    assert_continues(cloud, quiet, tail, 'host2')
+    assert_runs_only_on(cloud, quiet, 'host2')
+
+
+def test_completion_timeout_without_post_copy_cancels(make_cloud):
+    cloud = dirty_cloud(make_cloud, qemu__completion_timeout_per_gib=1,
+                        qemu__completion_timeout_action='force_complete',
+                        qemu__permit_post_copy=False)
+    vm, _reference = boot(cloud, 'vm1')
+    doc = cloud.move('vm1', destination='host2')
+    assert doc['state'] == 'reverted', doc['reason']
+    assert cloud.world('vm1')['migration']['status'] == base.MIGRATION_CANCELLED
+    assert_runs_only_on(cloud, vm, 'host1')
 
 
 @pytest.mark.parametrize('action', ['abort', 'force_complete'])

@@ -1,6 +1,7 @@
 """Live migration over QMP, as libvirt drives it.
 
-Both ends get ``postcopy-ram``, the source ``pause-before-switchover``: a
+Both ends get ``postcopy-ram`` (unless ``[qemu] permit_post_copy`` is
+false), the source ``pause-before-switchover``: a
 converged migration stops at ``pre-switchover`` with the source paused, and
 only ``migrate-continue`` (complete_migration) hands the guest over. After
 that the source stays ``postmigrate`` until cleanup destroys it, so a revert
@@ -111,13 +112,14 @@ class MigrationMixin:
         rec = {'id': migration_id, 'source': source, 'dest': dest, 'block': block,
                'status': base.MIGRATION_RUNNING, 'started_at': time.time(),
                'ram_mb': spec['ram_mb'], 'migrate_started': False,
+               'postcopy_permitted': self.opts.permit_post_copy,
                'continued': False, 'job': 'mirror-%s' % instance_uuid[:8],
                'disk_bytes': (self.img.virtual_size(self.disk_path(instance_uuid, source))
                               if block else 0)}
         self._save(instance_uuid, rec)
         with dst.qmp() as q:
             q.execute('migrate-set-capabilities', capabilities=[
-                {'capability': 'postcopy-ram', 'state': True},
+                {'capability': 'postcopy-ram', 'state': rec['postcopy_permitted']},
                 {'capability': 'events', 'state': True}])
             if block:
                 self._export_disk(q, dst)
@@ -129,7 +131,7 @@ class MigrationMixin:
         bandwidth = self.opts.max_bandwidth * MIB or UNLIMITED_BANDWIDTH
         with src.qmp() as q:
             q.execute('migrate-set-capabilities', capabilities=[
-                {'capability': 'postcopy-ram', 'state': True},
+                {'capability': 'postcopy-ram', 'state': rec['postcopy_permitted']},
                 {'capability': 'pause-before-switchover', 'state': True},
                 {'capability': 'events', 'state': True}])
             q.execute('migrate-set-parameters', **{
@@ -333,6 +335,8 @@ class MigrationMixin:
         if not limit or time.time() - rec['started_at'] < limit:
             return result
         action = self.opts.completion_timeout_action
+        if action == 'force_complete' and not rec.get('postcopy_permitted', True):
+            action = 'abort (post-copy not permitted)'
         LOG.warning('Live migration of %s exceeded its completion timeout of %ds: %s',
                     instance_uuid, limit, action)
         if action == 'force_complete' and rec['migrate_started']:
@@ -429,6 +433,11 @@ class MigrationMixin:
         if current['status'] == base.MIGRATION_READY:
             return
         rec = self._record(instance_uuid)
+        if not rec.get('postcopy_permitted', True):
+            raise exception.DriverError(
+                operation='force_complete_migration', reason='the live migration of %s '
+                'cannot switch to post-copy: it started with [qemu] permit_post_copy '
+                'false; abort it, or let it converge' % instance_uuid)
         if not rec['migrate_started']:
             raise exception.DriverError(
                 operation='force_complete_migration', reason='the disk mirror of %s '
