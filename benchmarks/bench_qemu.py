@@ -58,6 +58,9 @@ def _parse(argv):
                         help='samples of each kind')
     parser.add_argument('--qemu-no-compact', action='store_true',
                         help='do not compact memory before each sample')
+    parser.add_argument('--qemu-no-post-copy', action='store_true',
+                        help='[qemu] permit_post_copy = false (driver and '
+                             'orchestrated)')
     args, _rest = parser.parse_known_args(argv or [])
     return args
 
@@ -71,7 +74,7 @@ class Cloud:
     """Two hosts sharing storage and one VM in a SQLite cloud, moved by the
     embedded conductor with the qemu driver, or by hand."""
 
-    def __init__(self, root, ram_mb, poll):
+    def __init__(self, root, ram_mb, poll, post_copy=True):
         from move_orchestrator import cloud as cloud_mod
         from move_orchestrator.conductor import api as api_mod
         from move_orchestrator.conductor import services as services_mod
@@ -84,7 +87,8 @@ class Cloud:
             ('instances_path', os.path.join(root, 'q'), 'qemu'),
             ('storage_groups', {h: 'g' for h in HOSTS}, 'qemu'),
             ('max_bandwidth', 0, 'qemu'), ('completion_timeout_per_gib', 0, 'qemu'),
-            ('guest_fill_ratio', (ram_mb - 16) / ram_mb, 'qemu')]
+            ('guest_fill_ratio', (ram_mb - 16) / ram_mb, 'qemu'),
+            ('permit_post_copy', post_copy, 'qemu')]
         if poll is not None:
             self._overrides.append(('poll_interval', poll, 'conductor'))
         for name, value, group in self._overrides:
@@ -234,8 +238,9 @@ def _report(args, results, poll):
 
     n = args.qemu_moves
     print('live migration of a %d MiB guest (%d MiB filled), two hosts sharing '
-          'storage, medians of %d, poll_interval %g ms:'
-          % (args.qemu_ram_mb, args.qemu_ram_mb - 16, n, poll * 1000))
+          'storage, medians of %d, poll_interval %g ms, permit_post_copy %s:'
+          % (args.qemu_ram_mb, args.qemu_ram_mb - 16, n, poll * 1000,
+             not args.qemu_no_post_copy))
     print('  %-13s %9s %11s %10s %8s' % ('', 'whole ms', 'migration', 'downtime', 'sent'))
     for kind in KINDS:
         print('  %-13s %9.1f %11.1f %10.0f %8.0f' % (
@@ -319,7 +324,7 @@ def run(argv=None):
     root = tempfile.mkdtemp(prefix='moqb', dir='/tmp')
     results = {kind: [] for kind in KINDS}
     try:
-        cloud = Cloud(root, args.qemu_ram_mb, poll)
+        cloud = Cloud(root, args.qemu_ram_mb, poll, not args.qemu_no_post_copy)
         try:
             compacted = False
             for i in range(args.qemu_warmup + args.qemu_moves):
