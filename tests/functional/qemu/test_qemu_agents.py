@@ -127,6 +127,15 @@ def test_moves_between_two_agents(agents, image):  # noqa: F811 (a fixture)
     moves.assert_runs_only_on(cloud, vm, 'host1')
     assert moves.same_disk(image, cloud.world('vm1')['disks']['host1']['path'])
 
+    # The first live migration's route again: its own migration, not the
+    # earlier one's, through the agents too.
+    tail = moves.SerialTail(cloud, vm, 'host1')
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
+    assert cloud.world('vm1')['migration']['id'] == doc['id']
+    moves.assert_continues(cloud, vm, tail, 'host2')
+    moves.assert_runs_only_on(cloud, vm, 'host2')
+
 
 def test_evacuate_from_a_dead_host_whose_agent_cleans_up_on_return(agents, image):  # noqa: F811
     cloud, local, started = agents
