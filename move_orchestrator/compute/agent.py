@@ -151,11 +151,17 @@ class ComputeAgent:
         the scheduler must not place moves by a capacity or a CPU model the
         host had before its agent restarted."""
         c = self.conf.compute
+        group = self.driver.storage_group(self.host)
+        if c.agent_storage_group and group and c.agent_storage_group != group:
+            raise exception.Invalid(
+                '[compute] agent_storage_group %s and the driver\'s storage group %s '
+                'of %s differ: the inventory would say other hosts share its disks '
+                'than the driver does' % (c.agent_storage_group, group, self.host))
         inventory = inv.Inventory(db_session.get_database(self.conf.database.connection))
         host, changes = inventory.register_host(
             self.host, vcpus=c.agent_vcpus or os.cpu_count() or 1,
             ram_mb=c.agent_ram_mb or _machine_ram_mb(), disk_gb=c.agent_disk_gb,
-            cpu_model=c.agent_cpu_model, storage_group=c.agent_storage_group)
+            cpu_model=c.agent_cpu_model, storage_group=c.agent_storage_group or group)
         if changes is None:
             LOG.info('Host %s registered with the inventory', self.host)
         elif changes:

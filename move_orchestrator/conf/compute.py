@@ -32,7 +32,11 @@ OPTS = [
                help='CPU model an agent registers its host with (the guests '
                     'run QEMU\'s qemu64 CPU).'),
     cfg.StrOpt('agent_storage_group',
-               help='Storage group an agent registers its host with.'),
+               help='Storage group an agent registers its host with. Unset: '
+                    'the one its driver knows for the host (the qemu '
+                    'driver\'s [qemu] storage_groups). Set to another, the '
+                    'agent refuses to start: the inventory and the driver '
+                    'would disagree on which hosts share disks.'),
 ]
 
 

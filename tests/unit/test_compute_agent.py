@@ -105,6 +105,26 @@ def test_a_disabled_host_of_the_one_column_schema_stays_disabled(tmp_path):
     db_session.reset()
 
 
+def test_agent_takes_its_storage_group_from_its_driver(cloud, caplog, tmp_path):
+    """One setting: the qemu driver's [qemu] storage_groups says the group;
+    an agent_storage_group that contradicts it stops the agent, and the
+    inventory is left as it was."""
+    cloud.override('instances_path', str(tmp_path / 'q'), 'qemu')
+    cloud.override('storage_groups', {'host1': 'rack-a'}, 'qemu')
+    register(cloud, 'host1', caplog, storage_group=None)   # the agent's options
+    cloud.override('agent_driver', 'qemu', 'compute')
+    cloud.override('agent_storage_group', None, 'compute')
+    host = agent_mod.ComputeAgent(CONF).register()
+    assert host['storage_group'] == 'rack-a'
+
+    before = cloud.snapshot()
+    cloud.override('agent_storage_group', 'rack-b', 'compute')
+    with pytest.raises(exception.Invalid, match='rack-b and the driver.s storage '
+                       'group rack-a of host1 differ'):
+        agent_mod.ComputeAgent(CONF).register()
+    assert cloud.snapshot() == before
+
+
 def test_new_agent_registers_its_host(cloud, caplog):
     host, log = register(cloud, 'host9', caplog, storage_group=None)
     assert host == dict(SEEDED, name='host9', state='up', storage_group=None)

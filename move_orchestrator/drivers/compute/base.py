@@ -104,6 +104,11 @@ class ComputeDriver(metaclass=abc.ABCMeta):
     def copy_disk(self, instance_uuid, source, dest, size_gb):
         """Copy the disk to dest, grown to size_gb; in place when equal."""
 
+    def storage_group(self, host):
+        """The group of hosts that reach host's disks (None: its own), as
+        the driver knows it; what a compute agent registers by default."""
+        return None
+
     def shares_storage(self, source, dest):
         """Whether both hosts reach one disk file: copy_disk between them
         works in place, and its revert shrinks the disk back. By default

@@ -60,6 +60,9 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
     def _group(self, host):
         return self.opts.storage_groups.get(host)
 
+    def storage_group(self, host):
+        return self._group(host)
+
     def shares_storage(self, source, dest):
         """Whether both hosts reach one disk file (copy_disk works in place)."""
         return source == dest or (self._group(source) is not None
