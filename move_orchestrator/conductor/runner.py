@@ -221,6 +221,8 @@ class Conductor:
     def shutdown(self, wait=True):
         self._stopping.set()
         self._executor.shutdown(wait=wait)
+        if wait or self.idle():
+            self.services.close()   # no move left to use the driver
         if self._owner_lock is not None:
             self._owner_lock.release()
             self._owner_lock = None

@@ -53,6 +53,10 @@ class Services:
             self._backend.add_save_hook(self.history)
         return self._backend
 
+    def close(self):
+        if self._driver is not None:
+            self._driver.close()
+
     def upgrade_persistence(self):
         with contextlib.closing(self.persistence.get_connection()) as conn:
             conn.upgrade()

@@ -104,6 +104,10 @@ class ComputeDriver(metaclass=abc.ABCMeta):
     def copy_disk(self, instance_uuid, source, dest, size_gb):
         """Copy the disk to dest, grown to size_gb; in place when equal."""
 
+    def close(self):
+        """Let go of what the driver holds (connections, threads): the
+        process is done with it."""
+
     def storage_group(self, host):
         """The group of hosts that reach host's disks (None: its own), as
         the driver knows it; what a compute agent registers by default."""

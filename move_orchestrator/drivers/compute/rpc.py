@@ -72,6 +72,15 @@ class RpcDriver(base.ComputeDriver):
             self._clients[host] = client
         return client
 
+    def close(self):
+        """Without it the transport's connections outlive the conductor and
+        keep reconnecting (to a RabbitMQ virtual host deleted since, say)."""
+        self._pool.shutdown(wait=False)
+        if self._transport is not None:
+            self._transport.cleanup()
+            self._transport = None
+            self._clients = {}
+
     def _can_send(self, host, method):
         """Whether [upgrade_levels] compute lets method go at its version."""
         return self._client(host).can_send_version(CALL_VERSIONS[method])

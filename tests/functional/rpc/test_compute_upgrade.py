@@ -35,10 +35,10 @@ def make_upgrade_cloud(tmp_path):
                               compute__driver='rpc', conductor__poll_interval=0.01,
                               upgrade_levels__compute=cap)
         vhost = rpc_harness.private_vhost()
-        opened.append((cloud, vhost, []))
         url = vhost.__enter__()
         cloud.override('transport_url', url, None)
         transport = rpc.get_rpc_transport(CONF, url=url)
+        opened.append((cloud, vhost, transport, []))
         driver = compute.load_driver('fake', conf=CONF)
         for host in HOSTS:
             manager = agent_mod.ComputeAgentManager(host, driver)
@@ -48,16 +48,17 @@ def make_upgrade_cloud(tmp_path):
                 [manager], executor='threading', serializer=rpc.RequestContextSerializer(),
                 access_policy=messaging.DefaultRPCAccessPolicy)
             server.start()
-            opened[-1][2].append(server)
+            opened[-1][3].append(server)
         cloud_mod.create_demo_cloud(cloud.services)
         return cloud
 
     yield factory
-    for cloud, vhost, servers in opened:
+    for cloud, vhost, transport, servers in opened:
         cloud.close()
         # Each server's stop waits out its listener's poll: all at once.
         with futures.ThreadPoolExecutor(len(HOSTS)) as pool:
             list(pool.map(_stop, servers))
+        transport.cleanup()
         vhost.__exit__(None, None, None)
 
 
