@@ -20,6 +20,7 @@ from move_orchestrator import conf as mo_conf
 from move_orchestrator.conf import qemu as qemu_conf
 from move_orchestrator.drivers.compute import qemu
 from move_orchestrator.drivers.compute.qemu import guest
+from tests import harness
 from tests import services
 
 INSTALL = 'apt-get install -y qemu-system-x86 qemu-utils binutils'
@@ -115,3 +116,72 @@ def make_driver(qemu_root, request):
 @pytest.fixture
 def driver(make_driver):
     return make_driver()
+
+
+# -- a cloud of three hosts running the qemu driver ---------------------------
+FLAVORS = (('q.small', 1, 64, 1), ('q.big', 2, 96, 2))
+
+
+HOSTS = ('host1', 'host2', 'host3')
+
+
+QEMU_DEFAULTS = {
+    'compute__driver': 'qemu', 'qemu__storage_groups': {},
+    'qemu__max_bandwidth': 0, 'qemu__downtime_limit_ms': 300,
+    'qemu__completion_timeout_per_gib': 0,
+    'qemu__completion_timeout_action': 'abort',
+    'qemu__guest_dirty': False, 'qemu__guest_fill_ratio': 0.75,
+    # A real hypervisor: poll it every 20 ms, not every 1 ms.
+    'conductor__poll_interval': 0.02,
+}
+
+
+def seed(services):
+    inventory = services.inventory
+    for flavor in FLAVORS:
+        inventory.create_flavor(*flavor)
+    for host in HOSTS:
+        inventory.create_host(host, vcpus=4, ram_mb=1024, disk_gb=20,
+                              cpu_model='qemu64')
+
+
+@pytest.fixture
+def image(tmp_path_factory):
+    """A 4 MiB raw image: 2 MiB of random data, then zeros."""
+    path = tmp_path_factory.mktemp('image') / 'image.raw'
+    path.write_bytes(os.urandom(2 << 20) + b'\0' * (2 << 20))
+    return str(path)
+
+
+@pytest.fixture
+def make_cloud(qemu_root, tmp_path):
+    """make_cloud(**overrides) -> a harness.Cloud running the qemu driver.
+
+    Its hosts live in a directory of their own under qemu_root; at teardown
+    every domain, disk, socket and migration record under it is destroyed
+    and checked gone.
+    """
+    path = os.path.join(qemu_root, 'm%d' % len(os.listdir(qemu_root)))
+    os.makedirs(path)
+    clouds = []
+
+    def factory(task_faults=(), **overrides):
+        opts = dict(QEMU_DEFAULTS, qemu__instances_path=path)
+        opts.update(overrides)
+        cloud = harness.Cloud('sqlite:///%s' % (tmp_path / 'mo.db'),
+                              task_faults=task_faults, seed=False, **opts)
+        clouds.append(cloud)
+        if not cloud.services.inventory.list_hosts():
+            seed(cloud.services)
+        cloud.tmp = tmp_path
+        return cloud
+
+    yield factory
+    try:
+        if clouds:
+            clouds[0].services.driver.destroy_all()
+    finally:
+        for cloud in clouds:
+            cloud.close()
+    assert qemu_processes(path) == []
+    assert not os.path.exists(path)

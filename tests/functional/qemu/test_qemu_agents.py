@@ -16,8 +16,7 @@ import pytest
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.db import migration
 from tests.functional.qemu import conftest
-from tests.functional.qemu import test_qemu_moves as moves
-from tests.functional.qemu.test_qemu_moves import image  # noqa: F401
+from tests.functional.qemu import guests
 from tests.functional.rpc import harness as rpc_harness
 from tests import harness
 
@@ -106,7 +105,7 @@ def agents(make_driver, tmp_path, request):
     assert conftest.qemu_processes(local.root) == []
 
 
-def test_moves_between_two_agents(agents, image):  # noqa: F811 (a fixture)
+def test_moves_between_two_agents(agents, image):
     cloud, _local, _agents = agents
     hosts = cloud.services.inventory.list_hosts()
     # Registered by the agents themselves.
@@ -114,40 +113,40 @@ def test_moves_between_two_agents(agents, image):  # noqa: F811 (a fixture)
         ('host1', 'up', 4, 'qemu64'), ('host2', 'up', 4, 'qemu64')]
     cloud.services.inventory.create_flavor('q.small', 1, 64, 1)
     vm = cloud_mod.boot_instance(cloud.services, 'vm1', 'host1', 'q.small', image=image)
-    moves.wait_for(lambda: len(moves.counters(cloud, vm, 'host1')) > 3)
-    tail = moves.SerialTail(cloud, vm, 'host1')
+    guests.wait_for(lambda: len(guests.counters(cloud, vm, 'host1')) > 3)
+    tail = guests.SerialTail(cloud, vm, 'host1')
 
     doc = cloud.move('vm1', destination='host2')
     assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
-    moves.assert_continues(cloud, vm, tail, 'host2')
-    moves.assert_runs_only_on(cloud, vm, 'host2')      # audit over RPC too
+    guests.assert_continues(cloud, vm, tail, 'host2')
+    guests.assert_runs_only_on(cloud, vm, 'host2')      # audit over RPC too
 
     doc = cloud.move('vm1', destination='host1', live=False)
     assert (doc['type'], doc['state']) == ('cold-migrate', 'completed'), doc['reason']
-    moves.assert_runs_only_on(cloud, vm, 'host1')
-    assert moves.same_disk(image, cloud.world('vm1')['disks']['host1']['path'])
+    guests.assert_runs_only_on(cloud, vm, 'host1')
+    assert guests.same_disk(image, cloud.world('vm1')['disks']['host1']['path'])
 
     # The first live migration's route again: its own migration, not the
     # earlier one's, through the agents too.
-    tail = moves.SerialTail(cloud, vm, 'host1')
+    tail = guests.SerialTail(cloud, vm, 'host1')
     doc = cloud.move('vm1', destination='host2')
     assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
     assert cloud.world('vm1')['migration']['id'] == doc['id']
-    moves.assert_continues(cloud, vm, tail, 'host2')
-    moves.assert_runs_only_on(cloud, vm, 'host2')
+    guests.assert_continues(cloud, vm, tail, 'host2')
+    guests.assert_runs_only_on(cloud, vm, 'host2')
 
 
-def test_evacuate_from_a_dead_host_whose_agent_cleans_up_on_return(agents, image):  # noqa: F811
+def test_evacuate_from_a_dead_host_whose_agent_cleans_up_on_return(agents, image):
     cloud, local, started = agents
     cloud.services.inventory.create_flavor('q.small', 1, 64, 1)
     vm = cloud_mod.boot_instance(cloud.services, 'vm1', 'host1', 'q.small', image=image)
-    moves.wait_for(lambda: len(moves.counters(cloud, vm, 'host1')) > 3)
+    guests.wait_for(lambda: len(guests.counters(cloud, vm, 'host1')) > 3)
     # host1 dies: its agent and its VM with it.
     started['host1'].proc.send_signal(signal.SIGKILL)
     started['host1'].proc.wait()
-    [(pid, _cmdline)] = moves.qemu_pids(cloud, vm)
+    [(pid, _cmdline)] = guests.qemu_pids(cloud, vm)
     os.kill(pid, signal.SIGKILL)
-    moves.wait_for(lambda: not moves.qemu_pids(cloud, vm))
+    guests.wait_for(lambda: not guests.qemu_pids(cloud, vm))
     cloud.services.inventory.set_host_state('host1', 'down')
 
     doc = cloud.move('vm1', destination='host2')
@@ -159,27 +158,27 @@ def test_evacuate_from_a_dead_host_whose_agent_cleans_up_on_return(agents, image
 
     started['host1'].start()        # registers host1 up again, and reaps
     assert cloud.services.inventory.get_host('host1')['state'] == 'up'
-    moves.assert_runs_only_on(cloud, vm, 'host2')
-    assert moves.same_disk(image, cloud.world('vm1')['disks']['host2']['path'])
+    guests.assert_runs_only_on(cloud, vm, 'host2')
+    assert guests.same_disk(image, cloud.world('vm1')['disks']['host2']['path'])
 
 
 @pytest.mark.parametrize('agents', [{
     'storage_groups': {'host1': 'g', 'host2': 'g'},
     'task_faults': ['CopyDisk.execute.after=fail'],
 }], indirect=True, ids=['shared-storage'])
-def test_resize_within_a_storage_group_reverts_the_disk_size(agents, image):  # noqa: F811
+def test_resize_within_a_storage_group_reverts_the_disk_size(agents, image):
     """The source's agent tells the conductor that its copy was made in
     place (agent API 1.1): the revert shrinks the shared disk back."""
     cloud, _local, _agents = agents
-    for flavor in moves.FLAVORS:
+    for flavor in conftest.FLAVORS:
         cloud.services.inventory.create_flavor(*flavor)
     vm = cloud_mod.boot_instance(cloud.services, 'vm1', 'host1', 'q.small', image=image)
-    moves.wait_for(lambda: len(moves.counters(cloud, vm, 'host1')) > 3)
+    guests.wait_for(lambda: len(guests.counters(cloud, vm, 'host1')) > 3)
 
     doc = cloud.move('vm1', destination='host2', flavor='q.big')
     assert (doc['type'], doc['state']) == ('resize', 'reverted'), doc['reason']
     assert doc['failed_step'] == 'CopyDisk'
-    moves.assert_runs_only_on(cloud, vm, 'host1')
+    guests.assert_runs_only_on(cloud, vm, 'host1')
     disk = cloud.world('vm1')['disks']['host1']
     assert disk['size_gb'] == 1
-    assert moves.same_disk(image, disk['path'])
+    assert guests.same_disk(image, disk['path'])
