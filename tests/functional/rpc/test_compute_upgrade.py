@@ -92,7 +92,6 @@ def test_shared_storage_without_asking_a_1_0_agent(make_upgrade_cloud):
     cloud.services.inventory.register_host('host3', vcpus=16, ram_mb=32768, disk_gb=500,
                                            cpu_model='Cascadelake', storage_group='local-host1')
     assert driver.shares_storage('host1', 'host3')
-    assert driver.shares_storage('host2', 'host2')
 
 
 def test_an_older_agent_without_the_cap_is_named_in_the_error(make_upgrade_cloud):
