@@ -17,6 +17,12 @@ def _host_dict(host):
     return dict(_to_dict(host, HOST_FIELDS), state=host.shown_state)
 
 
+def _check_host_state(state):
+    if state not in models.Host.STATES:
+        raise exception.Invalid('host state must be one of %s'
+                                % ', '.join(models.Host.STATES))
+
+
 HOST_FIELDS = ('name', 'state', 'vcpus', 'ram_mb', 'disk_gb', 'cpu_model',
                'storage_group')
 FLAVOR_FIELDS = ('name',) + RESOURCES
@@ -34,9 +40,7 @@ class Inventory:
     # -- hosts --------------------------------------------------------------
     def create_host(self, name, vcpus, ram_mb, disk_gb, cpu_model='x86_64',
                     storage_group=None, state='up'):
-        if state not in models.Host.STATES:
-            raise exception.Invalid('host state must be one of %s'
-                                    % ', '.join(models.Host.STATES))
+        _check_host_state(state)
         with self.db.session() as s:
             s.add(models.Host(name=name, vcpus=vcpus, ram_mb=ram_mb,
                               disk_gb=disk_gb, cpu_model=cpu_model,
@@ -92,9 +96,7 @@ class Inventory:
         """up or disabled: the host runs, taking moves or not; down: it is
         dead (evacuate its instances). Marking a disabled host down keeps
         the drain: its agent's return makes it disabled, not up."""
-        if state not in models.Host.STATES:
-            raise exception.Invalid('host state must be one of %s'
-                                    % ', '.join(models.Host.STATES))
+        _check_host_state(state)
         values = ({'state': 'down'} if state == 'down' else
                   {'state': 'up', 'disabled': state == 'disabled'})
         with self.db.session() as s:

@@ -115,6 +115,12 @@ def assert_runs_only_on(cloud, instance, host, power='running'):
                                        'ram_mb': world['domains'][host]['ram_mb']}}
     assert list(world['disks']) == [host]
     assert world['bindings'] == {host: True}
+    # That host's part, looked at alone, is the same.
+    migration = world['migration']
+    assert cloud.services.driver.describe_host(inst['uuid'], host) == {
+        'domains': world['domains'], 'disks': world['disks'],
+        'bindings': world['bindings'],
+        'migration': migration if migration and migration['source'] == host else None}
     pids = qemu_pids(cloud, instance)
     if power == 'running':
         assert len(pids) == 1, pids

@@ -121,8 +121,20 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         return _STATES.get(status, base.PAUSED)
 
     def describe(self, instance_uuid):
+        return self._describe(instance_uuid, self._hosts())
+
+    def describe_host(self, instance_uuid, host):
+        """Only host's domain, disk and binding are looked at: one QMP
+        connection, not one per host (an agent answers rpc's describe with
+        this, so each agent used to look at every host)."""
+        part = self._describe(instance_uuid, [host])
+        if part['migration'] is not None and part['migration']['source'] != host:
+            part['migration'] = None
+        return part
+
+    def _describe(self, instance_uuid, hosts):
         domains, disks, bindings = {}, {}, {}
-        for host in self._hosts():
+        for host in hosts:
             dom = self._domain(instance_uuid, host)
             state = self._state(dom)
             if state is not None:
