@@ -11,8 +11,6 @@ import collections
 from move_orchestrator.db import inventory as inv
 from move_orchestrator.drivers.compute import base as driver_base
 
-TERMINAL = ('completed', 'reverted', 'failed')
-
 
 def audit(services):
     """A list of violations, each {'instance', 'move', 'problem'}."""

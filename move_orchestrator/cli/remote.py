@@ -10,8 +10,8 @@ import time
 from move_orchestrator import context as mo_context
 from move_orchestrator import exception
 from move_orchestrator import rpcapi
+from move_orchestrator import states
 
-TERMINAL_STATES = ('completed', 'reverted', 'failed')
 POLL_INTERVAL = 0.2
 
 
@@ -43,7 +43,7 @@ class RemoteClient:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             doc = self.get_task(ctxt, task_id)
-            if doc['state'] in TERMINAL_STATES:
+            if doc['state'] in states.TERMINAL_STATES:
                 return doc
             if deadline is not None and time.monotonic() > deadline:
                 raise exception.InvalidTaskAction(

@@ -8,7 +8,8 @@ from rich.console import Console
 from rich import progress as rich_progress
 from rich.table import Table
 
-TERMINAL = ('completed', 'reverted', 'failed')
+from move_orchestrator import states
+
 STATE_STYLE = {'completed': 'green', 'reverted': 'yellow', 'failed': 'red',
                'SUCCESS': 'green', 'REVERTED': 'yellow', 'FAILURE': 'red',
                'REVERT_FAILURE': 'red'}
@@ -110,7 +111,7 @@ def watch(get_task, task_id, interval=0.2, console=None):
                         state='')
                 bar.update(bars[s['name']], completed=s['progress'] or 0,
                            state=s['state'])
-            if doc['state'] in TERMINAL:
+            if doc['state'] in states.TERMINAL_STATES:
                 bar.update(overall, total=1, completed=1)
                 return doc
             time.sleep(interval)

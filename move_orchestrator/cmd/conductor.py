@@ -34,6 +34,7 @@ from move_orchestrator.db import migration
 from move_orchestrator import manager
 from move_orchestrator import notifications
 from move_orchestrator import rpc
+from move_orchestrator import states
 
 # Named, not __name__: the move runner child runs this module as __main__.
 LOG = logging.getLogger('move_orchestrator.cmd.conductor')
@@ -43,7 +44,6 @@ SUSPEND_GRACE = 10.0
 # Set in the move runner child: the pipe on which it says it is ready.
 RUNNER_FD_ENV = 'MOVE_ORCHESTRATOR_RUNNER_FD'
 RUNNER_START_TIMEOUT = 60.0
-TERMINAL = ('completed', 'reverted', 'failed')
 
 
 def schema_is_current(url):
@@ -149,7 +149,8 @@ class MoveRunner(Process):
                     self.stopping.is_set() or conductor.running(move_id):
                 continue
             # The watch may have run it to its end meanwhile.
-            if self.services.store.get(move_id)['state'] not in TERMINAL:
+            if self.services.store.get(move_id)['state'] not in \
+                    states.TERMINAL_STATES:
                 conductor.schedule(move_id, interrupted=interrupted == '1')
         if not self.stopping.is_set():
             LOG.warning('The RPC process is gone: stopping')

@@ -54,7 +54,7 @@ def lock_path(url):
 
 def _phase_of(move_type, atom_name):
     step = move_type.step_for(atom_name)
-    return step.task.phase if step else 'cleanup'   # the retry controller
+    return step.cls.phase if step else 'cleanup'   # the retry controller
 
 
 def engine_store(move):

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from move_orchestrator.db import models
 from move_orchestrator import exception
+from move_orchestrator.states import TERMINAL_STATES
 
 MOVE_FIELDS = ('id', 'instance_uuid', 'type', 'state', 'source_host',
                'dest_host', 'old_flavor', 'new_flavor', 'live', 'request_id',
@@ -12,7 +13,6 @@ MOVE_FIELDS = ('id', 'instance_uuid', 'type', 'state', 'source_host',
                'project_id', 'created_at', 'updated_at', 'finished_at')
 EVENT_FIELDS = ('id', 'kind', 'name', 'phase', 'state', 'progress', 'error',
                 'detail', 'user_id', 'project_id', 'created_at')
-TERMINAL_STATES = ('completed', 'reverted', 'failed')
 
 
 def move_to_dict(row):

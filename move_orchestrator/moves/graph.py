@@ -32,7 +32,7 @@ def flow_dot(move_type):
              '  label=%s; labelloc=t;' % _q(move_type.name + ': flow')]
     previous = None
     for phase in base.PHASES:
-        steps = [s for s in move_type.steps if s.task.phase == phase]
+        steps = [s for s in move_type.steps if s.cls.phase == phase]
         if not steps:
             continue
         lines.append('  subgraph %s {' % _q('cluster_' + phase))
@@ -40,15 +40,15 @@ def flow_dot(move_type):
             ' (retried, never reverted)' if phase == 'cleanup' else '')))
         for step in steps:
             lines.append('    %s [label=%s];' % (
-                _q(step.task.__name__),
-                _q('%s\\n(%s)' % (step.task.__name__, step.move_state))))
+                _q(step.cls.__name__),
+                _q('%s\\n(%s)' % (step.cls.__name__, step.move_state))))
         lines.append('  }')
         for step in steps:
             if previous:
                 style = ' [label="point of no return", color=red]' \
                     if phase == 'cleanup' and step is steps[0] else ''
                 lines.append('  %s -> %s%s;' % (
-                    _q(previous), _q(step.task.__name__), style))
-            previous = step.task.__name__
+                    _q(previous), _q(step.cls.__name__), style))
+            previous = step.cls.__name__
     lines.append('}')
     return '\n'.join(lines) + '\n'

@@ -119,7 +119,7 @@ def test_many_moves_at_once(cloud):
 def test_task_document_is_ordered_and_timed(cloud):
     doc = cloud.move('vm2', destination='host3')
     got = cloud.api.get_task(None, doc['id'])
-    expected = [s.task.__name__ for s in
+    expected = [s.cls.__name__ for s in
                 move_types.get('cold-migrate').steps]
     names = [s['name'] for s in got['subtasks'] if s['name'] != 'RetryCleanup']
     assert names == expected

@@ -18,8 +18,8 @@ SCENARIOS = {
 
 
 def _tasks(type_name, phases):
-    return [s.task.__name__ for s in move_types.get(type_name).steps
-            if s.task.phase in phases]
+    return [s.cls.__name__ for s in move_types.get(type_name).steps
+            if s.cls.phase in phases]
 
 
 MAIN = [(t, task) for t in SCENARIOS

@@ -60,7 +60,7 @@ def test_flows_cover_the_five_phases(name, cloud):
     main = t.build_flow(base.MAIN, cloud.services)
     phases = [sub.name for sub, _ in main.iter_nodes()]
     assert phases == [p for p in base.PHASES[:-1]
-                      if any(s.task.phase == p for s in t.steps)]
+                      if any(s.cls.phase == p for s in t.steps)]
     assert 'claim' in phases and 'switch-over' in phases
     cleanup = t.build_flow(base.CLEANUP, cloud.services)
     assert cleanup.retry is not None
@@ -68,7 +68,7 @@ def test_flows_cover_the_five_phases(name, cloud):
 
 
 def test_steps_out_of_phase_order_are_refused():
-    from move_orchestrator.tasks import claim, cleanup
+    from move_orchestrator.steps import claim, cleanup
     with pytest.raises(ValueError):
         base.MoveType('bad', steps=(base.Step(cleanup.DestroySource),
                                     base.Step(claim.ClaimDestination)))

@@ -1,8 +1,8 @@
 """What a move type is: its steps as data, from which its flows and its
 state machine are built.
 
-A type lists its steps in order, each a task class and the move state the
-move is in while that task runs; the task class says its phase. Two flows are
+A type lists its steps in order, each a step class and the move state the
+move is in while that step runs; the step class says its phase. Two flows are
 built, split at the point of no return (the end of switch-over): TaskFlow
 reverts a whole flow when a retry gives up, and after the point of no return
 nothing may be reverted, so cleanup runs as its own flow, rolled forward by a
@@ -19,14 +19,9 @@ from taskflow import retry
 
 from move_orchestrator import exception
 
-PHASES = ('claim', 'pre-check', 'transfer', 'switch-over', 'cleanup')
-PHASE_STATES = {'claim': 'claiming', 'pre-check': 'pre-checking',
-                'transfer': 'transferring', 'switch-over': 'switching-over',
-                'cleanup': 'cleaning-up'}
-ACCEPTED = 'accepted'
-REVERTING = 'reverting'
-COMPLETED, REVERTED, FAILED = 'completed', 'reverted', 'failed'
-TERMINAL_STATES = (COMPLETED, REVERTED, FAILED)
+from move_orchestrator.states import (  # noqa: F401 (the types' API)
+    ACCEPTED, COMPLETED, FAILED, PHASE_STATES, PHASES, REVERTED, REVERTING,
+    TERMINAL_STATES)
 
 MAIN, CLEANUP = 'main', 'cleanup'
 STAGES = (MAIN, CLEANUP)
@@ -34,12 +29,12 @@ STAGES = (MAIN, CLEANUP)
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-    task: type
+    cls: type   # the MoveStep subclass TaskFlow runs
     state: str = None
 
     @property
     def move_state(self):
-        return self.state or PHASE_STATES[self.task.phase]
+        return self.state or PHASE_STATES[self.cls.phase]
 
 
 class RetryCleanup(retry.Times):
@@ -62,7 +57,7 @@ class MoveType:
     live: bool = False
 
     def __post_init__(self):
-        phases = [s.task.phase for s in self.steps]
+        phases = [s.cls.phase for s in self.steps]
         if phases != sorted(phases, key=PHASES.index):
             raise ValueError('%s: steps out of phase order' % self.name)
 
@@ -117,9 +112,9 @@ class MoveType:
                 target=target)
 
     # -- the flows -----------------------------------------------------------
-    def step_for(self, task_name):
+    def step_for(self, name):
         for step in self.steps:
-            if step.task.__name__ == task_name:
+            if step.cls.__name__ == name:
                 return step
         return None
 
@@ -129,10 +124,10 @@ class MoveType:
         if stage == MAIN:
             flow = linear_flow.Flow('%s-%s' % (self.name, MAIN))
             for phase in PHASES[:-1]:
-                tasks = [s.task(services) for s in self.steps
-                         if s.task.phase == phase]
-                if tasks:
-                    flow.add(linear_flow.Flow(phase).add(*tasks))
+                steps = [s.cls(services) for s in self.steps
+                         if s.cls.phase == phase]
+                if steps:
+                    flow.add(linear_flow.Flow(phase).add(*steps))
             return flow
         if stage == CLEANUP:
             return linear_flow.Flow(
@@ -140,6 +135,6 @@ class MoveType:
                 retry=RetryCleanup(conf.cleanup_attempts,
                                    conf.cleanup_retry_delay,
                                    name='RetryCleanup')).add(
-                *[s.task(services) for s in self.steps
-                  if s.task.phase == 'cleanup'])
+                *[s.cls(services) for s in self.steps
+                  if s.cls.phase == 'cleanup'])
         raise ValueError('unknown stage %r' % stage)

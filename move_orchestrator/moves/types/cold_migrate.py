@@ -1,8 +1,8 @@
 """cold-migrate: stop, copy the disk, start on the destination."""
 
 from move_orchestrator.moves.types.base import MoveType, Step
-from move_orchestrator.tasks import claim, cleanup, precheck, switchover
-from move_orchestrator.tasks import transfer
+from move_orchestrator.steps import claim, cleanup, precheck, switchover
+from move_orchestrator.steps import transfer
 
 MOVE_TYPE = MoveType(
     name='cold-migrate',

@@ -1,8 +1,8 @@
 """evacuate: the source host is down; rebuild from the image elsewhere."""
 
 from move_orchestrator.moves.types.base import MoveType, Step
-from move_orchestrator.tasks import claim, cleanup, precheck, switchover
-from move_orchestrator.tasks import transfer
+from move_orchestrator.steps import claim, cleanup, precheck, switchover
+from move_orchestrator.steps import transfer
 
 MOVE_TYPE = MoveType(
     name='evacuate',

@@ -5,8 +5,8 @@ before the point of no return, and a resize that does not look right reverts.
 """
 
 from move_orchestrator.moves.types.base import MoveType, Step
-from move_orchestrator.tasks import claim, cleanup, precheck, switchover
-from move_orchestrator.tasks import transfer
+from move_orchestrator.steps import claim, cleanup, precheck, switchover
+from move_orchestrator.steps import transfer
 
 MOVE_TYPE = MoveType(
     name='resize',

@@ -35,7 +35,7 @@ import pytest
 
 from move_orchestrator.moves import types as move_types
 from move_orchestrator.moves.types import base as types_base
-from move_orchestrator.tasks import base as task_base
+from move_orchestrator.steps import base as step_base
 from tests.functional.crash import common
 
 POLICIES = ('resume', 'rollback')
@@ -43,10 +43,10 @@ TYPES = ('live-migrate', 'cold-migrate', 'resize', 'evacuate')
 RECOVERY_TIMEOUT = 60
 
 
-def has_revert(task_cls):
+def has_revert(step_cls):
     """Whether the task has something to undo (its own revert)."""
-    func = getattr(task_cls.revert, '__unwrapped_task__', task_cls.revert)
-    return func is not task_base.MoveTask.revert
+    func = getattr(step_cls.revert, '__unwrapped_step__', step_cls.revert)
+    return func is not step_base.MoveStep.revert
 
 
 class KillPoint(collections.namedtuple(
@@ -59,7 +59,7 @@ class KillPoint(collections.namedtuple(
 
     @property
     def phase(self):
-        return move_types.get(self.type).step_for(self.task).task.phase
+        return move_types.get(self.type).step_for(self.task).cls.phase
 
     @property
     def before_ponr(self):
@@ -98,13 +98,13 @@ class KillPoint(collections.namedtuple(
 
 
 def main_tasks(type_name):
-    return [s.task.__name__ for s in move_types.get(type_name).steps
-            if s.task.phase != 'cleanup']
+    return [s.cls.__name__ for s in move_types.get(type_name).steps
+            if s.cls.phase != 'cleanup']
 
 
 def cleanup_tasks(type_name):
-    return [s.task.__name__ for s in move_types.get(type_name).steps
-            if s.task.phase == 'cleanup']
+    return [s.cls.__name__ for s in move_types.get(type_name).steps
+            if s.cls.phase == 'cleanup']
 
 
 def kill_points():
@@ -114,17 +114,17 @@ def kill_points():
             steps = move_types.get(type_name).steps
             for step in steps:
                 for when in ('before', 'after'):
-                    points.append(KillPoint(type_name, step.task.__name__,
+                    points.append(KillPoint(type_name, step.cls.__name__,
                                             'execute', when, policy))
             for step in steps:
                 # Before the point of no return, the steps that undo
                 # something; after it, the cleanup steps, reverted (a
                 # no-op) by their retry controller before it runs them
                 # again.
-                if step.task.phase == 'cleanup' or has_revert(step.task):
+                if step.cls.phase == 'cleanup' or has_revert(step.cls):
                     for when in ('before', 'after'):
                         points.append(KillPoint(
-                            type_name, step.task.__name__, 'revert', when,
+                            type_name, step.cls.__name__, 'revert', when,
                             policy))
     return points
 

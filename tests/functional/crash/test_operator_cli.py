@@ -13,10 +13,11 @@ import sqlite3
 
 import pytest
 
+from move_orchestrator import states
 from tests.functional.crash import common
 
 STOP_TIMEOUT = 60
-TERMINAL = ('completed', 'reverted', 'failed')
+TERMINAL = states.TERMINAL_STATES
 
 
 def move_doc(db, move_id):

@@ -19,13 +19,14 @@ import time
 
 import pytest
 
+from move_orchestrator import states
 from tests.functional.crash import common
 
 SEED = int(os.environ.get('MO_TEST_CRASH_SEED', '20261124'))
 KILLS = 5
 HOSTS, PER_HOST, DOWN = 8, 6, 'host4'
 MOVES = (HOSTS // 2) * PER_HOST
-TERMINAL = ('completed', 'reverted', 'failed')
+TERMINAL = states.TERMINAL_STATES
 
 
 def conductor_process(config, workdir, name):

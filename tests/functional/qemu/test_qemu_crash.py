@@ -67,7 +67,7 @@ def _every_kill_point():
         for step in move_types.get(type_name).steps:
             for when in ('execute', 'execute.after'):
                 for policy in ('resume', 'rollback'):
-                    yield type_name, '%s.%s' % (step.task.__name__, when), policy
+                    yield type_name, '%s.%s' % (step.cls.__name__, when), policy
 
 
 @pytest.mark.exhaustive  # tox -e exhaustive: a kill at every task, real VMs

@@ -208,9 +208,9 @@ def _every_main_task():
     from move_orchestrator.moves import types as move_types
     for type_name in ('live-migrate', 'cold-migrate', 'resize'):
         for step in move_types.get(type_name).steps:
-            if step.task.phase != 'cleanup':
+            if step.cls.phase != 'cleanup':
                 for when in ('execute', 'execute.after'):
-                    yield type_name, '%s.%s=fail' % (step.task.__name__, when)
+                    yield type_name, '%s.%s=fail' % (step.cls.__name__, when)
 
 
 @pytest.mark.exhaustive  # tox -e exhaustive: a failure at every task, real VMs

@@ -21,10 +21,11 @@ from move_orchestrator import conf as mo_conf
 from move_orchestrator.conductor import services as services_mod
 from move_orchestrator import rpc
 from move_orchestrator import rpcapi
+from move_orchestrator import states
 from tests import services as test_services
 
 BIN = os.path.dirname(sys.executable)
-TERMINAL = ('completed', 'reverted', 'failed')
+TERMINAL = states.TERMINAL_STATES
 RABBIT = 'rabbit://guest:guest@127.0.0.1:5672/%s'
 _PROCESSES = set()
 

@@ -5,17 +5,17 @@ and when the attempts run out the move ends ``failed`` with the instance
 running on the destination. Every step is therefore idempotent.
 """
 
-from move_orchestrator.tasks import base
+from move_orchestrator.steps import base
 
 
-class CleanupTask(base.MoveTask):
+class CleanupStep(base.MoveStep):
     phase = 'cleanup'
 
     def revert(self, *args, **kwargs):
         """Rolled forward, never back: the retry runs execute again."""
 
 
-class DestroySource(CleanupTask):
+class DestroySource(CleanupStep):
     """Delete the source's domain and disk (fenced, for an evacuate)."""
 
     def execute(self, instance_uuid, source, dest):
@@ -24,13 +24,13 @@ class DestroySource(CleanupTask):
             self.driver.delete_disk(instance_uuid, source)
 
 
-class UnbindSourcePorts(CleanupTask):
+class UnbindSourcePorts(CleanupStep):
     def execute(self, instance_uuid, source, dest):
         if source != dest:
             self.driver.unbind_ports(instance_uuid, source)
 
 
-class ReleaseSourceClaim(CleanupTask):
+class ReleaseSourceClaim(CleanupStep):
     """The move's claim becomes the instance's allocation."""
 
     def execute(self, move_id, instance_uuid, dest):

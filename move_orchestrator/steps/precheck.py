@@ -2,10 +2,10 @@
 
 from move_orchestrator.drivers.compute import base as driver_base
 from move_orchestrator import exception
-from move_orchestrator.tasks import base
+from move_orchestrator.steps import base
 
 
-class CheckDestination(base.MoveTask):
+class CheckDestination(base.MoveStep):
     phase = 'pre-check'
 
     def execute(self, dest):
@@ -15,7 +15,7 @@ class CheckDestination(base.MoveTask):
                                             reason='it is %s' % host['state'])
 
 
-class CheckSourceDown(base.MoveTask):
+class CheckSourceDown(base.MoveStep):
     """Evacuate only from a host that is really down."""
     phase = 'pre-check'
 
@@ -27,7 +27,7 @@ class CheckSourceDown(base.MoveTask):
                 % (source, host['state']))
 
 
-class CheckInstance(base.MoveTask):
+class CheckInstance(base.MoveStep):
     """The hypervisor has the instance on the source, in the state expected."""
     phase = 'pre-check'
 
@@ -51,7 +51,7 @@ class CheckInstance(base.MoveTask):
                 reason='a live migration needs a running instance')
 
 
-class CheckLiveCompatibility(base.MoveTask):
+class CheckLiveCompatibility(base.MoveStep):
     """Same CPU model, so the guest sees the same CPU after the move."""
     phase = 'pre-check'
 

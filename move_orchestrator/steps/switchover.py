@@ -6,10 +6,10 @@ because the source copy still exists.
 
 from move_orchestrator.drivers.compute import base as driver_base
 from move_orchestrator import exception
-from move_orchestrator.tasks import base
+from move_orchestrator.steps import base
 
 
-class SwitchOverMigration(base.MoveTask):
+class SwitchOverMigration(base.MoveStep):
     """Pause the source, run the destination.
 
     Returns the finished migration (its figures: sent, downtime) for the
@@ -37,7 +37,7 @@ class SwitchOverMigration(base.MoveTask):
             self.driver.power_on(instance_uuid, source)
 
 
-class StartOnDestination(base.MoveTask):
+class StartOnDestination(base.MoveStep):
     """Define the domain with the new flavor on the destination."""
     phase = 'switch-over'
 
@@ -53,7 +53,7 @@ class StartOnDestination(base.MoveTask):
             self.driver.spawn(spec, source, power_on=False)
 
 
-class ActivateDestinationPorts(base.MoveTask):
+class ActivateDestinationPorts(base.MoveStep):
     phase = 'switch-over'
 
     def execute(self, instance_uuid, dest):
@@ -64,7 +64,7 @@ class ActivateDestinationPorts(base.MoveTask):
             self.driver.activate_binding(instance_uuid, source)
 
 
-class UpdateInstanceHost(base.MoveTask):
+class UpdateInstanceHost(base.MoveStep):
     """The inventory follows the hypervisor: new host, new flavor."""
     phase = 'switch-over'
 
@@ -77,7 +77,7 @@ class UpdateInstanceHost(base.MoveTask):
                                        flavor=spec['flavor'])
 
 
-class VerifyResize(base.MoveTask):
+class VerifyResize(base.MoveStep):
     """Confirm the resize by looking, instead of asking a human."""
     phase = 'switch-over'
 

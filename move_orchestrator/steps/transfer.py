@@ -11,13 +11,13 @@ from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base as driver_base
 from move_orchestrator import exception
-from move_orchestrator.tasks import base
+from move_orchestrator.steps import base
 
 LOG = logging.getLogger(__name__)
 ABORT_CHECK_INTERVAL = 0.1   # seconds between looks for an operator's abort
 
 
-class BindDestinationPorts(base.MoveTask):
+class BindDestinationPorts(base.MoveStep):
     """Prepare an inactive port binding on the destination."""
     phase = 'transfer'
 
@@ -29,7 +29,7 @@ class BindDestinationPorts(base.MoveTask):
             self.driver.unbind_ports(instance_uuid, dest)
 
 
-class PowerOffInstance(base.MoveTask):
+class PowerOffInstance(base.MoveStep):
     phase = 'transfer'
 
     def execute(self, instance_uuid, source):
@@ -44,7 +44,7 @@ class PowerOffInstance(base.MoveTask):
             self.driver.power_on(instance_uuid, source)
 
 
-class CopyDisk(base.MoveTask):
+class CopyDisk(base.MoveStep):
     """Copy the disk for the new flavor, or grow it in place where source
     and destination share storage (one host, or one storage group)."""
     phase = 'transfer'
@@ -63,7 +63,7 @@ class CopyDisk(base.MoveTask):
                                   spec['disk_gb'])
 
 
-class RebuildDisk(base.MoveTask):
+class RebuildDisk(base.MoveStep):
     """Evacuate: the source's disk is out of reach, start from the image.
 
     On storage the destination shares with the source the disk is within
@@ -79,7 +79,7 @@ class RebuildDisk(base.MoveTask):
         self.driver.delete_disk(instance_uuid, dest)
 
 
-class PrepareIncoming(base.MoveTask):
+class PrepareIncoming(base.MoveStep):
     """Start the destination domain waiting for the memory copy."""
     phase = 'transfer'
 
@@ -91,7 +91,7 @@ class PrepareIncoming(base.MoveTask):
         self.driver.delete_disk(instance_uuid, dest)
 
 
-class TransferMemory(base.MoveTask):
+class TransferMemory(base.MoveStep):
     """Pre-copy the memory until it converges, reporting progress.
 
     Resumable: a migration already running (or converged) in the hypervisor

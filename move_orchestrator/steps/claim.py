@@ -1,10 +1,10 @@
 """Claim phase: reserve the destination's resources for the move."""
 
 from move_orchestrator.db import inventory as inv
-from move_orchestrator.tasks import base
+from move_orchestrator.steps import base
 
 
-class ClaimDestination(base.MoveTask):
+class ClaimDestination(base.MoveStep):
     """Allocate the new flavor on the destination, as the move's consumer.
 
     The instance keeps its own allocation on the source until cleanup, so a

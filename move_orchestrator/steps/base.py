@@ -1,11 +1,12 @@
-"""The base of every move sub-task.
+"""The base of every step: one TaskFlow task of a move's flow.
 
-A task gets the process's services (driver, inventory, config) at
-construction, because TaskFlow persists only names and values, never objects;
-the flow factory rebuilds the tasks from the stored move after a crash.
-``execute`` and ``revert`` of every subclass are wrapped with the fault
-injection points ``Task.execute.before`` / ``.after`` (and ``revert``), which
-the tests and the crash tests use.
+"Task" in this project is a move's record (the task API); what TaskFlow runs
+are steps, named verb-noun. A step gets the process's services (driver,
+inventory, config) at construction, because TaskFlow persists only names and
+values, never objects; the flow factory rebuilds the steps from the stored
+move after a crash. ``execute`` and ``revert`` of every subclass are wrapped
+with the fault injection points ``Step.execute.before`` / ``.after`` (and
+``revert``), which the tests and the crash tests use.
 """
 
 import functools
@@ -33,17 +34,17 @@ def _with_fault_points(func, method):
     return wrapper
 
 
-class MoveTask(task.Task):
-    #: the phase of the five this task belongs to
+class MoveStep(task.Task):
+    #: the phase of the five this step belongs to
     phase = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         for method in ('execute', 'revert'):
             func = getattr(cls, method)
-            func = getattr(func, '__unwrapped_task__', func)
+            func = getattr(func, '__unwrapped_step__', func)
             wrapped = _with_fault_points(func, method)
-            wrapped.__unwrapped_task__ = func
+            wrapped.__unwrapped_step__ = func
             setattr(cls, method, wrapped)
 
     def __init__(self, services, **kwargs):
