@@ -88,8 +88,8 @@ class InvalidTaskAction(Conflict):
 
 
 class InvalidStateTransition(MoveOrchestratorException):
-    msg_fmt = ('Move %(move)s (%(move_type)s) cannot go from %(source)s to '
-               '%(target)s.')
+    msg_fmt = ('Move %(move)s (%(move_type)s) cannot %(event)s from '
+               '%(source)s (to %(target)s).')
 
 
 class Forbidden(MoveOrchestratorException):

@@ -19,3 +19,16 @@ FAILED = 'failed'
 #: A move in one of these has ended: nothing runs it until an operator
 #: resumes or reverts a failed one.
 TERMINAL_STATES = (COMPLETED, REVERTED, FAILED)
+
+# The events of the move state machines (verbs; each type's machine lists
+# which state each takes where, see ``moves/machine.py``).
+START = 'start'          # accepted -> the first phase's state
+ADVANCE = 'advance'      # a phase state -> the next one
+COMPLETE = 'complete'    # cleaning-up -> completed
+ABORT = 'abort'          # an operator's abort, before the point of no return
+REVERT = 'revert'        # roll back: a step failed, or an operator asked
+DONE_REVERTING = 'reverted'   # reverting -> reverted
+FAIL = 'fail'            # could reach neither end by itself
+RESUME = 'resume'        # an operator's resume of a failed move
+EVENTS = (START, ADVANCE, COMPLETE, ABORT, REVERT, DONE_REVERTING, FAIL,
+          RESUME)

@@ -1,9 +1,14 @@
-"""Moves a move through its state machine and writes what happened."""
+"""Moves a move through its state machine and writes what happened.
+
+Callers say what happened (an event); the type's machine says where the
+move goes, in the transaction that records it.
+"""
 
 from oslo_log import log as logging
 
 from move_orchestrator import exception
 from move_orchestrator.moves import types as move_types
+from move_orchestrator import states
 
 LOG = logging.getLogger(__name__)
 
@@ -23,22 +28,45 @@ class Recorder:
                 LOG.exception('Observer %r failed for move %s -> %s',
                               observer, move_id, state)
 
-    def advance(self, move_id, target, context=None, **values):
-        """Check the transition against the type's machine and record it,
-        in one transaction. Returns the move as it was before."""
-        def check(move):
+    def fire(self, move_id, event, target=None, expect=None, context=None,
+             **values):
+        """Process ``event`` on the move's machine and record the change,
+        in one transaction. Returns the move as it was before.
+
+        ``target`` names the state of a verb with several (``resume``);
+        ``expect`` is the state the caller means to reach: if the move is
+        in it already nothing changes (a step run again after a crash),
+        and an event leading elsewhere is refused.
+        """
+        def decide(move):
+            if expect is not None and move['state'] == expect:
+                return None
             try:
                 move_type = move_types.get(move['type'])
             except exception.UnknownMoveType:
-                if target != 'failed':
-                    raise   # a corrupt record can still be marked failed
-            else:
-                move_type.check_transition(move_id, move['state'], target)
+                if event == states.FAIL:
+                    return states.FAILED  # a corrupt record can still fail
+                raise
+            return move_type.next_state(move_id, move['state'], event,
+                                        target or expect)
+        return self._record(move_id, decide, context, values)
 
-        unlock = target in ('completed', 'reverted')
-        move = self.store.set_state(move_id, target, context=context,
-                                    unlock=unlock, check=check, **values)
-        if move['state'] != target:
+    def enter_step(self, move_id, state, context=None):
+        """A step whose move state is ``state`` starts: ``start`` from
+        ``accepted``, else ``advance``; nothing if the move is there."""
+        def decide(move):
+            if move['state'] == state:
+                return None
+            event = states.START if move['state'] == states.ACCEPTED \
+                else states.ADVANCE
+            return move_types.get(move['type']).next_state(
+                move_id, move['state'], event, state)
+        return self._record(move_id, decide, context, {})
+
+    def _record(self, move_id, decide, context, values):
+        move, target = self.store.set_state(move_id, decide, context=context,
+                                            **values)
+        if target is not None:
             LOG.info('Move %(id)s (%(type)s of %(instance)s): %(from)s -> '
                      '%(to)s%(reason)s',
                      {'id': move_id, 'type': move['type'],

@@ -33,6 +33,7 @@ from move_orchestrator.moves import request as move_request
 from move_orchestrator.moves import types as move_types
 from move_orchestrator.moves.types import base as types_base
 from move_orchestrator.records import listener as listener_mod
+from move_orchestrator import states
 
 LOG = logging.getLogger(__name__)
 
@@ -264,20 +265,40 @@ class Conductor:
         """Run a failed move on from where it stopped."""
         move = self.services.store.get(move_id)
         self._check_action(move, 'resumed', (types_base.FAILED,))
-        move_type = move_types.get(move['type'])
-        if move['ponr']:
-            target = move_type.cleanup_state
-        else:
-            step = move_type.step_for(move['failed_step'] or '')
-            target = step.move_state if step else move_type.states[1]
+        target = self.resume_target(move, move_types.get(move['type']))
         self._record_action(move_id, 'resume', context)
-        self.recorder.advance(move_id, target, context=context,
-                              reason='resumed by %s' % (
+        self.recorder.fire(move_id, states.RESUME, target=target,
+                           context=context, reason='resumed by %s' % (
                                   getattr(context, 'user_id', None)
                                   or 'an operator'))
         if self.owns_database:
             self.schedule(move_id, interrupted=True)
         return self.services.store.get(move_id)
+
+    def resume_target(self, move, move_type):
+        """Where a failed move resumes: the state of the first step that
+        will run again, read from its persisted atoms (a move failed by
+        its conductor, not by a step, has no failed step recorded)."""
+        if move['ponr']:
+            return move_type.cleanup_state
+        done = self._stored_atom_states(move, types_base.MAIN)
+        main = [s for s in move_type.steps if s.cls.phase != 'cleanup']
+        for step in main:
+            if done.get(step.cls.__name__) != tf_states.SUCCESS:
+                return step.move_state
+        # Every step up to the point of no return succeeded: only the
+        # record of it is missing, and cleanup comes next.
+        return move_type.cleanup_state
+
+    def _stored_atom_states(self, move, stage):
+        backend = self.services.persistence
+        with contextlib.closing(backend.get_connection()) as conn:
+            try:
+                book = conn.get_logbook(move['id'])
+            except tf_exc.NotFound:
+                return {}
+        fd = book.find(flow_detail_uuid(move['id'], stage))
+        return {ad.name: ad.state for ad in fd} if fd is not None else {}
 
     def revert(self, move_id, context=None):
         """Undo a failed move that had not passed its point of no return."""
@@ -288,8 +309,8 @@ class Conductor:
                 task=move_id, action='reverted',
                 reason='it has passed its point of no return: resume it')
         self._record_action(move_id, 'revert', context)
-        self.recorder.advance(move_id, types_base.REVERTING, context=context,
-                              reason='revert asked by %s' % (
+        self.recorder.fire(move_id, states.REVERT, context=context,
+                           reason='revert asked by %s' % (
                                   getattr(context, 'user_id', None)
                                   or 'an operator'))
         if self.owns_database:
@@ -366,8 +387,8 @@ class Conductor:
     def _fail(self, move_id, reason, step):
         move = self.services.store.get(move_id)
         if move['state'] not in types_base.TERMINAL_STATES:
-            self.recorder.advance(move_id, types_base.FAILED, reason=reason,
-                                  failed_step=step)
+            self.recorder.fire(move_id, states.FAIL, reason=reason,
+                               failed_step=step)
 
     def _rollback_reason(self, move, interrupted, started):
         """Why a move that was going forward is being reverted, or None."""
@@ -397,18 +418,14 @@ class Conductor:
             # before it said so. TaskFlow's prepare() resets a reverted
             # flow to run again, and a conductor killed after that reset
             # leaves every atom pending: nothing is left to undo.
-            if move['state'] != types_base.REVERTING:   # aborted, unstarted
-                self.recorder.advance(move['id'], types_base.REVERTING,
-                                      reason=reason)
-            self.recorder.advance(move['id'], types_base.REVERTED,
-                                  reason=move['reason'] or reason,
-                                  failed_step=move['failed_step'])
+            self._roll_back(move, reason)      # aborted, unstarted
+            self.recorder.fire(move['id'], states.DONE_REVERTING,
+                               reason=move['reason'] or reason,
+                               failed_step=move['failed_step'])
             return tf_states.REVERTED
         if reason is not None:
             flowstate.mark_for_rollback(engine)
-            if move['state'] != types_base.REVERTING:
-                self.recorder.advance(move['id'], types_base.REVERTING,
-                                      reason=reason)
+            self._roll_back(move, reason)
         elif stored in (tf_states.FAILURE, tf_states.REVERTED):
             flowstate.reset_for_retry(engine)   # an operator's resume
         else:
@@ -420,13 +437,18 @@ class Conductor:
             if move['abort_requested_by']:
                 reason = 'aborted by %s' % move['abort_requested_by']
                 flowstate.mark_for_rollback(engine)
-                self.recorder.advance(move['id'], types_base.REVERTING,
-                                      reason=reason)
+                self._roll_back(move, reason)
                 outcome, listener, error = self._run(
                     engine, flow, move, move_type, types_base.MAIN)
         self._record_outcome(move, types_base.MAIN, engine, outcome,
                              listener, error, reason)
         return outcome
+
+    def _roll_back(self, move, reason):
+        """Into ``reverting`` (if not there): an abort, or a rollback."""
+        event = states.ABORT if move['abort_requested_by'] else states.REVERT
+        self.recorder.fire(move['id'], event, expect=states.REVERTING,
+                           reason=reason)
 
     def _catch_up(self, move, move_type, engine):
         """A step that was running when the conductor died is run again
@@ -437,8 +459,8 @@ class Conductor:
             step = move_type.step_for(name)
             if state == tf_states.RUNNING and step is not None:
                 current = self.services.store.get(move['id'])['state']
-                if current not in (step.move_state, types_base.REVERTING):
-                    self.recorder.advance(move['id'], step.move_state)
+                if current != types_base.REVERTING:
+                    self.recorder.enter_step(move['id'], step.move_state)
 
     def _record_taken_up(self, move, move_type, engine):
         """A step run again after a crash shows in the record as a new
@@ -513,7 +535,7 @@ class Conductor:
         revert_failed = flowstate.revert_failed(engine)
         if outcome == tf_states.SUCCESS:
             if stage == types_base.CLEANUP:
-                self.recorder.advance(move_id, types_base.COMPLETED)
+                self.recorder.fire(move_id, states.COMPLETE)
         elif outcome == tf_states.REVERTED and stage == types_base.MAIN \
                 and not revert_failed:
             if first[0] is None:
@@ -521,8 +543,8 @@ class Conductor:
                 stored = self.services.store.get(move_id)
                 reason = stored['reason'] or reason
                 first = (stored['failed_step'], None)
-            self.recorder.advance(move_id, types_base.REVERTED,
-                                  reason=reason, failed_step=first[0])
+            self.recorder.fire(move_id, states.DONE_REVERTING,
+                               reason=reason, failed_step=first[0])
         elif outcome == tf_states.SUSPENDED:
             LOG.info('Move %s suspended in %s; the next conductor resumes '
                      'it', move_id, stage)

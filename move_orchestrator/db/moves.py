@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from move_orchestrator.db import models
 from move_orchestrator import exception
-from move_orchestrator.states import TERMINAL_STATES
+from move_orchestrator.states import COMPLETED, REVERTED, TERMINAL_STATES
 
 MOVE_FIELDS = ('id', 'instance_uuid', 'type', 'state', 'source_host',
                'dest_host', 'old_flavor', 'new_flavor', 'live', 'request_id',
@@ -99,28 +99,25 @@ class MoveStore:
                     models.Move.state.not_in(TERMINAL_STATES)).order_by(
                     models.Move.created_at))]
 
-    def set_state(self, move_id, state, context=None, unlock=False,
-                  check=None, **values):
+    def set_state(self, move_id, decide, context=None, **values):
         """Record a move state change in one transaction.
 
-        ``check(move)`` sees the move as it was (a dict) and raises to
-        refuse the change. Returns that dict; with the state unchanged only
-        the values are updated, and no event is written.
+        ``decide(move)`` sees the move as it was (a dict) and returns its new
+        state, None to leave it (the values are still written), or raises to
+        refuse. Returns (that dict, the new state or None). A move that ends
+        ``completed`` or ``reverted`` releases its instance.
         """
         with self.db.session() as s:
             move = s.get(models.Move, move_id)
             if move is None:
                 raise exception.TaskNotFound(task=move_id)
             before = move_to_dict(move)
-            if move.state == state:
-                for key, value in values.items():
-                    setattr(move, key, value)
-                return before
-            if check is not None:
-                check(before)
-            move.state = state
+            state = decide(before)
             for key, value in values.items():
                 setattr(move, key, value)
+            if state is None or state == before['state']:
+                return before, None
+            move.state = state
             if state in TERMINAL_STATES:
                 move.finished_at = models.utcnow()
             detail = {'from': before['state']}
@@ -128,9 +125,9 @@ class MoveStore:
                 detail['reason'] = values['reason']
             s.add(self._event(move_id, 'move', 'move', None, state,
                               detail=detail, context=context))
-            if unlock:
+            if state in (COMPLETED, REVERTED):
                 self.inventory.unlock_instance(s, move.instance_uuid, move_id)
-            return before
+            return before, state
 
     def update(self, move_id, **values):
         with self.db.session() as s:

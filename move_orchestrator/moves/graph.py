@@ -19,9 +19,13 @@ def state_machine_dot(move_type):
             attrs = ' [shape=doubleoctagon, style=filled, fillcolor=%s]' \
                 % colors[state]
         lines.append('  %s%s;' % (_q(state), attrs))
-    for source, target in move_type.transitions():
-        if source != target:
-            lines.append('  %s -> %s;' % (_q(source), _q(target)))
+    # One edge per (source, target), labelled with the events that take it.
+    edges = {}
+    for source, event, target in move_type.transitions():
+        edges.setdefault((source, target), []).append(event)
+    for (source, target), events in sorted(edges.items()):
+        lines.append('  %s -> %s [label=%s];' % (
+            _q(source), _q(target), _q(', '.join(sorted(events)))))
     lines.append('}')
     return '\n'.join(lines) + '\n'
 

@@ -13,6 +13,7 @@ from taskflow import states as tf_states
 
 from move_orchestrator.moves.types import base as types_base
 from move_orchestrator.records import history
+from move_orchestrator import states
 
 LOG = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class MoveRecordListener(listener_base.Listener):
             if step is not None and step.move_state != self._state:
                 # A new state (most steps share their phase's): record it,
                 # and look for an operator's abort at the same read.
-                move = self._recorder.advance(self._move_id, step.move_state)
+                move = self._recorder.enter_step(self._move_id, step.move_state)
                 self._state = step.move_state
                 if self._reverts and move['abort_requested_by']:
                     # Stop after this step; the conductor then reverts.
@@ -56,6 +57,6 @@ class MoveRecordListener(listener_base.Listener):
                 values = {'failed_step': step,
                           'reason': '%s failed: %s: %s' % (
                               step, error['type'], error['message'])}
-            self._recorder.advance(self._move_id, types_base.REVERTING,
-                                   **values)
+            self._recorder.fire(self._move_id, states.REVERT,
+                                expect=states.REVERTING, **values)
             self._state = types_base.REVERTING

@@ -12,6 +12,7 @@ import pytest
 
 from move_orchestrator.conductor import api as api_mod
 from move_orchestrator import exception
+from move_orchestrator.moves import types as move_types
 
 ALICE = oslo_context.RequestContext(user_id='alice', project_id='ops',
                                     is_admin=True)
@@ -117,6 +118,37 @@ def test_resume_after_point_of_no_return(make_cloud):
     cloud.api.resume_task(ALICE, doc['id'])
     doc = cloud.api.wait_task(None, doc['id'])
     assert doc['state'] == 'completed', doc['reason']
+    assert cloud.audit() == []
+
+
+@pytest.mark.parametrize('action,end', [('resume', 'completed'),
+                                        ('revert', 'reverted')])
+def test_failed_with_no_failed_step(make_cloud, action, end):
+    """A move its conductor could not carry on (its records unwritable, say)
+    ends failed with no step to blame: an operator can still resume it
+    (where its steps stopped) or revert it."""
+    cloud = make_cloud(fake_driver__operation_delay=0.02)
+    source = cloud.instance('vm2')['host']
+    doc = _interrupted_move(cloud)
+    cloud.api.conductor.recorder.fire(
+        doc['id'], 'fail', reason='the conductor could not run the move')
+    _restart(cloud)
+    doc = cloud.api.get_task(None, doc['id'])
+    assert doc['state'] == 'failed' and not doc.get('failed_step')
+    getattr(cloud.api, '%s_task' % action)(ALICE, doc['id'])
+    doc = cloud.api.wait_task(None, doc['id'])
+    assert doc['state'] == end, doc['reason']
+    # Every change it went through is one its machine lists; a resume
+    # goes on from a step after the ones that had succeeded.
+    states = [h['state'] for h in doc['history']]
+    allowed = {(a, b) for a, _, b in
+               move_types.get(doc['type']).transitions()}
+    assert all(pair in allowed for pair in zip(states, states[1:])), states
+    after = states[states.index('failed') + 1]
+    assert after not in ('accepted', 'claiming', 'pre-checking')
+    assert (after == 'reverting') == (action == 'revert')
+    assert cloud.instance('vm2')['host'] == (
+        'host3' if end == 'completed' else source)
     assert cloud.audit() == []
 
 

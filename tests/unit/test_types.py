@@ -8,6 +8,7 @@ from move_orchestrator import exception
 from move_orchestrator.moves import flows
 from move_orchestrator.moves import types as move_types
 from move_orchestrator.moves.types import base
+from move_orchestrator import states
 
 TYPES = sorted(move_types.MOVE_TYPES)
 
@@ -17,18 +18,84 @@ def test_machine_shares_terminal_states(name):
     t = move_types.get(name)
     assert t.states[0] == 'accepted'
     assert t.states[-3:] == ('completed', 'reverted', 'failed')
-    machine = t.machine()
-    assert machine.current_state == 'accepted'
+    assert t.machine.at('accepted').current_state == 'accepted'
+
+
+def _forward(t):
+    return [s for s in t.states if s not in
+            ('reverting', 'completed', 'reverted', 'failed')]
+
+
+def _expected_transitions(t):
+    """The type's machine written out from its declaration (its states in
+    order), independently of how moves/machine.py builds it."""
+    forward = _forward(t)
+    before_ponr = forward[:-1]
+    assert forward[-1] == 'cleaning-up'
+    expected = {('accepted', 'start', forward[1])}
+    expected |= {(a, 'advance', b) for a, b in zip(forward[1:], forward[2:])}
+    expected.add(('cleaning-up', 'complete', 'completed'))
+    expected |= {(s, verb, 'reverting') for s in before_ponr
+                 for verb in ('abort', 'revert')}
+    expected |= {(s, 'fail', 'failed') for s in forward + ['reverting']}
+    expected |= {('reverting', 'reverted', 'reverted'),
+                 ('failed', 'revert', 'reverting')}
+    expected |= {('failed', 'resume', s) for s in forward[1:]}
+    return expected
+
+
+@pytest.mark.parametrize('name', TYPES)
+def test_every_listed_transition_is_accepted(name):
+    t = move_types.get(name)
+    expected = _expected_transitions(t)
+    assert set(t.transitions()) == expected
+    for source, event, target in expected:
+        named = target if event == 'resume' else None
+        assert t.next_state('m', source, event, named) == target
+
+
+@pytest.mark.parametrize('name', TYPES)
+def test_unlisted_transitions_are_refused(name):
+    """Every (state, event) the declaration does not list is refused, and
+    so is every target an event does not lead to."""
+    t = move_types.get(name)
+    expected = _expected_transitions(t)
+    listed = {(s, e) for s, e, _ in expected}
+    refused = 0
+    for source in t.states:
+        for event in states.EVENTS:
+            if (source, event) in listed:
+                continue
+            for target in (None,) + t.states:
+                with pytest.raises(exception.InvalidStateTransition):
+                    t.next_state('m', source, event, target)
+                refused += 1
+    assert refused > 100
+    # Listed events, wrong targets: no self-loops, no way back, no skipping.
+    for source, event, target in [
+            ('failed', 'resume', 'accepted'), ('failed', 'resume', 'failed'),
+            ('cleaning-up', 'abort', 'reverting'),
+            ('cleaning-up', 'revert', 'reverting'),
+            (_forward(t)[2], 'advance', _forward(t)[1]),
+            (_forward(t)[1], 'advance', _forward(t)[1]),
+            ('accepted', 'start', 'cleaning-up')]:
+        with pytest.raises(exception.InvalidStateTransition):
+            t.next_state('m', source, event, target)
+    # The machine of a move is a copy: moving it leaves the type's alone.
+    m = t.machine.at('accepted')
+    m.process_event('start')
+    assert t.machine.at('accepted').current_state == 'accepted'
 
 
 @pytest.mark.parametrize('name', TYPES)
 def test_every_state_can_end(name):
     """No state waits for anybody: from each, a terminal state is reachable
-    by the orchestrator's own transitions."""
+    by the orchestrator's own transitions (not an operator's)."""
     t = move_types.get(name)
     edges = {}
-    for src, dst in t.transitions():
-        edges.setdefault(src, set()).add(dst)
+    for src, event, dst in t.transitions():
+        if event not in ('resume', 'abort') and src != 'failed':
+            edges.setdefault(src, set()).add(dst)
     for state in t.states:
         seen, todo = set(), [state]
         while todo:
@@ -39,19 +106,17 @@ def test_every_state_can_end(name):
 
 
 @pytest.mark.parametrize('name', TYPES)
-def test_happy_path_is_valid_and_reverts_stop_at_ponr(name):
+def test_happy_path_is_driven_by_events(name):
     t = move_types.get(name)
-    forward = [s for s in t.states if s not in
-               ('reverting', 'completed', 'reverted', 'failed')]
-    path = forward + ['completed']
-    for src, dst in zip(path, path[1:]):
-        t.check_transition('m', src, dst)
-    with pytest.raises(exception.InvalidStateTransition):
-        t.check_transition('m', 'cleaning-up', 'reverting')
-    with pytest.raises(exception.InvalidStateTransition):
-        t.check_transition('m', 'completed', 'reverting')
-    with pytest.raises(exception.InvalidStateTransition):
-        t.check_transition('m', 'accepted', 'completed')
+    state, path = 'accepted', ['accepted']
+    for event in ['start'] + ['advance'] * (len(_forward(t)) - 2) + [
+            'complete']:
+        state = t.next_state('m', state, event)
+        path.append(state)
+    assert path == _forward(t) + ['completed']
+    with pytest.raises(exception.InvalidStateTransition) as e:
+        t.next_state('m', 'completed', 'revert')
+    assert e.value.kwargs['event'] == 'revert'
 
 
 @pytest.mark.parametrize('name', TYPES)

@@ -12,12 +12,11 @@ retry controller.
 import dataclasses
 import time
 
-from automaton import exceptions as automaton_exc
-from automaton import machines
 from taskflow.patterns import linear_flow
 from taskflow import retry
 
 from move_orchestrator import exception
+from move_orchestrator.moves import machine as move_machine
 
 from move_orchestrator.states import (  # noqa: F401 (the types' API)
     ACCEPTED, COMPLETED, FAILED, PHASE_STATES, PHASES, REVERTED, REVERTING,
@@ -60,6 +59,11 @@ class MoveType:
         phases = [s.cls.phase for s in self.steps]
         if phases != sorted(phases, key=PHASES.index):
             raise ValueError('%s: steps out of phase order' % self.name)
+        forward = [s for s in self.states
+                   if s not in (REVERTING,) + TERMINAL_STATES]
+        # Built once per type; each move uses a copy (machine.at()).
+        object.__setattr__(self, 'machine', move_machine.build(
+            forward, self.cleanup_state))
 
     # -- the state machine ---------------------------------------------------
     @property
@@ -76,40 +80,18 @@ class MoveType:
         return PHASE_STATES['cleanup']
 
     def transitions(self):
-        """(source, target) pairs; the event of a transition is its target."""
-        forward = [s for s in self.states if s not in
-                   (REVERTING,) + TERMINAL_STATES]
-        pairs = set(zip(forward, forward[1:]))
-        pairs.add((self.cleanup_state, COMPLETED))
-        before_ponr = [s for s in forward if s != self.cleanup_state]
-        for state in forward:
-            pairs.add((state, FAILED))        # unrecoverable, or retries out
-        for state in before_ponr:
-            pairs.add((state, REVERTING))
-        pairs |= {(REVERTING, REVERTED), (REVERTING, FAILED),
-                  (FAILED, REVERTING)}        # operator revert
-        for state in forward[1:]:
-            pairs.add((FAILED, state))        # operator resume
-            pairs.add((state, state))         # resumed where it stopped
-        return sorted(pairs)
+        """(source, event, target) triples: every transition allowed."""
+        return self.machine.transitions
 
-    def machine(self, current=ACCEPTED):
-        m = machines.FiniteMachine()
-        for state in self.states:
-            m.add_state(state, terminal=state in (COMPLETED, REVERTED))
-        for source, target in self.transitions():
-            m.add_transition(source, target, target)
-        m.default_start_state = ACCEPTED
-        m.initialize(current)
-        return m
-
-    def check_transition(self, move_id, current, target):
+    def next_state(self, move_id, current, event, target=None):
+        """Where ``event`` takes a move in ``current``; refused if the
+        machine does not list it."""
         try:
-            self.machine(current).process_event(target)
-        except (automaton_exc.NotFound, automaton_exc.InvalidState):
+            return self.machine.target(current, event, target)
+        except move_machine.Refused:
             raise exception.InvalidStateTransition(
                 move=move_id, move_type=self.name, source=current,
-                target=target)
+                event=event, target=target or 'anywhere') from None
 
     # -- the flows -----------------------------------------------------------
     def step_for(self, name):
