@@ -1,0 +1,128 @@
+"""Operators' actions on a move: abort, resume, revert, force-complete.
+
+Each checks the move, records the action and its state change, and asks
+the claim source to run the move (``nudge``); nothing here runs a step.
+"""
+
+from taskflow import states as tf_states
+
+from move_orchestrator.conductor import execution
+from move_orchestrator.drivers.compute import base as driver_base
+from move_orchestrator import exception
+from move_orchestrator.moves import types as move_types
+from move_orchestrator.moves.types import base as types_base
+from move_orchestrator import states
+
+
+def _who(context):
+    return getattr(context, 'user_id', None) or 'an operator'
+
+
+def resume_target(services, move, move_type):
+    """Where a failed move resumes: the state of the first step that will
+    run again, read from its persisted atoms (a move failed by its
+    conductor, not by a step, has no failed step recorded)."""
+    if move['ponr']:
+        return move_type.cleanup_state
+    done = execution.stored_atom_states(services, move['id'],
+                                        types_base.MAIN)
+    for step in move_type.steps:
+        if step.cls.phase != 'cleanup' and \
+                done.get(step.cls.__name__) != tf_states.SUCCESS:
+            return step.move_state
+    # Every step up to the point of no return succeeded: only the record
+    # of it is missing, and cleanup comes next.
+    return move_type.cleanup_state
+
+
+class Actions:
+    def __init__(self, services, recorder, nudge):
+        self.services = services
+        self.recorder = recorder
+        self.nudge = nudge      # nudge(move_id): the move wants running
+
+    def _check(self, move, action, allowed):
+        if move['state'] not in allowed:
+            raise exception.InvalidTaskAction(
+                task=move['id'], action=action,
+                reason='it is %s' % move['state'])
+
+    def _record(self, move_id, action, context, detail=None):
+        self.services.store.add_event(move_id, 'action', action, 'accepted',
+                                      detail=detail, context=context)
+
+    def abort(self, move_id, context=None):
+        """Revert a running move before its point of no return."""
+        move = self.services.store.get(move_id)
+        if move['state'] == states.FAILED:
+            raise exception.InvalidTaskAction(
+                task=move_id, action='aborted',
+                reason='it has failed already: revert it instead')
+        self._check(move, 'aborted', [
+            s for s in move_types.get(move['type']).states
+            if s not in states.TERMINAL_STATES])
+        if move['ponr']:
+            raise exception.InvalidTaskAction(
+                task=move_id, action='aborted',
+                reason='it has passed its point of no return; it will '
+                       'complete')
+        self.services.store.update(move_id, abort_requested_by=_who(context))
+        self._record(move_id, 'abort', context)
+        self.nudge(move_id)
+        return self.services.store.get(move_id)
+
+    def resume(self, move_id, context=None):
+        """Run a failed move on from where it stopped."""
+        move = self.services.store.get(move_id)
+        self._check(move, 'resumed', (states.FAILED,))
+        target = resume_target(self.services, move,
+                               move_types.get(move['type']))
+        self._record(move_id, 'resume', context)
+        self.recorder.fire(move_id, states.RESUME, target=target,
+                           context=context,
+                           reason='resumed by %s' % _who(context))
+        self.nudge(move_id)
+        return self.services.store.get(move_id)
+
+    def revert(self, move_id, context=None):
+        """Undo a failed move that had not passed its point of no return."""
+        move = self.services.store.get(move_id)
+        self._check(move, 'reverted', (states.FAILED,))
+        if move['ponr']:
+            raise exception.InvalidTaskAction(
+                task=move_id, action='reverted',
+                reason='it has passed its point of no return: resume it')
+        self._record(move_id, 'revert', context)
+        self.recorder.fire(move_id, states.REVERT, context=context,
+                           reason='revert asked by %s' % _who(context))
+        self.nudge(move_id)
+        return self.services.store.get(move_id)
+
+    def force_complete(self, move_id, context=None):
+        """Make a live migration that does not converge finish."""
+        move = self.services.store.get(move_id)
+        if move['type'] != 'live-migrate':
+            raise exception.InvalidTaskAction(
+                task=move_id, action='force-completed',
+                reason='it is a %s, not a live migration' % move['type'])
+        self._check(move, 'force-completed', ('migrating-memory',))
+        driver = self.services.driver
+        migration = driver.poll_migration(move['instance_uuid'])
+        if migration and migration.get('id') not in (None, move_id):
+            migration = None    # an earlier move's
+        if not migration or migration['status'] not in \
+                driver_base.MIGRATION_ACTIVE:
+            raise exception.InvalidTaskAction(
+                task=move_id, action='force-completed',
+                reason='its memory copy is not running (%s)'
+                % (migration['status'] if migration else 'not started'))
+        try:
+            driver.force_complete_migration(move['instance_uuid'])
+        except exception.DriverError as e:
+            # Not now, or not this migration (post-copy not permitted, say):
+            # the operator is told, and nothing is recorded.
+            raise exception.InvalidTaskAction(
+                task=move_id, action='force-completed',
+                reason=e.kwargs.get('reason') or str(e))
+        self._record(move_id, 'force-complete', context)
+        return self.services.store.get(move_id)

@@ -1,0 +1,152 @@
+"""Where a conductor's moves come from: its claim source.
+
+A claim source decides which moves this process runs and hands each one to
+the conductor's one execution path (``Conductor.schedule``); the execution
+is the same whatever the source. ``LocalClaims`` is the embedded one: the
+process holding a file lock on the database runs all its moves. The jobboard
+(``conductor/jobboard.py``) is the service one.
+"""
+
+import hashlib
+import os
+import tempfile
+import threading
+
+import fasteners
+import sqlalchemy as sa
+from oslo_log import log as logging
+
+from move_orchestrator import states
+
+LOG = logging.getLogger(__name__)
+
+
+def runnable(services, moves):
+    """Which of these unfinished moves may start running now.
+
+    The admission seam: every claim source asks it before it takes a move
+    up. Today every move may run; concurrency limits replace this function
+    (pass ``admit=`` to the claim source).
+    """
+    return list(moves)
+
+
+def lock_path(url):
+    """The owner lock of a database: beside a SQLite file, else in /tmp."""
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername.startswith('sqlite') and parsed.database and \
+            parsed.database != ':memory:':
+        return os.path.abspath(parsed.database) + '.conductor.lock'
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(),
+                        'move-orchestrator-%s.conductor.lock' % digest)
+
+
+class LocalClaims:
+    """One process runs the moves of one database: the holder of a file
+    lock beside it. Other processes (a second CLI, say) only persist moves
+    for it and read the records. The lock dies with its process, so a
+    killed conductor's moves go to the next one that starts."""
+
+    def __init__(self, services, admit=runnable):
+        self.services = services
+        self.admit = admit
+        self.conductor = None
+        self._lock = threading.Lock()
+        self._owner_lock = None
+        self._stopping = threading.Event()
+
+    @property
+    def owns(self):
+        return self._owner_lock is not None
+
+    def start(self, conductor):
+        """Become the runner of this database's moves, if no other process
+        is; returns whether this process is."""
+        with self._lock:
+            if self._owner_lock is not None:
+                return True
+            lock = fasteners.InterProcessLock(
+                lock_path(self.services.conf.database.connection))
+            if not lock.acquire(blocking=False):
+                return False
+            self._owner_lock = lock
+            self.conductor = conductor
+        LOG.info('Conductor %s runs the moves of this database', os.getpid())
+        self.take_up()
+        threading.Thread(target=self._watch, name='move-watcher',
+                         daemon=True).start()
+        return True
+
+    def take_up(self):
+        """Schedule every unfinished move that nothing runs here and that
+        may run now. A move past ``accepted`` was interrupted: a previous
+        conductor died with it, or an operator acted on it."""
+        if not self.owns:
+            return []
+        waiting = [m for m in self.services.store.list_unfinished()
+                   if m['state'] != states.FAILED
+                   and not self.conductor.running(m['id'])]
+        started = []
+        for move in self.admit(self.services, waiting):
+            LOG.info('Taking up move %s (%s, %s)', move['id'], move['type'],
+                     move['state'])
+            # Whether it had started is read from its atoms when it runs.
+            self.conductor.schedule(move['id'], interrupted=True)
+            started.append(move)
+        return started
+
+    def _watch(self):
+        """Take up moves that other processes accept or act on."""
+        interval = self.services.conf.conductor.watch_interval
+        while not self._stopping.wait(interval):
+            try:
+                self.take_up()
+            except Exception:
+                LOG.exception('Looking for new moves failed; trying again')
+
+    def posted(self, move):
+        """A move was accepted in this process."""
+        if self.owns and self.admit(self.services, [move]):
+            self.conductor.schedule(move['id'])
+
+    def nudge(self, move_id):
+        """An operator acted on a move: run it, if it is ours to run."""
+        if self.owns and not self.conductor.running(move_id):
+            self.conductor.schedule(move_id, interrupted=True)
+
+    def holding(self, move_id):
+        """The claim under which this process runs the move: the database's
+        owner lock, held for the life of the process."""
+        return LocalClaim(self.services.store, move_id)
+
+    def stop(self):
+        """Take up no more moves."""
+        self._stopping.set()
+
+    def release(self):
+        """Give up the moves (once they stopped running here)."""
+        with self._lock:
+            if self._owner_lock is not None:
+                self._owner_lock.release()
+                self._owner_lock = None
+
+
+class LocalClaim:
+    """A claim with nothing to renew; its fencing token fences this run
+    off from an earlier one of the same move all the same."""
+
+    def __init__(self, store, move_id):
+        self.store = store
+        self.move_id = move_id
+        self.token = None
+        self.lost = threading.Event()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def finished(self):
+        """The move ended (or stopped here): nothing to hand back."""

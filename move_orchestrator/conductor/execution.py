@@ -1,0 +1,246 @@
+"""Loading and running one move: its two TaskFlow engines.
+
+The main engine runs claim to switch-over; when it succeeds the move has
+passed its point of no return, which is recorded before the cleanup engine
+starts. Both engines' atoms are persisted, so a conductor that dies mid-move
+is replaced by one that loads the same flow details and carries on. Every
+claim source feeds this one path.
+"""
+
+import contextlib
+import functools
+import uuid
+
+from oslo_log import log as logging
+from taskflow import engines
+from taskflow import exceptions as tf_exc
+from taskflow.persistence import models as tf_models
+from taskflow import states as tf_states
+
+from move_orchestrator.conductor import flowstate
+from move_orchestrator.conductor import outcomes
+from move_orchestrator.moves import flows
+from move_orchestrator.moves import types as move_types
+from move_orchestrator.moves.types import base as types_base
+from move_orchestrator.records import listener as listener_mod
+from move_orchestrator import states
+
+LOG = logging.getLogger(__name__)
+
+
+def flow_detail_uuid(move_id, stage):
+    return str(uuid.uuid5(uuid.UUID(move_id), stage))
+
+
+def phase_of(move_type, atom_name):
+    step = move_type.step_for(atom_name)
+    return step.cls.phase if step else 'cleanup'   # the retry controller
+
+
+def engine_store(move):
+    return {'move_id': move['id'], 'instance_uuid': move['instance_uuid'],
+            'source': move['source_host'], 'dest': move['dest_host'],
+            'live': move['live'], **move['params']}
+
+
+def stored_atom_states(services, move_id, stage):
+    """{atom name: state} of a stage as persisted ({} if never run)."""
+    with contextlib.closing(services.persistence.get_connection()) as conn:
+        try:
+            book = conn.get_logbook(move_id)
+        except tf_exc.NotFound:
+            return {}
+    fd = book.find(flow_detail_uuid(move_id, stage))
+    return {ad.name: ad.state for ad in fd} if fd is not None else {}
+
+
+class Execution:
+    def __init__(self, services, recorder):
+        self.services = services
+        self.recorder = recorder
+        self.outcomes = outcomes.Outcomes(services, recorder)
+        self.engines = {}    # move id -> the engine running it now
+
+    def suspend_all(self):
+        """Stop every running move after its current step (SIGTERM).
+
+        Their flows are persisted as suspended; the next conductor resumes
+        them like any interrupted move.
+        """
+        for move_id, engine in list(self.engines.items()):
+            LOG.info('Suspending move %s', move_id)
+            engine.suspend()
+
+    def suspend(self, move_id):
+        engine = self.engines.get(move_id)
+        if engine is not None:
+            engine.suspend()
+
+    def run_move(self, move_id, interrupted=False, claim=None):
+        move = self.services.store.get(move_id)
+        if move['state'] in states.TERMINAL_STATES:
+            # Listed as unfinished a moment ago, finished since (the
+            # watcher races the move's own thread): nothing left to do.
+            return
+        try:
+            move_type = move_types.get(move['type'])
+            book = self._logbook(move)
+            if not move['ponr']:
+                outcome = self._run_main(move, move_type, book, interrupted)
+                if outcome != tf_states.SUCCESS:
+                    return
+                self.services.store.update(move_id, ponr=True)
+            self._run_stage(move, move_type, book, types_base.CLEANUP)
+        except Exception as exc:
+            LOG.exception('Move %s could not be run', move_id)
+            self.outcomes.fail(move_id, 'the conductor could not run the '
+                               'move: %s: %s' % (type(exc).__name__, exc),
+                               None)
+
+    def _logbook(self, move):
+        backend = self.services.persistence
+        with contextlib.closing(backend.get_connection()) as conn:
+            try:
+                return conn.get_logbook(move['id'])
+            except tf_exc.NotFound:
+                book = tf_models.LogBook('move-%s' % move['id'],
+                                         uuid=move['id'])
+                for stage in types_base.STAGES:
+                    fd = tf_models.FlowDetail(
+                        stage, uuid=flow_detail_uuid(move['id'], stage))
+                    fd.meta = {'move_type': move['type'], 'stage': stage}
+                    book.add(fd)
+                conn.save_logbook(book)
+                return book
+
+    def _rollback_reason(self, move, interrupted, started):
+        """Why a move that was going forward is being reverted, or None."""
+        if move['abort_requested_by']:
+            return 'aborted by %s' % move['abort_requested_by']
+        if move['state'] == states.REVERTING:
+            return move['reason'] or 'reverting'
+        if (interrupted and started
+                and self.services.conf.conductor.resume_policy
+                == 'rollback'):
+            return ('rolled back: the conductor running it stopped '
+                    '(resume_policy = rollback)')
+        return None
+
+    def _roll_back(self, move, reason):
+        """Into ``reverting`` (if not there): an abort, or a rollback."""
+        event = states.ABORT if move['abort_requested_by'] else states.REVERT
+        self.recorder.fire(move['id'], event, expect=states.REVERTING,
+                           reason=reason)
+
+    def _run_main(self, move, move_type, book, interrupted):
+        engine, flow, stored = self._load(move, move_type, book,
+                                          types_base.MAIN)
+        self._catch_up(move, move_type, engine)
+        move = self.services.store.get(move['id'])
+        started = any(state != tf_states.PENDING for state in
+                      flowstate.atom_states(engine).values())
+        reason = self._rollback_reason(move, interrupted, started)
+        undone = all(state in (tf_states.PENDING, tf_states.REVERTED)
+                     for state in flowstate.atom_states(engine).values())
+        if reason is not None and (stored == tf_states.REVERTED or undone):
+            # Reverted already (or never started); the conductor died
+            # before it said so. TaskFlow's prepare() resets a reverted
+            # flow to run again, and a conductor killed after that reset
+            # leaves every atom pending: nothing is left to undo.
+            self._roll_back(move, reason)      # aborted, unstarted
+            self.recorder.fire(move['id'], states.DONE_REVERTING,
+                               reason=move['reason'] or reason,
+                               failed_step=move['failed_step'])
+            return tf_states.REVERTED
+        if reason is not None:
+            flowstate.mark_for_rollback(engine)
+            self._roll_back(move, reason)
+        elif stored in (tf_states.FAILURE, tf_states.REVERTED):
+            flowstate.reset_for_retry(engine)   # an operator's resume
+        else:
+            self._record_taken_up(move, move_type, engine)
+        outcome, listener, error = self._run(engine, move, move_type,
+                                             types_base.MAIN)
+        if outcome == tf_states.SUSPENDED:
+            move = self.services.store.get(move['id'])
+            if move['abort_requested_by']:
+                reason = 'aborted by %s' % move['abort_requested_by']
+                flowstate.mark_for_rollback(engine)
+                self._roll_back(move, reason)
+                outcome, listener, error = self._run(
+                    engine, move, move_type, types_base.MAIN)
+        self.outcomes.record(move, types_base.MAIN, engine, outcome,
+                             listener, error, reason)
+        return outcome
+
+    def _catch_up(self, move, move_type, engine):
+        """A step that was running when the conductor died is run again
+        without TaskFlow announcing it (RUNNING to RUNNING is no change);
+        the move's state follows it here, if the kill came before it did.
+        """
+        for name, state in flowstate.atom_states(engine).items():
+            step = move_type.step_for(name)
+            if state == tf_states.RUNNING and step is not None:
+                current = self.services.store.get(move['id'])['state']
+                if current != states.REVERTING:
+                    self.recorder.enter_step(move['id'], step.move_state)
+
+    def _record_taken_up(self, move, move_type, engine):
+        """A step run again after a crash shows in the record as a new
+        attempt (TaskFlow does not announce it: RUNNING to RUNNING)."""
+        for name, state in flowstate.atom_states(engine).items():
+            if state in (tf_states.RUNNING, tf_states.REVERTING):
+                self.services.store.add_event(
+                    move['id'], 'subtask', name, state,
+                    phase=phase_of(move_type, name),
+                    detail={'taken_up': 'interrupted by a stopped conductor'})
+
+    def _run_stage(self, move, move_type, book, stage):
+        engine, flow, stored = self._load(move, move_type, book, stage)
+        self._catch_up(move, move_type, engine)
+        self._record_taken_up(move, move_type, engine)
+        if stored in (tf_states.FAILURE, tf_states.REVERTED):
+            flowstate.reset_for_retry(engine)   # an operator's resume
+        outcome, listener, error = self._run(engine, move, move_type, stage)
+        self.outcomes.record(move, stage, engine, outcome, listener, error)
+        return outcome
+
+    def _load(self, move, move_type, book, stage):
+        flow = flows.build_move_flow(move['id'], stage, self.services)
+        fd = book.find(flow_detail_uuid(move['id'], stage))
+        stored_atoms = [ad.name for ad in fd]
+        stored_state = fd.state
+        if stored_state == tf_states.REVERTED and any(
+                ad.state == tf_states.REVERT_FAILURE for ad in fd):
+            stored_state = tf_states.FAILURE   # TaskFlow's word is wrong
+        engine = engines.load(flow, flow_detail=fd, book=book,
+                              backend=self.services.persistence,
+                              engine='serial')
+        # The store is derived from the move record on every load, so it is
+        # injected in memory only: TaskFlow's persisted injection takes two
+        # commits, and a kill between them left a flow that cannot load.
+        engine.storage.inject(engine_store(move), transient=True)
+        engine.compile()
+        engine.prepare()
+        flowstate.check_compatible(engine, stored_atoms, move['id'])
+        return engine, flow, stored_state
+
+    def _run(self, engine, move, move_type, stage):
+        listener = listener_mod.MoveRecordListener(
+            engine, self.recorder, move, move_type, stage)
+        fd_uuid = engine.storage.flow_uuid
+        self.services.history.register(
+            fd_uuid, move['id'], functools.partial(phase_of, move_type))
+        error = None
+        with listener:
+            self.engines[move['id']] = engine
+            try:
+                engine.run()
+            except Exception as exc:
+                error = exc
+            finally:
+                self.engines.pop(move['id'], None)
+                self.services.history.unregister(fd_uuid, [
+                    engine.storage.get_atom_uuid(name)
+                    for name in flowstate.atom_names(engine)])
+        return engine.storage.get_flow_state(), listener, error
