@@ -132,3 +132,11 @@ class ServiceTooOld(MoveOrchestratorException):
                'conductor service is pinned to %(pinned)s ([upgrade_levels] '
                'conductor).')
     code = 409
+
+
+class InvalidDrainTransition(InvalidStateTransition):
+    msg_fmt = 'Drain %(drain)s cannot %(event)s: it is %(state)s.'
+
+
+class HostBusy(Conflict):
+    msg_fmt = 'Host %(host)s is already being drained by task %(task)s.'

@@ -15,7 +15,7 @@ from move_orchestrator.moves import request as move_request
 from move_orchestrator import policy
 
 # The newest RPC API version this server speaks; see rpcapi.MoveAPI.
-RPC_API_VERSION = '1.2'
+RPC_API_VERSION = '1.3'
 MAX_PAYLOAD = 4096
 MAX_ID = 255
 MAX_LIMIT = 1000
@@ -80,11 +80,12 @@ class ConductorManager:
         return {'project_id': found['project_id'] or NOBODY['project_id']}
 
     def _task(self, context, action, task_id):
-        """The task, once the caller may do ``action`` on it."""
+        """The task, once the caller may do ``action`` on it. A drain has
+        no instance: its owner is nobody (administrators only)."""
         check_str('task_id', task_id)
         task = self.api.get_task(context, task_id)
-        policy.authorize(context, action, self._instance_owner(
-            task['instance']))
+        policy.authorize(context, action, NOBODY if task['instance'] is None
+                         else self._instance_owner(task['instance']))
         return task
 
     # -- moves ---------------------------------------------------------------
@@ -178,3 +179,22 @@ class ConductorManager:
     def audit(self, context):
         policy.authorize(context, 'audit:run', NOBODY)
         return self.api.audit(context)
+
+    # -- drains (1.3) --------------------------------------------------------
+    @expected
+    def drain_host(self, context, host, live=None):
+        check_str('host', host)
+        if live not in (None, True, False):
+            raise exception.InvalidParameter(name='live',
+                                             reason='must be a boolean')
+        policy.authorize(context, 'host:drain', NOBODY)
+        task = self.api.drain_host(context, host, live=live)
+        self._on_change(task['id'], False)
+        return task
+
+    @expected
+    def pause_task(self, context, task_id):
+        self._task(context, 'task:pause', task_id)
+        task = self.api.pause_task(context, task_id)
+        self._on_change(task_id, True)
+        return task

@@ -8,6 +8,11 @@ API version history:
             force_complete.
     * 1.2 - Inventory calls for operators' tools: list_hosts,
             set_host_state, list_instances, list_flavors, audit.
+    * 1.3 - Host drains as one task: drain_host returns a task of type
+            ``drain``; pause_task pauses a drain; abort_task and
+            resume_task take a drain's id too; get_task and list_tasks
+            return drains beside moves, and a move's document says what it
+            waits for (``waiting``) within the concurrency limits.
 
 During a rolling upgrade, ``[upgrade_levels] conductor`` caps what this
 client sends so that conductors of the older release understand it; a method
@@ -18,7 +23,7 @@ from move_orchestrator.conf import CONF
 from move_orchestrator import exception
 from move_orchestrator import rpc
 
-VERSION = '1.2'
+VERSION = '1.3'
 
 
 class MoveAPI:
@@ -109,6 +114,18 @@ class MoveAPI:
 
     def audit(self, ctxt):
         return self._prepare('audit', '1.2').call(ctxt, 'audit')
+
+    # -- 1.3 -----------------------------------------------------------------
+    def drain_host(self, ctxt, host, live=None):
+        """Disable host and move every instance off it, as one task of
+        type ``drain`` (its document: progress and each child's state)."""
+        return self._prepare('drain_host', '1.3').call(
+            ctxt, 'drain_host', host=host, live=live)
+
+    def pause_task(self, ctxt, task_id):
+        """Pause a drain: no new children start until it is resumed."""
+        return self._prepare('pause_task', '1.3').call(ctxt, 'pause_task',
+                                                       task_id=task_id)
 
     def cleanup(self):
         self.transport.cleanup()

@@ -32,3 +32,10 @@ FAIL = 'fail'            # could reach neither end by itself
 RESUME = 'resume'        # an operator's resume of a failed move
 EVENTS = (START, ADVANCE, COMPLETE, ABORT, REVERT, DONE_REVERTING, FAIL,
           RESUME)
+
+#: A drain's own states (moves/drain.py); it ends in the shared terminal
+#: states above. An aborted drain ends ``reverted``: what had not passed its
+#: point of no return was undone, and its record names what stays moved.
+DRAINING = 'draining'
+PAUSED = 'paused'
+ABORTING = 'aborting'

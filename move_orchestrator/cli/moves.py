@@ -1,4 +1,3 @@
-from cliff import lister
 from cliff import show
 
 from move_orchestrator.cli import render
@@ -38,27 +37,29 @@ class Move(show.ShowOne):
         return render.TASK_COLUMNS, render.task_row(doc)
 
 
-class Drain(lister.Lister):
-    """Disable a host and move every instance off it."""
+class Drain(show.ShowOne):
+    """Disable a host and move every instance off it, as one drain task
+    (evacuations if the host is down)."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('host')
         live = parser.add_mutually_exclusive_group()
         live.add_argument('--live', dest='live', action='store_true',
-                          default=None)
-        live.add_argument('--cold', dest='live', action='store_false')
+                          default=None,
+                          help='live-migrate every running instance')
+        live.add_argument('--cold', dest='live', action='store_false',
+                          help='cold-migrate every instance')
+        parser.add_argument('--wait', action='store_true',
+                            help='follow the drain until it ends')
         return parser
 
     def take_action(self, args):
         client = self.app.client
-        result = client.drain_host(client.context, args.host, live=args.live)
-        docs = result['tasks']
-        if client.embedded:
-            docs = [client.wait_task(client.context, d['id']) for d in docs]
-        rows = [(d['instance'], d['id'], d['type'], d['destination'],
-                 d['state'], d['reason'] or '') for d in docs]
-        rows += [(r['instance'], '', '', '', 'refused',
-                  r['error']['message']) for r in result['refused']]
-        return ('instance', 'task', 'type', 'destination', 'state',
-                'reason'), rows
+        doc = client.drain_host(client.context, args.host, live=args.live)
+        if args.wait or client.embedded:
+            # Embedded, the drain's moves run in this process: see it
+            # through, as "move" does.
+            doc = render.watch_drain(
+                lambda i: client.get_task(client.context, i), doc['id'])
+        return render.drain_view(doc)

@@ -63,6 +63,12 @@ class RemoteClient:
     def force_complete(self, ctxt, task_id):
         return self.api.force_complete(self._ctxt(ctxt), task_id)
 
+    def drain_host(self, ctxt, host, live=None):
+        return self.api.drain_host(self._ctxt(ctxt), host, live=live)
+
+    def pause_task(self, ctxt, task_id):
+        return self.api.pause_task(self._ctxt(ctxt), task_id)
+
     def list_hosts(self, ctxt):
         return self.api.list_hosts(self._ctxt(ctxt))
 

@@ -16,7 +16,7 @@ STATE_STYLE = {'completed': 'green', 'reverted': 'yellow', 'failed': 'red',
 
 TASK_COLUMNS = ('id', 'instance', 'type', 'state', 'source', 'destination',
                 'old_flavor', 'new_flavor', 'point_of_no_return', 'reason',
-                'failed_step', 'created', 'finished')
+                'failed_step', 'waiting', 'created', 'finished')
 
 
 def styled(state):
@@ -113,5 +113,49 @@ def watch(get_task, task_id, interval=0.2, console=None):
                            state=s['state'])
             if doc['state'] in states.TERMINAL_STATES:
                 bar.update(overall, total=1, completed=1)
+                return doc
+            time.sleep(interval)
+
+
+DRAIN_COLUMNS = ('id', 'type', 'state', 'host', 'reason', 'progress',
+                 'children', 'created', 'finished')
+
+
+def drain_view(doc):
+    """(columns, values) of a drain for cliff's ShowOne: progress as
+    "n of total completed (...)", one line per child."""
+    p = doc['progress']
+    summary = '%d of %d completed' % (p['completed'], p['total'])
+    others = ', '.join('%d %s' % (p[k], k.replace('_', ' ')) for k in (
+        'running', 'waiting', 'failed', 'reverted', 'refused',
+        'not_started') if p[k])
+    children = '\n'.join(
+        '%s %s %s -> %s %s%s' % (c['id'], c['instance'], c['type'],
+                                 c['destination'], c['state'],
+                                 ' (waiting: %s)' % c['waiting']
+                                 if c['waiting'] else '')
+        for c in doc['children'])
+    row = dict(doc, progress=summary + (' (%s)' % others if others else ''),
+               children=children)
+    return DRAIN_COLUMNS, tuple(row[c] for c in DRAIN_COLUMNS)
+
+
+def watch_drain(get_task, task_id, interval=0.2, console=None):
+    """Follow a drain until it ends: one bar, its children completed."""
+    console = console or Console(stderr=True)
+    with rich_progress.Progress(
+            rich_progress.TextColumn('{task.description}'),
+            rich_progress.BarColumn(),
+            rich_progress.MofNCompleteColumn(),
+            rich_progress.TextColumn('{task.fields[state]}'),
+            console=console, transient=False) as bar:
+        overall = bar.add_task('drain', total=None, state='')
+        while True:
+            doc = get_task(task_id)
+            p = doc['progress']
+            bar.update(overall, description='drain of %s' % doc['host'],
+                       total=p['total'] or 1, completed=p['completed'],
+                       state=doc['state'])
+            if doc['state'] in states.TERMINAL_STATES:
                 return doc
             time.sleep(interval)

@@ -15,6 +15,8 @@ class ShowTask(show.ShowOne):
     def take_action(self, args):
         client = self.app.client
         doc = client.get_task(client.context, args.task)
+        if doc['type'] == 'drain' and args.formatter == 'table':
+            return render.drain_view(doc)
         if args.formatter == 'table':
             render.print_task(doc)
             return render.TASK_COLUMNS, render.task_row(doc)
@@ -55,12 +57,16 @@ class _TaskAction(show.ShowOne):
     def take_action(self, args):
         client = self.app.client
         doc = getattr(client, self.action)(client.context, args.task)
+        drain = doc['type'] == 'drain'
         if args.wait:
-            doc = render.watch(lambda i: client.get_task(client.context, i),
-                               doc['id'])
-        elif client.embedded and client.conductor.owns_database:
+            doc = (render.watch_drain if drain else render.watch)(
+                lambda i: client.get_task(client.context, i), doc['id'])
+        elif client.embedded and client.conductor.owns_database and \
+                not (drain and doc['state'] == 'paused'):
             # This process is the conductor: see the action through.
             doc = client.wait_task(client.context, doc['id'])
+        if drain:
+            return render.drain_view(doc)
         return render.TASK_COLUMNS, render.task_row(doc)
 
 
@@ -78,6 +84,11 @@ class ResumeTask(_TaskAction):
 class RevertTask(_TaskAction):
     """Revert a failed move that had not passed its point of no return."""
     action = 'revert_task'
+
+
+class PauseTask(_TaskAction):
+    """Pause a drain: no new child moves start until it is resumed."""
+    action = 'pause_task'
 
 
 class WatchTask(show.ShowOne):

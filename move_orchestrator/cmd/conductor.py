@@ -34,7 +34,6 @@ from move_orchestrator.db import migration
 from move_orchestrator import manager
 from move_orchestrator import notifications
 from move_orchestrator import rpc
-from move_orchestrator import states
 
 # Named, not __name__: the move runner child runs this module as __main__.
 LOG = logging.getLogger('move_orchestrator.cmd.conductor')
@@ -139,19 +138,16 @@ class MoveRunner(Process):
         return finished
 
     def _read_parent(self):
-        """Moves the RPC process accepted, resumed or reverted, one
-        "MOVE_ID INTERRUPTED" a line on stdin: scheduled at once rather
-        than at the next watch. End of file: the parent is gone."""
+        """Moves (or drains) the RPC process accepted or acted on, one
+        "TASK_ID INTERRUPTED" a line on stdin: the watch looks at once
+        rather than at its next turn, and runs what admission lets run.
+        End of file: the parent is gone."""
         conductor = self.api.conductor
         for line in sys.stdin:
-            move_id, _sep, interrupted = line.strip().partition(' ')
-            if not move_id or not conductor.owns_database or \
-                    self.stopping.is_set() or conductor.running(move_id):
-                continue
-            # The watch may have run it to its end meanwhile.
-            if self.services.store.get(move_id)['state'] not in \
-                    states.TERMINAL_STATES:
-                conductor.schedule(move_id, interrupted=interrupted == '1')
+            task_id = line.strip().partition(' ')[0]
+            if task_id and conductor.owns_database and \
+                    not self.stopping.is_set():
+                conductor.kick()
         if not self.stopping.is_set():
             LOG.warning('The RPC process is gone: stopping')
             self.stopping.set()

@@ -2,10 +2,15 @@
 serves. Every method takes a request context first, as OpenStack's do.
 """
 
+import time
+
 from move_orchestrator import audit
 from move_orchestrator import exception
 from move_orchestrator.conductor import runner
 from move_orchestrator.conductor import services as services_mod
+from move_orchestrator import states
+
+DRAIN_POLL = 0.2
 
 
 class ConductorAPI:
@@ -35,40 +40,55 @@ class ConductorAPI:
             instance=instance, state=state, limit=limit, marker=marker)
 
     def drain_host(self, ctxt, host, live=None):
-        """Move every instance off host (a maintenance drain).
+        """Move every instance off host, as one task of type ``drain``.
 
-        The host is disabled first so that no move lands on it; each
-        instance is then one move of its own type, run concurrently up to
-        the conductor's limit. Instances that cannot move are reported, not
-        skipped silently.
+        The host is disabled first (a host that is down is evacuated); its
+        instances become the drain's child moves, live where they run
+        (unless ``live`` is False), cold otherwise, admitted within the
+        limits. Returns the drain's document.
         """
-        self.services.inventory.get_host(host)
-        self.services.inventory.set_host_state(host, 'disabled')
         self.conductor.start()
-        moved, refused = [], []
-        for inst in self.services.inventory.list_instances(host=host):
-            try:
-                move = self.conductor.submit(
-                    {'instance': inst['uuid'], 'live': live} if live
-                    is not None else {'instance': inst['uuid']},
-                    context=ctxt)
-                moved.append(self.services.records.get_task(move['id']))
-            except exception.MoveOrchestratorException as exc:
-                refused.append({'instance': inst['uuid'], 'name': inst['name'],
-                                'error': exc.to_dict()})
-        return {'host': host, 'tasks': moved, 'refused': refused}
+        drain = self.conductor.drains.create(host, live=live, context=ctxt)
+        self.conductor.resume_unfinished()
+        return self.get_task(ctxt, drain['id'])
+
+    def _is_drain(self, task_id):
+        return self.services.drains.exists(task_id)
+
+    def pause_task(self, ctxt, task_id):
+        """Pause a drain: no new children start."""
+        if not self._is_drain(task_id):
+            self.services.store.get(task_id)   # TaskNotFound
+            raise exception.InvalidTaskAction(
+                task=task_id, action='paused',
+                reason='only a drain can be paused; abort a move instead')
+        self.conductor.drains.pause(task_id, context=ctxt)
+        return self.get_task(ctxt, task_id)
 
     def abort_task(self, ctxt, task_id):
         self.conductor.start()
-        self.conductor.abort(task_id, context=ctxt)
+        if self._is_drain(task_id):
+            self.conductor.drains.abort(task_id, context=ctxt)
+            self.conductor.kick()
+        else:
+            self.conductor.abort(task_id, context=ctxt)
         return self.get_task(ctxt, task_id)
 
     def resume_task(self, ctxt, task_id):
         self.conductor.start()
-        self.conductor.resume(task_id, context=ctxt)
+        if self._is_drain(task_id):
+            self.conductor.drains.resume(task_id, context=ctxt)
+            self.conductor.kick()
+        else:
+            self.conductor.resume(task_id, context=ctxt)
         return self.get_task(ctxt, task_id)
 
     def revert_task(self, ctxt, task_id):
+        if self._is_drain(task_id):
+            raise exception.InvalidTaskAction(
+                task=task_id, action='reverted',
+                reason='a drain is aborted, not reverted: its finished '
+                       'moves stay moved')
         self.conductor.start()
         self.conductor.revert(task_id, context=ctxt)
         return self.get_task(ctxt, task_id)
@@ -78,8 +98,24 @@ class ConductorAPI:
         return self.get_task(ctxt, task_id)
 
     def wait_task(self, ctxt, task_id, timeout=None):
+        if self._is_drain(task_id):
+            return self._wait_drain(ctxt, task_id, timeout)
         self.conductor.wait(task_id, timeout=timeout)
         return self.get_task(ctxt, task_id)
+
+    def _wait_drain(self, ctxt, task_id, timeout):
+        """Until the drain ends; its children run wherever the moves of
+        this database run (here, if this process owns them)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            doc = self.get_task(ctxt, task_id)
+            if doc['state'] in states.TERMINAL_STATES:
+                return doc
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError('drain %s is still %s'
+                                   % (task_id, doc['state']))
+            self.conductor.start()   # take over if its conductor is gone
+            time.sleep(DRAIN_POLL)
 
     # -- inventory and health, for operators -------------------------------
     def list_hosts(self, ctxt):

@@ -25,8 +25,8 @@ def runnable(services, moves):
     """Which of these unfinished moves may start running now.
 
     The admission seam: every claim source asks it before it takes a move
-    up. Today every move may run; concurrency limits replace this function
-    (pass ``admit=`` to the claim source).
+    up. This default lets every move run; the Conductor passes its own
+    (``Conductor.admit``: drains, then the concurrency limits).
     """
     return list(moves)
 
@@ -55,6 +55,7 @@ class LocalClaims:
         self._lock = threading.Lock()
         self._owner_lock = None
         self._stopping = threading.Event()
+        self._kick = threading.Event()
 
     @property
     def owns(self):
@@ -97,13 +98,23 @@ class LocalClaims:
         return started
 
     def _watch(self):
-        """Take up moves that other processes accept or act on."""
+        """Take up moves that other processes accept or act on, and the
+        waiting ones a slot frees for (kick() wakes it at once)."""
         interval = self.services.conf.conductor.watch_interval
-        while not self._stopping.wait(interval):
+        while not self._stopping.is_set():
+            self._kick.wait(interval)
+            self._kick.clear()
+            if self._stopping.is_set():
+                return
             try:
                 self.take_up()
             except Exception:
                 LOG.exception('Looking for new moves failed; trying again')
+
+    def kick(self):
+        """Look again now: a move ended (its slot is free), or another
+        process accepted or acted on one."""
+        self._kick.set()
 
     def posted(self, move):
         """A move was accepted in this process."""
@@ -123,6 +134,7 @@ class LocalClaims:
     def stop(self):
         """Take up no more moves."""
         self._stopping.set()
+        self._kick.set()
 
     def release(self):
         """Give up the moves (once they stopped running here)."""

@@ -14,7 +14,9 @@ import futurist
 from oslo_log import log as logging
 
 from move_orchestrator.conductor import actions as actions_mod
+from move_orchestrator.conductor import admission as admission_mod
 from move_orchestrator.conductor import claims as claims_mod
+from move_orchestrator.conductor import drains as drains_mod
 from move_orchestrator.conductor import execution as execution_mod
 from move_orchestrator.conductor import recorder as recorder_mod
 from move_orchestrator import exception
@@ -37,9 +39,14 @@ class Conductor:
         flows.register_services(services)
         self.recorder = recorder_mod.Recorder(services.store)
         self.execution = execution_mod.Execution(services, self.recorder)
-        self.claims = claims or claims_mod.LocalClaims(services)
+        # Which moves may run now within the limits, across conductors.
+        self.admission = admission_mod.Admission(services.db, services.conf)
+        self.claims = claims or claims_mod.LocalClaims(services,
+                                                       admit=self.admit)
         self.actions = actions_mod.Actions(services, self.recorder,
                                            self.claims.nudge)
+        self.drains = drains_mod.Drains(services, abort_move=self.abort,
+                                        resume_move=self.resume)
         self._executor = futurist.ThreadPoolExecutor(
             max_workers=services.conf.conductor.max_concurrent_moves)
         self._futures = {}
@@ -61,6 +68,19 @@ class Conductor:
         if not self.start():
             return []
         return self.claims.take_up()
+
+    def admit(self, services, moves):
+        """The admission seam (``claims.runnable``): drains make their
+        next children, then the limits say which of these moves may start
+        now (conductor/admission)."""
+        if self.drains.tick():
+            self.kick()   # a drain's new child: taken up at the next look
+        allowed = {m['id'] for m in self.admission.runnable()}
+        return [m for m in moves if m['id'] in allowed]
+
+    def kick(self):
+        """Look for moves to take up now, not at the next watch."""
+        self.claims.kick()
 
     # -- accepting ---------------------------------------------------------
     def submit(self, request, context=None):
@@ -104,8 +124,11 @@ class Conductor:
             return future
 
     def _run(self, move_id, interrupted):
-        with self.claims.holding(move_id) as claim:
-            self.execution.run_move(move_id, interrupted, claim)
+        try:
+            with self.claims.holding(move_id) as claim:
+                self.execution.run_move(move_id, interrupted, claim)
+        finally:
+            self.kick()   # its slot may be free: admit the next ones
 
     def running(self, move_id):
         future = self._futures.get(move_id)

@@ -8,6 +8,7 @@ import contextlib
 
 
 from move_orchestrator.conf import CONF
+from move_orchestrator.db import drains as db_drains
 from move_orchestrator.db import inventory as inv
 from move_orchestrator.db import moves as db_moves
 from move_orchestrator.db import session as db_session
@@ -24,7 +25,8 @@ class Services:
         self.db = db_session.get_database(conf.database.connection)
         self.inventory = inv.Inventory(self.db)
         self.store = db_moves.MoveStore(self.db, self.inventory)
-        self.records = records.TaskRecords(self.store)
+        self.drains = db_drains.DrainStore(self.db)
+        self.records = records.TaskRecords(self.store, self.drains)
         self.task_faults = faults.parse(conf.fault_injection.task_faults)
         self._driver = driver
         self.history = history.AtomHistoryWriter()

@@ -7,6 +7,7 @@ from move_orchestrator.conf import conductor
 from move_orchestrator.conf import database
 from move_orchestrator.conf import fake_driver
 from move_orchestrator.conf import fault_injection
+from move_orchestrator.conf import limits
 from move_orchestrator.conf import move
 from move_orchestrator.conf import notifications
 from move_orchestrator.conf import qemu
@@ -17,7 +18,8 @@ from move_orchestrator.conf import upgrade_levels
 CONF = cfg.CONF
 
 MODULES = (compute, conductor, database, fake_driver, fault_injection,
-           move, notifications, qemu, scheduler, service, upgrade_levels)
+           limits, move, notifications, qemu, scheduler, service,
+           upgrade_levels)
 
 
 def register_all(conf=CONF):

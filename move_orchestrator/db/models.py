@@ -126,6 +126,62 @@ class Move(TimestampMixin, Base):
     user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
     project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
     finished_at: orm.Mapped[datetime.datetime | None]
+    # When the move got its slot within the limits (conductor/admission);
+    # until then it waits in "accepted", and ``waiting`` says for what.
+    admitted_at: orm.Mapped[datetime.datetime | None]
+    waiting: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    # The drain this move is a child of, if any.
+    drain_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36),
+                                                         index=True)
+
+
+class AdmissionLock(Base):
+    """One row, locked by every admission transaction: admissions by
+    conductors of one database happen one after the other."""
+    __tablename__ = 'admission_lock'
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True,
+                                            autoincrement=False)
+
+
+class Drain(TimestampMixin, Base):
+    """The task record of a host drain: a parent of moves."""
+    __tablename__ = 'drains'
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255), index=True)
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(32), index=True)
+    live: orm.Mapped[bool | None]
+    # The host was down: the children are evacuations.
+    evacuate: orm.Mapped[bool] = orm.mapped_column(default=False)
+    # Instances on the host when the drain started.
+    total: orm.Mapped[int] = orm.mapped_column(default=0)
+    # {instance uuid: why no move could be made for it}
+    refused: orm.Mapped[dict] = orm.mapped_column(default=dict)
+    reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    abort_requested_by: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255))
+    user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    finished_at: orm.Mapped[datetime.datetime | None]
+
+
+class DrainEvent(Base):
+    """Append-only history of a drain: its state changes and actions."""
+    __tablename__ = 'drain_events'
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    drain_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(36), sa.ForeignKey('drains.id', ondelete='CASCADE'),
+        index=True)
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    detail: orm.Mapped[dict | None]
+    user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        default=utcnow)
 
 
 class MoveEvent(Base):
@@ -198,3 +254,28 @@ class FakeMigration(TimestampMixin, Base):
     status: orm.Mapped[str] = orm.mapped_column(sa.String(16))
     total_mb: orm.Mapped[int]
     remaining_mb: orm.Mapped[int]
+
+
+class FakeTransfer(Base):
+    """A copy in flight between two hosts (a live migration, a disk copy):
+    the fake driver counts them to record the peaks below."""
+    __tablename__ = 'fake_transfers'
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    source_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    dest_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    live: orm.Mapped[bool]
+
+
+class FakeTransferPeak(Base):
+    """The most transfers ever in flight at once: per source host
+    (``source``, ``source-live``), per destination (``dest``) and in the
+    whole cloud (``all``, host ``*``)."""
+    __tablename__ = 'fake_transfer_peaks'
+    __table_args__ = (sa.UniqueConstraint('scope', 'host'),)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    scope: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    peak: orm.Mapped[int] = orm.mapped_column(default=0)

@@ -10,7 +10,8 @@ MOVE_FIELDS = ('id', 'instance_uuid', 'type', 'state', 'source_host',
                'dest_host', 'old_flavor', 'new_flavor', 'live', 'request_id',
                'request', 'params', 'ponr', 'reason', 'failed_step',
                'abort_requested_by', 'user_id',
-               'project_id', 'created_at', 'updated_at', 'finished_at')
+               'project_id', 'created_at', 'updated_at', 'finished_at',
+               'admitted_at', 'waiting', 'drain_id')
 EVENT_FIELDS = ('id', 'kind', 'name', 'phase', 'state', 'progress', 'error',
                 'detail', 'user_id', 'project_id', 'created_at')
 
@@ -71,8 +72,10 @@ class MoveStore:
                 raise exception.TaskNotFound(task=move_id)
             return move_to_dict(move)
 
-    def list(self, instance_uuid=None, state=None, limit=None, marker=None):
-        """Newest first; marker is the id of the last move of a page."""
+    def list(self, instance_uuid=None, state=None, limit=None, marker=None,
+             before=None):
+        """Newest first; marker is the id of the last move of a page, or
+        ``before`` its (created_at, id)."""
         with self.db.session() as s:
             q = sa.select(models.Move).order_by(models.Move.created_at.desc(),
                                                 models.Move.id.desc())
@@ -88,6 +91,11 @@ class MoveStore:
                     models.Move.created_at < last.created_at,
                     sa.and_(models.Move.created_at == last.created_at,
                             models.Move.id < last.id)))
+            if before is not None:
+                q = q.where(sa.or_(
+                    models.Move.created_at < before[0],
+                    sa.and_(models.Move.created_at == before[0],
+                            models.Move.id < before[1])))
             if limit is not None:
                 q = q.limit(limit)
             return [move_to_dict(m) for m in s.scalars(q)]

@@ -17,6 +17,8 @@ rules = [
           'list_hosts'),
     _rule('host:update', 'Set a host up, down or disabled.',
           'set_host_state'),
+    _rule('host:drain', 'Disable a host and move every instance off it, '
+          'as one drain task.', 'drain_host'),
     _rule('instance:list', 'List instances of every project and their '
           'hosts.', 'list_instances'),
     _rule('flavor:list', 'List flavors.', 'list_flavors'),

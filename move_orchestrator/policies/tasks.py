@@ -36,6 +36,11 @@ rules = [
         description='Force a live migration that does not converge to '
                     'complete (post-copy).',
         operations=[{'method': 'RPC', 'path': 'force_complete'}]),
+    policy.DocumentedRuleDefault(
+        name='task:pause', check_str=base.ADMIN,
+        description='Pause a drain: no new child moves start until it is '
+                    'resumed.',
+        operations=[{'method': 'RPC', 'path': 'pause_task'}]),
 ]
 
 

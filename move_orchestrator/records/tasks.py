@@ -4,11 +4,13 @@
 
 import datetime
 
+from move_orchestrator import exception
+
 
 SUBTASK_DONE = ('SUCCESS', 'FAILURE', 'REVERTED', 'REVERT_FAILURE')
 
 
-def _ts(value):
+def timestamp(value):
     if value is None:
         return None
     if isinstance(value, datetime.datetime):
@@ -26,7 +28,7 @@ def build_subtasks(events):
             'name': e['name'], 'phase': e['phase'], 'state': None,
             'started': None, 'finished': None, 'progress': 0.0,
             'attempts': 0, 'error': None, 'result': None, 'history': []})
-        when = _ts(e['created_at'])
+        when = timestamp(e['created_at'])
         if e['state'] == 'PROGRESS':
             sub['progress'] = e['progress']
             continue
@@ -47,12 +49,12 @@ def build_subtasks(events):
 
 
 def build_document(move, events):
-    history = [{'state': e['state'], 'at': _ts(e['created_at']),
+    history = [{'state': e['state'], 'at': timestamp(e['created_at']),
                 'reason': (e['detail'] or {}).get('reason'),
                 'user_id': e['user_id'], 'project_id': e['project_id']}
                for e in events if e['kind'] == 'move']
     actions = [{'action': e['name'], 'result': e['state'],
-                'at': _ts(e['created_at']), 'detail': e['detail'],
+                'at': timestamp(e['created_at']), 'detail': e['detail'],
                 'user_id': e['user_id'], 'project_id': e['project_id']}
                for e in events if e['kind'] == 'action']
     return {
@@ -67,9 +69,14 @@ def build_document(move, events):
         'point_of_no_return': move['ponr'],
         'reason': move['reason'],
         'failed_step': move['failed_step'],
-        'created': _ts(move['created_at']),
-        'updated': _ts(move['updated_at']),
-        'finished': _ts(move['finished_at']),
+        # Set while the move waits in "accepted" for a slot within the
+        # limits: what it waits for.
+        'waiting': move['waiting'] if move['admitted_at'] is None else None,
+        'admitted': timestamp(move['admitted_at']),
+        'drain': move['drain_id'],
+        'created': timestamp(move['created_at']),
+        'updated': timestamp(move['updated_at']),
+        'finished': timestamp(move['finished_at']),
         'user_id': move['user_id'],
         'project_id': move['project_id'],
         'history': history,
@@ -79,17 +86,49 @@ def build_document(move, events):
 
 
 class TaskRecords:
-    """Read side of the task records."""
+    """Read side of the task records: moves and drains."""
 
-    def __init__(self, store):
+    def __init__(self, store, drains=None):
         self.store = store
+        self.drains = drains
 
     def get_task(self, task_id):
-        move = self.store.get(task_id)
+        try:
+            move = self.store.get(task_id)
+        except exception.TaskNotFound:
+            if self.drains is None:
+                raise
+            return self._drain_document(self.drains.get(task_id))
         return build_document(move, self.store.events(task_id))
 
+    def _drain_document(self, drain):
+        from move_orchestrator.records import drains as drain_docs
+        return drain_docs.build_document(
+            drain, self.drains.events_of([drain['id']])[drain['id']],
+            self.drains.children(drain['id']))
+
+    def _position(self, marker):
+        """(created_at, id) of the task a page ended with."""
+        try:
+            task = self.store.get(marker)
+        except exception.TaskNotFound:
+            if self.drains is None:
+                raise
+            task = self.drains.get(marker)
+        return task['created_at'], task['id']
+
     def list_tasks(self, instance=None, state=None, limit=None, marker=None):
+        """Moves and drains, newest first (drains have no instance)."""
+        before = None if marker is None else self._position(marker)
         moves = self.store.list(instance_uuid=instance, state=state,
-                                limit=limit, marker=marker)
-        events = self.store.events_of([m['id'] for m in moves])
-        return [build_document(m, events[m['id']]) for m in moves]
+                                limit=limit, before=before)
+        drains = [] if instance is not None or self.drains is None else \
+            self.drains.list(state=state, limit=limit, before=before)
+        tasks = sorted([('move', m) for m in moves] +
+                       [('drain', d) for d in drains],
+                       key=lambda t: (t[1]['created_at'], t[1]['id']),
+                       reverse=True)[:limit]
+        events = self.store.events_of([t['id'] for kind, t in tasks
+                                       if kind == 'move'])
+        return [build_document(t, events[t['id']]) if kind == 'move'
+                else self._drain_document(t) for kind, t in tasks]

@@ -148,15 +148,3 @@ def test_list_tasks_filters_and_pages(cloud):
         b['id']]
     assert len(cloud.api.list_tasks(None, state='completed')) == 3
     assert cloud.api.list_tasks(None, state='failed') == []
-
-
-def test_drain_host(cloud):
-    result = cloud.api.drain_host(None, 'host1')
-    docs = [cloud.api.wait_task(None, d['id']) for d in result['tasks']]
-    assert sorted(d['instance'] for d in docs) == sorted(
-        cloud.instance(n)['uuid'] for n in ('vm1', 'vm3', 'vm5'))
-    assert all(d['state'] == 'completed' for d in docs)
-    assert {d['type'] for d in docs} == {'live-migrate'}
-    assert cloud.services.inventory.list_instances(host='host1') == []
-    assert cloud.services.inventory.get_host('host1')['state'] == 'disabled'
-    assert cloud.audit() == []

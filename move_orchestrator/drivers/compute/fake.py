@@ -11,6 +11,7 @@ import hashlib
 import inspect
 import time
 
+from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
 from move_orchestrator.db import models
@@ -40,6 +41,28 @@ def _operation(func):
     return wrapper
 
 
+def _transferring(func):
+    """A disk copy between two hosts is a transfer in flight while it
+    runs (its delay included)."""
+    @functools.wraps(func)
+    def wrapper(self, instance_uuid, source, dest, *args, **kwargs):
+        if source == dest:
+            return func(self, instance_uuid, source, dest, *args, **kwargs)
+        with self._db.session() as s:
+            row = models.FakeTransfer(instance_uuid=instance_uuid,
+                                      source_host=source, dest_host=dest,
+                                      live=False)
+            s.add(row)
+        self._record_peaks(source, dest, False)
+        try:
+            return func(self, instance_uuid, source, dest, *args, **kwargs)
+        finally:
+            with self._db.session() as s:
+                s.execute(sa.delete(models.FakeTransfer).filter_by(
+                    id=row.id))
+    return wrapper
+
+
 def _checksum(instance_uuid, image):
     return hashlib.sha256(('%s:%s' % (instance_uuid, image)).encode()
                           ).hexdigest()
@@ -63,6 +86,51 @@ class FakeDriver(base.ComputeDriver):
     @staticmethod
     def _fail(operation, reason):
         raise exception.DriverError(operation=operation, reason=reason)
+
+    # -- transfers in flight, and their peaks ----------------------------------
+    def _record_peaks(self, source, dest, live):
+        """Count what is in flight now, after the new transfer committed:
+        of two overlapping transfers the later one counts both."""
+        t = models.FakeTransfer
+        scopes = [('all', '*', None), ('source', source, t.source_host),
+                  ('dest', dest, t.dest_host)]
+        if live:
+            scopes.append(('source-live', source, t.source_host))
+        for scope, host, column in scopes:
+            q = sa.select(sa.func.count()).select_from(t)
+            if column is not None:
+                q = q.where(column == host)
+            if scope == 'source-live':
+                q = q.where(t.live.is_(True))
+            for _attempt in range(3):
+                try:
+                    with self._db.session() as s:
+                        self._raise_peak(s, scope, host, s.scalar(q))
+                    break
+                except db_exc.DBDuplicateEntry:
+                    continue   # another transfer made the row first
+
+    @staticmethod
+    def _raise_peak(session, scope, host, count):
+        peak = models.FakeTransferPeak
+        res = session.execute(sa.update(peak).where(
+            peak.scope == scope, peak.host == host,
+            peak.peak < count).values(peak=count))
+        if res.rowcount == 0 and session.scalars(sa.select(peak).filter_by(
+                scope=scope, host=host)).first() is None:
+            session.add(peak(scope=scope, host=host, peak=count))
+            session.flush()
+
+    def transfer_peaks(self):
+        """{(scope, host): the most transfers in flight at once}"""
+        with self._db.session() as s:
+            return {(p.scope, p.host): p.peak for p in
+                    s.scalars(sa.select(models.FakeTransferPeak))}
+
+    @staticmethod
+    def _end_transfer(session, instance_uuid):
+        session.execute(sa.delete(models.FakeTransfer).filter_by(
+            instance_uuid=instance_uuid, live=True))
 
     # -- reading the world ----------------------------------------------------
     def describe(self, instance_uuid):
@@ -154,6 +222,7 @@ class FakeDriver(base.ComputeDriver):
                     size_gb=spec['disk_gb'], image=spec['image'],
                     checksum=_checksum(spec['uuid'], spec['image'])))
 
+    @_transferring
     @_operation
     def copy_disk(self, instance_uuid, source, dest, size_gb):
         with self._db.session() as s:
@@ -229,11 +298,16 @@ class FakeDriver(base.ComputeDriver):
             if mig is not None:
                 s.delete(mig)
                 s.flush()
+            self._end_transfer(s, instance_uuid)
             s.add(models.FakeMigration(
                 instance_uuid=instance_uuid, source_host=source,
                 dest_host=dest, migration_id=migration_id,
                 status=base.MIGRATION_RUNNING,
                 total_mb=src.ram_mb, remaining_mb=src.ram_mb))
+            s.add(models.FakeTransfer(instance_uuid=instance_uuid,
+                                      source_host=source, dest_host=dest,
+                                      live=True))
+        self._record_peaks(source, dest, True)
 
     @_operation
     def poll_migration(self, instance_uuid):
@@ -254,6 +328,7 @@ class FakeDriver(base.ComputeDriver):
             if mig is None or mig.status not in base.MIGRATION_ACTIVE:
                 return False
             mig.status = base.MIGRATION_CANCELLED
+            self._end_transfer(s, instance_uuid)
             return True
 
     @_operation
@@ -283,6 +358,7 @@ class FakeDriver(base.ComputeDriver):
                 self._fail('complete_migration', 'a domain disappeared')
             src.state, dst.state = base.PAUSED, base.RUNNING
             mig.status = base.MIGRATION_COMPLETED
+            self._end_transfer(s, instance_uuid)
 
     # -- network ---------------------------------------------------------------------
     @_operation

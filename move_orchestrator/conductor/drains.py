@@ -1,0 +1,266 @@
+"""Drains: a host emptied as one task whose children are moves.
+
+The host is disabled first (an evacuation drain's host is down already),
+then the conductors' watch (``tick``) gives the drain its children one at a
+time: a child is made only when the drain has no child waiting for a slot,
+so each destination is picked once the moves before it have been admitted,
+and the limits (conductor/admission) decide when each runs. An operator
+pauses (no new children; waiting ones stay waiting), resumes, or aborts it
+(children not past their point of no return are aborted; the others
+complete and stay moved). A child that fails, or an instance no move can be
+made for, leaves the drain ``failed`` with them named; resuming it retries
+those.
+
+The decisions are made from the records, so any conductor of the database
+may tick any drain: a child made twice for one instance is refused by the
+instance's lock (InstanceBusy).
+"""
+
+import uuid
+
+from oslo_log import log as logging
+
+from move_orchestrator import exception
+from move_orchestrator.moves import drain as drain_machine
+from move_orchestrator.moves import request as move_request
+from move_orchestrator import states
+
+LOG = logging.getLogger(__name__)
+
+# Children of one drain that may wait for a slot at once; see the module
+# doc for why one.
+WAITING_CHILDREN = 1
+ENDED = (states.COMPLETED, states.REVERTED)
+
+
+def latest_children(children):
+    """{instance uuid: its newest child}: a retry supersedes a try."""
+    latest = {}
+    for child in children:
+        latest[child['instance_uuid']] = child
+    return latest
+
+
+def child_failed(child):
+    """A child that ended without moving its instance."""
+    return child['state'] in (states.FAILED, states.REVERTED)
+
+
+def _who(context):
+    return getattr(context, 'user_id', None) or 'an operator'
+
+
+class Drains:
+    def __init__(self, services, abort_move, resume_move):
+        self.services = services
+        self.store = services.drains
+        # The conductor's operator actions on one move.
+        self._abort_move = abort_move
+        self._resume_move = resume_move
+
+    # -- operators' actions ---------------------------------------------------
+    def create(self, host, live=None, context=None):
+        """A drain of host, ``accepted``; the host is disabled first."""
+        if live not in (None, True, False):
+            raise exception.InvalidParameter(name='live',
+                                             reason='must be a boolean')
+        inventory = self.services.inventory
+        found = inventory.get_host(host)
+        evacuate = found['state'] == 'down'
+        if evacuate and live:
+            raise exception.InvalidMoveRequest(
+                reason='host %s is down: its instances are evacuated, not '
+                       'live-migrated' % host)
+        for other in self.store.list_unfinished():
+            if other['host'] == host:
+                raise exception.HostBusy(host=host, task=other['id'])
+        if not evacuate:
+            inventory.set_host_state(host, 'disabled')
+        drain = self.store.create({
+            'id': str(uuid.uuid4()), 'host': host, 'live': live,
+            'evacuate': evacuate, 'refused': {},
+            'total': len(inventory.list_instances(host=host))},
+            context=context)
+        LOG.info('Drain %s of %s accepted (%d instances%s)', drain['id'],
+                 host, drain['total'], ', evacuations' if evacuate else '')
+        return drain
+
+    def _transition(self, drain_id, event, action, context=None, **values):
+        try:
+            return self.store.transition(drain_id, event,
+                                         drain_machine.next_state,
+                                         context=context, **values)
+        except exception.InvalidDrainTransition:
+            if action is None:
+                raise
+            raise exception.InvalidTaskAction(
+                task=drain_id, action=action,
+                reason='it is %s' % self.store.get(drain_id)['state'])
+
+    def pause(self, drain_id, context=None):
+        self._transition(drain_id, 'pause', 'paused', context,
+                         reason='paused by %s' % _who(context))
+        self.store.add_event(drain_id, 'action', 'pause', 'accepted',
+                             context=context)
+
+    def resume(self, drain_id, context=None):
+        """Carry a paused drain on; a failed one retries its failed
+        children (failed ones resumed, reverted ones moved again) and the
+        instances no move could be made for."""
+        before = self._transition(drain_id, 'resume', 'resumed', context,
+                                  reason='resumed by %s' % _who(context),
+                                  refused={})
+        self.store.add_event(drain_id, 'action', 'resume', 'accepted',
+                             context=context)
+        if before['state'] != states.FAILED:
+            return
+        drain = self.store.get(drain_id)
+        for child in latest_children(
+                self.store.children(drain_id)).values():
+            if child['state'] == states.FAILED:
+                try:
+                    self._resume_move(child['id'], context=context)
+                except exception.InvalidTaskAction:
+                    LOG.info('Child %s of drain %s was resumed already',
+                             child['id'], drain_id)
+            elif child_failed(child):
+                self._make_child(drain, child['instance_uuid'])
+
+    def abort(self, drain_id, context=None):
+        who = _who(context)
+        self._transition(drain_id, 'abort', 'aborted', context,
+                         abort_requested_by=who)
+        self.store.add_event(drain_id, 'action', 'abort', 'accepted',
+                             context=context)
+        self._abort_children(drain_id, context)
+
+    def _abort_children(self, drain_id, context=None):
+        """Abort every child not past its point of no return (again after
+        a child made while the abort was being recorded)."""
+        for child in self.store.children(drain_id):
+            if child['state'] in states.TERMINAL_STATES or child['ponr'] \
+                    or child['abort_requested_by']:
+                continue
+            try:
+                self._abort_move(child['id'], context=context)
+            except exception.InvalidTaskAction as exc:
+                LOG.info('Child %s of drain %s goes on: %s', child['id'],
+                         drain_id, exc)
+
+    # -- the conductors' watch -------------------------------------------------
+    def tick(self):
+        """Advance every unfinished drain once; whether a child was made
+        (the caller looks again at once: it may be admitted)."""
+        made = False
+        for drain in self.store.list_unfinished():
+            try:
+                made = self._advance(drain) or made
+            except exception.InvalidDrainTransition as exc:
+                LOG.debug('Drain %s moved on meanwhile: %s', drain['id'], exc)
+            except Exception:
+                LOG.exception('Drain %s could not be advanced; trying again',
+                              drain['id'])
+        return made
+
+    def _advance(self, drain):
+        drain_id = drain['id']
+        if drain['state'] == states.ACCEPTED:
+            self.store.transition(drain_id, 'start', drain_machine.next_state)
+            drain = self.store.get(drain_id)
+        latest = latest_children(self.store.children(drain_id))
+        active = [c for c in latest.values()
+                  if c['state'] not in states.TERMINAL_STATES]
+        if drain['state'] == states.ABORTING:
+            self._abort_children(drain_id)
+            if not active:
+                self.store.transition(
+                    drain_id, 'finish', drain_machine.next_state,
+                    reason=self._abort_summary(drain, latest))
+            return False
+        failed = sorted(c['id'] for c in latest.values() if child_failed(c))
+        if drain['state'] in (states.DRAINING, states.PAUSED) and (
+                failed or drain['refused']):
+            self.store.transition(drain_id, 'fail', drain_machine.next_state,
+                                  reason=self._failure(drain, failed))
+            return False
+        if drain['state'] != states.DRAINING:
+            return False
+        remaining = [i for i in self.services.inventory.list_instances(
+            host=drain['host'])
+            if i['uuid'] not in latest or
+            latest[i['uuid']]['state'] in ENDED]
+        if not remaining and not active:
+            self.store.transition(
+                drain_id, 'finish', drain_machine.next_state,
+                reason='%d instances moved off %s' % (
+                    sum(c['state'] == states.COMPLETED
+                        for c in latest.values()), drain['host']))
+            return False
+        waiting = sum(c['admitted_at'] is None for c in active)
+        made = False
+        for instance in remaining:
+            if waiting >= WAITING_CHILDREN:
+                break
+            if instance['move_id']:
+                continue   # another task moves it; looked at again later
+            if self._make_child(drain, instance['uuid']):
+                waiting += 1
+                made = True
+        return made
+
+    def _make_child(self, drain, instance_uuid):
+        """A move of the instance, child of the drain; False if none."""
+        request = {'instance': instance_uuid}
+        instance = self.services.inventory.get_instance(instance_uuid)
+        if drain['live'] is False or (
+                drain['live'] and instance['power_state'] != 'running'):
+            request['live'] = False   # a stopped guest has nothing to keep
+        elif drain['live'] and not drain['evacuate']:
+            request['live'] = True
+        try:
+            values, params = move_request.build_move(
+                self.services.inventory, self.services.conf, request,
+                self.services.allocation_ratios)
+            values.update(params=params, drain_id=drain['id'],
+                          user_id=drain['user_id'],
+                          project_id=drain['project_id'])
+            move, created = self.services.store.create(values)
+        except exception.InstanceBusy:
+            return False   # another conductor made it, or another task
+        except exception.MoveOrchestratorException as exc:
+            LOG.warning('Drain %s: no move for %s: %s', drain['id'],
+                        instance_uuid, exc)
+            refused = dict(self.store.get(drain['id'])['refused'] or {})
+            refused[instance_uuid] = str(exc)
+            self.store.update(drain['id'], refused=refused)
+            return False
+        LOG.info('Drain %s: move %s (%s of %s to %s)', drain['id'],
+                 move['id'], move['type'], instance_uuid, move['dest_host'])
+        return created
+
+    @staticmethod
+    def _failure(drain, failed):
+        parts = []
+        if failed:
+            parts.append('child %s failed' % ', '.join(failed))
+        for instance, why in sorted((drain['refused'] or {}).items()):
+            parts.append('no move for instance %s: %s' % (instance, why))
+        return '%s; resume the drain to retry' % '; '.join(parts)
+
+    @staticmethod
+    def _abort_summary(drain, latest):
+        moved = sorted(c['instance_uuid'] for c in latest.values()
+                       if c['state'] == states.COMPLETED)
+        undone = sum(1 for c in latest.values()
+                     if c['state'] == states.REVERTED)
+        failed = sorted(c['id'] for c in latest.values()
+                        if c['state'] == states.FAILED)
+        text = ('aborted by %s: %d moved and stay moved%s, %d reverted, %d '
+                'not started' % (drain['abort_requested_by'], len(moved),
+                                 ' (%s)' % ', '.join(moved) if moved else '',
+                                 undone,
+                                 max(0, drain['total'] - len(latest))))
+        if failed:
+            text += '; failed children to see to: %s' % ', '.join(failed)
+        return text + '; host %s stays disabled' % drain['host'] \
+            if not drain['evacuate'] else text

@@ -1,0 +1,208 @@
+"""Drains: the state machine, and drains of the demo cloud on SQLite."""
+
+import itertools
+
+import pytest
+
+from move_orchestrator import exception
+from move_orchestrator.moves import drain as drain_machine
+from move_orchestrator import states
+
+HOST1 = ('vm1', 'vm3', 'vm5')   # all running
+
+
+# -- the machine -------------------------------------------------------------
+@pytest.mark.parametrize('source,event,target', drain_machine.TRANSITIONS)
+def test_every_listed_transition(source, event, target):
+    assert drain_machine.next_state('d', source, event) == target
+
+
+UNLISTED = [(s, e) for s, e in itertools.product(drain_machine.STATES,
+                                                 drain_machine.EVENTS)
+            if (s, e) not in {(s2, e2) for s2, e2, _t in
+                              drain_machine.TRANSITIONS}]
+
+
+@pytest.mark.parametrize('source,event', UNLISTED)
+def test_every_unlisted_transition_is_refused(source, event):
+    with pytest.raises(exception.InvalidDrainTransition):
+        drain_machine.next_state('d', source, event)
+
+
+def test_terminal_states_are_the_shared_ones():
+    ends = {t for _s, _e, t in drain_machine.TRANSITIONS} - {
+        s for s, _e, _t in drain_machine.TRANSITIONS}
+    assert ends == {states.COMPLETED, states.REVERTED}
+    assert set(states.TERMINAL_STATES) <= set(drain_machine.STATES)
+
+
+# -- drains of a cloud ---------------------------------------------------------
+def names(cloud, uuids):
+    by_uuid = {i['uuid']: i['name']
+               for i in cloud.services.inventory.list_instances()}
+    return sorted(by_uuid[u] for u in uuids)
+
+
+def wait_for(cloud, task_id, check, timeout=30):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        doc = cloud.api.get_task(None, task_id)
+        if check(doc):
+            return doc
+        time.sleep(0.05)
+    raise AssertionError('timed out: %s' % cloud.api.get_task(None, task_id))
+
+
+def test_drain_is_one_task(cloud):
+    doc = cloud.api.drain_host(None, 'host1')
+    assert doc['type'] == 'drain' and doc['host'] == 'host1'
+    assert cloud.services.inventory.get_host('host1')['state'] == 'disabled'
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert doc['state'] == 'completed', doc
+    assert doc['progress'] == {'total': 3, 'completed': 3, 'running': 0,
+                               'waiting': 0, 'reverted': 0, 'failed': 0,
+                               'refused': 0, 'not_started': 0}
+    assert names(cloud, [c['instance'] for c in doc['children']]) == \
+        list(HOST1)
+    assert {c['type'] for c in doc['children']} == {'live-migrate'}
+    assert [h['state'] for h in doc['history']] == [
+        'accepted', 'draining', 'completed']
+    assert cloud.services.inventory.list_instances(host='host1') == []
+    # Listed and shown beside the moves, which name their drain.
+    listed = cloud.api.list_tasks(None)   # the drain is older than its moves
+    assert [d['id'] for d in listed][-1] == doc['id']
+    assert {d['drain'] for d in listed[:-1]} == {doc['id']}
+    assert [d['type'] for d in cloud.api.list_tasks(
+        None, marker=listed[1]['id'])] == ['live-migrate', 'drain']
+    assert cloud.api.list_tasks(None, marker=doc['id']) == []
+    assert [d['id'] for d in cloud.api.list_tasks(
+        None, instance='vm1')] == [c['id'] for c in doc['children']
+                                   if c['instance'] ==
+                                   cloud.instance('vm1')['uuid']]
+    assert cloud.audit() == []
+
+
+def test_drain_cold_and_stopped_instances(cloud):
+    doc = cloud.api.drain_host(None, 'host2', live=True)
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert doc['state'] == 'completed'
+    # host2's instances are stopped: nothing to keep running, so cold.
+    assert {c['type'] for c in doc['children']} == {'cold-migrate'}
+
+
+def test_second_drain_of_a_host_is_refused_and_changes_nothing(make_cloud):
+    cloud = make_cloud()
+    drain = cloud.api.drain_host(None, 'host1')
+    cloud.api.pause_task(None, drain['id'])
+    wait_for(cloud, drain['id'], lambda d: all(
+        c['state'] in states.TERMINAL_STATES or c['waiting']
+        for c in d['children']))
+    before = cloud.snapshot()
+    with pytest.raises(exception.HostBusy):
+        cloud.api.drain_host(None, 'host1')
+    with pytest.raises(exception.HostNotFound):
+        cloud.api.drain_host(None, 'nowhere')
+    with pytest.raises(exception.InvalidParameter):
+        cloud.api.drain_host(None, 'host2', live='yes')
+    assert cloud.snapshot() == before
+
+
+def test_pause_and_resume(make_cloud):
+    cloud = make_cloud(fake_driver__operation_delay=0.01)
+    drain = cloud.api.drain_host(None, 'host1')
+    doc = cloud.api.pause_task(None, drain['id'])
+    assert doc['state'] == 'paused'
+    with pytest.raises(exception.InvalidTaskAction):
+        cloud.api.pause_task(None, drain['id'])
+    # The child started before the pause goes on; no other starts.
+    doc = wait_for(cloud, drain['id'], lambda d: all(
+        c['state'] in states.TERMINAL_STATES or c['waiting']
+        for c in d['children']))
+    for _ in range(3):
+        cloud.api.conductor.resume_unfinished()
+    doc = cloud.api.get_task(None, drain['id'])
+    assert doc['state'] == 'paused'
+    assert doc['progress']['completed'] == 1, doc
+    assert doc['progress']['completed'] + doc['progress']['waiting'] + \
+        doc['progress']['not_started'] == 3
+    for child in doc['children']:
+        if child['state'] == 'accepted':
+            assert child['waiting'] == 'drain %s is paused' % drain['id']
+    doc = cloud.api.resume_task(None, drain['id'])
+    doc = cloud.api.wait_task(None, drain['id'], timeout=60)
+    assert doc['state'] == 'completed'
+    assert [a['action'] for a in doc['actions']] == ['pause', 'resume']
+    assert cloud.services.inventory.list_instances(host='host1') == []
+
+
+def test_abort_reverts_what_has_not_passed_its_point_of_no_return(
+        make_cloud):
+    cloud = make_cloud(fake_driver__operation_delay=0.02,
+                       fake_driver__migration_steps=20)
+    drain = cloud.api.drain_host(None, 'host1')
+    wait_for(cloud, drain['id'], lambda d: any(
+        c['state'] == 'migrating-memory' for c in d['children']))
+    cloud.api.abort_task(None, drain['id'])
+    doc = cloud.api.wait_task(None, drain['id'], timeout=60)
+    assert doc['state'] == 'reverted', doc
+    assert doc['reason'].startswith('aborted by ')
+    assert 'host host1 stays disabled' in doc['reason']
+    states_ = [c['state'] for c in doc['children']]
+    assert 'reverted' in states_
+    assert set(states_) <= {'reverted', 'completed'}
+    moved = doc['progress']['completed']
+    assert len(cloud.services.inventory.list_instances(host='host1')) == \
+        3 - moved
+    assert '%d moved and stay moved' % moved in doc['reason']
+    assert cloud.audit() == []
+    with pytest.raises(exception.InvalidTaskAction):
+        cloud.api.resume_task(None, drain['id'])
+
+
+def test_a_failed_child_fails_the_drain_and_resume_retries_it(make_cloud):
+    cloud = make_cloud(driver_faults=['prepare_incoming@host3=fail_once'])
+    drain = cloud.api.drain_host(None, 'host1')
+    doc = cloud.api.wait_task(None, drain['id'], timeout=60)
+    assert doc['state'] == 'failed', doc
+    failed = [c for c in doc['children'] if c['state'] == 'reverted']
+    assert len(failed) == 1
+    assert doc['reason'] == 'child %s failed; resume the drain to retry' % \
+        failed[0]['id']
+    doc = cloud.api.resume_task(None, drain['id'])
+    doc = cloud.api.wait_task(None, drain['id'], timeout=60)
+    assert doc['state'] == 'completed', doc
+    assert doc['progress']['completed'] == 3
+    retried = [c for c in doc['children']
+               if c['instance'] == failed[0]['instance']]
+    assert [c['state'] for c in retried] == ['reverted', 'completed']
+    assert cloud.services.inventory.list_instances(host='host1') == []
+
+
+def test_an_instance_that_cannot_move_is_named(cloud):
+    vm3 = cloud.instance('vm3')
+    cloud.services.inventory.update_instance(vm3['uuid'], vm_state='error')
+    doc = cloud.api.wait_task(None, cloud.api.drain_host(None, 'host1')['id'],
+                              timeout=60)
+    assert doc['state'] == 'failed'
+    assert doc['refused'][0]['instance'] == vm3['uuid']
+    assert 'no move for instance %s' % vm3['uuid'] in doc['reason']
+
+
+def test_a_host_that_is_down_is_evacuated(cloud):
+    cloud.services.inventory.set_host_state('host1', 'down')
+    doc = cloud.api.wait_task(None, cloud.api.drain_host(None, 'host1')['id'],
+                              timeout=60)
+    assert doc['state'] == 'completed' and doc['evacuate']
+    assert {c['type'] for c in doc['children']} == {'evacuate'}
+    assert cloud.services.inventory.get_host('host1')['state'] == 'down'
+
+
+def test_actions_that_do_not_apply(cloud):
+    move = cloud.move('vm1', destination='host3')
+    with pytest.raises(exception.InvalidTaskAction):
+        cloud.api.pause_task(None, move['id'])
+    drain = cloud.api.drain_host(None, 'host2')
+    with pytest.raises(exception.InvalidTaskAction):
+        cloud.api.revert_task(None, drain['id'])
+    cloud.api.wait_task(None, drain['id'], timeout=60)
