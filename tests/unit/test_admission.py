@@ -34,7 +34,7 @@ def waiting(cloud, move_id):
 
 
 def end(cloud, move_id, state='completed'):
-    cloud.services.store.set_state(move_id, state, unlock=True)
+    cloud.services.store.set_state(move_id, lambda move: state)
 
 
 def test_one_outbound_live_migration_per_host_first_in_first_out(make_cloud):
@@ -133,7 +133,7 @@ def test_an_aborted_waiting_move_runs_without_a_slot(make_cloud):
     cloud.services.store.update(second, abort_requested_by='admin')
     assert admit(cloud) == [first, second]
     # ... and the conductor only records its revert: nothing ran.
-    cloud.api.conductor.run_move(second)
+    cloud.api.conductor.execution.run_move(second)
     doc = cloud.api.get_task(None, second)
     assert doc['state'] == 'reverted' and doc['subtasks'] == []
 
@@ -143,7 +143,7 @@ def test_a_move_past_accepted_without_a_slot_takes_one(make_cloud):
     and counts."""
     cloud = make_cloud(**QUIET)
     old = accept(cloud, 'vm1', destination='host3')
-    cloud.services.store.set_state(old, 'claiming')
+    cloud.services.store.set_state(old, lambda move: 'claiming')
     new = accept(cloud, 'vm3', destination='host4')
     assert admit(cloud) == [old]
     assert cloud.api.get_task(None, old)['admitted'] is not None
