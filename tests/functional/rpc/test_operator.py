@@ -102,3 +102,31 @@ def test_cli_talks_to_the_service(conductor, api, admin, boot):
     hosts = {h['name'] for h in json.loads(_cli(conductor, 'host', 'list',
                                                 '-f', 'json'))}
     assert {'host1', 'host4', 'host-faulty'} <= hosts
+
+
+def test_drain_over_rpc_paused_resumed(conductor, api, admin, boot):
+    host = _host(conductor, 'host-drained')
+    vms = [boot(host=host) for _ in range(2)]
+    drain = api.drain_host(admin, host)
+    assert drain['type'] == 'drain' and drain['host'] == host
+    assert api.pause_task(admin, drain['id'])['state'] == 'paused'
+    doc = harness.wait_task(api, admin, drain['id'], states=('paused',))
+    api.resume_task(admin, drain['id'])
+    doc = harness.wait_task(api, admin, drain['id'], timeout=120)
+    assert doc['state'] == 'completed', doc['reason']
+    assert doc['progress']['completed'] == 2
+    assert sorted(c['instance'] for c in doc['children']) == sorted(
+        v['uuid'] for v in vms)
+    assert [a['action'] for a in doc['actions']] == ['pause', 'resume']
+    assert conductor.services.inventory.list_instances(host=host) == []
+    assert api.get_task(admin, drain['id'])['id'] == drain['id']
+
+
+def test_cli_host_drain_over_rpc(conductor, boot):
+    host = _host(conductor, 'host-drained-cli')
+    boot(host=host, power_state='shutdown')
+    doc = json.loads(_cli(conductor, 'host', 'drain', host, '--wait',
+                          '-f', 'json'))
+    assert doc['state'] == 'completed' and doc['type'] == 'drain'
+    assert doc['progress'].startswith('1 of 1 completed')
+    assert conductor.services.inventory.list_instances(host=host) == []
