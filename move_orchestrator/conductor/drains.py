@@ -197,15 +197,21 @@ class Drains:
                         for c in latest.values()), drain['host']))
             return False
         waiting = sum(c['admitted_at'] is None for c in active)
-        made = False
+        made, busy = False, []
         for instance in remaining:
             if waiting >= WAITING_CHILDREN:
                 break
             if instance['move_id']:
-                continue   # another task moves it; looked at again later
-            if self._make_child(drain, instance['uuid']):
+                busy.append(instance)   # another task moves it: later
+            elif self._make_child(drain, instance['uuid']):
                 waiting += 1
                 made = True
+        blocked = None
+        if busy and not made and not active:
+            blocked = 'instance %s is being moved by task %s' % (
+                busy[0]['uuid'], busy[0]['move_id'])
+        if blocked != drain['waiting']:
+            self.store.update(drain_id, waiting=blocked)
         return made
 
     def _make_child(self, drain, instance_uuid):

@@ -8,7 +8,8 @@ from move_orchestrator import exception
 from move_orchestrator import states
 
 DRAIN_FIELDS = ('id', 'host', 'state', 'live', 'evacuate', 'total',
-                'refused', 'reason', 'abort_requested_by', 'user_id',
+                'refused', 'reason', 'waiting', 'abort_requested_by',
+                'user_id',
                 'project_id', 'created_at', 'updated_at', 'finished_at')
 EVENT_FIELDS = ('id', 'kind', 'name', 'state', 'detail', 'user_id',
                 'project_id', 'created_at')

@@ -159,6 +159,9 @@ class Drain(TimestampMixin, Base):
     # {instance uuid: why no move could be made for it}
     refused: orm.Mapped[dict] = orm.mapped_column(default=dict)
     reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    # What keeps it from going on, when only something else can: an
+    # instance another task moves.
+    waiting: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     abort_requested_by: orm.Mapped[str | None] = orm.mapped_column(
         sa.String(255))
     user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))

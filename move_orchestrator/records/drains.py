@@ -56,7 +56,8 @@ def build_document(drain, events, children):
         'point_of_no_return': False,
         'reason': drain['reason'],
         'failed_step': None,
-        'waiting': None,
+        'waiting': drain['waiting'] if drain['state'] == states.DRAINING
+        else None,
         'admitted': None,
         'drain': None,
         'created': ts(drain['created_at']),

@@ -206,3 +206,21 @@ def test_actions_that_do_not_apply(cloud):
     with pytest.raises(exception.InvalidTaskAction):
         cloud.api.revert_task(None, drain['id'])
     cloud.api.wait_task(None, drain['id'], timeout=60)
+
+
+def test_an_instance_another_task_moves_is_waited_for(cloud):
+    vm1 = cloud.instance('vm1')
+    with cloud.services.db.session() as s:
+        cloud.services.inventory.lock_instance(s, vm1['uuid'], 'other-task')
+    drain = cloud.api.drain_host(None, 'host1')
+    doc = wait_for(cloud, drain['id'],
+                   lambda d: d['progress']['completed'] == 2)
+    doc = wait_for(cloud, drain['id'], lambda d: d['waiting'])
+    assert doc['state'] == 'draining'
+    assert doc['waiting'] == 'instance %s is being moved by task ' \
+        'other-task' % vm1['uuid']
+    with cloud.services.db.session() as s:
+        cloud.services.inventory.unlock_instance(s, vm1['uuid'], 'other-task')
+    doc = cloud.api.wait_task(None, drain['id'], timeout=60)
+    assert doc['state'] == 'completed' and doc['waiting'] is None
+    assert doc['progress']['completed'] == 3

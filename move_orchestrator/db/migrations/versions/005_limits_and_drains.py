@@ -55,6 +55,7 @@ def upgrade():
         sa.Column('total', sa.Integer(), nullable=False),
         sa.Column('refused', sa.JSON(), nullable=False),
         sa.Column('reason', sa.Text(), nullable=True),
+        sa.Column('waiting', sa.Text(), nullable=True),
         sa.Column('abort_requested_by', sa.String(255), nullable=True),
         sa.Column('user_id', sa.String(255), nullable=True),
         sa.Column('project_id', sa.String(255), nullable=True),
