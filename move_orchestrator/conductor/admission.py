@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from oslo_log import log as logging
 
 from move_orchestrator.db import models
-from move_orchestrator.db import moves as db_moves
 from move_orchestrator import exception
 from move_orchestrator.moves import types as move_types
 from move_orchestrator import states
@@ -114,22 +113,24 @@ class Admission:
             session.flush()
 
     def runnable(self):
-        """Admit what the limits allow now; every unfinished move that may
-        run, oldest first (as dicts).
+        """Admit what the limits allow now; the ids of every unfinished
+        move that may run, oldest first.
 
         Besides the admitted ones, a waiting move whose abort was asked
-        runs without a slot: it only records its revert.
+        runs without a slot: it only records its revert. Only the columns
+        admission needs are read, and the changes are a few UPDATEs.
         """
+        m = models.Move
         counts = Counts(self.conf.limits, self.per_type)
-        run = []
+        run, admitted, unslotted, reasons = [], [], [], {}
         with self.db.session() as s:
             self._lock(s)
-            moves = s.scalars(
-                sa.select(models.Move)
-                .where(models.Move.state.not_in(states.TERMINAL_STATES))
-                .order_by(models.Move.created_at, models.Move.id)).all()
-            # After the read: later than the end of every move it saw end.
-            now = models.utcnow()
+            moves = s.execute(
+                sa.select(m.id, m.type, m.state, m.source_host, m.dest_host,
+                          m.admitted_at, m.waiting, m.abort_requested_by,
+                          m.drain_id)
+                .where(m.state.not_in(states.TERMINAL_STATES))
+                .order_by(m.created_at, m.id)).all()
             waiting = []
             for move in moves:
                 if move.admitted_at is None and \
@@ -139,26 +140,33 @@ class Admission:
                 if move.admitted_at is None:
                     # Past accepted without a slot: started before limits
                     # existed, or resumed by an operator. It runs.
-                    move.admitted_at = now
+                    unslotted.append(move.id)
                 counts.take(move)
-                run.append(move)
+                run.append(move.id)
             drain_states = self._drain_states(s, waiting)
             for move in waiting:
                 if move.abort_requested_by:
-                    run.append(move)
+                    run.append(move.id)
                     continue
                 reason = self._drain_hold(move, drain_states) or \
                     counts.blocked(move)
                 if reason is None:
-                    move.admitted_at, move.waiting = now, None
                     counts.take(move)
-                    run.append(move)
+                    run.append(move.id)
+                    admitted.append(move.id)
                     LOG.info('Move %s admitted', move.id)
                 elif move.waiting != reason:
-                    move.waiting = reason
-            s.flush()
-            run.sort(key=lambda m: (m.created_at, m.id))
-            return [db_moves.move_to_dict(m) for m in run]
+                    reasons.setdefault(reason, []).append(move.id)
+            # After the read: later than the end of every move it saw end.
+            now = models.utcnow()
+            if admitted or unslotted:
+                s.execute(sa.update(m).where(m.id.in_(admitted + unslotted))
+                          .values(admitted_at=now, waiting=None))
+            for reason, ids in reasons.items():
+                s.execute(sa.update(m).where(m.id.in_(ids))
+                          .values(waiting=reason))
+        order = {move.id: n for n, move in enumerate(moves)}
+        return sorted(run, key=order.get)
 
     @staticmethod
     def _drain_states(session, waiting):

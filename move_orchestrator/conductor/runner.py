@@ -75,7 +75,7 @@ class Conductor:
         now (conductor/admission)."""
         if self.drains.tick():
             self.kick()   # a drain's new child: taken up at the next look
-        allowed = {m['id'] for m in self.admission.runnable()}
+        allowed = set(self.admission.runnable())
         return [m for m in moves if m['id'] in allowed]
 
     def kick(self):

@@ -26,7 +26,7 @@ def accept(cloud, instance, **request):
 
 
 def admit(cloud):
-    return [m['id'] for m in cloud.api.conductor.admission.runnable()]
+    return cloud.api.conductor.admission.runnable()
 
 
 def waiting(cloud, move_id):
