@@ -3,6 +3,8 @@ import threading
 
 from cliff import command
 
+from move_orchestrator import states
+
 
 class RunConductor(command.Command):
     """Run the embedded conductor in the foreground.
@@ -20,6 +22,20 @@ class RunConductor(command.Command):
                             help='seconds between looks for new moves')
         return parser
 
+    @staticmethod
+    def _work_left(services):
+        """Whether a move or a drain can still go on by itself: not a
+        failed move, nor the waiting children of a paused or failed drain
+        (they wait for an operator)."""
+        held = set()
+        for drain in services.drains.list_unfinished():
+            if drain['state'] not in (states.PAUSED, states.FAILED):
+                return True
+            held.add(drain['id'])
+        return any(m['state'] != states.FAILED and not (
+            m['drain_id'] in held and m['admitted_at'] is None)
+            for m in services.store.list_unfinished())
+
     def take_action(self, args):
         client = self.app.client
         conductor = client.conductor
@@ -32,9 +48,8 @@ class RunConductor(command.Command):
             signal.signal(sig, lambda *a: stop.set())
         while not stop.is_set():
             conductor.resume_unfinished()   # moves accepted elsewhere
-            if args.until_idle and conductor.idle() and not any(
-                    m['state'] != 'failed'
-                    for m in client.services.store.list_unfinished()):
+            if args.until_idle and conductor.idle() and \
+                    not self._work_left(client.services):
                 break
             stop.wait(args.poll)
         if stop.is_set():
