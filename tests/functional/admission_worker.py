@@ -31,10 +31,10 @@ def main(url, seed):
                     models.Move).where(models.Move.state != 'completed'))
             if not left:
                 return 0
-        for move in runnable:
+        for move_id in runnable:
             with db.session() as s:
                 won = s.execute(sa.update(models.Move).where(
-                    models.Move.id == move['id'],
+                    models.Move.id == move_id,
                     models.Move.state == 'accepted').values(
                     state='transferring')).rowcount
             if not won:
@@ -42,7 +42,7 @@ def main(url, seed):
             time.sleep(rnd.uniform(0, 0.004))
             with db.session() as s:
                 s.execute(sa.update(models.Move).where(
-                    models.Move.id == move['id']).values(
+                    models.Move.id == move_id).values(
                     state='completed', finished_at=models.utcnow()))
         time.sleep(rnd.uniform(0, 0.001))
 
