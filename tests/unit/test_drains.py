@@ -224,3 +224,42 @@ def test_an_instance_another_task_moves_is_waited_for(cloud):
     doc = cloud.api.wait_task(None, drain['id'], timeout=60)
     assert doc['state'] == 'completed' and doc['waiting'] is None
     assert doc['progress']['completed'] == 3
+
+
+@pytest.mark.parametrize('payload', [{'host': 7}, {'host': ''},
+                                     {'host': 'host1', 'live': 'yes'}])
+def test_rpc_drain_payload_refused_before_anything(cloud, payload):
+    import oslo_messaging as messaging
+
+    from move_orchestrator import context
+    from move_orchestrator import manager
+    endpoint = manager.ConductorManager(cloud.api)
+    before = cloud.snapshot()
+    with pytest.raises(messaging.ExpectedException) as info:
+        endpoint.drain_host(context.get_admin_context(), **payload)
+    assert info.value.exc_info[0] is exception.InvalidParameter
+    assert cloud.snapshot() == before
+
+
+def test_rpc_drain_needs_an_administrator(cloud):
+    import oslo_messaging as messaging
+
+    from move_orchestrator import context
+    from move_orchestrator import manager
+    from oslo_config import cfg
+
+    from move_orchestrator import policy
+    conf = cfg.ConfigOpts()
+    conf([], project='move-orchestrator')
+    policy.reset()
+    policy.init(conf)
+    try:
+        endpoint = manager.ConductorManager(cloud.api)
+        member = context.get_context('u', 'demo', roles=['member'])
+        before = cloud.snapshot()
+        with pytest.raises(messaging.ExpectedException) as info:
+            endpoint.drain_host(member, host='host1')
+        assert info.value.exc_info[0] is exception.Forbidden
+        assert cloud.snapshot() == before
+    finally:
+        policy.reset()

@@ -73,7 +73,8 @@ def test_policy_defaults(enforcer):
     assert policy.authorize(owner, 'task:get', {'project_id': 'p1'})
     assert policy.authorize(owner, 'task:list', {'project_id': 'p1'})
     for name in ('move:create', 'task:abort', 'task:resume', 'task:revert',
-                 'task:force_complete', 'host:list'):
+                 'task:force_complete', 'host:list', 'host:drain',
+                 'task:pause'):
         with pytest.raises(exception.Forbidden):
             policy.authorize(owner, name, {'project_id': 'p1'})
     with pytest.raises(exception.Forbidden):
