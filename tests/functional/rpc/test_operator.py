@@ -104,7 +104,20 @@ def test_cli_talks_to_the_service(conductor, api, admin, boot):
     assert {'host1', 'host4', 'host-faulty'} <= hosts
 
 
-def test_drain_over_rpc_paused_resumed(conductor, api, admin, boot):
+@pytest.fixture
+def roomy_host(conductor):
+    """The scheduler's first pick while a test runs (the shared service
+    has hosts where moves fail on purpose); disabled after it."""
+    name = 'host-roomy-%s' % os.urandom(3).hex()
+    conductor.services.inventory.create_host(
+        name, vcpus=10000, ram_mb=10 ** 8, disk_gb=10 ** 6,
+        cpu_model='Cascadelake', storage_group='local-' + name)
+    yield name
+    conductor.services.inventory.set_host_state(name, 'disabled')
+
+
+def test_drain_over_rpc_paused_resumed(conductor, api, admin, boot,
+                                       roomy_host):
     host = _host(conductor, 'host-drained')
     vms = [boot(host=host) for _ in range(2)]
     drain = api.drain_host(admin, host)
@@ -117,16 +130,18 @@ def test_drain_over_rpc_paused_resumed(conductor, api, admin, boot):
     assert doc['progress']['completed'] == 2
     assert sorted(c['instance'] for c in doc['children']) == sorted(
         v['uuid'] for v in vms)
+    assert {c['destination'] for c in doc['children']} == {roomy_host}
     assert [a['action'] for a in doc['actions']] == ['pause', 'resume']
     assert conductor.services.inventory.list_instances(host=host) == []
     assert api.get_task(admin, drain['id'])['id'] == drain['id']
 
 
-def test_cli_host_drain_over_rpc(conductor, boot):
+def test_cli_host_drain_over_rpc(conductor, boot, roomy_host):
     host = _host(conductor, 'host-drained-cli')
     boot(host=host, power_state='shutdown')
     doc = json.loads(_cli(conductor, 'host', 'drain', host, '--wait',
                           '-f', 'json'))
-    assert doc['state'] == 'completed' and doc['type'] == 'drain'
+    assert doc['state'] == 'completed' and doc['type'] == 'drain', doc
     assert doc['progress'].startswith('1 of 1 completed')
+    assert roomy_host in doc['children']
     assert conductor.services.inventory.list_instances(host=host) == []
