@@ -13,6 +13,8 @@ API version history:
             resume_task take a drain's id too; get_task and list_tasks
             return drains beside moves, and a move's document says what it
             waits for (``waiting``) within the concurrency limits.
+    * 1.4 - get_host; list_task_events (a task's events after an event id,
+            optionally waiting for the first one).
 
 During a rolling upgrade, ``[upgrade_levels] conductor`` caps what this
 client sends so that conductors of the older release understand it; a method
@@ -23,7 +25,7 @@ from move_orchestrator.conf import CONF
 from move_orchestrator import exception
 from move_orchestrator import rpc
 
-VERSION = '1.3'
+VERSION = '1.4'
 
 
 class MoveAPI:
@@ -126,6 +128,18 @@ class MoveAPI:
         """Pause a drain: no new children start until it is resumed."""
         return self._prepare('pause_task', '1.3').call(ctxt, 'pause_task',
                                                        task_id=task_id)
+
+    # -- 1.4 -----------------------------------------------------------------
+    def get_host(self, ctxt, host):
+        return self._prepare('get_host', '1.4').call(ctxt, 'get_host',
+                                                     host=host)
+
+    def list_task_events(self, ctxt, task_id, since=None, wait=None):
+        """Events of the task after the event id ``since``; with ``wait``,
+        up to that many seconds for the first one."""
+        return self._prepare('list_task_events', '1.4').call(
+            ctxt, 'list_task_events', task_id=task_id, since=since,
+            wait=wait)
 
     def cleanup(self):
         self.transport.cleanup()

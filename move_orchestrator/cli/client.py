@@ -1,8 +1,10 @@
 """Where the CLI's commands go: the embedded conductor in this process, or,
-with ``transport_url`` set, the conductor service over RPC.
+with ``transport_url`` set, the conductor service over RPC. Either way a
+command is checked by the one service layer (here, or in the service).
 """
 
 from move_orchestrator import context as mo_context
+from move_orchestrator.service import operations
 
 
 def get_client(conf):
@@ -12,7 +14,27 @@ def get_client(conf):
     from move_orchestrator.cmd import manage
     from move_orchestrator.conductor import api
     manage.sync_schema()   # embedded: the database is ours to create
-    return api.ConductorAPI()
+    return EmbeddedClient(api.ConductorAPI())
+
+
+class EmbeddedClient:
+    """The conductor in this process, behind the service layer: the
+    operations are MoveService's; the conductor and its services stay at
+    hand for the commands that run it (demo, conductor)."""
+
+    def __init__(self, conductor_api):
+        self.api = conductor_api
+        self.service = operations.MoveService(conductor_api)
+        self.services = conductor_api.services
+        self.conductor = conductor_api.conductor
+
+    def __getattr__(self, name):
+        if name in operations.OPERATIONS or name == 'wait_task':
+            return getattr(self.service, name)
+        raise AttributeError(name)
+
+    def shutdown(self, wait=True):
+        self.api.shutdown(wait=wait)
 
 
 class LazyClient:

@@ -18,6 +18,22 @@ class ListHosts(lister.Lister):
         return columns, rows
 
 
+class ShowHost(show.ShowOne):
+    """Show a host: its state, capacity and usage."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('host')
+        return parser
+
+    def take_action(self, args):
+        client = self.app.client
+        host = client.get_host(client.context, args.host)
+        used = host.pop('used')
+        host.update(('used_%s' % k, v) for k, v in used.items())
+        return tuple(host), tuple(host.values())
+
+
 class SetHost(show.ShowOne):
     """Set a host up, down (its instances can be evacuated) or disabled
     (drained; a drained host that goes down comes back disabled)."""

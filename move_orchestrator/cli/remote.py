@@ -81,6 +81,13 @@ class RemoteClient:
     def list_flavors(self, ctxt):
         return self.api.list_flavors(self._ctxt(ctxt))
 
+    def get_host(self, ctxt, host):
+        return self.api.get_host(self._ctxt(ctxt), host)
+
+    def list_task_events(self, ctxt, task_id, since=None, wait=None):
+        return self.api.list_task_events(self._ctxt(ctxt), task_id,
+                                         since=since, wait=wait)
+
     def audit(self, ctxt):
         return self.api.audit(self._ctxt(ctxt))
 

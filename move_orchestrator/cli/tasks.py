@@ -91,6 +91,31 @@ class PauseTask(_TaskAction):
     action = 'pause_task'
 
 
+class ForceCompleteTask(_TaskAction):
+    """Force a live migration that does not converge to complete."""
+    action = 'force_complete'
+
+
+class ListTaskEvents(lister.Lister):
+    """List a task's events (state changes, steps, actions) in order."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('task', help='task id')
+        parser.add_argument('--since', type=int,
+                            help='only events after this event id')
+        parser.add_argument('--wait', type=float,
+                            help='seconds to wait for the first new event')
+        return parser
+
+    def take_action(self, args):
+        client = self.app.client
+        events = client.list_task_events(client.context, args.task,
+                                         since=args.since, wait=args.wait)
+        columns = ('id', 'at', 'kind', 'name', 'phase', 'state', 'progress')
+        return columns, [tuple(e[c] for c in columns) for e in events]
+
+
 class WatchTask(show.ShowOne):
     """Follow a running move live, a progress bar per sub-task."""
 

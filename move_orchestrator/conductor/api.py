@@ -33,11 +33,15 @@ class ConductorAPI:
         return self.services.records.get_task(task_id)
 
     def list_tasks(self, ctxt, instance=None, state=None, limit=None,
-                   marker=None):
+                   marker=None, move_type=None, host=None):
         if instance is not None:
             instance = self.services.inventory.get_instance(instance)['uuid']
         return self.services.records.list_tasks(
-            instance=instance, state=state, limit=limit, marker=marker)
+            instance=instance, state=state, limit=limit, marker=marker,
+            move_type=move_type, host=host)
+
+    def list_task_events(self, ctxt, task_id, since=None):
+        return self.services.records.list_events(task_id, since=since)
 
     def drain_host(self, ctxt, host, live=None):
         """Move every instance off host, as one task of type ``drain``.
@@ -122,6 +126,10 @@ class ConductorAPI:
         inventory = self.services.inventory
         return [dict(h, used=inventory.host_usage(h['name']))
                 for h in inventory.list_hosts()]
+
+    def get_host(self, ctxt, host):
+        inventory = self.services.inventory
+        return dict(inventory.get_host(host), used=inventory.host_usage(host))
 
     def set_host_state(self, ctxt, host, state):
         self.services.inventory.set_host_state(host, state)

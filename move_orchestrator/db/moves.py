@@ -73,9 +73,9 @@ class MoveStore:
             return move_to_dict(move)
 
     def list(self, instance_uuid=None, state=None, limit=None, marker=None,
-             before=None):
+             before=None, move_type=None, host=None):
         """Newest first; marker is the id of the last move of a page, or
-        ``before`` its (created_at, id)."""
+        ``before`` its (created_at, id). ``host`` is either end."""
         with self.db.session() as s:
             q = sa.select(models.Move).order_by(models.Move.created_at.desc(),
                                                 models.Move.id.desc())
@@ -83,6 +83,11 @@ class MoveStore:
                 q = q.filter_by(instance_uuid=instance_uuid)
             if state is not None:
                 q = q.filter_by(state=state)
+            if move_type is not None:
+                q = q.filter_by(type=move_type)
+            if host is not None:
+                q = q.where(sa.or_(models.Move.source_host == host,
+                                   models.Move.dest_host == host))
             if marker is not None:
                 last = s.get(models.Move, marker)
                 if last is None:
@@ -148,8 +153,16 @@ class MoveStore:
             s.add(self._event(move_id, kind, name, phase, state, progress,
                               error, detail, context))
 
-    def events(self, move_id):
-        return self.events_of([move_id])[move_id]
+    def events(self, move_id, since=None):
+        """The move's events in order; after the event id ``since``."""
+        if since is None:
+            return self.events_of([move_id])[move_id]
+        with self.db.session() as s:
+            return [event_to_dict(e) for e in s.scalars(
+                sa.select(models.MoveEvent)
+                .where(models.MoveEvent.move_id == move_id,
+                       models.MoveEvent.id > since)
+                .order_by(models.MoveEvent.id))]
 
     def events_of(self, move_ids):
         """The histories of several moves in one query: {move id: events}."""

@@ -85,6 +85,15 @@ def build_document(move, events):
     }
 
 
+def build_event(e):
+    """One event of a task, as a client following it live reads it."""
+    return {'id': e['id'], 'kind': e['kind'], 'name': e['name'],
+            'phase': e['phase'], 'state': e['state'],
+            'progress': e['progress'], 'at': timestamp(e['created_at']),
+            'error': e['error'], 'detail': e['detail'],
+            'user_id': e['user_id'], 'project_id': e['project_id']}
+
+
 class TaskRecords:
     """Read side of the task records: moves and drains."""
 
@@ -117,13 +126,18 @@ class TaskRecords:
             task = self.drains.get(marker)
         return task['created_at'], task['id']
 
-    def list_tasks(self, instance=None, state=None, limit=None, marker=None):
-        """Moves and drains, newest first (drains have no instance)."""
+    def list_tasks(self, instance=None, state=None, limit=None, marker=None,
+                   move_type=None, host=None):
+        """Moves and drains, newest first (drains have no instance; the
+        host filter is either end of a move)."""
         before = None if marker is None else self._position(marker)
-        moves = self.store.list(instance_uuid=instance, state=state,
-                                limit=limit, before=before)
-        drains = [] if instance is not None or self.drains is None else \
-            self.drains.list(state=state, limit=limit, before=before)
+        moves = [] if move_type == 'drain' else self.store.list(
+            instance_uuid=instance, state=state, limit=limit, before=before,
+            move_type=move_type, host=host)
+        with_drains = instance is None and host is None and \
+            move_type in (None, 'drain') and self.drains is not None
+        drains = self.drains.list(state=state, limit=limit, before=before) \
+            if with_drains else []
         tasks = sorted([('move', m) for m in moves] +
                        [('drain', d) for d in drains],
                        key=lambda t: (t[1]['created_at'], t[1]['id']),
@@ -132,3 +146,17 @@ class TaskRecords:
                                        if kind == 'move'])
         return [build_document(t, events[t['id']]) if kind == 'move'
                 else self._drain_document(t) for kind, t in tasks]
+
+    def list_events(self, task_id, since=None):
+        """A task's events after the event id ``since`` (a drain's too)."""
+        try:
+            self.store.get(task_id)
+        except exception.TaskNotFound:
+            if self.drains is None:
+                raise
+            self.drains.get(task_id)
+            events = self.drains.events_of([task_id])[task_id]
+            return [build_event(dict({'phase': None, 'progress': None,
+                                      'error': None}, **e))
+                    for e in events if since is None or e['id'] > since]
+        return [build_event(e) for e in self.store.events(task_id, since)]

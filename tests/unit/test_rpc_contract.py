@@ -11,10 +11,11 @@ import pytest
 
 from move_orchestrator import context
 from move_orchestrator import exception
-from move_orchestrator import manager
 from move_orchestrator import policies
 from move_orchestrator import policy
 from move_orchestrator import rpc
+from move_orchestrator.service import operations
+from move_orchestrator.service import validation
 
 ERRORS = [cls for _name, cls in inspect.getmembers(exception, inspect.isclass)
           if issubclass(cls, exception.MoveOrchestratorException)]
@@ -80,16 +81,16 @@ def test_policy_defaults(enforcer):
     with pytest.raises(exception.Forbidden):
         policy.authorize(owner, 'task:get', {'project_id': 'p2'})
     with pytest.raises(exception.Forbidden):
-        policy.authorize(owner, 'task:list', manager.NOBODY)
+        policy.authorize(owner, 'task:list', operations.NOBODY)
 
 
 @pytest.mark.parametrize('limit', [0, -1, 1001, True, 1.5, '10'])
 def test_bad_limits_refused(limit):
     with pytest.raises(exception.InvalidParameter):
-        manager.check_limit(limit)
+        validation.validate('list_tasks', {'limit': limit})
 
 
 def test_oversized_payload_refused_without_echo():
     with pytest.raises(exception.InvalidMoveRequest) as err:
-        manager.check_move_payload({'instance': 'vm1', 'x' * 9000: 1})
+        validation.validate('move_instance', {'instance': 'vm1', 'x' * 9000: 1})
     assert len(err.value.message) < 200
