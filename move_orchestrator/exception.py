@@ -61,6 +61,13 @@ class TaskNotFound(NotFound):
     msg_fmt = 'Task %(task)s could not be found.'
 
 
+class MarkerNotFound(TaskNotFound):
+    """A page's marker names no task: bad input of a list, not a missing
+    resource (HTTP 400), still a TaskNotFound for RPC callers."""
+    msg_fmt = 'Marker %(task)s is not a task id.'
+    code = 400
+
+
 class Conflict(MoveOrchestratorException):
     msg_fmt = 'Conflict.'
     code = 409

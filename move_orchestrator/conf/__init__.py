@@ -2,6 +2,7 @@
 
 from oslo_config import cfg
 
+from move_orchestrator.conf import api
 from move_orchestrator.conf import compute
 from move_orchestrator.conf import conductor
 from move_orchestrator.conf import database
@@ -17,7 +18,7 @@ from move_orchestrator.conf import upgrade_levels
 
 CONF = cfg.CONF
 
-MODULES = (compute, conductor, database, fake_driver, fault_injection,
+MODULES = (api, compute, conductor, database, fake_driver, fault_injection,
            limits, move, notifications, qemu, scheduler, service,
            upgrade_levels)
 

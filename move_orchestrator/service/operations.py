@@ -125,8 +125,7 @@ class MoveService:
             try:
                 self.api.get_task(ctxt, marker)
             except exception.TaskNotFound:
-                raise exception.InvalidParameter(name='marker',
-                                                 reason='no such task')
+                raise exception.MarkerNotFound(task=marker)
         docs = self.api.list_tasks(ctxt, instance=instance, state=state,
                                    limit=limit, marker=marker,
                                    move_type=type, host=host)

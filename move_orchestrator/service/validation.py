@@ -1,8 +1,6 @@
 """Parameters checked against their JSON Schema, refused with a typed,
 one-line error that quotes at most a short, escaped part of the value."""
 
-import functools
-
 import jsonschema
 from jsonschema import exceptions as js_exc
 from oslo_serialization import jsonutils
@@ -21,12 +19,16 @@ def quote(value):
     return text if len(text) <= QUOTE else text[:QUOTE - 3] + '...'
 
 
-@functools.lru_cache(maxsize=None)
-def _validator(name):
-    schema = schemas.PARAMS[name]
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+_VALIDATORS = {}
+
+
+def _validator(schema):
+    found = _VALIDATORS.get(id(schema))
+    if found is None or found[0] is not schema:
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        found = _VALIDATORS[id(schema)] = (schema, cls(schema))
+    return found[1]
 
 
 def _reason(error):
@@ -62,13 +64,21 @@ def _reason(error):
 
 
 def _name(error, default):
-    path = [p for p in error.absolute_path if isinstance(p, str)]
-    return path[0] if path else default
+    path = [quote(p)[1:-1] if isinstance(p, str) else str(p)
+            for p in error.absolute_path]
+    return '.'.join(path) if path else default
 
 
 def validate(name, params):
     """Raise InvalidMoveRequest (a move) or InvalidParameter (the rest)."""
-    if name == 'move_instance':
+    return validate_schema(schemas.PARAMS[name], params,
+                           move=name == 'move_instance', default=name)
+
+
+def validate_schema(schema, params, move=False, default='body'):
+    """``params`` against ``schema``; a move's errors are
+    InvalidMoveRequest, the others InvalidParameter."""
+    if move:
         try:
             size = len(jsonutils.dumps(params))
         except (TypeError, ValueError):
@@ -77,13 +87,13 @@ def validate(name, params):
             raise exception.InvalidMoveRequest(
                 reason='payload of %d bytes is larger than %d'
                 % (size, MAX_BODY))
-    error = js_exc.best_match(_validator(name).iter_errors(params))
+    error = js_exc.best_match(_validator(schema).iter_errors(params))
     if error is None:
         return params
-    if name == 'move_instance':
+    if move:
         where = _name(error, None)
         reason = _reason(error)
         raise exception.InvalidMoveRequest(
             reason='%s %s' % (where, reason) if where else reason)
-    raise exception.InvalidParameter(name=_name(error, name),
+    raise exception.InvalidParameter(name=_name(error, default),
                                      reason=_reason(error))

@@ -7,6 +7,7 @@ from oslo_config import cfg
 import pytest
 from stevedore import extension
 
+from move_orchestrator.api import routes as api_routes
 from move_orchestrator import context
 from move_orchestrator import exception
 from move_orchestrator import manager
@@ -39,6 +40,10 @@ def test_rpc_manager_exposes_every_operation_and_no_other():
                                                inspect.isfunction)
               if not n.startswith('_')}
     assert public == set(operations.OPERATIONS)
+
+
+def test_rest_routes_expose_every_operation_and_no_other():
+    assert api_routes.operations() == set(operations.OPERATIONS)
 
 
 def test_cli_commands_expose_every_operation():
