@@ -88,5 +88,13 @@ class ApiServer:
             assert time.monotonic() < deadline, task['state']
             time.sleep(0.05)
 
+    def settle(self, timeout=60):
+        """Until no move runs (an accepted one writes as it goes)."""
+        deadline = time.monotonic() + timeout
+        while any(m['state'] != states.FAILED
+                  for m in self.services.store.list_unfinished()):
+            assert time.monotonic() < deadline, 'moves still running'
+            time.sleep(0.02)
+
     def snapshot(self):
         return self.cloud.snapshot()

@@ -1,0 +1,92 @@
+"""schemathesis against /v1/openapi.json: every operation, with data that
+fits the schemas and data that does not; no answer is a 5xx, every answer
+matches its schema, and no refused request writes anything (a snapshot of
+every table before and after it)."""
+
+from hypothesis import given
+from hypothesis import HealthCheck
+from hypothesis import settings
+from hypothesis import strategies as st
+import pytest
+import schemathesis
+from schemathesis import checks
+from schemathesis import GenerationMode
+
+from tests.db_fixtures import fresh_database
+from tests.functional.api import harness
+
+# Bounded so that the whole run takes about a minute on a busy machine.
+EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 10}
+CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
+          checks.content_type_conformance,
+          checks.response_schema_conformance,
+          checks.negative_data_rejection]
+CALLERS = [harness.ADMIN, harness.OWNER, harness.OTHER]
+
+
+@pytest.fixture(scope='module')
+def fuzzed(tmp_path_factory):
+    """An API of its own: the fuzzer moves instances and sets hosts."""
+    with fresh_database('sqlite',
+                        tmp_dir=tmp_path_factory.mktemp('fuzz')) as url:
+        server = harness.ApiServer(url)
+        try:
+            vm = server.boot(project_id='p-owner')
+            location = server.move(vm['uuid'], host='host2').headers[
+                'Location']
+            task = server.wait(location)
+            server.known = {'server_id': [vm['uuid']],
+                            'task_id': [task['id']],
+                            'host': ['host1', 'host2']}
+            yield server
+        finally:
+            server.close()
+
+
+def _operations(url):
+    schema = schemathesis.openapi.from_url(url + '/v1/openapi.json')
+    return [result.ok() for result in schema.get_all_operations()]
+
+
+@pytest.mark.parametrize('mode', list(EXAMPLES), ids=lambda m: m.value)
+def test_every_operation_fuzzed(fuzzed, mode):
+    operations = _operations(fuzzed.url)
+    assert len(operations) == 15     # every route, and GET /
+    for operation in operations:
+        if mode is GenerationMode.NEGATIVE and not _negatable(operation):
+            continue     # nothing but free-form headers to get wrong
+        _fuzz(fuzzed, operation, mode)
+
+
+def _negatable(operation):
+    return bool(list(operation.path_parameters) or list(operation.query)
+                or list(operation.body))
+
+
+def _fuzz(api, operation, mode):
+    names = [p.name for p in operation.path_parameters]
+
+    @settings(max_examples=EXAMPLES[mode], deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode),
+           real=st.fixed_dictionaries({n: st.none() | st.sampled_from(
+               api.known[n]) for n in names}),
+           who=st.sampled_from(CALLERS))
+    def run(case, real, who):
+        # Known identifiers too, so that requests reach the service.
+        for name, value in real.items():
+            if value is not None and mode is GenerationMode.POSITIVE:
+                case.path_parameters[name] = value
+        wait = (case.query or {}).get('wait')
+        if isinstance(wait, (int, float)) and not isinstance(wait, bool) \
+                and 0 < wait <= 30:
+            case.query['wait'] = 0.05    # a long poll, but a short one
+        api.settle()
+        before = api.snapshot()
+        resp = case.call(base_url=api.url, headers=who, timeout=30)
+        case.validate_response(resp, checks=CHECKS)
+        if resp.status_code >= 400:
+            assert api.snapshot() == before, (case.method, case.path,
+                                              resp.status_code)
+
+    run()
