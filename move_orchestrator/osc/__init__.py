@@ -1,0 +1,1 @@
+"""``openstack move ...``: the python-openstackclient plugin."""

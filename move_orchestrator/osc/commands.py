@@ -1,0 +1,87 @@
+"""``openstack move ...``: the CLI's own command classes (cli/), run
+against the REST client instead of the embedded conductor or RPC."""
+
+from move_orchestrator.cli import inventory
+from move_orchestrator.cli import moves
+from move_orchestrator.cli import tasks
+
+
+class _App:
+    """openstackclient's app, with ``client`` as our commands expect."""
+
+    def __init__(self, app):
+        self._app = app
+
+    @property
+    def client(self):
+        return self._app.client_manager.move
+
+    def __getattr__(self, name):
+        return getattr(self._app, name)
+
+
+class _Plugin:
+    def __init__(self, app, app_args, cmd_name=None):
+        super().__init__(_App(app), app_args, cmd_name=cmd_name)
+
+
+class MoveServer(_Plugin, moves.Move):
+    """Move a server; the type (live, cold, resize, evacuate) is derived
+    from the request."""
+
+    def get_parser(self, prog_name):
+        parser = super(moves.Move, self).get_parser(prog_name)
+        parser.add_argument('instance', metavar='<server>',
+                            help='server name or ID')
+        parser.add_argument('--host', dest='destination', metavar='<host>',
+                            help='destination host (default: scheduler)')
+        parser.add_argument('--flavor', help='new flavor: a resize')
+        live = parser.add_mutually_exclusive_group()
+        live.add_argument('--live', dest='live', action='store_true',
+                          default=None, help='live-migrate')
+        live.add_argument('--cold', dest='live', action='store_false',
+                          help='cold-migrate even an active server')
+        parser.add_argument('--request-id', help='idempotency key')
+        parser.add_argument('--wait', action='store_true',
+                            help='follow the move until it ends')
+        return parser
+
+
+class ListTasks(_Plugin, tasks.ListTasks):
+    __doc__ = tasks.ListTasks.__doc__
+
+
+class ShowTask(_Plugin, tasks.ShowTask):
+    __doc__ = tasks.ShowTask.__doc__
+
+
+class AbortTask(_Plugin, tasks.AbortTask):
+    __doc__ = tasks.AbortTask.__doc__
+
+
+class ResumeTask(_Plugin, tasks.ResumeTask):
+    __doc__ = tasks.ResumeTask.__doc__
+
+
+class RevertTask(_Plugin, tasks.RevertTask):
+    __doc__ = tasks.RevertTask.__doc__
+
+
+class ForceCompleteTask(_Plugin, tasks.ForceCompleteTask):
+    __doc__ = tasks.ForceCompleteTask.__doc__
+
+
+class ListTaskEvents(_Plugin, tasks.ListTaskEvents):
+    __doc__ = tasks.ListTaskEvents.__doc__
+
+
+class ListHosts(_Plugin, inventory.ListHosts):
+    __doc__ = inventory.ListHosts.__doc__
+
+
+class ShowHost(_Plugin, inventory.ShowHost):
+    __doc__ = inventory.ShowHost.__doc__
+
+
+class SetHost(_Plugin, inventory.SetHost):
+    __doc__ = inventory.SetHost.__doc__
