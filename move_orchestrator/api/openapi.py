@@ -40,6 +40,20 @@ IDEMPOTENCY = {'name': 'Idempotency-Key', 'in': 'header', 'required': False,
                'schema': copy.deepcopy(svc.ID)}
 
 
+# From the task a POST made to what follows it (OpenAPI links: clients and
+# stateful fuzzers follow them).
+_TASK_PARAMS = {'server_id': '$request.path.server_id',
+                'task_id': '$response.body#/task/id'}
+TASK_LINKS = {
+    'ShowTask': {'operationId': 'showServerTask',
+                 'parameters': _TASK_PARAMS},
+    'ActOnTask': {'operationId': 'actOnServerTask',
+                  'parameters': _TASK_PARAMS},
+    'ListEvents': {'operationId': 'listTaskEvents',
+                   'parameters': {'task_id': '$response.body#/task/id'}},
+}
+
+
 def _operation(route):
     op = route.operations[0]
     params = [_path_parameter(n) for n in _PARAM.findall(route.path)]
@@ -56,6 +70,7 @@ def _operation(route):
         success['headers'] = {'Location': {
             'description': 'The task to poll.',
             'schema': {'type': 'string'}}}
+        success['links'] = copy.deepcopy(TASK_LINKS)
     doc = {
         'operationId': route.name, 'summary': route.summary,
         'tags': [route.path.split('/')[2]],

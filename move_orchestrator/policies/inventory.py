@@ -9,8 +9,17 @@ from move_orchestrator.policies import base
 def _rule(name, description, path):
     return policy.DocumentedRuleDefault(
         name=name, check_str=base.ADMIN, description=description,
-        operations=[{'method': 'RPC', 'path': path}])
+        operations=[{'method': 'RPC', 'path': path}] + [
+            {'method': m, 'path': p} for m, p in REST.get(path, ())])
 
+
+REST = {
+    'list_hosts': [('GET', '/v1/hosts'), ('GET', '/v1/hosts/{host}')],
+    'set_host_state': [('PUT', '/v1/hosts/{host}')],
+    'list_instances': [('GET', '/v1/instances')],
+    'list_flavors': [('GET', '/v1/flavors')],
+    'audit': [('GET', '/v1/audit')],
+}
 
 rules = [
     _rule('host:list', 'List hosts with their state and usage.',

@@ -10,7 +10,8 @@ rules = [
         name='move:create', check_str=base.ADMIN,
         description='Move an instance: live-migrate, cold-migrate, resize '
                     'or evacuate, the type derived from the request.',
-        operations=[{'method': 'RPC', 'path': 'move_instance'}]),
+        operations=[{'method': 'RPC', 'path': 'move_instance'},
+                    {'method': 'POST', 'path': '/v1/servers/{server_id}/tasks'}]),
 ]
 
 

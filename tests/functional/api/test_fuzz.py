@@ -90,3 +90,35 @@ def _fuzz(api, operation, mode):
                                               resp.status_code)
 
     run()
+
+
+def test_links_followed_from_post_to_the_task(fuzzed):
+    """schemathesis's stateful run: a POST that is accepted, then the
+    operations its OpenAPI links lead to, with the task it made."""
+    vms = [fuzzed.boot(project_id='p-owner')['uuid'] for _ in range(12)]
+    schema = schemathesis.openapi.from_url(fuzzed.url + '/v1/openapi.json')
+    followed = []
+
+    class Workflow(schema.as_state_machine()):
+        def before_call(self, case):
+            if case.operation.label == 'POST /v1/servers/{server_id}/tasks':
+                index = len(followed) % len(vms)
+                case.path_parameters['server_id'] = vms[index]
+
+        def get_call_kwargs(self, case):
+            return {'base_url': fuzzed.url, 'headers': harness.ADMIN,
+                    'timeout': 30}
+
+        def after_call(self, response, case):
+            followed.append((case.operation.label, response.status_code))
+
+        def validate_response(self, response, case, **kwargs):
+            case.validate_response(response, checks=CHECKS[:4])
+
+    Workflow.run(settings=settings(
+        max_examples=8, stateful_step_count=4, deadline=None,
+        database=None, suppress_health_check=list(HealthCheck)))
+    fuzzed.settle()
+    labels = {label for label, status in followed if status < 400}
+    assert 'POST /v1/servers/{server_id}/tasks' in labels
+    assert labels - {'POST /v1/servers/{server_id}/tasks'}, followed
