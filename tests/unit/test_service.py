@@ -106,7 +106,8 @@ def enforcer():
 @pytest.fixture
 def cloud(make_cloud, enforcer):
     # host4 fails to start a live migration: the move reverts.
-    return make_cloud(driver_faults=['start_migration@host4=fail'])
+    return make_cloud(driver_faults=['start_migration@host4=fail'],
+                      compute__driver='fake')
 
 
 @pytest.fixture

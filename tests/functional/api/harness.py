@@ -39,7 +39,7 @@ class ApiServer:
         policy.init(conf)       # the defaults in code
         self.cloud = cloud_harness.Cloud(
             url, seed=False, driver_faults=FAULTS,
-            fake_driver__operation_delay=0.002)
+            fake_driver__operation_delay=0.002, compute__driver='fake')
         self.services = self.cloud.services
         self.hosts = rpc_harness.seed(self.services)
         for name in EXTRA_HOSTS:
