@@ -98,6 +98,9 @@ class MoveAPI:
             if route.operations[0] == 'move_instance':
                 _validate_body(route.body, body, move=True)
                 params.update(self._move_params(req, body['move']))
+            elif operation == 'drain_host':
+                _validate_body(route.body, body)
+                params.update(body['drain'])
             elif route.operations == api_routes.ACTION_OPS:
                 _validate_body(route.body, body)
                 operation = schemas.ACTION_OPERATIONS[next(iter(body))]
@@ -112,6 +115,9 @@ class MoveAPI:
         if operation == 'move_instance':
             headers['Location'] = req.host_url + '%s/%s' % (
                 req.path_info.rstrip('/'), result['id'])
+        elif operation == 'drain_host':
+            headers['Location'] = req.host_url + '/v1/tasks/%s' % (
+                result['id'])
         if operation == 'list_tasks':
             answer['tasks_links'] = _next_link(req, params['limit'], result)
         return _json(route.status, answer, headers)

@@ -31,6 +31,8 @@ ERRORS = {
     exc.InsufficientCapacity: ('host.insufficient_capacity', 409),
     exc.InvalidTaskAction: ('task.invalid_action', 409),
     exc.InvalidStateTransition: ('task.invalid_state_transition', 409),
+    exc.InvalidDrainTransition: ('drain.invalid_transition', 409),
+    exc.HostBusy: ('host.busy', 409),
     exc.Forbidden: ('policy.forbidden', 403),
     exc.DriverError: ('driver.error', 502),
     exc.MigrationFailed: ('driver.migration_failed', 502),

@@ -29,7 +29,8 @@ ROUTES = (
           'of another server).'),
     Route('POST', SERVER_TASKS + '/{task_id}/action', 'actOnServerTask',
           ACTION_OPS, 202, (), schemas.ACTION_BODY, 'task',
-          'abort, resume, revert or force_complete the task.'),
+          'abort, resume, revert, force_complete or pause (a drain) the '
+          'task.'),
     Route('GET', '/v1/tasks', 'listTasks', ('list_tasks',), 200,
           ('state', 'type', 'host', 'limit', 'marker'), None, 'tasks',
           'Every task, newest first (administrators).'),
@@ -37,11 +38,16 @@ ROUTES = (
           None, 'task', 'A task, whichever server it moves.'),
     Route('POST', '/v1/tasks/{task_id}/action', 'actOnTask', ACTION_OPS,
           202, (), schemas.ACTION_BODY, 'task',
-          'abort, resume, revert or force_complete the task.'),
+          'abort, resume, revert, force_complete or pause (a drain) the '
+          'task.'),
     Route('GET', '/v1/tasks/{task_id}/events', 'listTaskEvents',
           ('list_task_events',), 200, ('since', 'wait'), None, 'events',
           'The task\'s events after the event id "since"; with "wait", '
           'up to that many seconds for the first one (a long poll).'),
+    Route('POST', '/v1/drains', 'createDrain', ('drain_host',), 202, (),
+          schemas.DRAIN_BODY, 'task',
+          'Disable a host and move every instance off it, as one task of '
+          'type drain (show it, pause, resume or abort it as a task).'),
     Route('GET', '/v1/hosts', 'listHosts', ('list_hosts',), 200, (), None,
           'hosts', 'Hosts, their state and usage.'),
     Route('GET', '/v1/hosts/{host}', 'showHost', ('get_host',), 200, (),

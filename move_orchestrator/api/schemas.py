@@ -4,11 +4,12 @@
 from move_orchestrator.service import schemas as svc
 
 _MOVE = svc.PARAMS['move_instance']['properties']
-ACTIONS = ('abort', 'resume', 'revert', 'force_complete')
+ACTIONS = ('abort', 'resume', 'revert', 'force_complete', 'pause')
 # The action key of POST .../action -> the service's operation.
 ACTION_OPERATIONS = {'abort': 'abort_task', 'resume': 'resume_task',
                      'revert': 'revert_task',
-                     'force_complete': 'force_complete'}
+                     'force_complete': 'force_complete',
+                     'pause': 'pause_task'}
 
 MOVE_BODY = {
     'type': 'object', 'additionalProperties': False, 'required': ['move'],
@@ -22,6 +23,15 @@ ACTION_BODY = {
     'type': 'object', 'additionalProperties': False,
     'minProperties': 1, 'maxProperties': 1,
     'properties': {a: {'type': 'null'} for a in ACTIONS},
+}
+
+_DRAIN = svc.PARAMS['drain_host']['properties']
+DRAIN_BODY = {
+    'type': 'object', 'additionalProperties': False, 'required': ['drain'],
+    'properties': {'drain': {
+        'type': 'object', 'additionalProperties': False,
+        'required': ['host'],
+        'properties': {'host': _DRAIN['host'], 'live': _DRAIN['live']}}},
 }
 
 HOST_BODY = {

@@ -79,6 +79,15 @@ class Client:
     def force_complete(self, ctxt, task_id):
         return self._action(task_id, 'force_complete')
 
+    def pause_task(self, ctxt, task_id):
+        return self._action(task_id, 'pause')
+
+    def drain_host(self, ctxt, host, live=None):
+        drain = {'host': host}
+        if live is not None:
+            drain['live'] = live
+        return self._call('POST', '/v1/drains', {'drain': drain})['task']
+
     def wait_task(self, ctxt, task_id, timeout=None):
         """Follow the task's events until it ends (a long poll)."""
         since = None

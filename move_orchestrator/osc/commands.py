@@ -71,6 +71,14 @@ class ForceCompleteTask(_Plugin, tasks.ForceCompleteTask):
     __doc__ = tasks.ForceCompleteTask.__doc__
 
 
+class PauseTask(_Plugin, tasks.PauseTask):
+    __doc__ = tasks.PauseTask.__doc__
+
+
+class DrainHost(_Plugin, moves.Drain):
+    __doc__ = moves.Drain.__doc__
+
+
 class ListTaskEvents(_Plugin, tasks.ListTaskEvents):
     __doc__ = tasks.ListTaskEvents.__doc__
 

@@ -16,6 +16,7 @@ def _rule(name, description, path):
 REST = {
     'list_hosts': [('GET', '/v1/hosts'), ('GET', '/v1/hosts/{host}')],
     'set_host_state': [('PUT', '/v1/hosts/{host}')],
+    'drain_host': [('POST', '/v1/drains')],
     'list_instances': [('GET', '/v1/instances')],
     'list_flavors': [('GET', '/v1/flavors')],
     'audit': [('GET', '/v1/audit')],

@@ -22,8 +22,8 @@ OTHER = context.get_context('u-other', 'p-other', roles=['member'])
 
 # CLI commands that are not operations of the service layer: running the
 # embedded conductor, the demo, drawing a flow, following a task (get_task
-# in a loop), and drain, which is not an operation yet (see cli/client.py).
-NOT_OPERATIONS = {'demo', 'conductor', 'graph', 'task watch', 'drain'}
+# in a loop).
+NOT_OPERATIONS = {'demo', 'conductor', 'graph', 'task watch'}
 CLI_OPERATIONS = {
     'move': 'move_instance', 'task show': 'get_task',
     'task list': 'list_tasks', 'task events': 'list_task_events',
@@ -32,6 +32,8 @@ CLI_OPERATIONS = {
     'host list': 'list_hosts', 'host show': 'get_host',
     'host set': 'set_host_state', 'instance list': 'list_instances',
     'flavor list': 'list_flavors', 'audit': 'audit',
+    'drain': 'drain_host', 'host drain': 'drain_host',
+    'task pause': 'pause_task',
 }
 
 

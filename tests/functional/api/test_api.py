@@ -298,3 +298,43 @@ def test_hosts_and_inventory(api, check):
           '/v1/instances')
     check(api.call('GET', '/v1/flavors'), 'GET', '/v1/flavors')
     check(api.call('GET', '/v1/audit'), 'GET', '/v1/audit')
+
+
+def test_drain_a_host(api, check):
+    host = 'host6'
+    vms = [api.boot(host=host, power_state='shutdown') for _ in range(2)]
+    before = api.snapshot()
+    _error(api.call('POST', '/v1/drains', OWNER,
+                    body={'drain': {'host': host}}), 403, 'policy.forbidden')
+    _error(api.call('POST', '/v1/drains', body={'drain': {'host': 7}}), 400,
+           'parameter.invalid')
+    _error(api.call('POST', '/v1/drains', body={'drain': {'host': 'nope'}}),
+           404, 'host.not_found')
+    assert api.snapshot() == before
+    # The scheduler must not pick a host where moves fail on purpose.
+    faulty = ('host-faulty',) + harness.EXTRA_HOSTS
+    for name in faulty:
+        api.services.inventory.set_host_state(name, 'disabled')
+    try:
+        resp = api.call('POST', '/v1/drains', body={'drain': {'host': host}})
+        assert resp.status_code == 202, resp.text
+        done = api.wait(resp.headers['Location'])
+    finally:
+        for name in faulty:
+            api.services.inventory.set_host_state(name, 'up')
+    drain = check(resp, 'POST', '/v1/drains')['task']
+    assert drain['type'] == 'drain' and drain['instance'] is None
+    location = '%s/v1/tasks/%s' % (api.url, drain['id'])
+    assert resp.headers['Location'] == location
+    assert done['state'] == 'completed', done
+    check(api.call('GET', resp.headers['Location']), 'GET',
+          '/v1/tasks/{task_id}')
+    for vm in vms:
+        assert api.services.inventory.get_instance(vm['uuid'])['host'] != \
+            host
+    # A drain is an administrator's: an owner cannot read it.
+    _error(api.call('GET', resp.headers['Location'], OWNER), 403,
+           'policy.forbidden')
+    _error(api.call('POST', resp.headers['Location'] + '/action',
+                    body={'pause': None}), 409, 'task.invalid_action')
+    api.call('PUT', '/v1/hosts/%s' % host, body={'host': {'state': 'up'}})
