@@ -147,3 +147,12 @@ class InvalidDrainTransition(InvalidStateTransition):
 
 class HostBusy(Conflict):
     msg_fmt = 'Host %(host)s is already being drained by task %(task)s.'
+
+
+class ClaimLost(MoveOrchestratorException):
+    """This conductor's claim on a move was taken over (or lapsed): it must
+    stop running the move and write nothing more for it."""
+    msg_fmt = ('Move %(move)s: this conductor\'s claim (generation '
+               '%(generation)s) is no longer current; another conductor '
+               'runs the move.')
+    code = 409

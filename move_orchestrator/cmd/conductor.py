@@ -10,10 +10,20 @@ are answered in milliseconds however many moves are running. With
 ``thread`` the moves run in the RPC process's thread pool.
 
 On start it refuses an out-of-date schema and resumes every move a previous
-process left unfinished. On SIGTERM or SIGINT it stops taking requests,
-answers those in flight, then gives running moves ``shutdown_timeout``
-seconds to finish; moves still running then are suspended after their
-current step, persisted as they are, and resume in the next conductor.
+process left unfinished. A move runner child that dies is replaced at once
+(its jobs handed back to the board first, in jobboard mode); the service
+goes on serving.
+
+With ``[jobboard] backend`` set, moves are posted as jobs on a Redis
+jobboard and every conductor's move runner claims and runs them
+(``conductor/jobboard.py``): any number of conductors share one database.
+
+On SIGTERM or SIGINT it stops taking requests, answers those in flight,
+then gives running moves ``shutdown_timeout`` seconds to finish; moves
+still running then are suspended after their current step, persisted as
+they are, and resume in the next conductor (with a jobboard, their jobs
+are handed back as each suspends, so another conductor takes them at
+once).
 """
 
 import logging as std_logging
@@ -28,6 +38,8 @@ from alembic import script as alembic_script
 from oslo_log import log as logging
 
 from move_orchestrator.conductor import api as conductor_api
+from move_orchestrator.conductor import claims
+from move_orchestrator.conductor import runner
 from move_orchestrator.conductor import services as services_mod
 from move_orchestrator.conf import CONF
 from move_orchestrator.db import migration
@@ -115,7 +127,9 @@ class MoveRunner(Process):
         super().__init__()
         self.conf = conf
         self.services = services_mod.Services(conf)
-        self.api = conductor_api.ConductorAPI(self.services)
+        self.api = conductor_api.ConductorAPI(
+            self.services, runner.Conductor(
+                self.services, claims.for_conf(self.services, run=True)))
         self.notifier = notifications.setup(
             self.api.conductor.recorder, self.services.records, conf)
 
@@ -161,7 +175,10 @@ class ConductorService(Process):
         self.conf = conf
         self.run_moves = conf.move_runner == 'thread'
         self.services = services_mod.Services(conf)
-        self.api = conductor_api.ConductorAPI(self.services)
+        self.api = conductor_api.ConductorAPI(
+            self.services, runner.Conductor(
+                self.services, claims.for_conf(self.services,
+                                               run=self.run_moves)))
         self.transport = rpc.get_rpc_transport(conf)
         # The moves' state changes are sent by whoever runs them; this
         # process sends "move.accepted" in either case.
@@ -174,12 +191,13 @@ class ConductorService(Process):
             [manager.ConductorManager(self.api, on_change=self.nudge,
                                       notifier=self.notifier)])
         self.runner = None
+        self._argv = []
         self.runner_failed = False
         self._pipe_lock = threading.Lock()
 
     def nudge(self, move_id, interrupted=False):
         """Hand a move that wants running to the move runner."""
-        if self.runner is None:
+        if self.runner is None or self.api.conductor.claims.posts_jobs:
             return
         try:
             with self._pipe_lock:
@@ -195,6 +213,7 @@ class ConductorService(Process):
             resumed = self.api.conductor.resume_unfinished()
             LOG.info('Took up %d unfinished moves', len(resumed))
         else:
+            self._argv = argv
             self.runner = self._spawn_runner(argv)
         self.server.start()
         LOG.info('Conductor %s serving topic %s on %s', self.conf.host,
@@ -221,9 +240,28 @@ class ConductorService(Process):
         return child
 
     def runner_died(self):
-        if self.runner is not None and self.runner.poll() is not None:
-            LOG.error('The move runner exited (%s): stopping; the next '
-                      'conductor resumes its moves', self.runner.returncode)
+        """Replace a move runner that died; True if that failed too."""
+        if self.runner is None or self.runner.poll() is None:
+            return False
+        dead = self.runner.pid
+        LOG.error('The move runner %d exited (%s): starting another, which '
+                  'takes its moves up', dead, self.runner.returncode)
+        if self.api.conductor.claims.posts_jobs:
+            from move_orchestrator.conductor import jobboard
+            try:
+                given = jobboard.abandon_jobs_of(
+                    self.services, '%s.%d' % (self.conf.host, dead))
+                LOG.info('Handed back the %d jobs of move runner %d', given,
+                         dead)
+            except Exception:
+                LOG.exception('Could not hand back the jobs of move runner '
+                              '%d: their claims lapse', dead)
+        try:
+            with self._pipe_lock:
+                self.runner.stdin.close()
+            self.runner = self._spawn_runner(self._argv)
+        except Exception:
+            LOG.exception('The move runner could not be replaced: stopping')
             self.runner_failed = True
             return True
         return False

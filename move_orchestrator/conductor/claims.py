@@ -31,6 +31,11 @@ def runnable(services, moves):
     return list(moves)
 
 
+def conductor_name(conf):
+    """This process, as claims and task records name it."""
+    return '%s.%d' % (conf.host, os.getpid())
+
+
 def lock_path(url):
     """The owner lock of a database: beside a SQLite file, else in /tmp."""
     parsed = sa.engine.make_url(url)
@@ -42,11 +47,24 @@ def lock_path(url):
                         'move-orchestrator-%s.conductor.lock' % digest)
 
 
+def for_conf(services, run=False):
+    """The claim source ``services.conf`` asks for: the jobboard if
+    ``[jobboard] backend`` is set (running moves only with ``run``, as a
+    conductor service does), else the local owner lock."""
+    if services.conf.jobboard.backend:
+        from move_orchestrator.conductor import jobboard
+        return jobboard.JobboardClaims(services, run=run)
+    return LocalClaims(services)
+
+
 class LocalClaims:
     """One process runs the moves of one database: the holder of a file
     lock beside it. Other processes (a second CLI, say) only persist moves
     for it and read the records. The lock dies with its process, so a
     killed conductor's moves go to the next one that starts."""
+
+    posts_jobs = False
+    workers = None
 
     def __init__(self, services, admit=runnable):
         self.services = services
@@ -129,7 +147,8 @@ class LocalClaims:
     def holding(self, move_id):
         """The claim under which this process runs the move: the database's
         owner lock, held for the life of the process."""
-        return LocalClaim(self.services.store, move_id)
+        return LocalClaim(self.services.store, move_id,
+                          conductor_name(self.services.conf))
 
     def stop(self):
         """Take up no more moves."""
@@ -145,20 +164,27 @@ class LocalClaims:
 
 
 class LocalClaim:
-    """A claim with nothing to renew; its fencing token fences this run
-    off from an earlier one of the same move all the same."""
+    """A claim with nothing to renew: the owner lock is held for the life
+    of the process. Its fencing token fences this run off from any earlier
+    one of the same move all the same."""
 
-    def __init__(self, store, move_id):
+    def __init__(self, store, move_id, conductor):
         self.store = store
         self.move_id = move_id
+        self.conductor = conductor
         self.token = None
-        self.lost = threading.Event()
 
     def __enter__(self):
+        self.token = self.store.take_claim(self.move_id, self.conductor)
         return self
 
     def __exit__(self, *exc):
+        self.store.fences.release(self.move_id, self.token)
         return False
 
-    def finished(self):
-        """The move ended (or stopped here): nothing to hand back."""
+    @property
+    def lost(self):
+        return False
+
+    def listeners(self, engine):
+        return []

@@ -9,7 +9,6 @@ claim source feeds this one path.
 
 import contextlib
 import functools
-import uuid
 
 from oslo_log import log as logging
 from taskflow import engines
@@ -19,6 +18,8 @@ from taskflow import states as tf_states
 
 from move_orchestrator.conductor import flowstate
 from move_orchestrator.conductor import outcomes
+from move_orchestrator.db import fencing
+from move_orchestrator import exception
 from move_orchestrator.moves import flows
 from move_orchestrator.moves import types as move_types
 from move_orchestrator.moves.types import base as types_base
@@ -28,8 +29,7 @@ from move_orchestrator import states
 LOG = logging.getLogger(__name__)
 
 
-def flow_detail_uuid(move_id, stage):
-    return str(uuid.uuid5(uuid.UUID(move_id), stage))
+flow_detail_uuid = fencing.flow_detail_uuid
 
 
 def phase_of(move_type, atom_name):
@@ -60,6 +60,7 @@ class Execution:
         self.recorder = recorder
         self.outcomes = outcomes.Outcomes(services, recorder)
         self.engines = {}    # move id -> the engine running it now
+        self._claims = {}    # move id -> the claim it runs under
 
     def suspend_all(self):
         """Stop every running move after its current step (SIGTERM).
@@ -77,6 +78,14 @@ class Execution:
             engine.suspend()
 
     def run_move(self, move_id, interrupted=False, claim=None):
+        if claim is not None:
+            self._claims[move_id] = claim
+        try:
+            self._run_move(move_id, interrupted)
+        finally:
+            self._claims.pop(move_id, None)
+
+    def _run_move(self, move_id, interrupted):
         move = self.services.store.get(move_id)
         if move['state'] in states.TERMINAL_STATES:
             # Listed as unfinished a moment ago, finished since (the
@@ -91,6 +100,9 @@ class Execution:
                     return
                 self.services.store.update(move_id, ponr=True)
             self._run_stage(move, move_type, book, types_base.CLEANUP)
+        except exception.ClaimLost as exc:
+            # Another conductor runs it now: nothing more is ours to write.
+            LOG.warning('Stopped running move %s: %s', move_id, exc)
         except Exception as exc:
             LOG.exception('Move %s could not be run', move_id)
             self.outcomes.fail(move_id, 'the conductor could not run the '
@@ -228,11 +240,15 @@ class Execution:
     def _run(self, engine, move, move_type, stage):
         listener = listener_mod.MoveRecordListener(
             engine, self.recorder, move, move_type, stage)
+        claim = self._claims.get(move['id'])
+        extra = claim.listeners(engine) if claim is not None else []
         fd_uuid = engine.storage.flow_uuid
         self.services.history.register(
             fd_uuid, move['id'], functools.partial(phase_of, move_type))
         error = None
-        with listener:
+        with contextlib.ExitStack() as stack:
+            for each in [listener] + extra:
+                stack.enter_context(each)
             self.engines[move['id']] = engine
             try:
                 engine.run()
@@ -243,4 +259,12 @@ class Execution:
                 self.services.history.unregister(fd_uuid, [
                     engine.storage.get_atom_uuid(name)
                     for name in flowstate.atom_names(engine)])
+        # An engine stopped by a lost claim has nothing to report; a write
+        # refused inside TaskFlow may reach us wrapped, or not at all.
+        self.check_claim(move['id'])
         return engine.storage.get_flow_state(), listener, error
+
+    def check_claim(self, move_id):
+        """Raise ClaimLost if this process's claim on the move is gone."""
+        with self.services.db.session() as s:
+            self.services.store.fences.check(s, move_id)

@@ -41,14 +41,15 @@ class Conductor:
         self.execution = execution_mod.Execution(services, self.recorder)
         # Which moves may run now within the limits, across conductors.
         self.admission = admission_mod.Admission(services.db, services.conf)
-        self.claims = claims or claims_mod.LocalClaims(services,
-                                                       admit=self.admit)
+        self.claims = claims or claims_mod.for_conf(services)
+        self.claims.admit = self.admit
         self.actions = actions_mod.Actions(services, self.recorder,
                                            self.claims.nudge)
         self.drains = drains_mod.Drains(services, abort_move=self.abort,
                                         resume_move=self.resume)
         self._executor = futurist.ThreadPoolExecutor(
-            max_workers=services.conf.conductor.max_concurrent_moves)
+            max_workers=self.claims.workers
+            or services.conf.conductor.max_concurrent_moves)
         self._futures = {}
         self._lock = threading.Lock()
 

@@ -9,11 +9,13 @@ import contextlib
 
 from move_orchestrator.conf import CONF
 from move_orchestrator.db import drains as db_drains
+from move_orchestrator.db import fencing
 from move_orchestrator.db import inventory as inv
 from move_orchestrator.db import moves as db_moves
 from move_orchestrator.db import session as db_session
 from move_orchestrator.drivers import compute
 from move_orchestrator import faults
+from move_orchestrator.moves.types import base as types_base
 from move_orchestrator import persistence
 from move_orchestrator.records import history
 from move_orchestrator.records import tasks as records
@@ -24,7 +26,8 @@ class Services:
         self.conf = conf
         self.db = db_session.get_database(conf.database.connection)
         self.inventory = inv.Inventory(self.db)
-        self.store = db_moves.MoveStore(self.db, self.inventory)
+        self.store = db_moves.MoveStore(
+            self.db, self.inventory, fencing.Fences(types_base.STAGES))
         self.drains = db_drains.DrainStore(self.db)
         self.records = records.TaskRecords(self.store, self.drains)
         self.task_faults = faults.parse(conf.fault_injection.task_faults)
@@ -53,6 +56,7 @@ class Services:
                 {'connection': self.conf.database.connection},
                 engine=self.db.engine)
             self._backend.add_save_hook(self.history)
+            self._backend.add_write_guard(self.store.fences.check_flow)
         return self._backend
 
     def close(self):

@@ -8,6 +8,7 @@ from move_orchestrator.conf import conductor
 from move_orchestrator.conf import database
 from move_orchestrator.conf import fake_driver
 from move_orchestrator.conf import fault_injection
+from move_orchestrator.conf import jobboard
 from move_orchestrator.conf import limits
 from move_orchestrator.conf import move
 from move_orchestrator.conf import notifications
@@ -19,7 +20,7 @@ from move_orchestrator.conf import upgrade_levels
 CONF = cfg.CONF
 
 MODULES = (api, compute, conductor, database, fake_driver, fault_injection,
-           limits, move, notifications, qemu, scheduler, service,
+           jobboard, limits, move, notifications, qemu, scheduler, service,
            upgrade_levels)
 
 

@@ -13,6 +13,12 @@ OPTS = [
                      'it by 2 s.'),
     cfg.IntOpt('migration_steps', default=4, min=1,
                help='Polls a simulated live migration takes to converge.'),
+    cfg.BoolOpt('record_operations', default=False,
+                help='Record every operation on an instance with its start '
+                     'and end (table fake_operations), flagging any that '
+                     'overlapped another on the same instance: two '
+                     'conductors running one move at once. For tests; one '
+                     'more commit per operation.'),
 ]
 
 

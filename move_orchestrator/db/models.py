@@ -133,6 +133,12 @@ class Move(TimestampMixin, Base):
     # The drain this move is a child of, if any.
     drain_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36),
                                                          index=True)
+    # The fencing token of the current claim on the move (one more at each
+    # claim) and the conductor holding it: writes with an older token are
+    # refused (db/fencing.py).
+    generation: orm.Mapped[int] = orm.mapped_column(default=0,
+                                                    server_default='0')
+    conductor: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
 
 
 class AdmissionLock(Base):
@@ -282,3 +288,19 @@ class FakeTransferPeak(Base):
     scope: orm.Mapped[str] = orm.mapped_column(sa.String(16))
     host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
     peak: orm.Mapped[int] = orm.mapped_column(default=0)
+
+
+class FakeOperation(Base):
+    """A finished fake driver operation on an instance, when it ran and
+    who ran it ([fake_driver] record_operations); ``overlapped`` is set
+    when another operation on the instance ran at the same time."""
+    __tablename__ = 'fake_operations'
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                       index=True)
+    operation: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    runner: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    started: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    ended: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    overlapped: orm.Mapped[bool] = orm.mapped_column(default=False)

@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+from move_orchestrator.db import fencing
 from move_orchestrator.db import models
 from move_orchestrator import exception
 from move_orchestrator.states import COMPLETED, REVERTED, TERMINAL_STATES
@@ -11,7 +12,8 @@ MOVE_FIELDS = ('id', 'instance_uuid', 'type', 'state', 'source_host',
                'request', 'params', 'ponr', 'reason', 'failed_step',
                'abort_requested_by', 'user_id',
                'project_id', 'created_at', 'updated_at', 'finished_at',
-               'admitted_at', 'waiting', 'drain_id')
+               'admitted_at', 'waiting', 'drain_id', 'generation',
+               'conductor')
 EVENT_FIELDS = ('id', 'kind', 'name', 'phase', 'state', 'progress', 'error',
                 'detail', 'user_id', 'project_id', 'created_at')
 
@@ -25,9 +27,25 @@ def event_to_dict(row):
 
 
 class MoveStore:
-    def __init__(self, db, inventory):
+    def __init__(self, db, inventory, fences=None):
         self.db = db
         self.inventory = inventory
+        # The claims this process holds: its writes of those moves are
+        # fenced (see db/fencing.py).
+        self.fences = fences or fencing.Fences()
+
+    def take_claim(self, move_id, conductor):
+        """Claim the move for ``conductor``: its new fencing token, which
+        this process then holds. The claim shows in the move's history."""
+        with self.db.session() as s:
+            token, previous = fencing.take(s, move_id, conductor)
+            detail = {'attempt': token}
+            if previous and previous != conductor:
+                detail['taken_over_from'] = previous
+            s.add(self._event(move_id, 'claim', conductor, None, 'claimed',
+                              detail=detail))
+        self.fences.hold(move_id, token)
+        return token
 
     def create(self, values, context=None):
         """Persist an accepted move and lock its instance, atomically.
@@ -121,6 +139,7 @@ class MoveStore:
         ``completed`` or ``reverted`` releases its instance.
         """
         with self.db.session() as s:
+            self.fences.check(s, move_id)
             move = s.get(models.Move, move_id)
             if move is None:
                 raise exception.TaskNotFound(task=move_id)
@@ -144,12 +163,14 @@ class MoveStore:
 
     def update(self, move_id, **values):
         with self.db.session() as s:
+            self.fences.check(s, move_id)
             s.execute(sa.update(models.Move).filter_by(id=move_id).values(
                 **values))
 
     def add_event(self, move_id, kind, name, state, phase=None,
                   progress=None, error=None, detail=None, context=None):
         with self.db.session() as s:
+            self.fences.check(s, move_id)
             s.add(self._event(move_id, kind, name, phase, state, progress,
                               error, detail, context))
 

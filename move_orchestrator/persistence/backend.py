@@ -115,6 +115,7 @@ class Backend(base.Backend):
         self._engine = engine
         self._cache = _Cache()
         self._hooks = []
+        self._guards = []
         self._validated = False
         self._upgrade_lock = threading.Lock()
 
@@ -136,6 +137,12 @@ class Backend(base.Backend):
     def remove_save_hook(self, hook):
         self._hooks.remove(hook)
 
+    def add_write_guard(self, guard):
+        """Call ``guard(connection, flow_uuid)`` first in every transaction
+        that writes a flow detail or its atoms; an exception it raises
+        (a fenced write, say) rolls the save back and reaches the engine."""
+        self._guards.append(guard)
+
     def get_connection(self):
         conn = Connection(self)
         if not self._validated:
@@ -149,8 +156,12 @@ class Backend(base.Backend):
             fd_uuids = list(self._cache.pending)
         conn = Connection(self)
         for fd_uuid in fd_uuids:
-            with conn._write() as txn:
-                conn._flush_pending(txn, fd_uuid)
+            try:
+                with conn._write() as txn:
+                    conn._flush_pending(txn, fd_uuid)
+            except Exception:   # noqa: B902 - deferred progress: may be lost
+                with self._cache.lock:
+                    self._cache.pending.pop(fd_uuid, None)
         self._validated = False
 
 
@@ -160,6 +171,7 @@ class _Txn:
     def __init__(self, conn):
         self.conn = conn
         self.on_commit = []
+        self.guarded = set()    # flow details checked by the write guards
 
 
 class Connection(base.Connection):
@@ -221,6 +233,13 @@ class Connection(base.Connection):
                     yield conn
         except sa_exc.SQLAlchemyError:
             exc.raise_with_cause(exc.StorageFailure, 'Failed reading')
+
+    def _guard(self, txn, fd_uuid):
+        if fd_uuid is None or fd_uuid in txn.guarded:
+            return
+        txn.guarded.add(fd_uuid)
+        for guard in self._backend._guards:
+            guard(txn.conn, fd_uuid)
 
     def _run_hooks(self, txn, ad, fd_uuid):
         for hook in self._backend._hooks:
@@ -286,12 +305,14 @@ class Connection(base.Connection):
                 cache.pending.setdefault(fd_uuid, {})[ad.uuid] = (row['meta'], ad)
                 return ad
         with self._write() as txn:
-            if fd_uuid is not None:
-                self._flush_pending(txn, fd_uuid, skip=ad.uuid)
-            elif self._backend._hooks:
+            if fd_uuid is None and (self._backend._hooks
+                                    or self._backend._guards):
                 fd_uuid = txn.conn.execute(
                     sa.select(t.atomdetails.c.parent_uuid).where(
                         t.atomdetails.c.uuid == ad.uuid)).scalar()
+            self._guard(txn, fd_uuid)
+            if fd_uuid is not None:
+                self._flush_pending(txn, fd_uuid, skip=ad.uuid)
             self._update_atom(txn, ad, row, fd_uuid)
         return ad
 
@@ -317,6 +338,8 @@ class Connection(base.Connection):
         """Write the deferred progress of one flow detail's atoms."""
         with self._cache.lock:
             pending = dict(self._cache.pending.get(fd_uuid, ()))
+        if pending:
+            self._guard(txn, fd_uuid)
         for ad_uuid, (meta, ad) in pending.items():
             if ad_uuid == skip:
                 continue
@@ -339,6 +362,7 @@ class Connection(base.Connection):
         """Update (or, below a logbook, insert) a flow detail and its atoms."""
         cache = self._cache
         row = t.flow_row(fd)
+        self._guard(txn, fd.uuid)
         with cache.lock:
             old = cache.flows.get(fd.uuid)
             complete = fd.uuid in cache.complete

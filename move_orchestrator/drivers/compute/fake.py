@@ -9,6 +9,8 @@ operation from ``[fake_driver]``.
 import functools
 import hashlib
 import inspect
+import os
+import socket
 import time
 
 from oslo_db import exception as db_exc
@@ -34,10 +36,16 @@ def _operation(func):
         bound = signature.bind(self, *args, **kwargs).arguments
         host = bound.get('host') or bound.get('dest')
         name = func.__name__
+        started = time.time()
         faults.maybe_trigger(self._faults, '%s@%s' % (name, host), name)
         if self._delay:
             time.sleep(self._delay)
-        return func(self, *args, **kwargs)
+        result = func(self, *args, **kwargs)
+        if self._record:
+            spec = bound.get('spec') or {}
+            self._record_operation(bound.get('instance_uuid')
+                                   or spec.get('uuid'), name, started)
+        return result
     return wrapper
 
 
@@ -76,6 +84,35 @@ class FakeDriver(base.ComputeDriver):
         self._delay = conf.fake_driver.operation_delay
         self._steps = conf.fake_driver.migration_steps
         self._db = db_session.get_database(conf.database.connection)
+        self._record = conf.fake_driver.record_operations
+        self._runner = '%s.%d' % (socket.gethostname(), os.getpid())
+
+    def _record_operation(self, instance_uuid, name, started):
+        """Durably: this operation ran from ``started`` to now, and whether
+        another one on the instance ran meanwhile (the earlier of two
+        overlapping operations is flagged by the later one)."""
+        if instance_uuid is None:
+            return
+        ended = time.time()
+        ops = models.FakeOperation
+        with self._db.session() as s:
+            others = s.scalars(sa.select(ops).where(
+                ops.instance_uuid == instance_uuid, ops.ended > started,
+                ops.started < ended)).all()
+            for other in others:
+                other.overlapped = True
+            s.add(ops(instance_uuid=instance_uuid, operation=name,
+                      runner=self._runner, started=started, ended=ended,
+                      overlapped=bool(others)))
+
+    def overlapping_operations(self):
+        """(instance, operation, runner, started, ended) of every recorded
+        operation that overlapped another on its instance."""
+        ops = models.FakeOperation
+        with self._db.session() as s:
+            return [(o.instance_uuid, o.operation, o.runner, o.started,
+                     o.ended) for o in s.scalars(sa.select(ops).where(
+                         ops.overlapped.is_(True)).order_by(ops.started))]
 
     # -- helpers ------------------------------------------------------------
     @staticmethod

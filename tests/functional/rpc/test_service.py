@@ -143,9 +143,9 @@ def test_sigterm_lets_a_short_move_finish(tmp_path, sqlite_url):
             proc.log_text()[-5000:]
 
 
-def test_dead_move_runner_stops_the_service(tmp_path, sqlite_url):
-    """A killed runner child takes the service down (non-zero, for its
-    supervisor); the next start resumes what it left."""
+def test_dead_move_runner_is_replaced(tmp_path, sqlite_url):
+    """A killed runner child is replaced; the service keeps serving and
+    the new runner carries the move on, with no operator action."""
     admin = context.get_admin_context()
     with service(tmp_path, sqlite_url,
                  fake_driver={'operation_delay': 0.3}) as (proc, api):
@@ -156,7 +156,12 @@ def test_dead_move_runner_stops_the_service(tmp_path, sqlite_url):
         runner_pid = int(re.search(r'Moves run in process (\d+)',
                                    proc.log_text()).group(1))
         os.kill(runner_pid, signal.SIGKILL)
-        assert proc.proc.wait(30) == 1
-        proc.start()
         doc = harness.wait_task(api, admin, doc['id'])
         assert doc['state'] == 'completed', doc['reason']
+        assert proc.proc.poll() is None      # still serving
+        pids = re.findall(r'Moves run in process (\d+)', proc.log_text())
+        assert len(pids) == 2 and int(pids[1]) != runner_pid
+        claims = [e for e in proc.services.store.events(doc['id'])
+                  if e['kind'] == 'claim']
+        assert claims[-1]['detail'].get('taken_over_from') == \
+            '%s.%d' % (proc.host, runner_pid)

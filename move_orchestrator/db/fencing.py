@@ -1,0 +1,87 @@
+"""Fenced writes: a move's records and atoms are written only under its
+current claim.
+
+Each claim on a move raises ``moves.generation`` by one (the fencing token)
+and names its conductor. A process registers the token of each move it
+runs; every write of that move (state change, event, atom save) first
+reads the move's generation *for update* in the same transaction and is
+refused with ``ClaimLost`` if it is not the registered one. The row lock
+orders the check against a competing claim's increment: either the write
+commits before the new claim, or it sees the new generation and is rolled
+back. Writes of moves this process does not run (operators' requests,
+reads) are not fenced.
+"""
+
+import threading
+import uuid
+
+import sqlalchemy as sa
+
+from move_orchestrator.db import models
+from move_orchestrator import exception
+
+_MOVES = models.Move.__table__
+_READ_GENERATION = sa.select(_MOVES.c.generation).where(
+    _MOVES.c.id == sa.bindparam('move_id')).with_for_update()
+
+
+def flow_detail_uuid(move_id, stage):
+    """The flow detail of one stage of a move (its atoms' parent)."""
+    return str(uuid.uuid5(uuid.UUID(move_id), stage))
+
+
+class Fences:
+    """The claims this process holds: move id -> fencing token."""
+
+    def __init__(self, stages=()):
+        self._stages = tuple(stages)
+        self._tokens = {}
+        self._flows = {}     # flow detail uuid -> move id
+        self._lock = threading.Lock()
+
+    def hold(self, move_id, token):
+        with self._lock:
+            self._tokens[move_id] = token
+            for stage in self._stages:
+                self._flows[flow_detail_uuid(move_id, stage)] = move_id
+
+    def release(self, move_id, token=None):
+        with self._lock:
+            if token is not None and self._tokens.get(move_id) != token:
+                return      # a newer claim of this process holds it
+            self._tokens.pop(move_id, None)
+            for stage in self._stages:
+                self._flows.pop(flow_detail_uuid(move_id, stage), None)
+
+    def token(self, move_id):
+        return self._tokens.get(move_id)
+
+    def check(self, conn, move_id):
+        """Raise ClaimLost unless the move's claim is still ours; ``conn``
+        is the connection (or session) of the write's transaction."""
+        token = self._tokens.get(move_id)
+        if token is None:
+            return
+        current = conn.execute(_READ_GENERATION,
+                               {'move_id': move_id}).scalar()
+        if current != token:
+            raise exception.ClaimLost(move=move_id, generation=token)
+
+    def check_flow(self, conn, fd_uuid):
+        move_id = self._flows.get(fd_uuid)
+        if move_id is not None:
+            self.check(conn, move_id)
+
+
+def take(session, move_id, conductor):
+    """A new claim on the move, in ``session``: its new fencing token, and
+    the conductor of the claim before (None for the first)."""
+    row = session.execute(
+        sa.select(_MOVES.c.generation, _MOVES.c.conductor)
+        .where(_MOVES.c.id == move_id).with_for_update()).first()
+    if row is None:
+        raise exception.TaskNotFound(task=move_id)
+    token = row.generation + 1
+    session.execute(_MOVES.update().where(_MOVES.c.id == move_id).values(
+        generation=token, conductor=conductor))
+    return token, row.conductor

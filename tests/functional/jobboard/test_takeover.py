@@ -1,0 +1,95 @@
+"""Conductors behind a jobboard: a dead, stopped or crippled conductor's
+moves are taken over by the others, each move run by one conductor at a
+time (fenced claims), with no operator action."""
+
+import os
+import re
+import signal
+import time
+
+from tests.functional.rpc import harness
+
+
+def _claimed_by(cluster, docs, name):
+    return [d for d in docs if any(
+        c['name'] == name for c in cluster.claims(d['id']))]
+
+
+def test_sigkill_mid_storm(cluster):
+    with cluster(count=3, expiry=3.0, delay=0.1) as c:
+        victim = c.conductors[0]
+        name = c.runner_name(victim)
+        docs = c.storm(24)
+        # Kill it while it holds moves in flight.
+        harness.wait_for(lambda: len([
+            d for d in _claimed_by(c, docs, name)
+            if c.services.store.get(d['id'])['state']
+            not in ('completed', 'reverted', 'failed')]) >= 2, timeout=60,
+            interval=0.01)
+        c.kill(victim)
+        done = c.wait_all(docs)
+        c.check_world(done)
+        taken = [d for d in done if any(
+            cl['detail'].get('taken_over_from') == name
+            for cl in c.claims(d['id']))]
+        assert taken, 'no move of the killed conductor was taken over'
+        for d in taken:
+            # Succeeded steps were not run again: one attempt each, but
+            # the interrupted one.
+            attempts = [s['attempts'] for s in d['subtasks']]
+            assert sum(a > 1 for a in attempts) <= 1, d['subtasks']
+
+
+def test_sigstop_longer_than_the_claim(cluster):
+    """A conductor frozen past its claims' expiry wakes up to find its
+    moves taken over: it writes nothing more for them."""
+    with cluster(count=2, expiry=2.0, delay=0.2) as c:
+        frozen = c.conductors[0]
+        pid = c.runner_pid(frozen)
+        name = c.runner_name(frozen)
+        docs = c.storm(8)
+        mine = harness.wait_for(lambda: [
+            d for d in _claimed_by(c, docs, name)
+            if c.services.store.get(d['id'])['state']
+            not in ('completed', 'reverted', 'failed')], timeout=60)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            taken = harness.wait_for(lambda: [
+                d for d in mine if any(
+                    cl['detail'].get('taken_over_from') == name
+                    for cl in c.claims(d['id']))], timeout=60)
+        finally:
+            woke_at = len(frozen.log_text())
+            os.kill(pid, signal.SIGCONT)
+        done = c.wait_all(docs)
+        assert {d['state'] for d in done} == {'completed'}, [
+            (d['id'], d['state'], d['reason']) for d in done]
+        time.sleep(1.0)
+        after = frozen.log_text()[woke_at:]
+        for d in taken:
+            # The recorder logs each transition it committed: none by the
+            # frozen conductor once it woke up.
+            assert not re.search(r'Move %s \(.*\): .* -> ' % d['id'],
+                                 after), after[-3000:]
+            # Its move state history is one path of the machine.
+            states = [h['state'] for h in d['history']]
+            assert states[-1] == 'completed'
+            assert len(states) == len(set(states)), states
+
+
+def test_move_runner_sigkilled(cluster):
+    """The runner child of the only conductor dies: its replacement takes
+    its moves up (handed back at once) with no operator action."""
+    with cluster(count=1, expiry=60.0, delay=0.1) as c:
+        proc = c.conductors[0]
+        pid = c.runner_pid(proc)
+        docs = c.storm(4)
+        harness.wait_for(lambda: any(
+            c.services.store.get(d['id'])['state'] not in
+            ('accepted', 'completed') for d in docs), timeout=60)
+        os.kill(pid, signal.SIGKILL)
+        # Far sooner than the 60 s claims would take to lapse.
+        done = c.wait_all(docs, timeout=45)
+        c.check_world(done)
+        assert proc.proc.poll() is None
+        assert c.runner_pid(proc) != pid
