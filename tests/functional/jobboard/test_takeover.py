@@ -66,7 +66,8 @@ def test_sigstop_longer_than_the_claim(cluster):
             (d['id'], d['state'], d['reason']) for d in done]
         time.sleep(1.0)
         after = frozen.log_text()[woke_at:]
-        for d in taken:
+        final = {d['id']: d for d in done}
+        for d in (final[t['id']] for t in taken):
             # The recorder logs each transition it committed: none by the
             # frozen conductor once it woke up.
             assert not re.search(r'Move %s \(.*\): .* -> ' % d['id'],
