@@ -57,6 +57,12 @@ def build_document(move, events):
                 'at': timestamp(e['created_at']), 'detail': e['detail'],
                 'user_id': e['user_id'], 'project_id': e['project_id']}
                for e in events if e['kind'] == 'action']
+    # Each run of the move under a claim of its own: which conductor, the
+    # attempt (the claim's fencing token), and whom it took the move from.
+    claims = [{'conductor': e['name'], 'at': timestamp(e['created_at']),
+               'attempt': (e['detail'] or {}).get('attempt'),
+               'taken_over_from': (e['detail'] or {}).get('taken_over_from')}
+              for e in events if e['kind'] == 'claim']
     return {
         'id': move['id'],
         'instance': move['instance_uuid'],
@@ -81,6 +87,8 @@ def build_document(move, events):
         'project_id': move['project_id'],
         'history': history,
         'actions': actions,
+        'conductor': move.get('conductor'),
+        'claims': claims,
         'subtasks': build_subtasks(events),
     }
 

@@ -94,7 +94,8 @@ SUBTASK = obj({
 }, optional=('result',))
 
 # Keys an instance owner does not see (views.owner_task).
-ADMIN_ONLY = ('source', 'destination', 'reason', 'waiting')
+ADMIN_ONLY = ('source', 'destination', 'reason', 'waiting', 'conductor',
+              'claims')
 # Keys of a drain's document only (records/drains.py).
 DRAIN_ONLY = ('host', 'evacuate', 'progress', 'children', 'refused')
 
@@ -117,6 +118,13 @@ TASK = obj({
         {'action': STR, 'result': OPT_STR, 'at': TIME, 'detail': {}},
         **ACTOR), optional=('detail',))},
     'subtasks': {'type': 'array', 'items': SUBTASK},
+    # Each run of a move under a claim: which conductor, the attempt,
+    # whom it took the move over from (conductor/claims.py, jobboard.py).
+    'conductor': OPT_STR,
+    'claims': {'type': 'array', 'items': obj({
+        'conductor': STR, 'at': TIME,
+        'attempt': {'type': ['integer', 'null']},
+        'taken_over_from': OPT_STR})},
 }, optional=ADMIN_ONLY + DRAIN_ONLY)
 
 EVENT = obj(dict({

@@ -30,9 +30,14 @@ def test_sigkill_mid_storm(cluster):
         done = c.wait_all(docs)
         c.check_world(done)
         taken = [d for d in done if any(
-            cl['detail'].get('taken_over_from') == name
-            for cl in c.claims(d['id']))]
+            cl['taken_over_from'] == name for cl in d['claims'])]
         assert taken, 'no move of the killed conductor was taken over'
+        for d in taken:
+            # The task says who took it over, at which attempt.
+            last = d['claims'][-1]
+            assert last['conductor'] != name and \
+                last['conductor'] == d['conductor']
+            assert last['attempt'] == len(d['claims']) >= 2
         for d in taken:
             # Succeeded steps were not run again: one attempt each, but
             # the interrupted one.
