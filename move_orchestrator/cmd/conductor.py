@@ -72,7 +72,11 @@ def drain_moves(api, conf):
     """Give running moves ``shutdown_timeout`` s, then suspend the rest;
     returns whether every move thread ended."""
     conductor = api.conductor
-    deadline = time.monotonic() + conf.shutdown_timeout
+    conductor.claims.stop()     # take no more moves
+    # Behind a jobboard the others take the moves over as soon as they are
+    # handed back: suspend them now rather than let them run on.
+    deadline = time.monotonic() + (
+        0 if conductor.claims.posts_jobs else conf.shutdown_timeout)
     while not conductor.idle() and time.monotonic() < deadline:
         time.sleep(0.05)
     done = threading.Event()

@@ -99,3 +99,23 @@ def test_move_runner_sigkilled(cluster):
         c.check_world(done)
         assert proc.proc.poll() is None
         assert c.runner_pid(proc) != pid
+
+
+def test_sigterm_hands_moves_over_at_once(cluster):
+    """A conductor stopped with SIGTERM suspends its moves after their
+    current step and hands their jobs back: another carries them on long
+    before their claims would lapse."""
+    with cluster(count=2, expiry=60.0, delay=0.2) as c:
+        leaving = c.conductors[0]
+        name = c.runner_name(leaving)
+        docs = c.storm(8)
+        harness.wait_for(lambda: [
+            d for d in _claimed_by(c, docs, name)
+            if c.services.store.get(d['id'])['state']
+            not in ('accepted', 'completed', 'reverted', 'failed')],
+            timeout=60, interval=0.01)
+        assert leaving.stop(signal.SIGTERM) == 0
+        done = c.wait_all(docs, timeout=50)
+        c.check_world(done)
+        assert any(cl['taken_over_from'] == name
+                   for d in done for cl in d['claims'])
