@@ -75,8 +75,8 @@ def drain_moves(api, conf):
     conductor.claims.stop()     # take no more moves
     # Behind a jobboard the others take the moves over as soon as they are
     # handed back: suspend them now rather than let them run on.
-    deadline = time.monotonic() + (
-        0 if conductor.claims.posts_jobs else conf.shutdown_timeout)
+    grace = 0.0 if conductor.claims.posts_jobs else conf.shutdown_timeout
+    deadline = time.monotonic() + grace
     while not conductor.idle() and time.monotonic() < deadline:
         time.sleep(0.05)
     done = threading.Event()
@@ -87,7 +87,7 @@ def drain_moves(api, conf):
         if not conductor.idle():
             LOG.warning('Moves still running after %.1f s are suspended '
                         'after their current step and left to the next '
-                        'conductor, which resumes them', conf.shutdown_timeout)
+                        'conductor, which resumes them', grace)
             conductor.suspend_all()
         api.shutdown(wait=True)
         done.set()
