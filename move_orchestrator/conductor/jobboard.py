@@ -18,6 +18,7 @@ short, this module extends it:
   its claim cannot write the move again even if it never notices.
 """
 
+import datetime
 import threading
 import time
 import urllib.parse
@@ -219,7 +220,8 @@ class JobboardClaims:
     def _connect(self):
         with self._lock:
             if not self._connected:
-                self.board.connect()
+                with impl_redis._translate_failures():
+                    self.board.connect()
                 self._connected = True
                 LOG.info('Jobboard %s at %s', self.conf.board_name,
                          masked(self.conf.backend))
@@ -240,9 +242,17 @@ class JobboardClaims:
 
     # -- posting -------------------------------------------------------------
     def posted(self, move):
-        self._connect()
-        self.board.post('move-%s' % move['id'],
-                        details={'move_id': move['id']})
+        """Post the move's job. The move is accepted (persisted) already:
+        with the board unreachable it is posted later by a conductor's
+        sweep, and the caller still gets its task."""
+        try:
+            self._connect()
+            self.board.post('move-%s' % move['id'],
+                            details={'move_id': move['id']})
+        except tf_exc.JobFailure as e:
+            LOG.warning('Could not post move %s on the jobboard (%s); a '
+                        'conductor posts it again within %.0f s',
+                        move['id'], e, 2 * self.conf.claim_expiry)
 
     def nudge(self, move_id):
         """An operator acted on a move: post it again unless a job for it
@@ -260,14 +270,36 @@ class JobboardClaims:
 
     # -- running -------------------------------------------------------------
     def _dispatch(self):
+        next_sweep = time.monotonic() + self.conf.claim_expiry
         while not self._stopping.is_set():
             try:
                 claimed = self._claim_some()
+                if time.monotonic() > next_sweep:
+                    next_sweep = time.monotonic() + self.conf.claim_expiry
+                    self._sweep()
             except Exception:
                 LOG.exception('Looking for jobs failed; trying again')
                 claimed = 0
             if not claimed:
                 self._stopping.wait(self.conf.poll_interval)
+
+    def _sweep(self):
+        """Post again the unfinished moves that have no job: accepted while
+        the board was unreachable, or whose jobs a Redis without
+        persistence lost. Only moves older than a claim expiry, so that a
+        move being accepted right now is not posted twice."""
+        on_board = {(job.details or {}).get('move_id')
+                    for job in self.board.iterjobs(ensure_fresh=True)}
+        horizon = datetime.datetime.now(datetime.timezone.utc).replace(
+            tzinfo=None) - datetime.timedelta(seconds=self.conf.claim_expiry)
+        for move in self.services.store.list_unfinished():
+            if move['state'] != states.FAILED and \
+                    move['id'] not in on_board and \
+                    not self.conductor.running(move['id']) and \
+                    move['updated_at'] < horizon:
+                LOG.warning('Move %s (%s) had no job on the board: posting '
+                            'it again', move['id'], move['state'])
+                self.posted(move)
 
     def _claim_some(self):
         free = self.conf.workers - len(self._claims)

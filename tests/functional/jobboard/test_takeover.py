@@ -7,6 +7,8 @@ import re
 import signal
 import time
 
+from move_orchestrator.conductor import runner
+from move_orchestrator.conductor import services as services_mod
 from tests.functional.rpc import harness
 
 
@@ -119,3 +121,27 @@ def test_sigterm_hands_moves_over_at_once(cluster):
         c.check_world(done)
         assert any(cl['taken_over_from'] == name
                    for d in done for cl in d['claims'])
+
+
+def test_move_accepted_while_the_board_was_down_still_runs(cluster):
+    """A move accepted by a process that could not post its job (Redis
+    unreachable from it) is still accepted, and posted again by a
+    conductor's sweep."""
+    with cluster(count=1, expiry=2.0, delay=0.0) as c:
+        proc = c.conductors[0]
+        with open(proc.config) as f:
+            text = f.read()
+        cut_off = os.path.join(proc.workdir, 'cut-off.conf')
+        with open(cut_off, 'w') as f:
+            f.write(text.replace('redis://127.0.0.1:6379',
+                                 'redis://127.0.0.1:1'))
+        services = services_mod.Services(harness.load_conf(cut_off))
+        vm = harness.boot(services, c.hosts[0])
+        conductor = runner.Conductor(services)
+        move = conductor.submit({'instance': vm['uuid'],
+                                 'destination': c.hosts[3]})
+        assert move['state'] == 'accepted'
+        done = harness.wait_task(c.api, c.admin, move['id'], timeout=60)
+        assert done['state'] == 'completed', done['reason']
+        assert 'had no job on the board' in proc.log_text()
+        services.db.dispose()
