@@ -33,6 +33,7 @@ ERRORS = {
     exc.InvalidStateTransition: ('task.invalid_state_transition', 409),
     exc.InvalidDrainTransition: ('drain.invalid_transition', 409),
     exc.HostBusy: ('host.busy', 409),
+    exc.ClaimLost: ('task.claim_lost', 409),
     exc.Forbidden: ('policy.forbidden', 403),
     exc.DriverError: ('driver.error', 502),
     exc.MigrationFailed: ('driver.migration_failed', 502),

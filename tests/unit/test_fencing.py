@@ -24,7 +24,9 @@ def test_a_move_taken_over_is_written_no_more(make_cloud):
     move_id = doc['id']
     assert _wait(lambda: cloud.api.get_task(None, move_id)['state']
                  in ('transferring', 'copying-disk'))
-    # Another conductor (its own store: its own claims) takes the move.
+    # Another conductor (its own store: its own claims) takes the move;
+    # this process, owner of the database, must not take it back.
+    cloud.api.conductor.claims.stop()
     other = db_moves.MoveStore(cloud.services.db, cloud.services.inventory)
     token = other.take_claim(move_id, 'other-conductor')
     taken = cloud.services.store.events(move_id)[-1]
