@@ -20,12 +20,20 @@ class ConductorAPI:
 
     def move_instance(self, ctxt, instance, destination=None, flavor=None,
                       live=None, request_id=None):
+        self.conductor.start()
+        return self.accept_move(ctxt, instance, destination=destination,
+                                flavor=flavor, live=live,
+                                request_id=request_id)
+
+    def accept_move(self, ctxt, instance, destination=None, flavor=None,
+                    live=None, request_id=None):
+        """Validate and persist the move; the conductor that owns this
+        database runs it (this process only if it is that conductor)."""
         request = {'instance': instance}
         for key, value in (('destination', destination), ('flavor', flavor),
                            ('live', live), ('request_id', request_id)):
             if value is not None:
                 request[key] = value
-        self.conductor.start()
         move = self.conductor.submit(request, context=ctxt)
         return self.services.records.get_task(move['id'])
 
