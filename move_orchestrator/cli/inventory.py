@@ -52,7 +52,7 @@ class ShowHost(show.ShowOne):
 
     def take_action(self, args):
         client = self.app.client
-        host = find_host(client, args.host)
+        host = client.get_host(client.context, args.host)
         names = sorted(i['name'] for i in
                        client.list_instances(client.context, host=args.host))
         return (host_columns() + ('Instances',),

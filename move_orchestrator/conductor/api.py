@@ -18,9 +18,14 @@ class ConductorAPI:
         self.services = services or services_mod.Services()
         self.conductor = conductor or runner.Conductor(self.services)
 
+    #: False: moves are only accepted here, another process runs them (the
+    #: CLI's "move" without --wait, see cli/moves.py).
+    run_here = True
+
     def move_instance(self, ctxt, instance, destination=None, flavor=None,
                       live=None, request_id=None):
-        self.conductor.start()
+        if self.run_here:
+            self.conductor.start()
         return self.accept_move(ctxt, instance, destination=destination,
                                 flavor=flavor, live=live,
                                 request_id=request_id)
