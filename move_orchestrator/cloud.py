@@ -7,6 +7,7 @@ port binding, so inventory and hypervisor agree from the start.
 
 import uuid as uuid_mod
 
+from move_orchestrator import exception
 from move_orchestrator.moves import request as move_request
 
 DEMO_FLAVORS = (('m1.tiny', 1, 512, 1), ('m1.small', 1, 2048, 20),
@@ -46,3 +47,98 @@ def create_demo_cloud(services, hosts=4, instances=6):
             power_state='running' if i % 2 else 'shutdown',
             project_id='demo', user_id='demo'))
     return booted
+
+
+# The inventory file of ``move-orchestrator-manage inventory load``
+# (doc/source/service.rst shows one).
+_NAME = {'type': 'string', 'minLength': 1, 'maxLength': 255,
+         'pattern': r'^[^\x00-\x1f\x7f]+$'}
+_COUNT = {'type': 'integer', 'minimum': 1, 'maximum': 2 ** 31 - 1}
+INVENTORY_SCHEMA = {
+    'type': 'object',
+    'additionalProperties': False,
+    'properties': {
+        'hosts': {'type': 'array', 'items': {
+            'type': 'object', 'additionalProperties': False,
+            'required': ['name', 'vcpus', 'ram_mb', 'disk_gb'],
+            'properties': {
+                'name': _NAME, 'vcpus': _COUNT, 'ram_mb': _COUNT,
+                'disk_gb': _COUNT, 'cpu_model': _NAME,
+                'storage_group': _NAME,
+                'state': {'enum': ['up', 'down', 'disabled']}}}},
+        'flavors': {'type': 'array', 'items': {
+            'type': 'object', 'additionalProperties': False,
+            'required': ['name', 'vcpus', 'ram_mb', 'disk_gb'],
+            'properties': {'name': _NAME, 'vcpus': _COUNT, 'ram_mb': _COUNT,
+                           'disk_gb': _COUNT}}},
+        'instances': {'type': 'array', 'items': {
+            'type': 'object', 'additionalProperties': False,
+            'required': ['name', 'host', 'flavor'],
+            'properties': {
+                'name': _NAME, 'host': _NAME, 'flavor': _NAME,
+                'uuid': {'type': 'string', 'format': 'uuid'},
+                'image': _NAME, 'project_id': _NAME, 'user_id': _NAME,
+                'power_state': {'enum': ['running', 'shutdown']}}}},
+    },
+}
+
+
+def check_inventory(document):
+    """The document against INVENTORY_SCHEMA: InvalidParameter naming the
+    first bad entry."""
+    import jsonschema
+    validator = jsonschema.Draft7Validator(INVENTORY_SCHEMA)
+    error = next(iter(sorted(validator.iter_errors(document),
+                             key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        where = '/'.join(str(p) for p in error.absolute_path) or 'the file'
+        raise exception.InvalidParameter(name=where, reason=error.message)
+
+
+def load_inventory(services, document):
+    """Create the hosts, flavors and instances of ``document`` that are not
+    there yet (by name), checking all of it first. Returns {kind: (created
+    names, names already present)}."""
+    check_inventory(document)
+    inventory = services.inventory
+    existing = {
+        'hosts': {h['name'] for h in inventory.list_hosts()},
+        'flavors': {f['name'] for f in inventory.list_flavors()},
+        'instances': {i['name'] for i in inventory.list_instances()}}
+    hosts = existing['hosts'] | {h['name'] for h in document.get('hosts', ())}
+    flavors = existing['flavors'] | {
+        f['name'] for f in document.get('flavors', ())}
+    for inst in document.get('instances', ()):
+        if inst['host'] not in hosts:
+            raise exception.HostNotFound(host=inst['host'])
+        if inst['flavor'] not in flavors:
+            raise exception.FlavorNotFound(flavor=inst['flavor'])
+    report = {}
+    for kind in ('flavors', 'hosts', 'instances'):
+        created, present = [], []
+        for entry in document.get(kind, ()):
+            if entry['name'] in existing[kind]:
+                present.append(entry['name'])
+                continue
+            if kind == 'flavors':
+                inventory.create_flavor(entry['name'], entry['vcpus'],
+                                        entry['ram_mb'], entry['disk_gb'])
+            elif kind == 'hosts':
+                inventory.create_host(
+                    entry['name'], entry['vcpus'], entry['ram_mb'],
+                    entry['disk_gb'],
+                    cpu_model=entry.get('cpu_model', 'x86_64'),
+                    storage_group=entry.get('storage_group'),
+                    state=entry.get('state', 'up'))
+            else:
+                boot_instance(
+                    services, entry['name'], entry['host'], entry['flavor'],
+                    image=entry.get('image', 'cirros-0.6.2'),
+                    power_state=entry.get('power_state', 'running'),
+                    uuid=entry.get('uuid'),
+                    project_id=entry.get('project_id'),
+                    user_id=entry.get('user_id'))
+            existing[kind].add(entry['name'])
+            created.append(entry['name'])
+        report[kind] = (created, present)
+    return report

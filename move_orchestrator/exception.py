@@ -3,7 +3,16 @@
 Every error a caller can provoke has its own class so that an RPC client (via
 oslo.messaging's allowed_remote_exmods) catches the same class the server
 raised. ``kwargs`` are kept so the message can be rebuilt on the other side.
+
+A value in a message may be a caller's: it is quoted bounded and escaped
+(redact.quote), so a 100,000-character name or an ANSI escape is not echoed
+back whole or raw; ``kwargs`` keep the values as given.
 """
+
+from move_orchestrator import redact
+
+# Longer than a name: a reason is ours, but may carry a caller's value.
+REASON_LIMIT = 500
 
 
 class MoveOrchestratorException(Exception):
@@ -14,7 +23,8 @@ class MoveOrchestratorException(Exception):
         self.kwargs = kwargs
         if message is None:
             try:
-                message = self.msg_fmt % kwargs
+                message = self.msg_fmt % {
+                    k: _quoted(k, v) for k, v in kwargs.items()}
             except (KeyError, TypeError):
                 message = self.msg_fmt
         self.message = message
@@ -25,6 +35,15 @@ class MoveOrchestratorException(Exception):
                 'code': self.code}
 
 
+def _quoted(key, value):
+    if not isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, bytes):
+        value = value.decode('utf-8', 'backslashreplace')
+    return redact.escape(value, REASON_LIMIT if key == 'reason'
+                         else redact.QUOTE_LIMIT)
+
+
 class Invalid(MoveOrchestratorException):
     msg_fmt = 'Invalid request.'
     code = 400
@@ -32,6 +51,12 @@ class Invalid(MoveOrchestratorException):
 
 class InvalidMoveRequest(Invalid):
     msg_fmt = 'Invalid move request: %(reason)s'
+
+
+class CannotResizeDisk(InvalidMoveRequest):
+    msg_fmt = ('Cannot resize %(instance)s to flavor %(flavor)s: its disk '
+               '(%(new)s GB) is smaller than the current one (%(old)s GB), '
+               'and a disk cannot shrink.')
 
 
 class InstanceInvalidState(Invalid):
@@ -132,6 +157,12 @@ class WorldDiverged(MoveOrchestratorException):
 
 class InvalidParameter(Invalid):
     msg_fmt = 'Invalid parameter %(name)s: %(reason)s'
+
+
+class ServiceUnreachable(MoveOrchestratorException):
+    msg_fmt = ('No answer within %(timeout)s s (rpc_response_timeout): '
+               '%(reason)s')
+    code = 503
 
 
 class ServiceTooOld(MoveOrchestratorException):

@@ -10,10 +10,10 @@ import importlib
 from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
-from oslo_utils import strutils
 
 from move_orchestrator.conf import CONF
 from move_orchestrator import context as mo_context
+from move_orchestrator import redact
 
 LOG = logging.getLogger(__name__)
 
@@ -23,8 +23,9 @@ ALLOWED_EXMODS = ['move_orchestrator.exception']
 
 
 def masked_url(url):
-    """A transport URL fit for a log line: its password replaced by ***."""
-    return strutils.mask_password(url or '')
+    """A transport URL fit for a log line: its password replaced by ***
+    (oslo.utils' mask_password leaves a URL's password as it is)."""
+    return redact.url(url)
 
 
 class RequestContextSerializer(messaging.Serializer):

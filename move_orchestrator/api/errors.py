@@ -16,6 +16,7 @@ ERRORS = {
     exc.MoveOrchestratorException: ('error', 500),
     exc.Invalid: ('invalid', 400),
     exc.InvalidMoveRequest: ('move.invalid_request', 400),
+    exc.CannotResizeDisk: ('move.disk_cannot_shrink', 400),
     exc.InvalidParameter: ('parameter.invalid', 400),
     exc.InstanceInvalidState: ('instance.invalid_state', 409),
     exc.NotFound: ('not_found', 404),
@@ -42,6 +43,7 @@ ERRORS = {
     exc.MoveAborted: ('task.aborted', 409),
     exc.WorldDiverged: ('instance.diverged', 409),
     exc.ServiceTooOld: ('service.too_old', 409),
+    exc.ServiceUnreachable: ('service.unreachable', 503),
 }
 
 # Errors of the HTTP layer itself, before a request reaches the service.

@@ -7,9 +7,10 @@ class Audit(lister.Lister):
     def take_action(self, args):
         client = self.app.client
         self._problems = client.audit(client.context)
-        columns = ('instance', 'move', 'problem')
-        return columns, [tuple(p[c] for c in columns)
-                         for p in self._problems]
+        fields = (('Instance', 'instance'), ('Task', 'move'),
+                  ('Problem', 'problem'))
+        return tuple(c for c, _ in fields), [
+            tuple(p[k] for _, k in fields) for p in self._problems]
 
     def run(self, parsed_args):
         super().run(parsed_args)

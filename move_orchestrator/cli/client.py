@@ -33,6 +33,12 @@ class EmbeddedClient:
             return getattr(self.service, name)
         raise AttributeError(name)
 
+    def accept_move(self, ctxt, instance, **request):
+        """move_instance, checked by the service layer, without making this
+        process the conductor that runs it."""
+        self.api.run_here = False
+        return self.service.move_instance(ctxt, instance, **request)
+
     def shutdown(self, wait=True):
         self.api.shutdown(wait=wait)
 

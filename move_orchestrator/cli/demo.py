@@ -1,8 +1,10 @@
 """``move-orchestrator demo``: a small simulated cloud and one move of every
-type, one of them failing and reverting, then the histories and an audit.
-The cloud stays, for ``move``, ``task show`` and the rest to go on with.
+type, one of them failing and reverting, shown live (a line per move), then
+a short summary and an audit. The cloud stays, for ``move``, ``task show``
+and the rest to go on with.
 """
 
+import logging as std_logging
 import os
 
 from cliff import command
@@ -55,6 +57,13 @@ class Demo(command.Command):
         return parser
 
     def take_action(self, args):
+        if not self.app.client.embedded:
+            # The demo builds its cloud through the driver in this process
+            # and resets the database: not something to do to a service.
+            raise exception.Invalid(
+                'the demo runs embedded only (no transport_url): for a '
+                'service, load an inventory with "move-orchestrator-manage '
+                'inventory load FILE" and use "move"')
         console = Console(file=self.app.stdout,
                           width=None if self.app.stdout.isatty() else 160)
         if args.driver == 'qemu':
@@ -70,9 +79,13 @@ class Demo(command.Command):
     def fake_moves(self, args, console):
         CONF.set_override('faults', [DEMO_FAULT], group='fake_driver')
         CONF.set_override('operation_delay', args.delay, group='fake_driver')
+        # The injected fault is the demo's own: the live view shows it.
+        std_logging.getLogger('move_orchestrator.faults').setLevel(
+            std_logging.ERROR)
         client = self.app.client
         ctxt = client.context
-        cloud.create_demo_cloud(client.services)
+        booted = cloud.create_demo_cloud(client.services)
+        self.names = {i['uuid']: i['name'] for i in booted}
         console.print('[bold]A cloud of 4 hosts and 6 instances[/] in %s'
                       % sa.engine.make_url(CONF.database.connection)
                       .render_as_string(hide_password=True))
@@ -82,28 +95,40 @@ class Demo(command.Command):
                  client.move_instance(ctxt, 'vm3', destination='host4',
                                       flavor='m1.medium'),
                  client.move_instance(ctxt, 'vm5', destination='host4')]
-        docs = [client.wait_task(ctxt, d['id']) for d in first]
+        docs = self.follow(console, [d['id'] for d in first])
         console.print('host2 goes down: its instances are evacuated')
         client.set_host_state(ctxt, 'host2', 'down')
         evac = client.move_instance(ctxt, 'vm4', destination='host3')
-        docs.append(client.wait_task(ctxt, evac['id']))
+        docs += self.follow(console, [evac['id']])
         client.set_host_state(ctxt, 'host2', 'up')  # repaired
         return docs
+
+    def follow(self, console, task_ids):
+        client = self.app.client
+        return render.watch_moves(
+            lambda i: client.get_task(client.context, i), task_ids,
+            self.names, console=console)
 
     def report(self, console, docs, args):
         client = self.app.client
         ctxt = client.context
+        names = getattr(self, 'names', None) or render.instance_names(client)
+        summary = Table(title='moves', box=render.box.SIMPLE)
+        for col in ('Instance', 'Type', 'Route', 'State', 'Took', 'Task'):
+            summary.add_column(col, no_wrap=True)
         for doc in docs:
-            render.print_task(doc, console)
-        summary = Table(title='moves')
-        for col in ('task', 'instance', 'type', 'route', 'state', 'reason'):
-            summary.add_column(col)
-        for doc in docs:
-            summary.add_row(doc['id'], doc['instance'][:8], doc['type'],
+            summary.add_row(names.get(doc['instance'], doc['instance']),
+                            doc['type'],
                             '%s -> %s' % (doc['source'], doc['destination']),
                             render.styled(doc['state']),
-                            doc['reason'] or '')
+                            render.duration(doc['created'], doc['finished']),
+                            doc['id'])
         console.print(summary)
+        for doc in docs:
+            if doc['reason']:
+                console.print('%s %s: %s' % (
+                    names.get(doc['instance'], doc['instance']),
+                    doc['state'], render.escape_markup(doc['reason'])))
         problems = client.audit(ctxt)
         for p in problems:
             console.print('[red]audit: %s %s %s[/]' % (

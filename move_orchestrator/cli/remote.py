@@ -3,22 +3,71 @@ over RPC, with the same method names as the in-process ConductorAPI.
 
 The CLI is an operators' tool: calls go with an admin context (roles
 ``admin``) unless the caller passes a context that carries roles.
+
+Every call gives up after ``rpc_response_timeout``: oslo.messaging's own
+timeout starts only once the request is sent, and while the broker cannot be
+reached its driver retries the connection for ever.
 """
 
+import threading
 import time
+
+import oslo_messaging as messaging
 
 from move_orchestrator import context as mo_context
 from move_orchestrator import exception
+from move_orchestrator import redact
 from move_orchestrator import rpcapi
 from move_orchestrator import states
 
 POLL_INTERVAL = 0.2
 
 
+class _Deadline:
+    """Calls ``api``'s methods in a daemon thread, for at most timeout s."""
+
+    def __init__(self, api, timeout, url):
+        self._api, self._timeout, self._url = api, timeout, url
+        self.abandoned = False
+
+    def __getattr__(self, name):
+        method = getattr(self._api, name)
+
+        def call(*args, **kwargs):
+            outcome = {}
+
+            def run():
+                try:
+                    outcome['result'] = method(*args, **kwargs)
+                except BaseException as e:  # handed to the caller below
+                    outcome['error'] = e
+            worker = threading.Thread(target=run, daemon=True,
+                                      name='rpc-%s' % name)
+            worker.start()
+            worker.join(self._timeout)
+            if worker.is_alive():
+                self.abandoned = True
+                raise exception.ServiceUnreachable(
+                    timeout=self._timeout,
+                    reason='the message broker at %s cannot be reached'
+                    % redact.url(self._url))
+            if isinstance(outcome.get('error'), messaging.MessagingTimeout):
+                raise exception.ServiceUnreachable(
+                    timeout=self._timeout,
+                    reason='no conductor service answered on %s'
+                    % redact.url(self._url)) from outcome['error']
+            if 'error' in outcome:
+                raise outcome['error']
+            return outcome['result']
+        return call
+
+
 class RemoteClient:
     def __init__(self, conf, api=None):
         self.conf = conf
-        self.api = api or rpcapi.MoveAPI(conf)
+        timeout = conf.rpc_response_timeout
+        self._rpc = api or rpcapi.MoveAPI(conf, timeout=timeout)
+        self.api = _Deadline(self._rpc, timeout, conf.transport_url)
         self.context = mo_context.get_admin_context()
 
     def _ctxt(self, ctxt):
@@ -92,5 +141,8 @@ class RemoteClient:
         return self.api.audit(self._ctxt(ctxt))
 
     def shutdown(self, wait=True):
-        """Close the connection to the broker; the service keeps running."""
-        self.api.cleanup()
+        """Close the connection to the broker; the service keeps running.
+        A connection still trying to reach the broker is left to die with
+        the process."""
+        if not self.api.abandoned:
+            self._rpc.cleanup()

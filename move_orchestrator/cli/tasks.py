@@ -1,11 +1,41 @@
 from cliff import lister
 from cliff import show
 
+from move_orchestrator.cli import moves
 from move_orchestrator.cli import render
+from move_orchestrator import exception
+from move_orchestrator.moves import types as move_types
+from move_orchestrator import states
+
+MAX_LIMIT = 1000
+
+
+def all_states():
+    """Every state of every move type, in execution order, then a
+    drain's own."""
+    seen = []
+    for name in sorted(move_types.MOVE_TYPES):
+        for state in move_types.get(name).states:
+            if state not in seen:
+                seen.append(state)
+    return seen + [s for s in (states.DRAINING, states.PAUSED)
+                   if s not in seen]
+
+
+def limit(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise render.argparse.ArgumentTypeError(
+            'not a whole number: %.20r' % text)
+    if not 1 <= value <= MAX_LIMIT:
+        raise render.argparse.ArgumentTypeError(
+            'must be from 1 to %d: %d' % (MAX_LIMIT, value))
+    return value
 
 
 class ShowTask(show.ShowOne):
-    """Show a task: its state, history and sub-tasks."""
+    """Show a task: its state, history and steps."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -15,12 +45,11 @@ class ShowTask(show.ShowOne):
     def take_action(self, args):
         client = self.app.client
         doc = client.get_task(client.context, args.task)
-        if doc['type'] == 'drain' and args.formatter == 'table':
-            return render.drain_view(doc)
+        if doc['type'] == 'drain':
+            return render.drain_view(client, doc)
         if args.formatter == 'table':
             render.print_task(doc)
-            return render.TASK_COLUMNS, render.task_row(doc)
-        return tuple(doc), tuple(doc.values())
+        return render.task_view(client, doc, detail=True)
 
 
 class ListTasks(lister.Lister):
@@ -29,29 +58,41 @@ class ListTasks(lister.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('--instance', help='instance name or uuid')
-        parser.add_argument('--state', help='e.g. completed, failed')
-        parser.add_argument('--limit', type=int)
+        parser.add_argument('--host',
+                            help='tasks moving from or to this host')
+        parser.add_argument('--type',
+                            choices=sorted(move_types.MOVE_TYPES) + ['drain'])
+        parser.add_argument('--state', choices=all_states(), metavar='STATE',
+                            help='one of: %s' % ', '.join(all_states()))
+        parser.add_argument('--limit', type=limit,
+                            help='at most this many (1-%d)' % MAX_LIMIT)
         parser.add_argument('--marker', help='last task id of the page before')
         return parser
 
     def take_action(self, args):
         client = self.app.client
+        if args.host and args.host not in {
+                h['name'] for h in client.list_hosts(client.context)}:
+            raise exception.HostNotFound(host=args.host)
         docs = client.list_tasks(client.context, instance=args.instance,
                                  state=args.state, limit=args.limit,
                                  marker=args.marker)
-        columns = ('id', 'instance', 'type', 'state', 'source', 'destination',
-                   'created', 'finished')
-        return columns, [tuple(d[c] for c in columns) for d in docs]
+        docs = [d for d in docs
+                if (not args.type or d['type'] == args.type) and
+                (not args.host or args.host in (d['source'],
+                                                d['destination']))]
+        docs = render.with_names(client, docs)
+        return render.LIST_COLUMNS, [render.task_row(d, render.LIST_COLUMNS)
+                                     for d in docs]
 
 
-class _TaskAction(show.ShowOne):
+class _TaskAction(moves._Waits, show.ShowOne):
     action = None
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('task', help='task id')
-        parser.add_argument('--wait', action='store_true',
-                            help='follow the task until it ends')
+        self.add_wait_arguments(parser)
         return parser
 
     def take_action(self, args):
@@ -60,14 +101,17 @@ class _TaskAction(show.ShowOne):
         drain = doc['type'] == 'drain'
         if args.wait:
             doc = (render.watch_drain if drain else render.watch)(
-                lambda i: client.get_task(client.context, i), doc['id'])
+                lambda i: client.get_task(client.context, i), doc['id'],
+                timeout=args.timeout)
+            self.exit_code = (render.drain_exit_code if drain
+                              else render.exit_code)(doc)
         elif client.embedded and client.conductor.owns_database and \
                 not (drain and doc['state'] == 'paused'):
             # This process is the conductor: see the action through.
             doc = client.wait_task(client.context, doc['id'])
         if drain:
-            return render.drain_view(doc)
-        return render.TASK_COLUMNS, render.task_row(doc)
+            return render.drain_view(client, doc)
+        return render.task_view(client, doc)
 
 
 class AbortTask(_TaskAction):
@@ -92,7 +136,7 @@ class PauseTask(_TaskAction):
 
 
 class ForceCompleteTask(_TaskAction):
-    """Force a live migration that does not converge to complete."""
+    """Finish a live migration that does not converge (post-copy)."""
     action = 'force_complete'
 
 
@@ -116,17 +160,23 @@ class ListTaskEvents(lister.Lister):
         return columns, [tuple(e[c] for c in columns) for e in events]
 
 
-class WatchTask(show.ShowOne):
-    """Follow a running move live, a progress bar per sub-task."""
+class WatchTask(moves._Waits, show.ShowOne):
+    """Follow a running move live, a progress bar per step; exits as
+    ``move --wait`` does."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('task', help='task id')
-        parser.add_argument('--interval', type=float, default=0.2)
+        parser.add_argument('--interval', type=render.positive_float,
+                            default=0.2)
+        parser.add_argument('--timeout', type=render.positive_float,
+                            metavar='SECONDS')
         return parser
 
     def take_action(self, args):
         client = self.app.client
         doc = render.watch(lambda i: client.get_task(client.context, i),
-                           args.task, interval=args.interval)
-        return render.TASK_COLUMNS, render.task_row(doc)
+                           args.task, interval=args.interval,
+                           timeout=args.timeout)
+        self.exit_code = render.exit_code(doc)
+        return render.task_view(client, doc)

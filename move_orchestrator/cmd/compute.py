@@ -15,6 +15,8 @@ from oslo_log import log as logging
 
 from move_orchestrator.compute import agent as agent_mod
 from move_orchestrator.conf import CONF
+from move_orchestrator.conf import validate
+from move_orchestrator import logs
 
 LOG = logging.getLogger('move_orchestrator.cmd.compute')
 
@@ -22,8 +24,12 @@ LOG = logging.getLogger('move_orchestrator.cmd.compute')
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     logging.register_options(CONF)
-    CONF(argv, project='move-orchestrator')
-    logging.setup(CONF, 'move-orchestrator')
+    try:
+        validate.parse(CONF, argv)
+    except validate.ConfigInvalid as e:
+        sys.stderr.write('Error: %s\n' % e)
+        return 2
+    logs.setup(CONF, 'move-orchestrator')
     if not CONF.transport_url:
         LOG.error('[DEFAULT] transport_url is not set: the agent serves over RPC')
         return 2

@@ -42,7 +42,9 @@ from move_orchestrator.conductor import claims
 from move_orchestrator.conductor import runner
 from move_orchestrator.conductor import services as services_mod
 from move_orchestrator.conf import CONF
+from move_orchestrator.conf import validate
 from move_orchestrator.db import migration
+from move_orchestrator import logs
 from move_orchestrator import manager
 from move_orchestrator import notifications
 from move_orchestrator import rpc
@@ -315,9 +317,13 @@ def _exit_hard():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     logging.register_options(CONF)
-    CONF(argv, project='move-orchestrator')
+    try:
+        validate.parse(CONF, argv)
+    except validate.ConfigInvalid as e:
+        sys.stderr.write('Error: %s\n' % e)
+        return 2
     runner_fd = os.environ.pop(RUNNER_FD_ENV, None)
-    logging.setup(CONF, 'move-orchestrator-conductor')
+    logs.setup(CONF, 'move-orchestrator-conductor')
     # Threads share the GIL; a short switch interval keeps a request from
     # waiting 5 ms at every hand-over (see benchmarks/bench_rpc.py).
     sys.setswitchinterval(SWITCH_INTERVAL)

@@ -1,4 +1,5 @@
-"""``move-orchestrator-manage db sync|version``."""
+"""``move-orchestrator-manage db sync|version`` and
+``move-orchestrator-manage inventory load FILE``."""
 
 import sys
 
@@ -6,7 +7,9 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from move_orchestrator.conf import CONF
+from move_orchestrator.conf import validate
 from move_orchestrator.db import migration
+from move_orchestrator import logs
 
 LOG = logging.getLogger(__name__)
 
@@ -27,6 +30,33 @@ def _db_version():
     print(migration.version() or 'empty')
 
 
+def _inventory_load():
+    """Hosts, flavors and instances from a YAML or JSON file (JSON is
+    YAML); the ones already there, by name, are left as they are."""
+    import yaml
+
+    from move_orchestrator import cloud
+    from move_orchestrator.conductor import services
+    path = CONF.category.path
+    try:
+        with open(path, 'rb') as f:
+            document = yaml.safe_load(f)
+    except OSError as e:
+        raise InventoryFileError('%s: %s' % (path, e.strerror))
+    except yaml.YAMLError as e:
+        raise InventoryFileError('%s: not YAML or JSON: %s'
+                                 % (path, str(e).splitlines()[0]))
+    report = cloud.load_inventory(services.Services(), document or {})
+    for kind, (created, present) in report.items():
+        print('%s: %d created%s' % (
+            kind, len(created), ', %d already present (%s)' % (
+                len(present), ', '.join(present)) if present else ''))
+
+
+class InventoryFileError(Exception):
+    """A file that cannot be read as an inventory."""
+
+
 def add_command_parsers(subparsers):
     db = subparsers.add_parser('db', help='database schema')
     db_sub = db.add_subparsers(dest='action')
@@ -35,15 +65,36 @@ def add_command_parsers(subparsers):
                       ).set_defaults(func=_db_sync)
     db_sub.add_parser('version', help='print the schema revision'
                       ).set_defaults(func=_db_version)
+    inventory = subparsers.add_parser('inventory', help='hosts, flavors, '
+                                      'instances')
+    inv_sub = inventory.add_subparsers(dest='action')
+    inv_sub.required = True
+    load = inv_sub.add_parser('load', help='load a YAML or JSON inventory '
+                              'file into the database')
+    load.add_argument('path', metavar='FILE')
+    load.set_defaults(func=_inventory_load)
 
 
 def main(argv=None):
     CONF.register_cli_opt(cfg.SubCommandOpt(
         'category', title='commands', handler=add_command_parsers))
     logging.register_options(CONF)
-    CONF(sys.argv[1:] if argv is None else argv, project='move-orchestrator')
-    logging.setup(CONF, 'move-orchestrator-manage')
-    CONF.category.func()
+    try:
+        validate.parse(CONF, sys.argv[1:] if argv is None else argv)
+    except validate.ConfigInvalid as e:
+        sys.stderr.write('Error: %s\n' % e)
+        return 2
+    logs.setup(CONF, 'move-orchestrator-manage')
+    try:
+        CONF.category.func()
+    except InventoryFileError as e:
+        sys.stderr.write('Error: %s\n' % e)
+        return 1
+    except Exception as e:  # noqa: BLE001 - one line, the trace at debug
+        from move_orchestrator.cli import errors
+        LOG.debug('%s failed', CONF.category.name, exc_info=True)
+        sys.stderr.write('Error: %s\n' % errors.one_line(e))
+        return 1
     return 0
 
 

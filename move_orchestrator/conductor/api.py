@@ -18,14 +18,27 @@ class ConductorAPI:
         self.services = services or services_mod.Services()
         self.conductor = conductor or runner.Conductor(self.services)
 
+    #: False: moves are only accepted here, another process runs them (the
+    #: CLI's "move" without --wait, see cli/moves.py).
+    run_here = True
+
     def move_instance(self, ctxt, instance, destination=None, flavor=None,
                       live=None, request_id=None):
+        if self.run_here:
+            self.conductor.start()
+        return self.accept_move(ctxt, instance, destination=destination,
+                                flavor=flavor, live=live,
+                                request_id=request_id)
+
+    def accept_move(self, ctxt, instance, destination=None, flavor=None,
+                    live=None, request_id=None):
+        """Validate and persist the move; the conductor that owns this
+        database runs it (this process only if it is that conductor)."""
         request = {'instance': instance}
         for key, value in (('destination', destination), ('flavor', flavor),
                            ('live', live), ('request_id', request_id)):
             if value is not None:
                 request[key] = value
-        self.conductor.start()
         move = self.conductor.submit(request, context=ctxt)
         return self.services.records.get_task(move['id'])
 

@@ -24,6 +24,11 @@ def _check_str(name, value, required=False):
     if len(value) > MAX_FIELD:
         raise exception.InvalidMoveRequest(
             reason='%s is longer than %d characters' % (name, MAX_FIELD))
+    try:
+        value.encode('utf-8')
+    except UnicodeEncodeError:   # a lone surrogate: bytes that were not UTF-8
+        raise exception.InvalidMoveRequest(
+            reason='%s is not valid UTF-8' % name) from None
 
 
 def validate_request(request):
@@ -94,6 +99,12 @@ def build_move(inventory, conf, request, ratios):
             raise exception.InvalidMoveRequest(
                 reason='the instance already has flavor %s'
                 % new_flavor['name'])
+        if new_flavor['disk_gb'] < old_flavor['disk_gb']:
+            # As Nova: a disk is never shrunk (a guest's filesystem would
+            # be cut).
+            raise exception.CannotResizeDisk(
+                instance=instance['name'], flavor=new_flavor['name'],
+                new=new_flavor['disk_gb'], old=old_flavor['disk_gb'])
     live = request.get('live')
     move_type = derive_type(source, instance, new_flavor, live)
     flavor = new_flavor or old_flavor

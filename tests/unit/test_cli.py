@@ -36,26 +36,38 @@ def test_demo_moves_every_type(demo):
     assert 'reverted' in out
     assert 'audit: no violations' in out
     assert (path / 'move-orchestrator.db').exists()
+    # A line per move with instance names, then a short summary; no log
+    # line of the demo's own injected fault.
+    for name in ('vm1', 'vm2', 'vm3', 'vm4', 'vm5'):
+        assert name in out
+    assert len(out.splitlines()) < 40, out
+    assert 'WARNING' not in proc.stderr, proc.stderr
 
 
 def test_task_list_and_show_as_json(demo):
     path, _ = demo
     tasks = json.loads(cli(path, 'task', 'list', '-f', 'json').stdout)
-    assert sorted(t['state'] for t in tasks) == ['completed'] * 4 + [
+    assert sorted(t['State'] for t in tasks) == ['completed'] * 4 + [
         'reverted']
-    reverted = [t for t in tasks if t['state'] == 'reverted'][0]
-    doc = json.loads(cli(path, 'task', 'show', reverted['id'], '-f',
+    assert sorted(t['Instance'] for t in tasks) == ['vm1', 'vm2', 'vm3',
+                                                    'vm4', 'vm5']
+    reverted = [t for t in tasks if t['State'] == 'reverted'][0]
+    doc = json.loads(cli(path, 'task', 'show', reverted['ID'], '-f',
                          'json').stdout)
-    assert doc['failed_step'] == 'TransferMemory'
-    assert doc['history'][-1]['state'] == 'reverted'
-    assert [s['state'] for s in doc['subtasks']][-1] == 'REVERTED'
+    assert doc['Failed Step'] == 'TransferMemory'
+    assert doc['History'][-1]['state'] == 'reverted'
+    assert [s['state'] for s in doc['Steps']][-1] == 'REVERTED'
+    # The same column names in every format; plain values for scripts.
+    value = cli(path, 'task', 'show', reverted['ID'], '-f', 'value', '-c',
+                'State', '-c', 'New Flavor').stdout.split()
+    assert value == ['reverted', doc['New Flavor']]
 
 
 def test_move_and_audit_go_on_after_the_demo(demo):
     path, _ = demo
     out = cli(path, 'move', 'vm6', '--to', 'host4', '--wait', '-f', 'json')
-    assert json.loads(out.stdout)['state'] == 'completed'
-    hosts = {i['name']: i['host'] for i in json.loads(
+    assert json.loads(out.stdout)['State'] == 'completed'
+    hosts = {i['Name']: i['Host'] for i in json.loads(
         cli(path, 'instance', 'list', '-f', 'json').stdout)}
     assert hosts['vm6'] == 'host4'
     assert cli(path, 'audit').returncode == 0
@@ -81,7 +93,7 @@ def test_audit_reports_violations(tmp_path):
     proc = cli(tmp_path, 'audit', '-f', 'json', check=False)
     assert proc.returncode == 1
     problems = json.loads(proc.stdout)
-    assert [p['instance'] for p in problems] == ['ghost']
+    assert [p['Instance'] for p in problems] == ['ghost']
 
 
 def test_audit_reports_a_disk_that_is_not_the_flavors(tmp_path):
@@ -98,8 +110,8 @@ def test_audit_reports_a_disk_that_is_not_the_flavors(tmp_path):
     proc = cli(tmp_path, 'audit', '-f', 'json', check=False)
     assert proc.returncode == 1
     problems = json.loads(proc.stdout)
-    assert [p['instance'] for p in problems] == [uuid]
-    assert 'GB (flavor %s)' % flavor in problems[0]['problem']
+    assert [p['Instance'] for p in problems] == [uuid]
+    assert 'GB (flavor %s)' % flavor in problems[0]['Problem']
 
 
 def test_config_file_selects_database(tmp_path):

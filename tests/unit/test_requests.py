@@ -26,6 +26,27 @@ def test_same_flavor(cloud):
             instance='vm1', flavor='m1.small')
 
 
+def test_smaller_disk_refused_before_anything_is_written(cloud):
+    # vm1 is m1.small (20 GB disk); m1.tiny has 1 GB.
+    refused(cloud, exception.CannotResizeDisk, 'smaller than the current',
+            instance='vm1', flavor='m1.tiny')
+    refused(cloud, exception.CannotResizeDisk, instance='vm1',
+            flavor='m1.tiny', destination='host3')
+
+
+def test_same_flavor_refused_with_a_destination(cloud):
+    refused(cloud, exception.InvalidMoveRequest, 'already has flavor',
+            instance='vm1', flavor='m1.small', destination='host3')
+
+
+@pytest.mark.parametrize('field', ['instance', 'destination', 'flavor',
+                                   'request_id'])
+def test_invalid_utf8_refused(cloud, field):
+    request = {'instance': 'vm1', field: 'vm\udcff'}
+    refused(cloud, exception.InvalidMoveRequest, 'not valid UTF-8',
+            **request)
+
+
 def test_unknown_destination(cloud):
     refused(cloud, exception.HostNotFound, instance='vm1',
             destination='host99')

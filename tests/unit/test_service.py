@@ -23,7 +23,9 @@ OTHER = context.get_context('u-other', 'p-other', roles=['member'])
 # CLI commands that are not operations of the service layer: running the
 # embedded conductor, the demo, drawing a flow, following a task (get_task
 # in a loop).
-NOT_OPERATIONS = {'demo', 'conductor', 'graph', 'task watch'}
+# instance show: list_instances, one picked by name or uuid.
+NOT_OPERATIONS = {'demo', 'conductor', 'graph', 'task watch',
+                  'instance show'}
 CLI_OPERATIONS = {
     'move': 'move_instance', 'task show': 'get_task',
     'task list': 'list_tasks', 'task events': 'list_task_events',

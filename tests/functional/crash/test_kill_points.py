@@ -5,9 +5,9 @@ conductor process is killed just before and just after the task's execute;
 and, with a later task failing, just before and just after the revert of
 every task that has something to undo (in cleanup: the reverts its retry
 controller runs before it runs the cleanup again). A second conductor
-process (no fault at all) must then bring the move to its end by the rules
-of DESIGN.md ("Durable execution and resumption"), and the history must
-show it:
+process (no fault at all) must then bring the move to its end by the
+resumption rules (doc/source/architecture.rst, "Durability"), and the
+history must show it:
 
 * before the point of no return, ``resume_policy = resume`` re-runs the
   interrupted task and completes the move; ``rollback`` reverts it;

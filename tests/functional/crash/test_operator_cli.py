@@ -90,7 +90,8 @@ def aborted_in_transfer(setup, crash_pool):
         abort = cli(crash_pool, workdir, 'abort', config, 'task', 'abort',
                     move_id, '-f', 'json')
         assert abort.returncode == 0, abort
-        assert json.loads(abort.stdout)['id'] == move_id
+        assert json.loads(abort.stdout)['ID'] == move_id
+        assert json.loads(abort.stdout)['Abort Requested'].startswith('yes')
         # The conductor process reverts it and, idle, exits.
         assert stop(conductor, workdir, 'conductor') == 0
     finally:
@@ -191,8 +192,8 @@ def failed_move(setup, crash_pool, **options):
                 'json')
     assert audit.returncode == 1
     problems = json.loads(audit.stdout)
-    assert [p['move'] for p in problems] == [template['move']]
-    assert 'resume or revert' in problems[0]['problem']
+    assert [p['Task'] for p in problems] == [template['move']]
+    assert 'resume or revert' in problems[0]['Problem']
     # The operator fixes the cause: the faults go from the configuration.
     _, _, fixed, _ = setup('cold-migrate', name='fixed')
     return workdir, db, fixed, template, doc
@@ -223,7 +224,7 @@ def test_failed_move_revert_or_resume(setup, crash_pool, action, end,
         if conductor is None:
             # No conductor: the command took the database and saw it
             # through.
-            assert json.loads(proc.stdout)['state'] == end
+            assert json.loads(proc.stdout)['State'] == end
         else:
             # The conductor process takes it up.
             seen = len(failed['history'])

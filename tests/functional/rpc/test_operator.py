@@ -94,12 +94,13 @@ def test_cli_talks_to_the_service(conductor, api, admin, boot):
     vm = boot(power_state='shutdown')
     moved = json.loads(_cli(conductor, 'move', vm['uuid'], '--to', 'host4',
                             '--wait', '-f', 'json'))
-    assert moved['state'] == 'completed'
-    assert api.get_task(admin, moved['id'])['state'] == 'completed'
+    assert moved['State'] == 'completed'
+    assert moved['Instance'] == vm['name']
+    assert api.get_task(admin, moved['ID'])['state'] == 'completed'
     tasks = json.loads(_cli(conductor, 'task', 'list', '--instance',
                             vm['uuid'], '-f', 'json'))
-    assert [t['id'] for t in tasks] == [moved['id']]
-    hosts = {h['name'] for h in json.loads(_cli(conductor, 'host', 'list',
+    assert [t['ID'] for t in tasks] == [moved['ID']]
+    hosts = {h['Name'] for h in json.loads(_cli(conductor, 'host', 'list',
                                                 '-f', 'json'))}
     assert {'host1', 'host4', 'host-faulty'} <= hosts
 
@@ -141,7 +142,33 @@ def test_cli_host_drain_over_rpc(conductor, boot, roomy_host):
     boot(host=host, power_state='shutdown')
     doc = json.loads(_cli(conductor, 'host', 'drain', host, '--wait',
                           '-f', 'json'))
-    assert doc['state'] == 'completed' and doc['type'] == 'drain', doc
-    assert doc['progress'].startswith('1 of 1 completed')
-    assert roomy_host in doc['children']
+    assert doc['State'] == 'completed' and doc['Type'] == 'drain', doc
+    assert doc['Progress'].startswith('1 of 1 completed')
+    assert roomy_host in doc['Children']
     assert conductor.services.inventory.list_instances(host=host) == []
+
+
+def _cli_fails(conductor, *args):
+    return subprocess.run(
+        [os.path.join(harness.BIN, 'move-orchestrator'), '--config-file',
+         conductor.config] + list(args),
+        capture_output=True, text=True, timeout=60)
+
+
+def test_cli_errors_over_rpc_are_one_line(conductor):
+    """The typed error is rebuilt client-side: its message, not the
+    server's traceback that oslo.messaging appends to str()."""
+    out = _cli_fails(conductor, 'move', 'vm99')
+    assert (out.returncode, out.stderr) == (
+        1, 'Error: Instance vm99 could not be found.\n')
+    out = _cli_fails(conductor, 'move', 'x\n\x1b[31m' + 'y' * 100000)
+    assert out.returncode == 1
+    assert out.stderr.count('\n') == 1 and '\x1b' not in out.stderr
+    assert len(out.stderr) < 600
+    out = _cli_fails(conductor, 'task', 'list', '--limit', '-1')
+    assert out.returncode == 2 and 'must be from 1 to 1000' in out.stderr
+    out = _cli_fails(conductor, '--debug', 'task', 'show', 'no-such-task')
+    assert out.returncode == 1
+    assert 'Traceback' in out.stderr
+    assert out.stderr.endswith('Error: Task no-such-task could not be '
+                               'found.\n')
