@@ -80,7 +80,7 @@ class Inventory:
         return self.get_host(name), changes
 
     def get_host(self, name):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             host = s.scalars(sa.select(models.Host).filter_by(
                 name=name)).first()
             if host is None:
@@ -88,7 +88,7 @@ class Inventory:
             return _host_dict(host)
 
     def list_hosts(self):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return [_host_dict(h) for h in s.scalars(
                 sa.select(models.Host).order_by(models.Host.name))]
 
@@ -106,7 +106,7 @@ class Inventory:
                 raise exception.HostNotFound(host=name)
 
     def host_usage(self, name):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return self._usage(s, name)
 
     @staticmethod
@@ -124,7 +124,7 @@ class Inventory:
         return self.get_flavor(name)
 
     def get_flavor(self, name):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             flavor = s.scalars(sa.select(models.Flavor).filter_by(
                 name=name)).first()
             if flavor is None:
@@ -132,7 +132,7 @@ class Inventory:
             return _to_dict(flavor, FLAVOR_FIELDS)
 
     def list_flavors(self):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return [_to_dict(f, FLAVOR_FIELDS) for f in s.scalars(
                 sa.select(models.Flavor).order_by(models.Flavor.vcpus,
                                                   models.Flavor.ram_mb))]
@@ -154,7 +154,7 @@ class Inventory:
 
     def get_instance(self, ref):
         """By uuid, or by name."""
-        with self.db.session() as s:
+        with self.db.reader() as s:
             inst = s.get(models.Instance, ref) or s.scalars(
                 sa.select(models.Instance).filter_by(name=ref)).first()
             if inst is None:
@@ -162,7 +162,7 @@ class Inventory:
             return _to_dict(inst, INSTANCE_FIELDS)
 
     def list_instances(self, host=None):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             q = sa.select(models.Instance).order_by(models.Instance.name)
             if host is not None:
                 q = q.filter_by(host=host)
@@ -244,7 +244,7 @@ class Inventory:
             return True
 
     def list_allocations(self, consumer_uuid=None, host=None):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             q = sa.select(models.Allocation).order_by(models.Allocation.id)
             if consumer_uuid is not None:
                 q = q.filter_by(consumer_uuid=consumer_uuid)

@@ -78,13 +78,13 @@ class MoveStore:
             project_id=getattr(context, 'project_id', None))
 
     def find_by_request_id(self, request_id):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             move = s.scalars(sa.select(models.Move).filter_by(
                 request_id=request_id)).first()
             return move_to_dict(move) if move else None
 
     def get(self, move_id):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             move = s.get(models.Move, move_id)
             if move is None:
                 raise exception.TaskNotFound(task=move_id)
@@ -94,7 +94,7 @@ class MoveStore:
              before=None, move_type=None, host=None):
         """Newest first; marker is the id of the last move of a page, or
         ``before`` its (created_at, id). ``host`` is either end."""
-        with self.db.session() as s:
+        with self.db.reader() as s:
             q = sa.select(models.Move).order_by(models.Move.created_at.desc(),
                                                 models.Move.id.desc())
             if instance_uuid is not None:
@@ -124,7 +124,7 @@ class MoveStore:
             return [move_to_dict(m) for m in s.scalars(q)]
 
     def list_unfinished(self):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return [move_to_dict(m) for m in s.scalars(
                 sa.select(models.Move).where(
                     models.Move.state.not_in(TERMINAL_STATES)).order_by(
@@ -190,7 +190,7 @@ class MoveStore:
         found = {move_id: [] for move_id in move_ids}
         if not found:
             return found
-        with self.db.session() as s:
+        with self.db.reader() as s:
             for e in s.scalars(
                     sa.select(models.MoveEvent)
                     .where(models.MoveEvent.move_id.in_(list(found)))

@@ -21,6 +21,9 @@ SQLITE_BUSY_TIMEOUT_MS = 60000
 
 _LOCK = threading.Lock()
 _DATABASES = {}
+# Execution option of a transaction that only reads (see Database.reader).
+READ_ONLY = 'mo_read_only'
+_LOCKS_HELD = 'mo_writer_locks'
 
 # Retry a whole write transaction on a deadlock or lost connection.
 retry_on_deadlock = oslo_db_api.wrap_db_retry(
@@ -29,13 +32,18 @@ retry_on_deadlock = oslo_db_api.wrap_db_retry(
 
 
 def _create_sqlite_engine(url):
-    """SQLite: pooled connections, and one writer at a time per process.
+    """SQLite: pooled connections, one writer at a time per process.
 
     SQLite allows one writer; left to its busy handler, threads that wait
     for the lock sleep in growing steps and a read that turns into a write
-    fails outright. Serialising the process's transactions on a lock hands
-    the database over at once; other processes still wait through
+    fails outright. Serialising the process's write transactions on a lock
+    hands the database over at once; other processes still wait through
     busy_timeout, and BEGIN IMMEDIATE makes their writes queue, not fail.
+    Read-only transactions (:meth:`Database.reader`, or the
+    :data:`READ_ONLY` execution option) begin deferred and take no lock:
+    in WAL mode a reader sees the last commit and never waits for the
+    writer. An in-memory database is one shared connection, so there every
+    transaction takes the lock.
     """
     parsed = sa.engine.make_url(url)
     in_memory = parsed.database in (None, '', ':memory:')
@@ -58,17 +66,26 @@ def _create_sqlite_engine(url):
         dbapi_con.execute('PRAGMA synchronous = NORMAL')
         dbapi_con.execute('PRAGMA foreign_keys = ON')
 
-    @sa.event.listens_for(engine, 'checkout')
-    def _checkout(dbapi_con, con_record, con_proxy):
-        lock.acquire()
+    if in_memory:
+        @sa.event.listens_for(engine, 'checkout')
+        def _checkout(dbapi_con, con_record, con_proxy):
+            lock.acquire()
+            con_record.info[_LOCKS_HELD] = 1
+
+    @sa.event.listens_for(engine, 'begin')
+    def _begin(conn):
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql('BEGIN')
+            return
+        if not in_memory:
+            lock.acquire()
+            conn.info[_LOCKS_HELD] = conn.info.get(_LOCKS_HELD, 0) + 1
+        conn.exec_driver_sql('BEGIN IMMEDIATE')
 
     @sa.event.listens_for(engine, 'checkin')
     def _checkin(dbapi_con, con_record):
-        lock.release()
-
-    @sa.event.listens_for(engine, 'begin')
-    def _begin_immediate(conn):
-        conn.exec_driver_sql('BEGIN IMMEDIATE')
+        for _ in range(con_record.info.pop(_LOCKS_HELD, 0)):
+            lock.release()
 
     return engine
 
@@ -83,6 +100,8 @@ class Database:
                 url, max_pool_size=20, max_overflow=20, thread_checkin=False)
         self._sessionmaker = orm.sessionmaker(bind=self.engine,
                                               expire_on_commit=False)
+        self._readermaker = orm.sessionmaker(
+            bind=self.engine.execution_options(**{READ_ONLY: True}))
 
     @contextlib.contextmanager
     def session(self):
@@ -90,6 +109,18 @@ class Database:
         with self._sessionmaker() as session:
             with session.begin():
                 yield session
+
+    @contextlib.contextmanager
+    def reader(self):
+        """A transaction that only reads: rolled back at the end.
+
+        It takes no writer lock on SQLite and commits nothing: whatever is
+        written through it is rolled back (or, on SQLite, may fail as
+        "database is locked"), so use :meth:`session` for anything that
+        may write.
+        """
+        with self._readermaker() as session:
+            yield session
 
     def dispose(self):
         self.engine.dispose()

@@ -171,7 +171,7 @@ class FakeDriver(base.ComputeDriver):
 
     # -- reading the world ----------------------------------------------------
     def describe(self, instance_uuid):
-        with self._db.session() as s:
+        with self._db.reader() as s:
             domains = s.scalars(sa.select(models.FakeDomain).filter_by(
                 instance_uuid=instance_uuid)).all()
             disks = s.scalars(sa.select(models.FakeDisk).filter_by(
@@ -198,12 +198,12 @@ class FakeDriver(base.ComputeDriver):
                 'remaining_mb': m.remaining_mb}
 
     def list_domains(self):
-        with self._db.session() as s:
+        with self._db.reader() as s:
             return [(d.instance_uuid, d.host, d.state) for d in
                     s.scalars(sa.select(models.FakeDomain))]
 
     def list_disks(self):
-        with self._db.session() as s:
+        with self._db.reader() as s:
             return [(d.instance_uuid, d.host) for d in
                     s.scalars(sa.select(models.FakeDisk))]
 
