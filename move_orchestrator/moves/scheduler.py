@@ -3,6 +3,8 @@
 from move_orchestrator.db import inventory as inv
 from move_orchestrator import exception
 
+_NOTHING = dict.fromkeys(inv.RESOURCES, 0)
+
 
 def free_resources(host, usage, ratios):
     return {r: int(host[r] * ratios.get(r, 1.0)) - usage[r]
@@ -11,11 +13,19 @@ def free_resources(host, usage, ratios):
 
 def select_destination(inventory, ratios, source, flavor, live,
                        allow_source=False):
-    """The host with the most free RAM that fits; NoValidHost otherwise."""
-    src = inventory.get_host(source)
+    """The host with the most free RAM that fits; NoValidHost otherwise.
+
+    Two queries whatever the number of hosts: the hosts, and the usage of
+    all of them summed by the database.
+    """
+    hosts = inventory.list_hosts()
+    src = next((h for h in hosts if h['name'] == source), None)
+    if src is None:
+        src = inventory.get_host(source)    # raises HostNotFound
+    usage = inventory.usage_by_host()
     reasons = {}
     candidates = []
-    for host in inventory.list_hosts():
+    for host in hosts:
         name = host['name']
         if name == source and not allow_source:
             continue
@@ -25,7 +35,7 @@ def select_destination(inventory, ratios, source, flavor, live,
         if live and host['cpu_model'] != src['cpu_model']:
             reasons[name] = 'CPU model %s' % host['cpu_model']
             continue
-        free = free_resources(host, inventory.host_usage(name), ratios)
+        free = free_resources(host, usage.get(name, _NOTHING), ratios)
         short = [r for r in inv.RESOURCES if flavor[r] > free[r]]
         if short:
             reasons[name] = 'not enough %s' % ', '.join(short)
