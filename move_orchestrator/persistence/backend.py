@@ -13,12 +13,19 @@ behaves the same) while doing the least work per save:
   backend, so a flow detail save skips its unchanged atoms. That memory
   assumes one writer per flow detail at a time, which TaskFlow's job claims
   (or a single engine) ensure;
-* progress-only changes to 0.0 or 1.0 (the engine writes both around every
-  task, right after the state change that matters) are not committed on
-  their own: they ride along with the next save of the same flow detail,
-  or :meth:`Backend.close`. Progress in between is written at once, so a
-  long task's progress stays visible. A kill may lose such a deferred value;
-  resume never reads it.
+* only the saves that come before a side effect are committed on their own:
+  an atom going RUNNING or REVERTING (its execute or revert follows), an
+  intermediate progress (a long task's progress stays visible), a flow
+  detail reaching an end state (SUCCESS, REVERTED, FAILURE, SUSPENDED), new
+  rows. Every other save (an atom's SUCCESS with its results, FAILURE,
+  REVERTED, PENDING, a new intention, progress 0.0 or 1.0, a flow going
+  RUNNING) rides along with the next committed save of the same flow
+  detail, which in a serial engine is the next atom starting or the flow
+  ending, or :meth:`Backend.close`. So one step costs one commit, and
+  the rule TaskFlow's resumption needs still holds: what a step did is
+  committed before the next step acts. A kill between the two loses the
+  deferred save: the atom is found as it was committed (RUNNING) and runs
+  (or reverts) again, which steps must bear anyway (at-least-once).
 
 Save hooks (:meth:`Backend.add_save_hook`) let the project write its own rows
 in the same transaction as an atom detail.
@@ -51,6 +58,10 @@ MAX_CACHED_FLOWS = 2000
 DEFERRED_PROGRESS = (0.0, 1.0)
 _TERMINAL_FLOW_STATES = frozenset([states.SUCCESS, states.REVERTED,
                                    states.FAILURE])
+# Flow states committed at once: the engine stops after them.
+_END_FLOW_STATES = _TERMINAL_FLOW_STATES | {states.SUSPENDED}
+# Atom states that an execute or a revert follows: committed at once.
+_ACTING_STATES = frozenset([states.RUNNING, states.REVERTING])
 
 
 def _without_progress(meta):
@@ -66,6 +77,22 @@ def _progress_only(old, new, new_meta):
     return _without_progress(t.loads(old['meta'])) == _without_progress(new_meta)
 
 
+def _deferrable(old, new, new_meta):
+    """True if this atom save may wait for the flow detail's next commit."""
+    if new['state'] in _ACTING_STATES:
+        return _progress_only(old, new, new_meta)
+    # A progress report in between: shown at once.
+    return (old['meta'] == new['meta']
+            or (new_meta or {}).get('progress') in (None,) + DEFERRED_PROGRESS)
+
+
+def _overlay(row, deferred):
+    """A stored row with a deferred save's values over it."""
+    if deferred is None:
+        return row
+    return dict(row, **deferred)
+
+
 class _Cache:
     """What this backend last committed (or deferred), per flow detail."""
 
@@ -75,7 +102,33 @@ class _Cache:
         self.complete = set()                   # fds whose atoms are all known
         self.atoms = {}                         # ad uuid -> (fd uuid, row)
         self.children = {}                      # fd uuid -> {ad uuid}
-        self.pending = {}                       # fd uuid -> {ad uuid: (meta, ad)}
+        # Deferred saves, per fd uuid, in order: [(ad uuid, row, ad,
+        # progress only)]; a
+        # flow row (ad uuid None) only as the first entry.
+        self.pending = {}
+
+    def defer(self, fd_uuid, ad_uuid, row, ad, progress_only=False):
+        entries = self.pending.setdefault(fd_uuid, [])
+        if ad_uuid is None:
+            if entries and entries[0][0] is None:
+                entries[0] = (None, row, None, False)
+            else:
+                entries.insert(0, (None, row, None, False))
+            return
+        last = entries[-1] if entries else None
+        if last is not None and last[0] == ad_uuid and (
+                last[3] or progress_only
+                or (last[1]['state'], last[1]['intention'])
+                == (row['state'], row['intention'])):
+            # The same step again with only newer values (or after a
+            # progress of 0.0 or 1.0, which nobody reads): one save.
+            entries[-1] = (ad_uuid, row, ad, progress_only and last[3])
+        else:
+            entries.append((ad_uuid, row, ad, progress_only))
+
+    def pending_rows(self, fd_uuid):
+        """{ad uuid (None: the flow): latest deferred row} of a flow."""
+        return {entry[0]: entry[1] for entry in self.pending.get(fd_uuid, ())}
 
     def clear(self):
         with self.lock:
@@ -227,10 +280,9 @@ class Connection(base.Connection):
     @contextlib.contextmanager
     def _read(self):
         try:
+            # Rolled back when the connection closes: nothing to commit.
             with self._engine.connect() as conn:
-                conn = conn.execution_options(**{engines.READ_ONLY: True})
-                with conn.begin():
-                    yield conn
+                yield conn.execution_options(**{engines.READ_ONLY: True})
         except sa_exc.SQLAlchemyError:
             exc.raise_with_cause(exc.StorageFailure, 'Failed reading')
 
@@ -285,6 +337,8 @@ class Connection(base.Connection):
 
     @_retry_on_deadlock
     def update_flow_details(self, flow_detail):
+        if self._defer_flow(flow_detail):
+            return flow_detail
         with self._write() as txn:
             self._save_flow(txn, flow_detail, None)
         if flow_detail.state in _TERMINAL_FLOW_STATES:
@@ -300,9 +354,11 @@ class Connection(base.Connection):
         cache = self._cache
         with cache.lock:
             fd_uuid, old = cache.atoms.get(ad.uuid, (None, None))
-            if old is not None and _progress_only(old, row, ad.meta):
-                cache.atoms[ad.uuid] = (fd_uuid, row)
-                cache.pending.setdefault(fd_uuid, {})[ad.uuid] = (row['meta'], ad)
+            if old is not None and _deferrable(old, row, ad.meta):
+                if old != row:
+                    cache.atoms[ad.uuid] = (fd_uuid, row)
+                    cache.defer(fd_uuid, ad.uuid, row, ad.copy(),
+                                _progress_only(old, row, ad.meta))
                 return ad
         with self._write() as txn:
             if fd_uuid is None and (self._backend._hooks
@@ -312,9 +368,29 @@ class Connection(base.Connection):
                         t.atomdetails.c.uuid == ad.uuid)).scalar()
             self._guard(txn, fd_uuid)
             if fd_uuid is not None:
-                self._flush_pending(txn, fd_uuid, skip=ad.uuid)
+                self._flush_pending(txn, fd_uuid)
             self._update_atom(txn, ad, row, fd_uuid)
         return ad
+
+    def _defer_flow(self, fd):
+        """Defer a flow detail save that changes only a non-end state (or
+        meta) of a flow whose atoms are all known and unchanged."""
+        if fd.state in _END_FLOW_STATES:
+            return False
+        cache = self._cache
+        row = t.flow_row(fd)
+        with cache.lock:
+            old = cache.flows.get(fd.uuid)
+            if old is None or fd.uuid not in cache.complete:
+                return False
+            for ad in fd:
+                known = cache.atoms.get(ad.uuid, (None, None))[1]
+                if known is None or known != t.atom_row(ad):
+                    return False
+            if old != row:
+                cache.flows[fd.uuid] = row
+                cache.defer(fd.uuid, None, row, None)
+        return True
 
     def _update_atom(self, txn, ad, row, fd_uuid):
         r = txn.conn.execute(t.UPDATE_ATOM, dict(row, b_uuid=ad.uuid))
@@ -328,35 +404,42 @@ class Connection(base.Connection):
         # Called with the cache lock held, after the commit.
         if ad_uuid in self._cache.children.get(fd_uuid, ()):
             self._cache.atoms[ad_uuid] = (fd_uuid, row)
-        pending = self._cache.pending.get(fd_uuid)
-        if pending is not None:
-            pending.pop(ad_uuid, None)
-            if not pending:
-                del self._cache.pending[fd_uuid]
 
-    def _flush_pending(self, txn, fd_uuid, skip=None):
-        """Write the deferred progress of one flow detail's atoms."""
+    def _flush_pending(self, txn, fd_uuid):
+        """Write the deferred saves of one flow detail, in their order.
+
+        The database gets the latest row of each; the hooks see every
+        deferred save, as they would have without deferring.
+        """
         with self._cache.lock:
-            pending = dict(self._cache.pending.get(fd_uuid, ()))
-        if pending:
-            self._guard(txn, fd_uuid)
-        for ad_uuid, (meta, ad) in pending.items():
-            if ad_uuid == skip:
-                continue
-            txn.conn.execute(t.UPDATE_ATOM, {'meta': meta, 'b_uuid': ad_uuid})
-            self._run_hooks(txn, ad, fd_uuid)
+            entries = list(self._cache.pending.get(fd_uuid, ()))
+        if not entries:
+            return
+        # Deferred saves are writes of the flow like any other: fenced in
+        # the transaction that finally writes them.
+        self._guard(txn, fd_uuid)
+        latest = {}
+        for entry in entries:
+            latest[entry[0]] = entry[1]
+        for ad_uuid, row in latest.items():
+            if ad_uuid is None:
+                txn.conn.execute(t.UPDATE_FLOW, dict(row, b_uuid=fd_uuid))
+            else:
+                txn.conn.execute(t.UPDATE_ATOM, dict(row, b_uuid=ad_uuid))
+        for ad_uuid, _row, ad, _progress in entries:
+            if ad_uuid is not None:
+                self._run_hooks(txn, ad, fd_uuid)
 
         def _done():
             left = self._cache.pending.get(fd_uuid)
             if left is None:
                 return
-            for ad_uuid, entry in pending.items():
-                if left.get(ad_uuid) is entry:
-                    del left[ad_uuid]
+            # Saves deferred while this one committed stay pending.
+            flushed = set(map(id, entries))
+            left[:] = [e for e in left if id(e) not in flushed]
             if not left:
                 del self._cache.pending[fd_uuid]
-        if pending:
-            txn.on_commit.append(_done)
+        txn.on_commit.append(_done)
 
     def _save_flow(self, txn, fd, book_uuid):
         """Update (or, below a logbook, insert) a flow detail and its atoms."""
@@ -415,16 +498,16 @@ class Connection(base.Connection):
 
     def _atoms(self, conn, fd_uuid):
         q = sa.select(t.atomdetails).where(t.atomdetails.c.parent_uuid == fd_uuid)
-        atoms = [t.atom_from_row(r._mapping) for r in conn.execute(q)]
+        rows = conn.execute(q).all()
         with self._cache.lock:
-            pending = dict(self._cache.pending.get(fd_uuid, ()))
-        for ad in atoms:
-            if ad.uuid in pending:
-                ad.meta = t.loads(pending[ad.uuid][0])
-        return atoms
+            pending = self._cache.pending_rows(fd_uuid)
+        return [t.atom_from_row(_overlay(r._mapping, pending.get(r.uuid)))
+                for r in rows]
 
     def _flow(self, conn, row, lazy):
-        fd = t.flow_from_row(row)
+        with self._cache.lock:
+            deferred = self._cache.pending_rows(row['uuid']).get(None)
+        fd = t.flow_from_row(_overlay(row, deferred))
         if not lazy:
             for ad in self._atoms(conn, fd.uuid):
                 fd.add(ad)
@@ -468,12 +551,10 @@ class Connection(base.Connection):
 
     def get_atom_details(self, ad_uuid):
         with self._read() as conn:
-            ad = t.atom_from_row(self._one(conn, t.atomdetails, ad_uuid, 'atom details'))
+            row = self._one(conn, t.atomdetails, ad_uuid, 'atom details')
         with self._cache.lock:
-            for pending in self._cache.pending.values():
-                if ad_uuid in pending:
-                    ad.meta = t.loads(pending[ad_uuid][0])
-        return ad
+            deferred = self._cache.pending_rows(row['parent_uuid']).get(ad_uuid)
+        return t.atom_from_row(_overlay(row, deferred))
 
     def get_atoms_for_flow(self, fd_uuid):
         with self._read() as conn:

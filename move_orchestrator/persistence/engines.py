@@ -10,9 +10,10 @@ backend.
 
 from move_orchestrator.db import session as db_session
 
-# Execution option: the transaction only reads. (The project's SQLite engine
-# begins every transaction IMMEDIATE anyway; other databases ignore it.)
-READ_ONLY = 'mo_tf_read_only'
+# Execution option: the transaction only reads. On SQLite it begins deferred
+# and takes no writer lock (WAL readers never wait); other databases ignore
+# it.
+READ_ONLY = db_session.READ_ONLY
 
 
 def get_engine(url):

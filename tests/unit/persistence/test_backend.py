@@ -99,12 +99,14 @@ class BackendBehaviourMixin:
             self.assertEqual('t%d' % i, ad.results)
             self.assertEqual(1.0, ad.meta['progress'])
 
-    def test_progress_rides_along_with_the_next_save(self):
+    def test_one_commit_per_step(self):
         commits = []
         sa.event.listen(self.engine, 'commit', lambda conn: commits.append(1))
         fd = self.run_flow(self.backend)
-        # logbook, atoms, RUNNING, 5 x (RUNNING + SUCCESS), SUCCESS.
-        self.assertEqual(14, len(commits))
+        # logbook, atoms, 5 x RUNNING (the first carries the flow's
+        # RUNNING, the others the SUCCESS of the step before), the flow's
+        # SUCCESS (carrying the last step's).
+        self.assertEqual(8, len(commits))
         # Flushed with the flow's SUCCESS: visible from a fresh backend.
         stored = self.stored_flow(fd.uuid)
         self.assertEqual([1.0] * 5, [ad.meta['progress'] for ad in stored])
@@ -124,6 +126,69 @@ class BackendBehaviourMixin:
                          .find(ad.uuid).meta)
         self.backend.close()
         self.assertEqual(1.0, self.stored_flow(fd.uuid).find(ad.uuid).meta['progress'])
+
+    def _flow_with_atoms(self, conn, *names):
+        _book, fd = new_book(conn)
+        ads = [models.TaskDetail(name, uuidutils.generate_uuid())
+               for name in names]
+        for ad in ads:
+            fd.add(ad)
+        conn.update_flow_details(fd)
+        return fd, ads
+
+    def test_a_step_result_commits_before_the_next_step_acts(self):
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            fd, (a, b) = self._flow_with_atoms(conn, 'a', 'b')
+            a.state = states.RUNNING
+            conn.update_atom_details(a)
+            a.state, a.results = states.SUCCESS, {'copied': 3}
+            conn.update_atom_details(a)
+            # This process reads what it saved...
+            self.assertEqual(states.SUCCESS, conn.get_atom_details(a.uuid).state)
+            # ...another finds the step running: killed now, it runs again.
+            other = self.stored_flow(fd.uuid, self.make_backend()).find(a.uuid)
+            self.assertEqual(states.RUNNING, other.state)
+            self.assertIsNone(other.results)
+            b.state = states.RUNNING
+            conn.update_atom_details(b)
+        stored = self.stored_flow(fd.uuid, self.make_backend())
+        self.assertEqual(states.SUCCESS, stored.find(a.uuid).state)
+        self.assertEqual({'copied': 3}, stored.find(a.uuid).results)
+        self.assertEqual(states.RUNNING, stored.find(b.uuid).state)
+
+    def test_a_failure_then_its_revert_reach_the_hooks_in_order(self):
+        seen = self._hook_setup()
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            fd, (a,) = self._flow_with_atoms(conn, 'a')
+            for state in (states.RUNNING, states.FAILURE, states.REVERTING,
+                          states.REVERTED):
+                a.state = state
+                conn.update_atom_details(a)
+            fd.state = states.REVERTED
+            conn.update_flow_details(fd)
+        self.assertEqual([None, states.RUNNING, states.FAILURE,
+                          states.REVERTING, states.REVERTED],
+                         [state for _name, state in seen])
+        self.assertEqual([s for _n, s in seen],
+                         [r[1] for r in self.hook_rows()])
+        self.assertEqual(states.REVERTED, self.atom_row_state(a.uuid))
+
+    def test_a_deferred_save_whose_hook_fails_fails_the_next_commit(self):
+        self._hook_setup(fail_on=states.SUCCESS)
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            _fd, (a, b) = self._flow_with_atoms(conn, 'a', 'b')
+            a.state = states.RUNNING
+            conn.update_atom_details(a)
+            a.state = states.SUCCESS
+            conn.update_atom_details(a)
+            b.state = states.RUNNING
+            self.assertRaises(RuntimeError, conn.update_atom_details, b)
+        self.assertEqual(states.RUNNING, self.atom_row_state(a.uuid))
+        self.assertIsNone(self.atom_row_state(b.uuid))
+        # Still deferred: committed once the hook lets it.
+        self.backend.remove_save_hook(self.hook)
+        self.backend.close()
+        self.assertEqual(states.SUCCESS, self.atom_row_state(a.uuid))
 
     def test_intermediate_progress_is_written_at_once(self):
         with contextlib.closing(self.backend.get_connection()) as conn:
@@ -186,6 +251,7 @@ class BackendBehaviourMixin:
             if ad.state == fail_on:
                 raise RuntimeError('hook failed')
         self.backend.add_save_hook(hook)
+        self.hook = hook
         return seen
 
     def hook_rows(self):
@@ -211,13 +277,13 @@ class BackendBehaviourMixin:
         self.assertEqual(states.RUNNING, self.atom_row_state(ad.uuid))
 
     def test_save_hook_rolls_back_with_the_atom(self):
-        self._hook_setup(fail_on=states.FAILURE)
+        self._hook_setup(fail_on=states.RUNNING)
         with contextlib.closing(self.backend.get_connection()) as conn:
             _book, fd = new_book(conn)
             ad = models.TaskDetail('t', uuidutils.generate_uuid())
             fd.add(ad)
             conn.update_flow_details(fd)
-            ad.state = states.FAILURE
+            ad.state = states.RUNNING
             self.assertRaises(RuntimeError, conn.update_atom_details, ad)
         self.assertEqual([(ad.uuid, None, fd.uuid)], self.hook_rows())
         self.assertIsNone(self.atom_row_state(ad.uuid))
@@ -238,7 +304,8 @@ class BackendBehaviourMixin:
         seen = self._hook_setup()
         self.run_flow(self.backend)
         t0 = [s for name, s in seen if name == 't0']
-        self.assertEqual([states.PENDING, states.RUNNING, states.SUCCESS, states.SUCCESS], t0)
+        # SUCCESS and the progress 1.0 after it are one deferred save.
+        self.assertEqual([states.PENDING, states.RUNNING, states.SUCCESS], t0)
 
     def test_shares_the_project_engine(self):
         from move_orchestrator.db import session
