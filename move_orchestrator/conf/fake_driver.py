@@ -19,6 +19,14 @@ OPTS = [
                      'overlapped another on the same instance: two '
                      'conductors running one move at once. For tests; one '
                      'more commit per operation.'),
+    cfg.FloatOpt('transfer_time', default=0.0, min=0,
+                 help='Seconds every transfer takes, whatever the size: a '
+                      'disk copy to another host, and a live migration\'s '
+                      'memory copy (which then converges this long after '
+                      'it started, however often it is polled). 0: a disk '
+                      'copy is instant and a migration converges after '
+                      'migration_steps polls. For scale benchmarks, where '
+                      'the ideal makespan is a multiple of it.'),
 ]
 
 

@@ -83,6 +83,7 @@ class FakeDriver(base.ComputeDriver):
         self._faults = faults.parse(conf.fake_driver.faults)
         self._delay = conf.fake_driver.operation_delay
         self._steps = conf.fake_driver.migration_steps
+        self._transfer_time = conf.fake_driver.transfer_time
         self._db = db_session.get_database(conf.database.connection)
         self._record = conf.fake_driver.record_operations
         self._runner = '%s.%d' % (socket.gethostname(), os.getpid())
@@ -262,6 +263,8 @@ class FakeDriver(base.ComputeDriver):
     @_transferring
     @_operation
     def copy_disk(self, instance_uuid, source, dest, size_gb):
+        if self._transfer_time and source != dest:
+            time.sleep(self._transfer_time)
         with self._db.session() as s:
             src = self._one(s, models.FakeDisk, instance_uuid, source)
             if src is None:
@@ -352,8 +355,16 @@ class FakeDriver(base.ComputeDriver):
         with self._db.session() as s:
             mig = s.get(models.FakeMigration, instance_uuid)
             if mig is not None and mig.status == base.MIGRATION_RUNNING:
-                step = max(1, -(-mig.total_mb // self._steps))
-                mig.remaining_mb = max(0, mig.remaining_mb - step)
+                if self._transfer_time:
+                    # Started at created_at (a durable clock: a restarted
+                    # conductor finds it as far along as it should be).
+                    elapsed = (models.utcnow() - mig.created_at
+                               ).total_seconds()
+                    left = max(0.0, 1.0 - elapsed / self._transfer_time)
+                    mig.remaining_mb = int(mig.total_mb * left)
+                else:
+                    step = max(1, -(-mig.total_mb // self._steps))
+                    mig.remaining_mb = max(0, mig.remaining_mb - step)
                 if mig.remaining_mb == 0:
                     mig.status = base.MIGRATION_READY
             return self._migration_dict(mig)
