@@ -18,6 +18,13 @@ EVENT_FIELDS = ('id', 'kind', 'name', 'phase', 'state', 'progress', 'error',
                 'detail', 'user_id', 'project_id', 'created_at')
 
 
+# Reads select rows, not ORM objects: a move is read several times per step,
+# and building an object (identity map, instrumentation) costs more than the
+# query.
+_MOVES = models.Move.__table__
+_EVENTS = models.MoveEvent.__table__
+
+
 def move_to_dict(row):
     return {f: getattr(row, f) for f in MOVE_FIELDS}
 
@@ -79,13 +86,14 @@ class MoveStore:
 
     def find_by_request_id(self, request_id):
         with self.db.reader() as s:
-            move = s.scalars(sa.select(models.Move).filter_by(
-                request_id=request_id)).first()
+            move = s.execute(sa.select(_MOVES).where(
+                _MOVES.c.request_id == request_id)).first()
             return move_to_dict(move) if move else None
 
     def get(self, move_id):
         with self.db.reader() as s:
-            move = s.get(models.Move, move_id)
+            move = s.execute(sa.select(_MOVES).where(
+                _MOVES.c.id == move_id)).first()
             if move is None:
                 raise exception.TaskNotFound(task=move_id)
             return move_to_dict(move)
@@ -125,10 +133,10 @@ class MoveStore:
 
     def list_unfinished(self):
         with self.db.reader() as s:
-            return [move_to_dict(m) for m in s.scalars(
-                sa.select(models.Move).where(
-                    models.Move.state.not_in(TERMINAL_STATES)).order_by(
-                    models.Move.created_at))]
+            return [move_to_dict(m) for m in s.execute(
+                sa.select(_MOVES).where(
+                    _MOVES.c.state.not_in(TERMINAL_STATES)).order_by(
+                    _MOVES.c.created_at))]
 
     def set_state(self, move_id, decide, context=None, **values):
         """Record a move state change in one transaction.
@@ -191,9 +199,9 @@ class MoveStore:
         if not found:
             return found
         with self.db.reader() as s:
-            for e in s.scalars(
-                    sa.select(models.MoveEvent)
-                    .where(models.MoveEvent.move_id.in_(list(found)))
-                    .order_by(models.MoveEvent.id)):
+            for e in s.execute(
+                    sa.select(_EVENTS)
+                    .where(_EVENTS.c.move_id.in_(list(found)))
+                    .order_by(_EVENTS.c.id)):
                 found[e.move_id].append(event_to_dict(e))
         return found
