@@ -1,6 +1,9 @@
 """Move records and their append-only history of events."""
 
+import contextlib
+
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from move_orchestrator.db import fencing
 from move_orchestrator.db import models
@@ -138,15 +141,25 @@ class MoveStore:
                     _MOVES.c.state.not_in(TERMINAL_STATES)).order_by(
                     _MOVES.c.created_at))]
 
-    def set_state(self, move_id, decide, context=None, **values):
+    def set_state(self, move_id, decide, context=None, connection=None,
+                  **values):
         """Record a move state change in one transaction.
 
         ``decide(move)`` sees the move as it was (a dict) and returns its new
         state, None to leave it (the values are still written), or raises to
         refuse. Returns (that dict, the new state or None). A move that ends
         ``completed`` or ``reverted`` releases its instance.
+
+        With ``connection`` (a SQLAlchemy connection in a transaction, such
+        as a persistence save hook's) the change is written through it and
+        commits or rolls back with the caller's transaction. With no values
+        and nothing to change, nothing is written (a read decides first).
         """
-        with self.db.session() as s:
+        if not values and connection is None:
+            before = self.get(move_id)
+            if decide(before) in (None, before['state']):
+                return before, None
+        with self._writing(connection) as s:
             self.fences.check(s, move_id)
             move = s.get(models.Move, move_id)
             if move is None:
@@ -168,6 +181,17 @@ class MoveStore:
             if state in (COMPLETED, REVERTED):
                 self.inventory.unlock_instance(s, move.instance_uuid, move_id)
             return before, state
+
+    @contextlib.contextmanager
+    def _writing(self, connection):
+        if connection is None:
+            with self.db.session() as s:
+                yield s
+            return
+        # Joins the caller's transaction: flushed here, committed there.
+        with orm.Session(bind=connection, expire_on_commit=False) as s:
+            yield s
+            s.flush()
 
     def update(self, move_id, **values):
         with self.db.session() as s:

@@ -29,13 +29,20 @@ def failure_to_dict(failure):
 
 class AtomHistoryWriter:
     def __init__(self):
-        self._flows = {}      # flow detail uuid -> (move id, phase of atom)
+        self._flows = {}      # fd uuid -> (move id, phase of, on_start)
         self._last = {}       # atom uuid -> (state, progress) last written
         self._lock = threading.Lock()
 
-    def register(self, flow_uuid, move_id, phase_of):
+    def register(self, flow_uuid, move_id, phase_of, on_start=None):
+        """Write the history of a flow's atoms as they are saved.
+
+        ``on_start(connection, atom_detail)``, if given, is called when an
+        atom starts (goes RUNNING), inside the transaction that saves it:
+        what it writes through the connection (the move's state, say)
+        commits with the step's start, in one commit.
+        """
         with self._lock:
-            self._flows[flow_uuid] = (move_id, phase_of)
+            self._flows[flow_uuid] = (move_id, phase_of, on_start)
 
     def unregister(self, flow_uuid, atom_uuids=()):
         with self._lock:
@@ -48,7 +55,7 @@ class AtomHistoryWriter:
             flow = self._flows.get(flow_uuid)
         if flow is None:
             return
-        move_id, phase_of = flow
+        move_id, phase_of, on_start = flow
         state = atom_detail.state
         progress = (atom_detail.meta or {}).get('progress')
         last_state, last_progress = self._last.get(atom_detail.uuid,
@@ -79,3 +86,5 @@ class AtomHistoryWriter:
             'error': error, 'detail': detail, 'user_id': None,
             'project_id': None, 'created_at': models.utcnow()})
         self._last[atom_detail.uuid] = (state, progress)
+        if on_start is not None and state_name == tf_states.RUNNING:
+            on_start(connection, atom_detail)

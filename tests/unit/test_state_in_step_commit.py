@@ -1,0 +1,80 @@
+"""A move's state written in the transaction that saves a step's start."""
+
+import contextlib
+
+from oslo_utils import uuidutils
+import sqlalchemy as sa
+from taskflow.persistence import models as tf_models
+from taskflow import states as tf_states
+
+from move_orchestrator import states
+
+
+def _moved(cloud):
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == states.COMPLETED
+    return doc['id']
+
+
+def _to_failed(move):
+    return states.FAILED
+
+
+def test_set_state_through_a_connection_commits_with_it(cloud):
+    store, engine = cloud.services.store, cloud.services.db.engine
+    move_id = _moved(cloud)
+    with contextlib.suppress(RuntimeError):
+        with engine.begin() as conn:
+            store.set_state(move_id, _to_failed, connection=conn,
+                            reason='x')
+            raise RuntimeError('the caller rolls back')
+    assert store.get(move_id)['state'] == states.COMPLETED
+    with engine.begin() as conn:
+        before, state = store.set_state(move_id, _to_failed,
+                                        connection=conn, reason='x')
+    assert (before['state'], state) == (states.COMPLETED, states.FAILED)
+    assert store.get(move_id)['state'] == states.FAILED
+    assert store.events(move_id)[-1]['state'] == states.FAILED
+
+
+def test_set_state_with_nothing_to_change_commits_nothing(cloud):
+    store, engine = cloud.services.store, cloud.services.db.engine
+    move_id = _moved(cloud)
+    commits = []
+    sa.event.listen(engine, 'commit', lambda conn: commits.append(1))
+    before, state = store.set_state(move_id, lambda move: move['state'])
+    assert (before['state'], state) == (states.COMPLETED, None)
+    assert commits == []
+    store.set_state(move_id, lambda move: None, reason='why')
+    assert commits == [1]
+    assert store.get(move_id)['reason'] == 'why'
+
+
+def test_a_step_start_and_the_move_state_are_one_commit(cloud):
+    services = cloud.services
+    move_id = _moved(cloud)
+    backend = services.persistence
+    with contextlib.closing(backend.get_connection()) as conn:
+        book = tf_models.LogBook('b')
+        fd = tf_models.FlowDetail('f', uuidutils.generate_uuid())
+        ad = tf_models.TaskDetail('CopyDisk', uuidutils.generate_uuid())
+        fd.add(ad)
+        book.add(fd)
+        conn.save_logbook(book)
+
+    def on_start(connection, atom_detail):
+        services.store.set_state(move_id, _to_failed, connection=connection)
+
+    services.history.register(fd.uuid, move_id, lambda name: 'transfer',
+                              on_start=on_start)
+    commits = []
+    sa.event.listen(services.db.engine, 'commit',
+                    lambda c: commits.append(1))
+    ad.state = tf_states.RUNNING
+    with contextlib.closing(backend.get_connection()) as conn:
+        conn.update_atom_details(ad)
+    assert commits == [1]
+    assert services.store.get(move_id)['state'] == states.FAILED
+    events = services.store.events(move_id)
+    assert [(e['kind'], e['state']) for e in events[-2:]] == [
+        ('subtask', tf_states.RUNNING), ('move', states.FAILED)]
