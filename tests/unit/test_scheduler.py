@@ -1,5 +1,7 @@
 """The scheduler asks the database a fixed number of questions."""
 
+import threading
+
 import sqlalchemy as sa
 
 from move_orchestrator.moves import scheduler
@@ -7,9 +9,12 @@ from move_orchestrator.moves import scheduler
 
 def _statements(cloud, func):
     seen = []
+    me = threading.get_ident()
 
     def count(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith('SELECT'):
+        # This thread's only: the conductor's own threads go on.
+        if threading.get_ident() == me and \
+                statement.lstrip().upper().startswith('SELECT'):
             seen.append(statement)
     sa.event.listen(cloud.services.db.engine, 'before_cursor_execute', count)
     try:
