@@ -290,8 +290,20 @@ class Connection(base.Connection):
         if fd_uuid is None or fd_uuid in txn.guarded:
             return
         txn.guarded.add(fd_uuid)
-        for guard in self._backend._guards:
-            guard(txn.conn, fd_uuid)
+        try:
+            for guard in self._backend._guards:
+                guard(txn.conn, fd_uuid)
+        except sa_exc.SQLAlchemyError:
+            raise           # the database failed, not the guard: retried
+        except Exception:   # noqa: B902 - re-raised
+            # Refused (a lost claim): the flow's deferred saves are no longer
+            # this process's to write, and what it remembers of the flow may
+            # no longer be what the database holds once another writer took
+            # over. Dropped, so a later run reads the database's rows.
+            with self._cache.lock:
+                self._cache.pending.pop(fd_uuid, None)
+                self._cache.forget_flow(fd_uuid)
+            raise
 
     def _run_hooks(self, txn, ad, fd_uuid):
         for hook in self._backend._hooks:

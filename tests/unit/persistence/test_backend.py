@@ -190,6 +190,36 @@ class BackendBehaviourMixin:
         self.backend.close()
         self.assertEqual(states.SUCCESS, self.atom_row_state(a.uuid))
 
+    def test_a_write_refused_by_the_guard_drops_the_flows_deferred_saves(self):
+        refused = []
+
+        def guard(conn, flow_uuid):
+            if refused:
+                raise RuntimeError('claim lost')
+        self.backend.add_write_guard(guard)
+        with contextlib.closing(self.backend.get_connection()) as conn:
+            fd, (a, b) = self._flow_with_atoms(conn, 'a', 'b')
+            a.state = states.RUNNING
+            conn.update_atom_details(a)
+            a.state, a.results = states.SUCCESS, {'copied': 3}
+            conn.update_atom_details(a)     # deferred
+            refused.append(True)
+            b.state = states.RUNNING
+            # The deferred save rides with a refused commit: neither lands.
+            self.assertRaises(RuntimeError, conn.update_atom_details, b)
+            self.assertEqual(states.RUNNING, self.atom_row_state(a.uuid))
+            self.assertIsNone(self.atom_row_state(b.uuid))
+            # Nor does it linger: this process now reads the database's
+            # rows (another writer's, after a takeover), not its own
+            # uncommitted ones, and writes nothing of them later.
+            self.assertEqual(states.RUNNING,
+                             conn.get_atom_details(a.uuid).state)
+            self.assertEqual(states.RUNNING,
+                             conn.get_flow_details(fd.uuid).find(a.uuid).state)
+        refused.clear()
+        self.backend.close()
+        self.assertEqual(states.RUNNING, self.atom_row_state(a.uuid))
+
     def test_intermediate_progress_is_written_at_once(self):
         with contextlib.closing(self.backend.get_connection()) as conn:
             _book, fd = new_book(conn)
