@@ -158,6 +158,12 @@ class MoveStore:
         if not values and connection is None:
             before = self.get(move_id)
             if decide(before) in (None, before['state']):
+                # Nothing to write, but a lost claim still shows, as it
+                # would have at the write (a generation only grows: an
+                # unlocked read is enough to see it changed).
+                token = self.fences.token(move_id)
+                if token is not None and before['generation'] != token:
+                    raise exception.ClaimLost(move=move_id, generation=token)
                 return before, None
         with self._writing(connection) as s:
             self.fences.check(s, move_id)

@@ -4,10 +4,12 @@ import contextlib
 import threading
 
 from oslo_utils import uuidutils
+import pytest
 import sqlalchemy as sa
 from taskflow.persistence import models as tf_models
 from taskflow import states as tf_states
 
+from move_orchestrator import exception
 from move_orchestrator import states
 
 
@@ -51,6 +53,21 @@ def test_set_state_with_nothing_to_change_commits_nothing(cloud):
     store.set_state(move_id, lambda move: None, reason='why')
     assert commits == [1]
     assert store.get(move_id)['reason'] == 'why'
+
+
+def test_set_state_with_nothing_to_change_still_sees_a_lost_claim(cloud):
+    store = cloud.services.store
+    move_id = _moved(cloud)
+    generation = store.get(move_id)['generation']
+    store.fences.hold(move_id, generation + 1)    # another claim's token
+    try:
+        with pytest.raises(exception.ClaimLost):
+            store.set_state(move_id, lambda move: move['state'])
+        store.fences.hold(move_id, generation)
+        before, state = store.set_state(move_id, lambda move: None)
+        assert (before['state'], state) == (states.COMPLETED, None)
+    finally:
+        store.fences.release(move_id)
 
 
 def test_a_step_start_and_the_move_state_are_one_commit(cloud):
