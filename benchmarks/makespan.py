@@ -78,5 +78,5 @@ def print_scale_scenario(workers_per_conductor=None):
             workers_per_conductor, ideal_makespan(
                 per_host, s['transfer_s'], s['per_source'], slots=slots)))
     print('  measured makespan and recovery after SIGKILL: not run here; '
-          'two conductor processes sharing PostgreSQL need the jobboard '
-          '(issue 10 item 1), which this tree does not have yet')
+          'it needs two conductor processes in jobboard mode (PostgreSQL '
+          'and Redis), not this one embedded conductor on SQLite')
