@@ -42,8 +42,7 @@ class MoveServer(_Plugin, moves.Move):
         live.add_argument('--cold', dest='live', action='store_false',
                           help='cold-migrate even an active server')
         parser.add_argument('--request-id', help='idempotency key')
-        parser.add_argument('--wait', action='store_true',
-                            help='follow the move until it ends')
+        self.add_wait_arguments(parser)
         return parser
 
 

@@ -39,17 +39,17 @@ def test_move_server_and_follow_its_tasks(api):
     proc = openstack(api, 'server', vm['uuid'], '--host', 'host3', '--live',
                      '--wait', '-f', 'json')
     task = json.loads(proc.stdout)
-    assert task['state'] == 'completed' and task['type'] == 'live-migrate'
+    assert task['State'] == 'completed' and task['Type'] == 'live-migrate'
     assert api.services.inventory.get_instance(vm['uuid'])['host'] == 'host3'
     listed = json.loads(openstack(api, 'task', 'list', '-f', 'json').stdout)
-    assert task['id'] in [t['id'] for t in listed]
+    assert task['ID'] in [t['ID'] for t in listed]
     mine = json.loads(openstack(api, 'task', 'list', '--instance',
                                 vm['uuid'], '-f', 'json').stdout)
-    assert [t['id'] for t in mine] == [task['id']]
-    shown = json.loads(openstack(api, 'task', 'show', task['id'], '-f',
+    assert [t['ID'] for t in mine] == [task['ID']]
+    shown = json.loads(openstack(api, 'task', 'show', task['ID'], '-f',
                                  'json').stdout)
-    assert shown['id'] == task['id'] and shown['destination'] == 'host3'
-    events = json.loads(openstack(api, 'task', 'events', task['id'], '-f',
+    assert shown['ID'] == task['ID'] and shown['Destination'] == 'host3'
+    events = json.loads(openstack(api, 'task', 'events', task['ID'], '-f',
                                   'json').stdout)
     assert events[-1]['state'] == 'completed'
 
@@ -57,21 +57,23 @@ def test_move_server_and_follow_its_tasks(api):
 def test_actions_and_errors(api):
     vm = api.boot(power_state='shutdown')
     proc = openstack(api, 'server', vm['uuid'], '--host', 'host-bad2',
-                     '--wait', '-f', 'json')
+                     '--wait', '-f', 'json', check=False)
+    assert proc.returncode == 4, proc.stderr    # --wait: 4 is failed
     task = json.loads(proc.stdout)
-    assert task['state'] == 'failed'
-    reverted = json.loads(openstack(api, 'task', 'revert', task['id'],
-                                    '--wait', '-f', 'json').stdout)
-    assert reverted['state'] == 'reverted'
+    assert task['State'] == 'failed'
+    proc = openstack(api, 'task', 'revert', task['ID'], '--wait', '-f',
+                     'json', check=False)
+    assert proc.returncode == 3, proc.stderr    # 3 is reverted
+    assert json.loads(proc.stdout)['State'] == 'reverted'
     for action in ('abort', 'resume', 'force-complete'):
-        proc = openstack(api, 'task', action, task['id'], check=False)
+        proc = openstack(api, 'task', action, task['ID'], check=False)
         assert proc.returncode == 1
         assert 'cannot be' in proc.stderr, proc.stderr
     proc = openstack(api, 'task', 'show', 'no-such-task', check=False)
     assert proc.returncode == 1
     assert 'Task no-such-task could not be found.' in proc.stderr
     hosts = json.loads(openstack(api, 'host', 'list', '-f', 'json').stdout)
-    assert 'host1' in [h['name'] for h in hosts]
+    assert 'host1' in [h['Name'] for h in hosts]
     shown = json.loads(openstack(api, 'host', 'set', 'host6', '--state',
                                  'disabled', '-f', 'json').stdout)
-    assert shown['state'] == 'disabled'
+    assert shown['State'] == 'disabled'
