@@ -30,7 +30,8 @@ def test_conductor_killed_during_a_live_migration(make_cloud, image, when, polic
     faults = (['TransferMemory.execute.after=kill']
               if when == 'at-the-switch-over-point' else [])
     first = guests.write_config(cloud, cloud.tmp / 'first.conf', bandwidth, faults)
-    proc = guests.cli('--config-file', first, 'move', 'vm1', '--to', 'host2', wait=False)
+    proc = guests.cli('--config-file', first, 'move', 'vm1', '--to', 'host2',
+                      '--wait', wait=False)   # --wait: the move runs in this process
     if when == 'mid-transfer':
         def transferring():
             migration = cloud.services.driver.describe(vm['uuid'])['migration']
@@ -79,7 +80,8 @@ def test_conductor_killed_at_every_task(make_cloud, image, move_type, point, pol
     first = guests.write_config(cloud, cloud.tmp / 'first.conf', 0, ['%s=kill' % point])
     args = {'live-migrate': ['--live'], 'cold-migrate': ['--cold'],
             'resize': ['--flavor', 'q.big']}[move_type]
-    code, output = guests.cli('--config-file', first, 'move', 'vm1', '--to', 'host2', *args)
+    code, output = guests.cli('--config-file', first, 'move', 'vm1', '--to', 'host2',
+                              '--wait', *args)
     assert code == -signal.SIGKILL, output
     second = guests.write_config(cloud, cloud.tmp / 'second.conf', 0, resume_policy=policy)
     code, output = guests.cli('--config-file', second, 'conductor', '--until-idle')
