@@ -57,10 +57,14 @@ class _Waits:
 class Move(_Waits, show.ShowOne):
     """Move an instance; the type is derived from the request."""
 
+    #: ``openstack move server`` spells it ``--host``, as openstackclient
+    destination_flag = '--to'
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('instance', help='instance name or uuid')
-        parser.add_argument('--to', dest='destination', metavar='HOST',
+        parser.add_argument(self.destination_flag, dest='destination',
+                            metavar='HOST',
                             help='destination host (default: scheduler)')
         parser.add_argument('--flavor', help='new flavor: a resize')
         live = parser.add_mutually_exclusive_group()

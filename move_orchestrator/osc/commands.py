@@ -29,21 +29,7 @@ class MoveServer(_Plugin, moves.Move):
     """Move a server; the type (live, cold, resize, evacuate) is derived
     from the request."""
 
-    def get_parser(self, prog_name):
-        parser = super(moves.Move, self).get_parser(prog_name)
-        parser.add_argument('instance', metavar='<server>',
-                            help='server name or ID')
-        parser.add_argument('--host', dest='destination', metavar='<host>',
-                            help='destination host (default: scheduler)')
-        parser.add_argument('--flavor', help='new flavor: a resize')
-        live = parser.add_mutually_exclusive_group()
-        live.add_argument('--live', dest='live', action='store_true',
-                          default=None, help='live-migrate')
-        live.add_argument('--cold', dest='live', action='store_false',
-                          help='cold-migrate even an active server')
-        parser.add_argument('--request-id', help='idempotency key')
-        self.add_wait_arguments(parser)
-        return parser
+    destination_flag = '--host'
 
 
 class ListTasks(_Plugin, tasks.ListTasks):
