@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 
+from benchmarks import engine_floor
 from benchmarks import makespan
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,6 +46,7 @@ RECORDED_BASELINE = {
              'world_commits_per_move': 16.0, 'transactions_per_move': 97.3},
 }
 FIGURES = (('moves_per_s', 'moves/s', '%.1f'),
+           ('cpu_ms_per_move', 'CPU ms/move', '%.1f'),
            ('accept_p50_ms', 'accept p50 ms', '%.0f'),
            ('accept_p99_ms', 'accept p99 ms', '%.0f'),
            ('commits_per_move', 'commits/move', '%.1f'),
@@ -138,5 +140,15 @@ def run(argv):
         print('baseline: git unavailable: printing the RECORDED figures '
               'of %s, not measured in this run' % BASELINE_REF)
     report(base_runs, cur_runs, label)
+    floor = engine_floor.cpu_ms_per_move()
+    cpu = _median(cur_runs, 'cold', 'cpu_ms_per_move')
+    print('TaskFlow alone, a cold move\'s flows with no-op steps on memory '
+          'persistence: %.1f CPU ms/move, at most %.0f moves/s per '
+          'conductor process; this tree\'s cold move: %.1f CPU ms (%.1fx '
+          'TaskFlow alone), at most %.0f moves/s; 10x the baseline would '
+          'be %.0f moves/s  (load %s)'
+          % (floor, 1000 / floor, cpu, cpu / floor, 1000 / cpu,
+             10 * _median(base_runs, 'cold', 'moves_per_s'),
+             '%.1f %.1f %.1f' % os.getloadavg()))
     print()
     makespan.print_scale_scenario()

@@ -77,6 +77,6 @@ def print_scale_scenario(workers_per_conductor=None):
         print('  with %d workers per conductor: %.0f s' % (
             workers_per_conductor, ideal_makespan(
                 per_host, s['transfer_s'], s['per_source'], slots=slots)))
-    print('  measured makespan and recovery after SIGKILL: not run here; '
-          'it needs two conductor processes in jobboard mode (PostgreSQL '
-          'and Redis), not this one embedded conductor on SQLite')
+    print('  measured makespan and recovery after SIGKILL: '
+          'tox -e bench -- --only scale (two jobboard conductor processes '
+          'on PostgreSQL and Redis)')

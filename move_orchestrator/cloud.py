@@ -11,7 +11,10 @@ from move_orchestrator import exception
 from move_orchestrator.moves import request as move_request
 
 DEMO_FLAVORS = (('m1.tiny', 1, 512, 1), ('m1.small', 1, 2048, 20),
-                ('m1.medium', 2, 4096, 40), ('m1.large', 4, 8192, 80))
+                ('m1.medium', 2, 4096, 40), ('m1.large', 4, 8192, 80),
+                # m1.small's disk with twice its vCPUs and RAM: what a
+                # running m1.small grows to in place (live-resize).
+                ('m1.wide', 2, 4096, 20))
 
 
 def boot_instance(services, name, host, flavor, image='cirros-0.6.2',
@@ -25,8 +28,8 @@ def boot_instance(services, name, host, flavor, image='cirros-0.6.2',
     spec = move_request.spec(instance, inventory.get_flavor(flavor))
     driver.create_disk(spec, host)
     driver.spawn(spec, host, power_on=power_state == 'running')
-    driver.bind_ports(uuid, host)
-    driver.activate_binding(uuid, host)
+    services.network.bind_ports(uuid, host)
+    services.network.activate_binding(uuid, host)
     return instance
 
 

@@ -11,7 +11,19 @@ from oslo_context import context as oslo_context
 
 
 class RequestContext(oslo_context.RequestContext):
-    """oslo.context's RequestContext; a class of ours so it can grow."""
+    """oslo.context's, with ``claim``: the move's claim a conductor acts
+    under when it calls a compute agent (db/fencing.py), None otherwise."""
+
+    FROM_DICT_EXTRA_KEYS = ['claim']
+
+    def __init__(self, *args, claim=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.claim = claim
+
+    def to_dict(self):
+        values = super().to_dict()
+        values['claim'] = self.claim
+        return values
 
 
 def get_admin_context(overwrite=False):

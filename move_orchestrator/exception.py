@@ -59,6 +59,12 @@ class CannotResizeDisk(InvalidMoveRequest):
                'and a disk cannot shrink.')
 
 
+class CannotHotplug(InvalidMoveRequest):
+    """A live resize was asked for (``live=true``) and cannot be done."""
+    msg_fmt = ('Cannot resize %(instance)s to flavor %(flavor)s live: '
+               '%(reason)s')
+
+
 class InstanceInvalidState(Invalid):
     msg_fmt = ('Instance %(instance)s is %(state)s and cannot be moved that '
                'way: %(reason)s')
@@ -137,6 +143,35 @@ class MigrationFailed(DriverError):
     msg_fmt = 'Live migration of %(instance)s failed: %(reason)s'
 
 
+class HotUnplugRefused(DriverError):
+    """Hot-plugged vCPUs or memory that the guest does not give back: the
+    instance keeps them, and the move that added them cannot be undone."""
+    msg_fmt = ('Cannot unplug %(what)s from %(instance)s on %(host)s: '
+               '%(reason)s')
+
+
+class AgentTimeout(DriverError):
+    msg_fmt = ('Compute driver operation %(operation)s failed: the compute '
+               'agent of %(host)s did not answer in time')
+
+
+class AgentTooOld(DriverError):
+    msg_fmt = ('%(operation)s on %(host)s needs compute agent API %(needed)s, '
+               'above [upgrade_levels] compute (%(pinned)s): raise it once '
+               'every agent serves %(needed)s.')
+
+
+class MigrationPastSwitchover(DriverError):
+    """A cancel came after the host side switched the guest over: the
+    move can only complete (it records the late cancel)."""
+    msg_fmt = ('Live migration of %(instance)s is past its switch-over: it '
+               'cannot be cancelled, it completes')
+
+
+class MigrationStalled(MigrationFailed):
+    msg_fmt = ('Live migration of %(instance)s stalled: %(reason)s')
+
+
 class InjectedFault(MoveOrchestratorException):
     msg_fmt = 'Injected fault at %(point)s'
 
@@ -187,3 +222,11 @@ class ClaimLost(MoveOrchestratorException):
                '%(generation)s) is no longer current; another conductor '
                'runs the move.')
     code = 409
+
+
+class StorageUnavailable(MoveOrchestratorException):
+    """The database cannot be reached or cannot take a write (an outage):
+    moves wait until it is back; a read is refused at once with this."""
+    msg_fmt = ('Storage unavailable (%(cause)s): %(detail)s. Moves wait '
+               'until it is back; try again later.')
+    code = 503

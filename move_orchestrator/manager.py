@@ -6,15 +6,30 @@ Typed errors are "expected": oslo.messaging sends them back without logging
 a traceback, and the client rebuilds the same class.
 """
 
+import functools
+
 import oslo_messaging as messaging
 
+from move_orchestrator.db import outage
 from move_orchestrator import exception
 from move_orchestrator.service import operations
 
 # The newest RPC API version this server speaks; see rpcapi.MoveAPI.
-RPC_API_VERSION = '1.4'
+RPC_API_VERSION = '1.5'
 
-expected = messaging.expected_exceptions(exception.MoveOrchestratorException)
+_expected = messaging.expected_exceptions(
+    exception.MoveOrchestratorException)
+
+
+def expected(method):
+    """Typed errors go back to the caller as they are; a database
+    outage met anywhere below becomes StorageUnavailable (one line, no
+    traceback), as reads are refused at once while moves wait."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with outage.raising_typed():
+            return method(*args, **kwargs)
+    return _expected(wrapper)
 
 
 class ConductorManager:
@@ -48,10 +63,11 @@ class ConductorManager:
 
     @expected
     def list_tasks(self, context, instance=None, state=None, limit=None,
-                   marker=None):
+                   marker=None, type=None, host=None):
+        # type and host: 1.5
         return self.service.list_tasks(context, instance=instance,
                                        state=state, limit=limit,
-                                       marker=marker)
+                                       marker=marker, type=type, host=host)
 
     # -- operator actions (1.1) ----------------------------------------------
     def _act(self, context, action, task_id):

@@ -15,6 +15,9 @@ API version history:
             waits for (``waiting``) within the concurrency limits.
     * 1.4 - get_host; list_task_events (a task's events after an event id,
             optionally waiting for the first one).
+    * 1.5 - list_tasks filters by move type (``type``) and by host
+            (``host``, either end of a move) in the database query, so
+            that ``limit`` pages are full.
 
 During a rolling upgrade, ``[upgrade_levels] conductor`` caps what this
 client sends so that conductors of the older release understand it; a method
@@ -74,12 +77,17 @@ class MoveAPI:
             ctxt, 'get_task', task_id=task_id)
 
     def list_tasks(self, ctxt, instance=None, state=None, limit=None,
-                   marker=None):
+                   marker=None, type=None, host=None):
         """Newest first; pass the last task's id as ``marker`` for the next
-        page."""
-        return self._prepare('list_tasks', '1.0').call(
-            ctxt, 'list_tasks', instance=instance, state=state, limit=limit,
-            marker=marker)
+        page. ``type`` and ``host`` need a 1.5 conductor."""
+        kwargs = dict(instance=instance, state=state, limit=limit,
+                      marker=marker)
+        version = '1.0'
+        if type is not None or host is not None:
+            kwargs.update(type=type, host=host)
+            version = '1.5'
+        return self._prepare('list_tasks', version).call(
+            ctxt, 'list_tasks', **kwargs)
 
     # -- 1.1 -----------------------------------------------------------------
     def _task_action(self, ctxt, method, task_id):

@@ -70,7 +70,10 @@ class Cloud:
         return self.services.inventory.get_instance(name)
 
     def world(self, name):
-        return self.services.driver.describe(self.instance(name)['uuid'])
+        """The hypervisor's describe(), with the network's bindings."""
+        uuid = self.instance(name)['uuid']
+        return dict(self.services.driver.describe(uuid),
+                    bindings=self.services.network.bindings(uuid))
 
     def audit(self):
         return audit.audit(self.services)

@@ -17,6 +17,7 @@ ERRORS = {
     exc.Invalid: ('invalid', 400),
     exc.InvalidMoveRequest: ('move.invalid_request', 400),
     exc.CannotResizeDisk: ('move.disk_cannot_shrink', 400),
+    exc.CannotHotplug: ('move.cannot_hotplug', 400),
     exc.InvalidParameter: ('parameter.invalid', 400),
     exc.InstanceInvalidState: ('instance.invalid_state', 409),
     exc.NotFound: ('not_found', 404),
@@ -38,12 +39,18 @@ ERRORS = {
     exc.Forbidden: ('policy.forbidden', 403),
     exc.DriverError: ('driver.error', 502),
     exc.MigrationFailed: ('driver.migration_failed', 502),
+    exc.HotUnplugRefused: ('driver.hot_unplug_refused', 502),
+    exc.AgentTooOld: ('driver.agent_too_old', 502),
+    exc.AgentTimeout: ('driver.agent_timeout', 504),
+    exc.MigrationPastSwitchover: ('driver.migration_past_switchover', 409),
+    exc.MigrationStalled: ('driver.migration_stalled', 502),
     exc.InjectedFault: ('driver.injected_fault', 503),
     exc.UnknownMoveType: ('task.unknown_type', 500),
     exc.MoveAborted: ('task.aborted', 409),
     exc.WorldDiverged: ('instance.diverged', 409),
     exc.ServiceTooOld: ('service.too_old', 409),
     exc.ServiceUnreachable: ('service.unreachable', 503),
+    exc.StorageUnavailable: ('storage.unavailable', 503),
 }
 
 # Errors of the HTTP layer itself, before a request reaches the service.

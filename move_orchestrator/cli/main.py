@@ -67,7 +67,8 @@ class MoveOrchestratorApp(app.App):
     def __init__(self):
         super().__init__(
             description='Move virtual machines: live-migrate, cold-migrate, '
-                        'resize, evacuate; inspect and steer their tasks.',
+                        'resize, live-resize, evacuate; inspect and steer '
+                        'their tasks.',
             version=version(),
             command_manager=commandmanager.CommandManager(
                 'move_orchestrator.cli'),

@@ -66,12 +66,18 @@ class Move(_Waits, show.ShowOne):
         parser.add_argument(self.destination_flag, dest='destination',
                             metavar='HOST',
                             help='destination host (default: scheduler)')
-        parser.add_argument('--flavor', help='new flavor: a resize')
+        parser.add_argument(
+            '--flavor', help='new flavor: a live-resize (vCPUs and RAM '
+            'hot-plugged in place) when the running instance only grows, '
+            'its disk stays and its host has room; a cold resize otherwise '
+            '(with --live: refused, with the reason)')
         live = parser.add_mutually_exclusive_group()
         live.add_argument('--live', dest='live', action='store_true',
-                          default=None, help='live-migrate (must be active)')
+                          default=None, help='live-migrate (must be active); '
+                          'with --flavor: live-resize or nothing')
         live.add_argument('--cold', dest='live', action='store_false',
-                          help='cold-migrate even an active instance')
+                          help='cold-migrate even an active instance; with '
+                          '--flavor: a cold resize')
         parser.add_argument('--request-id', help='idempotency key')
         self.add_wait_arguments(parser)
         return parser

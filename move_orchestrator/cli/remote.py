@@ -83,9 +83,10 @@ class RemoteClient:
         return self.api.get_task(self._ctxt(ctxt), task_id)
 
     def list_tasks(self, ctxt, instance=None, state=None, limit=None,
-                   marker=None):
+                   marker=None, type=None, host=None):
         return self.api.list_tasks(self._ctxt(ctxt), instance=instance,
-                                   state=state, limit=limit, marker=marker)
+                                   state=state, limit=limit, marker=marker,
+                                   type=type, host=host)
 
     def wait_task(self, ctxt, task_id, timeout=None):
         """Poll until the task ends (the service runs it, not us)."""

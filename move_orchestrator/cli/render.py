@@ -39,6 +39,9 @@ TASK_FIELDS = (
     ('Reason', lambda d: d['reason'] or ''),
     ('Failed Step', lambda d: d['failed_step'] or ''),
     ('Waiting', lambda d: d.get('waiting') or ''),
+    # Who runs it now (with several conductors: which log to read).
+    ('Conductor', lambda d: d.get('conductor') or ''),
+    ('Drain', lambda d: d.get('drain') or ''),
     ('Created', lambda d: d['created']),
     ('Finished', lambda d: d['finished'] or ''),
 )

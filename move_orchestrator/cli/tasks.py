@@ -8,6 +8,9 @@ from move_orchestrator.moves import types as move_types
 from move_orchestrator import states
 
 MAX_LIMIT = 1000
+# task events: column -> key of the event document
+EVENT_COLUMNS = {'ID': 'id', 'At': 'at', 'Kind': 'kind', 'Name': 'name',
+                 'Phase': 'phase', 'State': 'state', 'Progress': 'progress'}
 
 
 def all_states():
@@ -74,13 +77,11 @@ class ListTasks(lister.Lister):
         if args.host and args.host not in {
                 h['name'] for h in client.list_hosts(client.context)}:
             raise exception.HostNotFound(host=args.host)
+        # Filtered in the query, so that --limit pages are full.
         docs = client.list_tasks(client.context, instance=args.instance,
                                  state=args.state, limit=args.limit,
-                                 marker=args.marker)
-        docs = [d for d in docs
-                if (not args.type or d['type'] == args.type) and
-                (not args.host or args.host in (d['source'],
-                                                d['destination']))]
+                                 marker=args.marker, type=args.type,
+                                 host=args.host)
         docs = render.with_names(client, docs)
         return render.LIST_COLUMNS, [render.task_row(d, render.LIST_COLUMNS)
                                      for d in docs]
@@ -156,8 +157,9 @@ class ListTaskEvents(lister.Lister):
         client = self.app.client
         events = client.list_task_events(client.context, args.task,
                                          since=args.since, wait=args.wait)
-        columns = ('id', 'at', 'kind', 'name', 'phase', 'state', 'progress')
-        return columns, [tuple(e[c] for c in columns) for e in events]
+        keys = EVENT_COLUMNS.values()
+        return tuple(EVENT_COLUMNS), [tuple(e[k] for k in keys)
+                                      for e in events]
 
 
 class WatchTask(moves._Waits, show.ShowOne):

@@ -2,8 +2,8 @@ import warnings
 
 # As in move_orchestrator/cli: oslo.messaging imports oslo.service, whose
 # default backend imports eventlet, which prints a deprecation banner on
-# every service start. Nothing here uses eventlet (oslo.service's threading
-# backend needs cotyledon, not installed): import it once, quietly.
+# every service start. Nothing here uses eventlet (the services' processes
+# are cotyledon's): import it once, quietly.
 with warnings.catch_warnings():
     warnings.simplefilter('ignore')
     try:

@@ -13,16 +13,16 @@ from oslo_log import log as logging
 
 from move_orchestrator.api import server
 from move_orchestrator.cmd import manage
+from move_orchestrator.cmd import start
 from move_orchestrator.conf import CONF
 
 LOG = logging.getLogger('move_orchestrator.cmd.api')
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    logging.register_options(CONF)
-    CONF(argv, project='move-orchestrator')
-    logging.setup(CONF, 'move-orchestrator-api')
+    code = start.configure(argv, 'move-orchestrator-api')
+    if code is not None:
+        return code
     manage.sync_schema()    # as the embedded CLI: the database is ours
     app = server.make_app(CONF)
     httpd = server.make_server(app, CONF.api.bind_host, CONF.api.bind_port)

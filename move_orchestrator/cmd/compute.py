@@ -13,26 +13,20 @@ import threading
 
 from oslo_log import log as logging
 
+from move_orchestrator.cmd import start
 from move_orchestrator.compute import agent as agent_mod
 from move_orchestrator.conf import CONF
-from move_orchestrator.conf import validate
-from move_orchestrator import logs
 
 LOG = logging.getLogger('move_orchestrator.cmd.compute')
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    logging.register_options(CONF)
-    try:
-        validate.parse(CONF, argv)
-    except validate.ConfigInvalid as e:
-        sys.stderr.write('Error: %s\n' % e)
-        return 2
-    logs.setup(CONF, 'move-orchestrator')
+    code = start.configure(argv, 'move-orchestrator-compute')
+    if code is not None:
+        return code
     if not CONF.transport_url:
         LOG.error('[DEFAULT] transport_url is not set: the agent serves over RPC')
-        return 2
+        return start.EXIT_CONFIG
     agent = agent_mod.ComputeAgent(CONF)
     agent.register()
     stop = threading.Event()

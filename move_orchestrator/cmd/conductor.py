@@ -3,59 +3,60 @@
 Serves the RPC API (manager.ConductorManager) on topic ``move_orchestrator``
 as server ``[DEFAULT] host``, and runs the moves with the durable conductor.
 
-With ``move_runner = process`` (the default) the moves run in a child
-process of their own, at a lower CPU priority, which owns the database's
-moves; the RPC process only accepts moves and answers reads, so requests
-are answered in milliseconds however many moves are running. With
-``thread`` the moves run in the RPC process's thread pool.
+The processes are supervised by cotyledon: a master process that only
+forks and watches, an RPC process, and with ``move_runner = process`` (the
+default) a move runner process, at a lower CPU priority, which owns the
+database's moves; the RPC process only accepts moves and answers reads, so
+requests are answered in milliseconds however many moves are running. With
+``thread`` the moves run in the RPC process's thread pool. A process that
+dies is replaced at once; a move runner's replacement hands its
+predecessor's jobs back to the board first, in jobboard mode, and takes
+its moves up.
 
 On start it refuses an out-of-date schema and resumes every move a previous
-process left unfinished. A move runner child that dies is replaced at once
-(its jobs handed back to the board first, in jobboard mode); the service
-goes on serving.
+process left unfinished.
 
 With ``[jobboard] backend`` set, moves are posted as jobs on a Redis
 jobboard and every conductor's move runner claims and runs them
 (``conductor/jobboard.py``): any number of conductors share one database.
 
-On SIGTERM or SIGINT it stops taking requests, answers those in flight,
-then gives running moves ``shutdown_timeout`` seconds to finish; moves
-still running then are suspended after their current step, persisted as
-they are, and resume in the next conductor (with a jobboard, their jobs
-are handed back as each suspends, so another conductor takes them at
-once).
+On SIGTERM it stops taking requests, answers those in flight, then gives
+running moves ``shutdown_timeout`` seconds to finish; moves still running
+then are suspended after their current step, persisted as they are, and
+resume in the next conductor (with a jobboard, their jobs are handed back
+as each suspends, so another conductor takes them at once). SIGINT stops
+every process at once; the moves resume in the next conductor.
 """
 
+import fcntl
 import logging as std_logging
+import multiprocessing
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
 
 from alembic import script as alembic_script
+import cotyledon
 from oslo_log import log as logging
 
+from move_orchestrator.cmd import start
 from move_orchestrator.conductor import api as conductor_api
 from move_orchestrator.conductor import claims
 from move_orchestrator.conductor import runner
 from move_orchestrator.conductor import services as services_mod
 from move_orchestrator.conf import CONF
-from move_orchestrator.conf import validate
 from move_orchestrator.db import migration
-from move_orchestrator import logs
+from move_orchestrator.db import session as db_session
 from move_orchestrator import manager
 from move_orchestrator import notifications
 from move_orchestrator import rpc
 
-# Named, not __name__: the move runner child runs this module as __main__.
-LOG = logging.getLogger('move_orchestrator.cmd.conductor')
+LOG = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.0005
 # Seconds a suspended move's current step gets to return on shutdown.
 SUSPEND_GRACE = 10.0
-# Set in the move runner child: the pipe on which it says it is ready.
-RUNNER_FD_ENV = 'MOVE_ORCHESTRATOR_RUNNER_FD'
+# Seconds the RPC process waits for the first move runner before serving.
 RUNNER_START_TIMEOUT = 60.0
 
 
@@ -84,8 +85,8 @@ def drain_moves(api, conf):
     done = threading.Event()
 
     def _suspend_and_shutdown():
-        # Off the main thread: TaskFlow's suspend() waits for the engine's
-        # state lock, which a step that does not return keeps.
+        # Off the calling thread: TaskFlow's suspend() waits for the
+        # engine's state lock, which a step that does not return keeps.
         if not conductor.idle():
             LOG.warning('Moves still running after %.1f s are suspended '
                         'after their current step and left to the next '
@@ -102,89 +103,113 @@ def drain_moves(api, conf):
     return finished
 
 
-class Process:
-    """Signals and the wait for them, shared by both roles."""
+class Wakeup:
+    """The RPC process's "look now" to the move runner, over a pipe the
+    master opens before forking: moves (or drains) it accepted or acted on
+    are run at once rather than at the watch's next turn. The master keeps
+    both ends, so a runner's replacement reads what its predecessor left."""
 
-    def __init__(self):
-        self.stopping = threading.Event()
+    def __init__(self, context):
+        # Set once a move runner is up: the RPC process serves after it.
+        self.runner_ready = context.Event()
+        self.read_fd, self.write_fd = os.pipe()
+        flags = fcntl.fcntl(self.write_fd, fcntl.F_GETFL)
+        fcntl.fcntl(self.write_fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
 
-    def handle_signals(self, *signums):
-        def _on_signal(signum, frame):
-            if self.stopping.is_set():
-                LOG.warning('Second signal %d: exiting now; running moves '
-                            'resume with the next conductor', signum)
-                os._exit(1)
-            LOG.info('Signal %d received', signum)
-            self.stopping.set()
-        for signum in signums:
-            signal.signal(signum, _on_signal)
+    def send(self):
+        try:
+            os.write(self.write_fd, b'.')
+        except BlockingIOError:
+            pass    # a full pipe: the runner has looks pending already
 
-    def wait(self, also=None):
-        while not self.stopping.wait(1):
-            if also is not None and also():
-                return
+    def serve(self, kick):
+        while True:
+            if os.read(self.read_fd, 4096):
+                kick()
 
 
-class MoveRunner(Process):
-    """The child that runs the moves: owner of the database's moves,
-    sender of their notifications."""
+def _flush_logs():
+    for handler in std_logging.getLogger().handlers:
+        handler.flush()
 
-    def __init__(self, conf=CONF):
-        super().__init__()
+
+def _hand_back_jobs(services, conf, pid):
+    """A dead predecessor's jobs, back on the board at once rather than
+    when their claims lapse."""
+    from move_orchestrator.conductor import redisboard
+    try:
+        given = redisboard.abandon_jobs_of(services, '%s.%d' % (conf.host, pid))
+        LOG.info('Handed back the %d jobs of move runner %d', given, pid)
+    except Exception:
+        LOG.exception('Could not hand back the jobs of move runner %d: '
+                      'their claims lapse', pid)
+
+
+class _Worker(cotyledon.Service):
+    """What both processes share: the conductor API over the database,
+    and a grace on SIGTERM long enough for the moves' own."""
+
+    def __init__(self, worker_id, conf, run_moves, last_pid):
+        super().__init__(worker_id)
         self.conf = conf
+        self.graceful_shutdown_timeout = int(
+            conf.shutdown_timeout + SUSPEND_GRACE + 10)
         self.services = services_mod.Services(conf)
+        if run_moves:
+            if last_pid.value and conf.jobboard.backend:
+                _hand_back_jobs(self.services, conf, last_pid.value)
+            last_pid.value = os.getpid()
         self.api = conductor_api.ConductorAPI(
             self.services, runner.Conductor(
-                self.services, claims.for_conf(self.services, run=True)))
+                self.services, claims.for_conf(self.services, run=run_moves)))
+
+    def _end(self, finished):
+        _flush_logs()
+        if not finished:     # leave without move threads that did not return
+            os._exit(0)
+
+
+class MoveRunner(_Worker):
+    """The process that runs the moves: owner of the database's moves,
+    sender of their notifications."""
+
+    name = 'move runner'
+
+    def __init__(self, worker_id, conf, wakeup, last_pid):
+        os.nice(conf.move_runner_nice)   # before any thread: all inherit it
+        super().__init__(worker_id, conf, True, last_pid)
         self.notifier = notifications.setup(
             self.api.conductor.recorder, self.services.records, conf)
-
-    def run(self, ready_fd):
-        self.handle_signals(signal.SIGTERM)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides
         resumed = self.api.conductor.resume_unfinished()
-        owner = self.api.conductor.owns_database
         LOG.info('Move runner %d: %s', os.getpid(),
-                 'took up %d unfinished moves' % len(resumed) if owner
+                 'took up %d unfinished moves' % len(resumed)
+                 if self.api.conductor.owns_database
                  else 'another conductor runs the moves of this database')
-        threading.Thread(target=self._read_parent, name='runner-pipe',
-                         daemon=True).start()
-        os.write(ready_fd, b'1')
-        os.close(ready_fd)
-        self.wait()
+        threading.Thread(target=wakeup.serve, args=(self._kick,),
+                         name='runner-wakeup', daemon=True).start()
+        LOG.info('Moves run in process %d', os.getpid())
+        wakeup.runner_ready.set()
+
+    def _kick(self):
+        if self.api.conductor.owns_database:
+            self.api.conductor.kick()
+
+    def terminate(self):
         finished = drain_moves(self.api, self.conf)
         if self.notifier is not None:
             self.notifier.stop(timeout=5)
-        return finished
-
-    def _read_parent(self):
-        """Moves (or drains) the RPC process accepted or acted on, one
-        "TASK_ID INTERRUPTED" a line on stdin: the watch looks at once
-        rather than at its next turn, and runs what admission lets run.
-        End of file: the parent is gone."""
-        conductor = self.api.conductor
-        for line in sys.stdin:
-            task_id = line.strip().partition(' ')[0]
-            if task_id and conductor.owns_database and \
-                    not self.stopping.is_set():
-                conductor.kick()
-        if not self.stopping.is_set():
-            LOG.warning('The RPC process is gone: stopping')
-            self.stopping.set()
+        self._end(finished)
 
 
-class ConductorService(Process):
+class RPCService(_Worker):
     """The RPC server; runs the moves itself only with move_runner=thread."""
 
-    def __init__(self, conf=CONF):
-        super().__init__()
-        self.conf = conf
+    name = 'rpc'
+
+    def __init__(self, worker_id, conf, wakeup, last_pid):
         self.run_moves = conf.move_runner == 'thread'
-        self.services = services_mod.Services(conf)
-        self.api = conductor_api.ConductorAPI(
-            self.services, runner.Conductor(
-                self.services, claims.for_conf(self.services,
-                                               run=self.run_moves)))
+        super().__init__(worker_id, conf, self.run_moves, last_pid)
+        self.wakeup = wakeup
         self.transport = rpc.get_rpc_transport(conf)
         # The moves' state changes are sent by whoever runs them; this
         # process sends "move.accepted" in either case.
@@ -196,155 +221,85 @@ class ConductorService(Process):
             self.transport, conf.host,
             [manager.ConductorManager(self.api, on_change=self.nudge,
                                       notifier=self.notifier)])
-        self.runner = None
-        self._argv = []
-        self.runner_failed = False
-        self._pipe_lock = threading.Lock()
-
-    def nudge(self, move_id, interrupted=False):
-        """Hand a move that wants running to the move runner."""
-        if self.runner is None or self.api.conductor.claims.posts_jobs:
-            return
-        try:
-            with self._pipe_lock:
-                self.runner.stdin.write(b'%s %d\n' % (move_id.encode(),
-                                                      interrupted))
-                self.runner.stdin.flush()
-        except (OSError, ValueError):
-            LOG.warning('Could not hand move %s to the move runner; its '
-                        'watch takes it up', move_id)
-
-    def start(self, argv):
         if self.run_moves:
             resumed = self.api.conductor.resume_unfinished()
             LOG.info('Took up %d unfinished moves', len(resumed))
-        else:
-            self._argv = argv
-            self.runner = self._spawn_runner(argv)
+        if conf.move_runner == 'process' and \
+                not wakeup.runner_ready.wait(RUNNER_START_TIMEOUT):
+            LOG.warning('The move runner is not up after %d s: serving '
+                        'without it; accepted moves wait for it',
+                        RUNNER_START_TIMEOUT)
         self.server.start()
-        LOG.info('Conductor %s serving topic %s on %s', self.conf.host,
-                 rpc.TOPIC, rpc.masked_url(self.conf.transport_url))
+        LOG.info('Conductor %s serving topic %s on %s', conf.host,
+                 rpc.TOPIC, rpc.masked_url(conf.transport_url))
 
-    def _spawn_runner(self, argv):
-        """The move runner child; returns once it owns the moves."""
-        read_fd, write_fd = os.pipe()
-        env = dict(os.environ, **{RUNNER_FD_ENV: str(write_fd)})
-        child = subprocess.Popen(
-            [sys.executable, '-m', 'move_orchestrator.cmd.conductor'] + argv,
-            env=env, pass_fds=(write_fd,), start_new_session=True,
-            stdin=subprocess.PIPE)
-        os.close(write_fd)
-        with os.fdopen(read_fd, 'rb') as ready:
-            timer = threading.Timer(RUNNER_START_TIMEOUT, child.kill)
-            timer.start()
-            ok = ready.read(1) == b'1'
-            timer.cancel()
-        if not ok:
-            raise RuntimeError('the move runner did not start (exit code '
-                               '%s)' % child.poll())
-        LOG.info('Moves run in process %d', child.pid)
-        return child
+    def nudge(self, move_id, interrupted=False):
+        """Hand a move that wants running to the move runner."""
+        if not self.run_moves and \
+                not self.api.conductor.claims.posts_jobs:
+            self.wakeup.send()
 
-    def runner_died(self):
-        """Replace a move runner that died; True if that failed too."""
-        if self.runner is None or self.runner.poll() is None:
-            return False
-        dead = self.runner.pid
-        LOG.error('The move runner %d exited (%s): starting another, which '
-                  'takes its moves up', dead, self.runner.returncode)
-        if self.api.conductor.claims.posts_jobs:
-            from move_orchestrator.conductor import jobboard
-            try:
-                given = jobboard.abandon_jobs_of(
-                    self.services, '%s.%d' % (self.conf.host, dead))
-                LOG.info('Handed back the %d jobs of move runner %d', given,
-                         dead)
-            except Exception:
-                LOG.exception('Could not hand back the jobs of move runner '
-                              '%d: their claims lapse', dead)
-        try:
-            with self._pipe_lock:
-                self.runner.stdin.close()
-            self.runner = self._spawn_runner(self._argv)
-        except Exception:
-            LOG.exception('The move runner could not be replaced: stopping')
-            self.runner_failed = True
-            return True
-        return False
-
-    def stop(self):
-        """Stop serving, then stop running moves (see the module doc).
-        Returns whether everything ended (else exit hard)."""
+    def terminate(self):
+        """Stop serving, then stop running moves (see the module doc)."""
         LOG.info('Stopping: no new requests')
-        if self.runner is not None and self.runner.poll() is None:
-            self.runner.terminate()   # its moves' grace runs meanwhile
         self.server.stop()
         self.server.wait()
         finished = True
         if self.run_moves:
             finished = drain_moves(self.api, self.conf)
         else:
-            self._stop_runner()
             self.api.shutdown(wait=True)
         if self.notifier is not None:
             self.notifier.stop(timeout=5)
         self.transport.cleanup()
         LOG.info('Conductor %s stopped', self.conf.host)
-        return finished
-
-    def _stop_runner(self):
-        """Wait for the runner, signalled in stop(): one signal only, as
-        a second one makes it exit at once."""
-        if self.runner.poll() is None:
-            with self._pipe_lock:
-                self.runner.stdin.close()
-            try:
-                self.runner.wait(self.conf.shutdown_timeout
-                                 + SUSPEND_GRACE + 10)
-            except subprocess.TimeoutExpired:
-                LOG.warning('The move runner did not stop: killing it')
-                self.runner.kill()
-                self.runner.wait()
+        self._end(finished)
 
 
-def _exit_hard():
-    """Leave without waiting for move threads that did not return."""
-    for handler in std_logging.getLogger().handlers:
-        handler.flush()
-    os._exit(0)
+class Supervisor(cotyledon.ServiceManager):
+    """The master: forks the processes, replaces one that dies."""
+
+    def __init__(self, conf):
+        # Fork, whatever the platform's default: the processes inherit
+        # the wakeup pipe and the parsed configuration.
+        context = multiprocessing.get_context('fork')
+        super().__init__(
+            graceful_shutdown_timeout=int(conf.shutdown_timeout
+                                          + SUSPEND_GRACE + 20),
+            mp_context=context)
+        wakeup = Wakeup(context)
+        self.runner_pid = context.Value('i', 0)
+        self.runner_id = None
+        if conf.move_runner == 'process':
+            self.runner_id = self.add(MoveRunner,
+                                      args=(conf, wakeup, self.runner_pid))
+        self.add(RPCService, args=(conf, wakeup, self.runner_pid))
+        self.register_hooks(on_dead_worker=self._worker_died)
+
+    def _worker_died(self, service_id, worker_id, exit_code):
+        what = 'move runner %d' % self.runner_pid.value \
+            if service_id == self.runner_id else 'RPC process'
+        LOG.error('The %s exited (%s): starting another, which takes its '
+                  'moves up', what, exit_code)
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    logging.register_options(CONF)
-    try:
-        validate.parse(CONF, argv)
-    except validate.ConfigInvalid as e:
-        sys.stderr.write('Error: %s\n' % e)
-        return 2
-    runner_fd = os.environ.pop(RUNNER_FD_ENV, None)
-    logs.setup(CONF, 'move-orchestrator-conductor')
+    code = start.configure(argv, 'move-orchestrator-conductor')
+    if code is not None:
+        return code
     # Threads share the GIL; a short switch interval keeps a request from
     # waiting 5 ms at every hand-over (see benchmarks/bench_rpc.py).
     sys.setswitchinterval(SWITCH_INTERVAL)
-    if runner_fd is not None:
-        os.nice(CONF.move_runner_nice)   # before any thread: all inherit it
-        if not MoveRunner(CONF).run(int(runner_fd)):
-            _exit_hard()
-        return 0
     if not CONF.transport_url:
         LOG.error('[DEFAULT] transport_url is not set: the service needs a '
                   'message broker (rabbit://user:password@host:5672/)')
-        return 2
-    if not schema_is_current(CONF.database.connection):
-        return 1
-    service = ConductorService(CONF)
-    service.handle_signals(signal.SIGTERM, signal.SIGINT)
-    service.start(argv)
-    service.wait(also=service.runner_died)
-    if not service.stop():
-        _exit_hard()
-    return 1 if service.runner_failed else 0
+        return start.EXIT_CONFIG
+    try:
+        if not schema_is_current(CONF.database.connection):
+            return 1
+    finally:
+        db_session.reset()   # no connection of the master's is forked
+    Supervisor(CONF).run()   # exits on SIGTERM
 
 
 if __name__ == '__main__':

@@ -6,10 +6,9 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from move_orchestrator.cmd import start
 from move_orchestrator.conf import CONF
-from move_orchestrator.conf import validate
 from move_orchestrator.db import migration
-from move_orchestrator import logs
 
 LOG = logging.getLogger(__name__)
 
@@ -78,13 +77,9 @@ def add_command_parsers(subparsers):
 def main(argv=None):
     CONF.register_cli_opt(cfg.SubCommandOpt(
         'category', title='commands', handler=add_command_parsers))
-    logging.register_options(CONF)
-    try:
-        validate.parse(CONF, sys.argv[1:] if argv is None else argv)
-    except validate.ConfigInvalid as e:
-        sys.stderr.write('Error: %s\n' % e)
-        return 2
-    logs.setup(CONF, 'move-orchestrator-manage')
+    code = start.configure(argv, 'move-orchestrator-manage')
+    if code is not None:
+        return code
     try:
         CONF.category.func()
     except InventoryFileError as e:

@@ -17,9 +17,11 @@ import os
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
+from move_orchestrator.db import fencing
 from move_orchestrator.db import inventory as inv
 from move_orchestrator.db import session as db_session
 from move_orchestrator.drivers import compute
+from move_orchestrator.drivers import network
 from move_orchestrator import exception
 from move_orchestrator import rpc
 
@@ -32,7 +34,24 @@ TOPIC_PREFIX = 'move_orchestrator.compute'
 #         wait_migration (a poll answered when QEMU says it moved on)
 #   1.2 - start_migration takes migration_id (the move's id), returned by
 #         poll_migration as 'id'
-VERSION = '1.2'
+#   1.3 - topology, hotplug, hot_unplug (live resize); prepare_incoming's
+#         spec may carry the source's topology
+#   1.4 - tune_migration (the stall policy's auto_converge, post_copy,
+#         pause); force_complete_migration pauses the guest where post-copy
+#         is not permitted
+#   1.5 - resize_disk, export_disk, unexport_disk, import_disk: a disk moves
+#         between hosts over the network, the conductor coordinating
+#         (drivers/choreography.py); prepare_incoming's spec carries the
+#         source's disk_bytes. copy_disk (which reached the destination's
+#         files) and bind_ports, activate_binding, unbind_ports (now the
+#         network driver's, called by the conductor) are still served for
+#         conductors pinned below 1.5; 2.0 drops them.
+#   1.6 - the request context may carry the move's claim (``claim``: move
+#         id and fencing token); an operation that changes the host is
+#         refused with ClaimLost when the claim is no longer the move's
+#         current one (db/fencing.py). Signatures unchanged: a conductor
+#         sends it to agents of any version, older ones ignore it.
+VERSION = '1.6'
 # The longest a wait_migration call may hold one of the agent's threads.
 MAX_WAIT = 30.0
 
@@ -40,13 +59,18 @@ MAX_WAIT = 30.0
 HOST_OPERATIONS = {
     'spawn': 'host', 'destroy': 'host', 'power_on': 'host', 'power_off': 'host',
     'create_disk': 'host', 'copy_disk': 'source', 'delete_disk': 'host',
-    'shares_storage': 'source',
+    'shares_storage': 'source', 'resize_disk': 'host', 'export_disk': 'host',
+    'unexport_disk': 'host', 'import_disk': 'host',
     'prepare_incoming': 'host', 'start_migration': 'source',
-    'bind_ports': 'host', 'activate_binding': 'host', 'unbind_ports': 'host',
+    'topology': 'host', 'hotplug': 'host', 'hot_unplug': 'host',
 }
+# Port bindings, for conductors pinned below 1.5: the network driver's.
+NETWORK_OPERATIONS = ('bind_ports', 'activate_binding', 'unbind_ports')
 # Operations on an instance's live migration: served by its source's agent.
 MIGRATION_OPERATIONS = ('poll_migration', 'cancel_migration',
                         'force_complete_migration', 'complete_migration')
+# What changes nothing on the host: served whatever claim comes with it.
+READS = ('shares_storage', 'topology', 'poll_migration')
 
 
 def topic(host):
@@ -69,9 +93,27 @@ class ComputeAgentManager:
 
     target = messaging.Target(version=VERSION)
 
-    def __init__(self, host, driver):
+    def __init__(self, host, driver, network=None, db=None):
         self.host = host
         self.driver = driver
+        self.network = network
+        self.db = db     # where claims are checked; None: they are not
+
+    def _check_claim(self, ctxt, operation):
+        """A conductor that lost the move's claim changes nothing here: its
+        successor may be acting on the same instance."""
+        claim = getattr(ctxt, 'claim', None)
+        if claim is None or self.db is None or operation in READS:
+            return
+        with self.db.reader() as s:
+            try:
+                fencing.check_current(s, claim)
+            except exception.ClaimLost:
+                LOG.warning('%s refused: the claim of move %s it was sent '
+                            'under (generation %s) is no longer current',
+                            operation, claim.get('move'),
+                            claim.get('generation'))
+                raise
 
     def _check_host(self, operation, host):
         if host != self.host:
@@ -79,17 +121,27 @@ class ComputeAgentManager:
                 operation=operation, reason='the agent of %s was asked to act '
                 'on %s' % (self.host, host))
 
-    def _call(self, operation, kwargs):
+    def _call(self, ctxt, operation, kwargs):
         self._check_host(operation, kwargs[HOST_OPERATIONS[operation]])
+        self._check_claim(ctxt, operation)
         return getattr(self.driver, operation)(**kwargs)
 
-    def _migration_call(self, operation, instance_uuid):
+    def _migration_call(self, ctxt, operation, instance_uuid):
         # A poll is frequent and reads only; the others check the source.
         migration = (self.driver.describe(instance_uuid)['migration']
                      if operation != 'poll_migration' else None)
         if migration is not None:
             self._check_host(operation, migration['source'])
+        self._check_claim(ctxt, operation)
         return getattr(self.driver, operation)(instance_uuid)
+
+    def tune_migration(self, ctxt, instance_uuid, action, params=None):
+        """The stall policy's action on the migration leaving this host."""
+        migration = self.driver.describe(instance_uuid)['migration']
+        if migration is not None:
+            self._check_host('tune_migration', migration['source'])
+        self._check_claim(ctxt, 'tune_migration')
+        return self.driver.tune_migration(instance_uuid, action, params)
 
     def wait_migration(self, ctxt, instance_uuid, timeout):
         """poll_migration, once the migration moved on or after timeout."""
@@ -116,20 +168,31 @@ class ComputeAgentManager:
 
 def _make_operation(operation):
     def method(self, ctxt, **kwargs):
-        return self._call(operation, kwargs)
+        return self._call(ctxt, operation, kwargs)
+    method.__name__ = operation
+    return method
+
+
+def _make_network_operation(operation):
+    def method(self, ctxt, instance_uuid, host):
+        self._check_host(operation, host)
+        self._check_claim(ctxt, operation)
+        return getattr(self.network, operation)(instance_uuid, host)
     method.__name__ = operation
     return method
 
 
 def _make_migration_operation(operation):
     def method(self, ctxt, instance_uuid):
-        return self._migration_call(operation, instance_uuid)
+        return self._migration_call(ctxt, operation, instance_uuid)
     method.__name__ = operation
     return method
 
 
 for _op in HOST_OPERATIONS:
     setattr(ComputeAgentManager, _op, _make_operation(_op))
+for _op in NETWORK_OPERATIONS:
+    setattr(ComputeAgentManager, _op, _make_network_operation(_op))
 for _op in MIGRATION_OPERATIONS:
     setattr(ComputeAgentManager, _op, _make_migration_operation(_op))
 
@@ -143,7 +206,10 @@ class ComputeAgent:
         self.conf = conf
         self.host = conf.host
         self.driver = compute.load_driver(conf.compute.agent_driver, conf=conf)
-        self.manager = ComputeAgentManager(self.host, self.driver)
+        self.network = network.load_driver(conf=conf)
+        self.manager = ComputeAgentManager(
+            self.host, self.driver, self.network,
+            db_session.get_database(conf.database.connection))
         self.server = None
 
     def register(self):
@@ -157,7 +223,7 @@ class ComputeAgent:
                 '[compute] agent_storage_group %s and the driver\'s storage group %s '
                 'of %s differ: the inventory would say other hosts share its disks '
                 'than the driver does' % (c.agent_storage_group, group, self.host))
-        inventory = inv.Inventory(db_session.get_database(self.conf.database.connection))
+        inventory = inv.Inventory(self.manager.db)
         host, changes = inventory.register_host(
             self.host, vcpus=c.agent_vcpus or os.cpu_count() or 1,
             ram_mb=c.agent_ram_mb or _machine_ram_mb(), disk_gb=c.agent_disk_gb,
@@ -191,7 +257,7 @@ class ComputeAgent:
                         'of it', uuid, instance and instance['host'], self.host)
             self.driver.destroy(uuid, self.host)
             self.driver.delete_disk(uuid, self.host)
-            self.driver.unbind_ports(uuid, self.host)
+            self.network.unbind_ports(uuid, self.host)
             reaped.append(uuid)
         return reaped
 

@@ -22,17 +22,16 @@ def resume_target(services, move, move_type):
     """Where a failed move resumes: the state of the first step that will
     run again, read from its persisted atoms (a move failed by its
     conductor, not by a step, has no failed step recorded)."""
+    stage = types_base.CLEANUP if move['ponr'] else types_base.MAIN
+    done = execution.stored_atom_states(services, move['id'], stage)
+    for step in move_type.stage_steps(stage):
+        if done.get(step.cls.__name__) != tf_states.SUCCESS:
+            return step.move_state
     if move['ponr']:
         return move_type.cleanup_state
-    done = execution.stored_atom_states(services, move['id'],
-                                        types_base.MAIN)
-    for step in move_type.steps:
-        if step.cls.phase != 'cleanup' and \
-                done.get(step.cls.__name__) != tf_states.SUCCESS:
-            return step.move_state
     # Every step up to the point of no return succeeded: only the record
-    # of it is missing, and cleanup comes next.
-    return move_type.cleanup_state
+    # of it is missing, and what follows it comes next.
+    return move_type.after_ponr_states[0]
 
 
 class Actions:
@@ -61,12 +60,11 @@ class Actions:
         self._check(move, 'aborted', [
             s for s in move_types.get(move['type']).states
             if s not in states.TERMINAL_STATES])
-        if move['ponr']:
+        if not self.services.store.request_abort(move_id, _who(context)):
             raise exception.InvalidTaskAction(
                 task=move_id, action='aborted',
                 reason='it has passed its point of no return; it will '
                        'complete')
-        self.services.store.update(move_id, abort_requested_by=_who(context))
         self._record(move_id, 'abort', context)
         self.nudge(move_id)
         return self.services.store.get(move_id)

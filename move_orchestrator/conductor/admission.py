@@ -25,8 +25,9 @@ from move_orchestrator import states
 LOG = logging.getLogger(__name__)
 
 LOCK_ID = 1
-# Moves whose source is down send nothing: the outbound limits skip them.
-NO_OUTBOUND = ('evacuate',)
+# Moves that send nothing from their source (it is down, or the move stays
+# on its host): the outbound limits skip them.
+NO_OUTBOUND = ('evacuate', 'live-resize')
 LIVE = 'live-migrate'
 
 
@@ -120,53 +121,68 @@ class Admission:
         runs without a slot: it only records its revert. Only the columns
         admission needs are read, and the changes are a few UPDATEs.
         """
-        m = models.Move
-        counts = Counts(self.conf.limits, self.per_type)
-        run, admitted, unslotted, reasons = [], [], [], {}
+        # Most looks change nothing (every waiting move still blocked for
+        # the same reason): answered from a read that takes no lock and
+        # commits nothing. Only a look with something to write locks.
+        with self.db.reader() as s:
+            decision = self._decide(s)
+        if not any(decision[1:]):
+            return decision[0]
         with self.db.session() as s:
             self._lock(s)
-            moves = s.execute(
-                sa.select(m.id, m.type, m.state, m.source_host, m.dest_host,
-                          m.admitted_at, m.waiting, m.abort_requested_by,
-                          m.drain_id)
-                .where(m.state.not_in(states.TERMINAL_STATES))
-                .order_by(m.created_at, m.id)).all()
-            waiting = []
-            for move in moves:
-                if move.admitted_at is None and \
-                        move.state == states.ACCEPTED:
-                    waiting.append(move)
-                    continue
-                if move.admitted_at is None:
-                    # Past accepted without a slot: started before limits
-                    # existed, or resumed by an operator. It runs.
-                    unslotted.append(move.id)
-                counts.take(move)
-                run.append(move.id)
-            drain_states = self._drain_states(s, waiting)
-            for move in waiting:
-                if move.abort_requested_by:
-                    run.append(move.id)
-                    continue
-                reason = self._drain_hold(move, drain_states) or \
-                    counts.blocked(move)
-                if reason is None:
-                    counts.take(move)
-                    run.append(move.id)
-                    admitted.append(move.id)
-                    LOG.info('Move %s admitted', move.id)
-                elif move.waiting != reason:
-                    reasons.setdefault(reason, []).append(move.id)
+            run, admitted, unslotted, reasons = self._decide(s)
             # After the read: later than the end of every move it saw end.
             now = models.utcnow()
+            m = models.Move
             if admitted or unslotted:
                 s.execute(sa.update(m).where(m.id.in_(admitted + unslotted))
                           .values(admitted_at=now, waiting=None))
             for reason, ids in reasons.items():
                 s.execute(sa.update(m).where(m.id.in_(ids))
                           .values(waiting=reason))
+        for move_id in admitted:
+            LOG.info('Move %s admitted', move_id)
+        return run
+
+    def _decide(self, s):
+        """(moves that may run, oldest first; to admit; running without a
+        slot; {new waiting reason: moves}) from the records."""
+        m = models.Move
+        counts = Counts(self.conf.limits, self.per_type)
+        run, admitted, unslotted, reasons = [], [], [], {}
+        moves = s.execute(
+            sa.select(m.id, m.type, m.state, m.source_host, m.dest_host,
+                      m.admitted_at, m.waiting, m.abort_requested_by,
+                      m.drain_id)
+            .where(m.state.not_in(states.TERMINAL_STATES))
+            .order_by(m.created_at, m.id)).all()
+        waiting = []
+        for move in moves:
+            if move.admitted_at is None and \
+                    move.state == states.ACCEPTED:
+                waiting.append(move)
+                continue
+            if move.admitted_at is None:
+                # Past accepted without a slot: started before limits
+                # existed, or resumed by an operator. It runs.
+                unslotted.append(move.id)
+            counts.take(move)
+            run.append(move.id)
+        drain_states = self._drain_states(s, waiting)
+        for move in waiting:
+            if move.abort_requested_by:
+                run.append(move.id)
+                continue
+            reason = self._drain_hold(move, drain_states) or \
+                counts.blocked(move)
+            if reason is None:
+                counts.take(move)
+                run.append(move.id)
+                admitted.append(move.id)
+            elif move.waiting != reason:
+                reasons.setdefault(reason, []).append(move.id)
         order = {move.id: n for n, move in enumerate(moves)}
-        return sorted(run, key=order.get)
+        return sorted(run, key=order.get), admitted, unslotted, reasons
 
     @staticmethod
     def _drain_states(session, waiting):

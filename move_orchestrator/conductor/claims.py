@@ -26,7 +26,8 @@ def runnable(services, moves):
 
     The admission seam: every claim source asks it before it takes a move
     up. This default lets every move run; the Conductor passes its own
-    (``Conductor.admit``: drains, then the concurrency limits).
+    (``Conductor.admit``: the concurrency limits). Drains are advanced
+    apart, once per look for work (``Conductor.tick_drains``).
     """
     return list(moves)
 
@@ -103,6 +104,7 @@ class LocalClaims:
         conductor died with it, or an operator acted on it."""
         if not self.owns:
             return []
+        self.conductor.tick_drains()
         waiting = [m for m in self.services.store.list_unfinished()
                    if m['state'] != states.FAILED
                    and not self.conductor.running(m['id'])]

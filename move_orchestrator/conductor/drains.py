@@ -51,12 +51,15 @@ def _who(context):
 
 
 class Drains:
-    def __init__(self, services, abort_move, resume_move):
+    def __init__(self, services, abort_move, resume_move, post_move):
         self.services = services
         self.store = services.drains
         # The conductor's operator actions on one move.
         self._abort_move = abort_move
         self._resume_move = resume_move
+        # The claim source's: a new child is run (or posted as a job) as
+        # an accepted move is.
+        self._post_move = post_move
 
     # -- operators' actions ---------------------------------------------------
     def create(self, host, live=None, context=None):
@@ -149,8 +152,7 @@ class Drains:
 
     # -- the conductors' watch -------------------------------------------------
     def tick(self):
-        """Advance every unfinished drain once; whether a child was made
-        (the caller looks again at once: it may be admitted)."""
+        """Advance every unfinished drain once; whether a child was made."""
         made = False
         for drain in self.store.list_unfinished():
             try:
@@ -240,8 +242,11 @@ class Drains:
             refused[instance_uuid] = str(exc)
             self.store.update(drain['id'], refused=refused)
             return False
-        LOG.info('Drain %s: move %s (%s of %s to %s)', drain['id'],
-                 move['id'], move['type'], instance_uuid, move['dest_host'])
+        if created:
+            LOG.info('Drain %s: move %s (%s of %s to %s)', drain['id'],
+                     move['id'], move['type'], instance_uuid,
+                     move['dest_host'])
+            self._post_move(move)
         return created
 
     @staticmethod

@@ -1,8 +1,12 @@
 """Loading and running one move: its two TaskFlow engines.
 
-The main engine runs claim to switch-over; when it succeeds the move has
-passed its point of no return, which is recorded before the cleanup engine
-starts. Both engines' atoms are persisted, so a conductor that dies mid-move
+The main engine runs the steps up to the point of no return (the end of
+switch-over, or the type's ``ponr_after`` step); when it succeeds the move has
+passed it, which is recorded before the cleanup engine rolls the rest
+forward. A main stage interrupted after its point-of-no-return step succeeded
+(or whose host side has passed it: a live migration switched over by its
+host while no conductor ran) is run forward, whatever an abort or the
+resume policy asked. Both engines' atoms are persisted, so a conductor that dies mid-move
 is replaced by one that loads the same flow details and carries on. Every
 claim source feeds this one path.
 """
@@ -19,6 +23,7 @@ from taskflow import states as tf_states
 from move_orchestrator.conductor import flowstate
 from move_orchestrator.conductor import outcomes
 from move_orchestrator.db import fencing
+from move_orchestrator.db import outage
 from move_orchestrator import exception
 from move_orchestrator.moves import flows
 from move_orchestrator.moves import types as move_types
@@ -54,6 +59,17 @@ def stored_atom_states(services, move_id, stage):
     return {ad.name: ad.state for ad in fd} if fd is not None else {}
 
 
+def claim_lost(execution, move_id):
+    """Whether this process's claim on the move is gone (after an
+    outage, another conductor may have taken it over)."""
+    try:
+        execution.check_claim(move_id)
+    except exception.ClaimLost as e:
+        LOG.warning('Stopped running move %s: %s', move_id, e)
+        return True
+    return False
+
+
 class Execution:
     def __init__(self, services, recorder):
         self.services = services
@@ -81,9 +97,25 @@ class Execution:
         if claim is not None:
             self._claims[move_id] = claim
         try:
-            self._run_move(move_id, interrupted)
+            with outage.waiting():
+                self._run_move_through_outages(move_id, interrupted)
         finally:
             self._claims.pop(move_id, None)
+
+    def _run_move_through_outages(self, move_id, interrupted):
+        """A database outage that stopped the engine (its writes and
+        steps wait outages out; this catches the rest) pauses the move:
+        once the database is back it carries on from its persisted steps,
+        like a move taken up after a restart, never reverted for it."""
+        while True:
+            try:
+                return self._run_move(move_id, interrupted)
+            except exception.StorageUnavailable as e:
+                LOG.warning('Move %s paused: %s', move_id, e)
+                outage.call(self.services.store.get, move_id,
+                            what='move %s' % move_id)
+                if claim_lost(self, move_id):
+                    return
 
     def _run_move(self, move_id, interrupted):
         move = self.services.store.get(move_id)
@@ -98,12 +130,19 @@ class Execution:
                 outcome = self._run_main(move, move_type, book, interrupted)
                 if outcome != tf_states.SUCCESS:
                     return
-                self.services.store.update(move_id, ponr=True)
+                if not self.services.store.get(move_id)['ponr']:
+                    # Its end was not saved by this run (found succeeded),
+                    # or not committed: a read tells, and commits nothing.
+                    self.services.store.pass_ponr(move_id)
             self._run_stage(move, move_type, book, types_base.CLEANUP)
         except exception.ClaimLost as exc:
             # Another conductor runs it now: nothing more is ours to write.
             LOG.warning('Stopped running move %s: %s', move_id, exc)
         except Exception as exc:
+            unavailable = outage.typed(exc)
+            if unavailable is not None:
+                # Not the move's failure: run_move waits and carries on.
+                raise unavailable from exc
             LOG.exception('Move %s could not be run', move_id)
             self.outcomes.fail(move_id, 'the conductor could not run the '
                                'move: %s: %s' % (type(exc).__name__, exc),
@@ -154,6 +193,11 @@ class Execution:
         reason = self._rollback_reason(move, interrupted, started)
         undone = all(state in (tf_states.PENDING, tf_states.REVERTED)
                      for state in flowstate.atom_states(engine).values())
+        if reason is not None and not undone and stored != tf_states.REVERTED \
+                and self._past_ponr(move, move_type, engine):
+            LOG.info('Move %s is past its point of no return: rolled '
+                     'forward, not back (%s)', move['id'], reason)
+            reason = None
         if reason is not None and (stored == tf_states.REVERTED or undone):
             # Reverted already (or never started); the conductor died
             # before it said so. TaskFlow's prepare() resets a reverted
@@ -173,9 +217,27 @@ class Execution:
             self._record_taken_up(move, move_type, engine)
         outcome, listener, error = self._run(engine, move, move_type,
                                              types_base.MAIN)
+        if listener.rolled_forward:
+            flowstate.reset_for_retry(engine)
+            outcome, listener, error = self._run(engine, move, move_type,
+                                                 types_base.MAIN)
+            if listener.rolled_forward:
+                # Past it in the world: a revert would be refused, a resume
+                # runs what follows.
+                self.services.store.pass_ponr(move['id'])
+                self.outcomes.fail(
+                    move['id'], '%s failed again past the point of no return; '
+                    'the instance runs on %s. Fix the cause and resume the '
+                    'task.' % (move_type.ponr_step, move['dest_host']),
+                    move_type.ponr_step)
+                return tf_states.FAILURE
         if outcome == tf_states.SUSPENDED:
             move = self.services.store.get(move['id'])
-            if move['abort_requested_by']:
+            if move['abort_requested_by'] and \
+                    self._past_ponr(move, move_type, engine):
+                outcome, listener, error = self._run(
+                    engine, move, move_type, types_base.MAIN)
+            elif move['abort_requested_by']:
                 reason = 'aborted by %s' % move['abort_requested_by']
                 flowstate.mark_for_rollback(engine)
                 self._roll_back(move, reason)
@@ -184,6 +246,24 @@ class Execution:
         self.outcomes.record(move, types_base.MAIN, engine, outcome,
                              listener, error, reason)
         return outcome
+
+    def _past_ponr(self, move, move_type, engine):
+        """Whether the main stage must go forward: its point-of-no-return
+        step succeeded, or that step says the world passed it while no
+        conductor watched (it cancels what can still be cancelled, under
+        the host side's own decision, so that exactly one of the two holds).
+        """
+        name = move_type.ponr_step
+        if engine.storage.get_atom_state(name) == tf_states.SUCCESS:
+            return True
+        if engine.storage.get_atom_state(name) == tf_states.PENDING:
+            return False
+        return self._world_past_ponr(move, move_type)
+
+    def _world_past_ponr(self, move, move_type):
+        step = move_type.step_for(move_type.ponr_step).cls(self.services)
+        settle = getattr(step, 'cancel_before_ponr', None)
+        return settle is not None and not settle(move)
 
     def _catch_up(self, move, move_type, engine):
         """A step that was running when the conductor died is run again
@@ -239,12 +319,17 @@ class Execution:
 
     def _run(self, engine, move, move_type, stage):
         listener = listener_mod.MoveRecordListener(
-            engine, self.recorder, move, move_type, stage)
+            engine, self.recorder, move, move_type, stage,
+            past_ponr=functools.partial(self._world_past_ponr, move,
+                                        move_type))
         claim = self._claims.get(move['id'])
         extra = claim.listeners(engine) if claim is not None else []
         fd_uuid = engine.storage.flow_uuid
         self.services.history.register(
-            fd_uuid, move['id'], functools.partial(phase_of, move_type))
+            fd_uuid, move['id'], functools.partial(phase_of, move_type),
+            on_start=listener.on_start,
+            on_end=functools.partial(self._passed_ponr, move['id'])
+            if stage == types_base.MAIN else None)
         error = None
         with contextlib.ExitStack() as stack:
             for each in [listener] + extra:
@@ -262,9 +347,20 @@ class Execution:
         # An engine stopped by a lost claim has nothing to report; a write
         # refused inside TaskFlow may reach us wrapped, or not at all.
         self.check_claim(move['id'])
+        unavailable = outage.typed(error) if error is not None else None
+        if unavailable is not None:
+            # The engine stopped because the database did: its outcome is
+            # not the move's (see _run_move_through_outages).
+            raise unavailable from error
         return engine.storage.get_flow_state(), listener, error
+
+    def _passed_ponr(self, move_id, connection, flow_detail):
+        """The main flow's success is the point of no return: recorded in
+        the transaction that saves it, so no kill falls in between."""
+        if flow_detail.state == tf_states.SUCCESS:
+            self.services.store.pass_ponr(move_id, connection=connection)
 
     def check_claim(self, move_id):
         """Raise ClaimLost if this process's claim on the move is gone."""
-        with self.services.db.session() as s:
-            self.services.store.fences.check(s, move_id)
+        with self.services.db.reader() as s:
+            self.services.store.fences.still_held(s, move_id)

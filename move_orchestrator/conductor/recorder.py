@@ -4,6 +4,8 @@ Callers say what happened (an event); the type's machine says where the
 move goes, in the transaction that records it.
 """
 
+import threading
+
 from oslo_log import log as logging
 
 from move_orchestrator import exception
@@ -19,6 +21,11 @@ class Recorder:
         # Called as observer(move_id, new_state) once a change is recorded
         # (notifications); an observer's error never stops the move.
         self.observers = []
+        # Changes written inside a step's save (enter_step with a
+        # connection), announced once that save committed: {move id:
+        # (move before, new state)}.
+        self._unannounced = {}
+        self._lock = threading.Lock()
 
     def notify(self, move_id, state):
         for observer in list(self.observers):
@@ -51,9 +58,16 @@ class Recorder:
                                         target or expect)
         return self._record(move_id, decide, context, values)
 
-    def enter_step(self, move_id, state, context=None):
+    def enter_step(self, move_id, state, context=None, connection=None):
         """A step whose move state is ``state`` starts: ``start`` from
-        ``accepted``, else ``advance``; nothing if the move is there."""
+        ``accepted``, else ``advance``; nothing if the move is there.
+
+        With ``connection`` (the transaction saving the step's start) the
+        change commits with the step, and is logged and announced by the
+        next call without one once it did (the record listener's, after
+        TaskFlow's save): an observer never hears of a change that was
+        rolled back.
+        """
         def decide(move):
             if move['state'] == state:
                 return None
@@ -61,18 +75,33 @@ class Recorder:
                 else states.ADVANCE
             return move_types.get(move['type']).next_state(
                 move_id, move['state'], event, state)
-        return self._record(move_id, decide, context, {})
+        if connection is not None:
+            move, target = self.store.set_state(
+                move_id, decide, context=context, connection=connection)
+            if target is not None:
+                with self._lock:
+                    self._unannounced[move_id] = (move, target)
+            return move
+        move = self._record(move_id, decide, context, {})
+        with self._lock:
+            written = self._unannounced.pop(move_id, None)
+        if written is not None and written[1] == move['state'] == state:
+            self._announce(move_id, written[0], written[1], {})
+        return move
 
     def _record(self, move_id, decide, context, values):
         move, target = self.store.set_state(move_id, decide, context=context,
                                             **values)
         if target is not None:
-            LOG.info('Move %(id)s (%(type)s of %(instance)s): %(from)s -> '
-                     '%(to)s%(reason)s',
-                     {'id': move_id, 'type': move['type'],
-                      'instance': move['instance_uuid'],
-                      'from': move['state'], 'to': target,
-                      'reason': ': %s' % values['reason']
-                      if values.get('reason') else ''})
-            self.notify(move_id, target)
+            self._announce(move_id, move, target, values)
         return move
+
+    def _announce(self, move_id, move, target, values):
+        LOG.info('Move %(id)s (%(type)s of %(instance)s): %(from)s -> '
+                 '%(to)s%(reason)s',
+                 {'id': move_id, 'type': move['type'],
+                  'instance': move['instance_uuid'],
+                  'from': move['state'], 'to': target,
+                  'reason': ': %s' % values['reason']
+                  if values.get('reason') else ''})
+        self.notify(move_id, target)

@@ -19,6 +19,7 @@ from move_orchestrator.conductor import claims as claims_mod
 from move_orchestrator.conductor import drains as drains_mod
 from move_orchestrator.conductor import execution as execution_mod
 from move_orchestrator.conductor import recorder as recorder_mod
+from move_orchestrator.db import outage
 from move_orchestrator import exception
 from move_orchestrator.moves import flows
 from move_orchestrator.moves import request as move_request
@@ -46,7 +47,8 @@ class Conductor:
         self.actions = actions_mod.Actions(services, self.recorder,
                                            self.claims.nudge)
         self.drains = drains_mod.Drains(services, abort_move=self.abort,
-                                        resume_move=self.resume)
+                                        resume_move=self.resume,
+                                        post_move=self.claims.posted)
         self._executor = futurist.ThreadPoolExecutor(
             max_workers=self.claims.workers
             or services.conf.conductor.max_concurrent_moves)
@@ -71,13 +73,17 @@ class Conductor:
         return self.claims.take_up()
 
     def admit(self, services, moves):
-        """The admission seam (``claims.runnable``): drains make their
-        next children, then the limits say which of these moves may start
-        now (conductor/admission)."""
-        if self.drains.tick():
-            self.kick()   # a drain's new child: taken up at the next look
+        """The admission seam (``claims.runnable``): which of these moves
+        the limits let start now (conductor/admission)."""
         allowed = set(self.admission.runnable())
         return [m for m in moves if m['id'] in allowed]
+
+    def tick_drains(self):
+        """Advance every unfinished drain once. The claim source calls it
+        once per look for work, whatever the look finds: a drain with no
+        child yet has no move (nor job) to be found through. A new child
+        is posted like an accepted move."""
+        self.drains.tick()
 
     def kick(self):
         """Look for moves to take up now, not at the next watch."""
@@ -126,7 +132,8 @@ class Conductor:
 
     def _run(self, move_id, interrupted):
         try:
-            with self.claims.holding(move_id) as claim:
+            # A database outage is waited out here (db/outage.py).
+            with outage.waiting(), self.claims.holding(move_id) as claim:
                 self.execution.run_move(move_id, interrupted, claim)
         finally:
             self.kick()   # its slot may be free: admit the next ones

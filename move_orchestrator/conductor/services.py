@@ -1,4 +1,4 @@
-"""What a conductor process holds once: database, inventory, driver, records.
+"""What a conductor process holds once: database, inventory, drivers, records.
 
 Tasks get this object at construction (TaskFlow persists values, not
 objects), so one process builds it once and every flow shares it.
@@ -14,15 +14,16 @@ from move_orchestrator.db import inventory as inv
 from move_orchestrator.db import moves as db_moves
 from move_orchestrator.db import session as db_session
 from move_orchestrator.drivers import compute
+from move_orchestrator.drivers import network
 from move_orchestrator import faults
 from move_orchestrator.moves.types import base as types_base
-from move_orchestrator import persistence
+from move_orchestrator.persistence import waiting as persistence_waiting
 from move_orchestrator.records import history
 from move_orchestrator.records import tasks as records
 
 
 class Services:
-    def __init__(self, conf=CONF, driver=None, persistence=None):
+    def __init__(self, conf=CONF, driver=None, persistence=None, network=None):
         self.conf = conf
         self.db = db_session.get_database(conf.database.connection)
         self.inventory = inv.Inventory(self.db)
@@ -32,6 +33,7 @@ class Services:
         self.records = records.TaskRecords(self.store, self.drains)
         self.task_faults = faults.parse(conf.fault_injection.task_faults)
         self._driver = driver
+        self._network = network
         self.history = history.AtomHistoryWriter()
         self._backend = persistence   # None: ours, on our engine
 
@@ -39,7 +41,16 @@ class Services:
     def driver(self):
         if self._driver is None:
             self._driver = compute.load_driver(conf=self.conf)
+        if self._driver.claims is None:
+            self._driver.claims = self.store.fences
         return self._driver
+
+    @property
+    def network(self):
+        """Port bindings: the network driver's, not a compute host's."""
+        if self._network is None:
+            self._network = network.load_driver(conf=self.conf)
+        return self._network
 
     @property
     def allocation_ratios(self):
@@ -52,10 +63,12 @@ class Services:
     def persistence(self):
         """Our TaskFlow persistence backend, on our own engine."""
         if self._backend is None:
-            self._backend = persistence.Backend(
+            # Its saves wait out a database outage (persistence/waiting).
+            self._backend = persistence_waiting.Backend(
                 {'connection': self.conf.database.connection},
                 engine=self.db.engine)
             self._backend.add_save_hook(self.history)
+            self._backend.add_flow_hook(self.history.flow_saved)
             self._backend.add_write_guard(self.store.fences.check_flow)
         return self._backend
 

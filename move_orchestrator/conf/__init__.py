@@ -10,7 +10,9 @@ from move_orchestrator.conf import fake_driver
 from move_orchestrator.conf import fault_injection
 from move_orchestrator.conf import jobboard
 from move_orchestrator.conf import limits
+from move_orchestrator.conf import live_migration
 from move_orchestrator.conf import move
+from move_orchestrator.conf import network
 from move_orchestrator.conf import notifications
 from move_orchestrator.conf import qemu
 from move_orchestrator.conf import scheduler
@@ -20,8 +22,8 @@ from move_orchestrator.conf import upgrade_levels
 CONF = cfg.CONF
 
 MODULES = (api, compute, conductor, database, fake_driver, fault_injection,
-           jobboard, limits, move, notifications, qemu, scheduler, service,
-           upgrade_levels)
+           jobboard, limits, live_migration, move, network, notifications, qemu,
+           scheduler, service, upgrade_levels)
 
 
 def register_all(conf=CONF):

@@ -37,6 +37,24 @@ OPTS = [
                     'driver\'s [qemu] storage_groups). Set to another, the '
                     'agent refuses to start: the inventory and the driver '
                     'would disagree on which hosts share disks.'),
+    # Live resize (hotplug): what every guest is started able to grow to.
+    cfg.IntOpt('hotplug_max_vcpus', default=8, min=0,
+               help='vCPUs a running guest can grow to by hotplug: a QEMU '
+                    'guest starts with -smp N,maxcpus=<this> (or N when '
+                    'bigger). A resize to more vCPUs is cold; 0: never '
+                    'live.'),
+    cfg.IntOpt('hotplug_max_ram_mb', default=4096, min=0,
+               help='RAM (MiB) a running guest can grow to by hotplug: a '
+                    'QEMU guest starts with -m size,maxmem=<this> (or its '
+                    'size when bigger). A resize to more RAM is cold; 0: '
+                    'never live.'),
+    cfg.IntOpt('hotplug_memory_slots', default=8, min=1, max=255,
+               help='Memory slots of a guest (-m slots=): each live resize '
+                    'that grows the RAM takes one.'),
+    cfg.FloatOpt('hot_unplug_timeout', default=5.0, min=0,
+                 help='Seconds the revert of a live resize waits for the '
+                      'guest to release hot-plugged memory or vCPUs before '
+                      'it gives up and leaves the move failed.'),
 ]
 
 

@@ -32,6 +32,28 @@ OPTS = [
     cfg.FloatOpt('migration_timeout', default=600.0, min=1,
                  help='Seconds a live migration may take before the move '
                       'gives up and reverts.'),
+    cfg.FloatOpt('storage_retry_max_interval', default=5.0, min=0.1,
+                 help='Longest wait, in seconds, between two attempts of a '
+                      'move\'s write while the database is unavailable '
+                      '(unreachable, restarting, disk full). Moves wait '
+                      'for the database as long as it takes; they are '
+                      'never reverted because their records could not be '
+                      'written.'),
+    cfg.FloatOpt('storage_log_interval', default=30.0, min=0,
+                 help='Seconds between two log lines about one cause of a '
+                      'database outage (one warning naming the cause, '
+                      'then silence until this interval has passed).'),
+    cfg.IntOpt('idle_transaction_timeout', default=10, min=0,
+               help='Seconds after which the database ends a session left '
+                    'idle inside a transaction (PostgreSQL\'s '
+                    'idle_in_transaction_session_timeout, MariaDB\'s '
+                    'idle_transaction_timeout; MySQL and SQLite have '
+                    'none). A conductor frozen or cut off in the middle of '
+                    'a transaction then releases its row locks, so the '
+                    'conductor taking its moves over is not held up by '
+                    'them; the frozen one finds its claim lost when it '
+                    'wakes. 0: never. Keep it below [jobboard] '
+                    'claim_expiry.'),
 ]
 
 

@@ -29,7 +29,8 @@ OPTS = [
                      'not listed are unlimited.'),
 ]
 
-MOVE_TYPES = ('live-migrate', 'cold-migrate', 'resize', 'evacuate')
+MOVE_TYPES = ('live-migrate', 'cold-migrate', 'resize', 'evacuate',
+              'live-resize')
 
 
 def register_opts(conf):

@@ -11,6 +11,13 @@ OPTS = [
                help='QEMU system emulator to run.'),
     cfg.StrOpt('qemu_img', default='qemu-img',
                help='qemu-img binary used to create, copy and compare disks.'),
+    cfg.StrOpt('qemu_nbd', default='qemu-nbd',
+               help='qemu-nbd binary that exports a disk read-only for '
+                    'another host to copy (cold migration, resize).'),
+    cfg.HostAddressOpt('host_address', default='127.0.0.1',
+                       help='Address of this host that the other hosts reach: '
+                            'its disk exports (NBD) listen on it, on a free '
+                            'port, while a move copies the disk.'),
     cfg.StrOpt('guest_kernel', default='',
                help='Multiboot kernel the domains boot with "-kernel". Empty: '
                     'the test guest built from the project\'s source on first '
@@ -23,6 +30,12 @@ OPTS = [
                      'busy workload whose pre-copy cannot converge at a low '
                      'max_bandwidth (to try force-complete and the '
                      'completion timeout).'),
+    cfg.IntOpt('guest_dirty_pages', default=0, min=0,
+               help='With guest_dirty: pages (4 KiB) the built-in guest '
+                    'rewrites per 5 ms tick, in turn over what it filled; 0: '
+                    'all of them, without a pause. A paced guest dirties '
+                    'less when its vCPUs are throttled, so auto-converge can '
+                    'make its migration converge.'),
     cfg.IntOpt('ram_limit_mb', default=0, min=0,
                help='Give no domain more RAM than this (MiB), whatever its '
                     'flavor says, to run big flavors on a small machine; 0: '
@@ -47,20 +60,23 @@ OPTS = [
     cfg.StrOpt('completion_timeout_action', default='abort',
                choices=['abort', 'force_complete'],
                help='What a poll does to a live migration past its '
-                    'completion timeout: cancel it, or switch to post-copy '
-                    '(cancel, when permit_post_copy is false).'),
-    cfg.BoolOpt('permit_post_copy', default=True,
+                    'completion timeout: cancel it, or force-complete it '
+                    '(post-copy where permit_post_copy allows, else pause '
+                    'the guest until the copy is over).'),
+    cfg.BoolOpt('permit_post_copy', default=False,
                 help='Start every live migration able to switch to '
                      'post-copy (QEMU\'s postcopy-ram on both ends), so that '
-                     'force-complete and the force_complete timeout action '
-                     'can finish one that does not converge. It costs every '
-                     'migration guest pause and time (measured here at 256 '
-                     'MiB: a pause of 15-18 ms instead of 6-10 ms, and 3-15 '
-                     'ms more in all), and a post-copy cut short '
-                     'by a failure loses the guest, which lives on neither '
-                     'host: Nova\'s live_migration_permit_post_copy is off by '
-                     'default for that reason. False: force-complete is '
-                     'refused.'),
+                     'force-complete, the force_complete timeout action and '
+                     'the stall policy\'s post_copy can finish one that does '
+                     'not converge with the guest running on. Off by default, '
+                     'as Nova\'s live_migration_permit_post_copy: a post-copy '
+                     'cut short by a failure (a host or the network between '
+                     'them) loses the guest, which then lives on neither '
+                     'host, and the capability costs every migration guest '
+                     'pause and time, measured here (256 MiB guest, medians): '
+                     'see the live migration documentation. Without it '
+                     'force-complete pauses the guest until the copy is '
+                     'over, and nothing is ever at risk.'),
     cfg.FloatOpt('operation_timeout', default=60.0, min=1,
                  help='Seconds a synchronous QEMU operation (switch-over, '
                       'power off, disk copy) may take.'),

@@ -56,19 +56,19 @@ class DrainStore:
         return self.get(values['id'])
 
     def get(self, drain_id):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             row = s.get(models.Drain, drain_id)
             if row is None:
                 raise exception.TaskNotFound(task=drain_id)
             return drain_to_dict(row)
 
     def exists(self, drain_id):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return s.get(models.Drain, drain_id) is not None
 
     def list(self, state=None, limit=None, before=None):
         """Newest first; ``before`` = (created_at, id) of a page's last."""
-        with self.db.session() as s:
+        with self.db.reader() as s:
             q = sa.select(models.Drain).order_by(
                 models.Drain.created_at.desc(), models.Drain.id.desc())
             if state is not None:
@@ -83,7 +83,7 @@ class DrainStore:
             return [drain_to_dict(d) for d in s.scalars(q)]
 
     def list_unfinished(self):
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return [drain_to_dict(d) for d in s.scalars(
                 sa.select(models.Drain).where(models.Drain.state.not_in(
                     (states.COMPLETED, states.REVERTED))).order_by(
@@ -130,7 +130,7 @@ class DrainStore:
         found = {drain_id: [] for drain_id in drain_ids}
         if not found:
             return found
-        with self.db.session() as s:
+        with self.db.reader() as s:
             for e in s.scalars(
                     sa.select(models.DrainEvent)
                     .where(models.DrainEvent.drain_id.in_(list(found)))
@@ -141,7 +141,7 @@ class DrainStore:
 
     def children(self, drain_id):
         """The drain's moves, oldest first (retries after the tries)."""
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return [db_moves.move_to_dict(m) for m in s.scalars(
                 sa.select(models.Move).filter_by(drain_id=drain_id)
                 .order_by(models.Move.created_at, models.Move.id))]

@@ -253,6 +253,24 @@ class Inventory:
             claim.consumer_uuid = to_consumer
             return True
 
+    def merge_allocation(self, from_consumer, to_consumer, host):
+        """Add a move's claim on host to the instance's allocation there (the
+        end of a live resize: the growth becomes the instance's)."""
+        with self.db.session() as s:
+            claim = s.scalars(sa.select(models.Allocation).filter_by(
+                consumer_uuid=from_consumer, host=host)).first()
+            if claim is None:
+                return False  # already done
+            own = s.scalars(sa.select(models.Allocation).filter_by(
+                consumer_uuid=to_consumer, host=host)).first()
+            if own is None:
+                claim.consumer_uuid = to_consumer
+                return True
+            for r in RESOURCES:
+                setattr(own, r, getattr(own, r) + getattr(claim, r))
+            s.delete(claim)
+            return True
+
     def list_allocations(self, consumer_uuid=None, host=None):
         with self.db.reader() as s:
             q = sa.select(models.Allocation).order_by(models.Allocation.id)

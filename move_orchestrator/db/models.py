@@ -263,6 +263,14 @@ class FakeMigration(TimestampMixin, Base):
     status: orm.Mapped[str] = orm.mapped_column(sa.String(16))
     total_mb: orm.Mapped[int]
     remaining_mb: orm.Mapped[int]
+    # The stall policy's actions (tune_migration): the CPU throttle and
+    # what it grows by at each poll, post-copy, the source paused to finish.
+    throttle_pct: orm.Mapped[int] = orm.mapped_column(default=0, server_default='0')
+    throttle_step: orm.Mapped[int] = orm.mapped_column(default=0, server_default='0')
+    postcopy: orm.Mapped[bool] = orm.mapped_column(default=False,
+                                                   server_default=sa.false())
+    paused: orm.Mapped[bool] = orm.mapped_column(default=False,
+                                                 server_default=sa.false())
 
 
 class FakeTransfer(Base):

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from move_orchestrator.db import fencing
+from move_orchestrator.db import outage
 from move_orchestrator.db import models
 from move_orchestrator import exception
 from move_orchestrator.states import COMPLETED, REVERTED, TERMINAL_STATES
@@ -44,17 +45,19 @@ class MoveStore:
         # fenced (see db/fencing.py).
         self.fences = fences or fencing.Fences()
 
+    @outage.waited_out('a move record')
     def take_claim(self, move_id, conductor):
         """Claim the move for ``conductor``: its new fencing token, which
         this process then holds. The claim shows in the move's history."""
         with self.db.session() as s:
-            token, previous = fencing.take(s, move_id, conductor)
+            token, previous, instance_uuid = fencing.take(s, move_id,
+                                                          conductor)
             detail = {'attempt': token}
             if previous and previous != conductor:
                 detail['taken_over_from'] = previous
             s.add(self._event(move_id, 'claim', conductor, None, 'claimed',
                               detail=detail))
-        self.fences.hold(move_id, token)
+        self.fences.hold(move_id, token, instance_uuid)
         return token
 
     def create(self, values, context=None):
@@ -93,6 +96,7 @@ class MoveStore:
                 _MOVES.c.request_id == request_id)).first()
             return move_to_dict(move) if move else None
 
+    @outage.waited_out('a move record')
     def get(self, move_id):
         with self.db.reader() as s:
             move = s.execute(sa.select(_MOVES).where(
@@ -134,6 +138,7 @@ class MoveStore:
                 q = q.limit(limit)
             return [move_to_dict(m) for m in s.scalars(q)]
 
+    @outage.waited_out('a move record')
     def list_unfinished(self):
         with self.db.reader() as s:
             return [move_to_dict(m) for m in s.execute(
@@ -141,8 +146,8 @@ class MoveStore:
                     _MOVES.c.state.not_in(TERMINAL_STATES)).order_by(
                     _MOVES.c.created_at))]
 
-    def set_state(self, move_id, decide, context=None, connection=None,
-                  **values):
+    def _set_state(self, move_id, decide, context=None, connection=None,
+                   **values):
         """Record a move state change in one transaction.
 
         ``decide(move)`` sees the move as it was (a dict) and returns its new
@@ -188,6 +193,15 @@ class MoveStore:
                 self.inventory.unlock_instance(s, move.instance_uuid, move_id)
             return before, state
 
+    def set_state(self, move_id, decide, context=None, connection=None,
+                  **values):
+        if connection is not None:
+            # Part of the caller's transaction: the caller retries it.
+            return self._set_state(move_id, decide, context, connection,
+                                   **values)
+        return outage.call(self._set_state, move_id, decide, context,
+                           what='move %s' % move_id, **values)
+
     @contextlib.contextmanager
     def _writing(self, connection):
         if connection is None:
@@ -199,12 +213,62 @@ class MoveStore:
             yield s
             s.flush()
 
-    def update(self, move_id, **values):
-        with self.db.session() as s:
+    def update(self, move_id, connection=None, **values):
+        """Write values of the move (through ``connection``'s transaction,
+        if given, as in :meth:`set_state`; the caller then retries it)."""
+        if connection is not None:
+            return self._update(move_id, connection, **values)
+        return outage.call(self._update, move_id, None,
+                           what='move %s' % move_id, **values)
+
+    def _update(self, move_id, connection, **values):
+        with self._writing(connection) as s:
             self.fences.check(s, move_id)
             s.execute(sa.update(models.Move).filter_by(id=move_id).values(
                 **values))
 
+    @outage.waited_out('a move record')
+    def request_abort(self, move_id, who):
+        """Ask for an abort unless the move is past its point of no return,
+        in one statement (a check then a write would let the point of no
+        return pass between them). True if recorded."""
+        with self.db.session() as s:
+            self.fences.check(s, move_id)
+            done = s.execute(sa.update(models.Move).where(
+                models.Move.id == move_id,
+                models.Move.ponr == sa.false()).values(
+                abort_requested_by=who)).rowcount
+        return bool(done)
+
+    def pass_ponr(self, move_id, why=None, connection=None):
+        """Record that the move passed its point of no return.
+
+        An abort asked a moment before (it found the flag unset) is too
+        late now: it is recorded as refused and cleared, in the same
+        transaction, so that nothing reverts the move afterwards. With
+        ``connection``, part of the caller's transaction (which it retries).
+        """
+        if connection is not None:
+            return self._pass_ponr(move_id, why, connection)
+        return outage.call(self._pass_ponr, move_id, why, None,
+                           what='move %s' % move_id)
+
+    def _pass_ponr(self, move_id, why, connection):
+        with self._writing(connection) as s:
+            self.fences.check(s, move_id)
+            move = s.get(models.Move, move_id)
+            if move is None:
+                raise exception.TaskNotFound(task=move_id)
+            if move.abort_requested_by:
+                s.add(self._event(
+                    move_id, 'action', 'abort', None, 'refused',
+                    detail={'requested_by': move.abort_requested_by,
+                            'reason': why or 'too late: the move passed its '
+                                             'point of no return'}))
+                move.abort_requested_by = None
+            move.ponr = True
+
+    @outage.waited_out('a move record')
     def add_event(self, move_id, kind, name, state, phase=None,
                   progress=None, error=None, detail=None, context=None):
         with self.db.session() as s:
@@ -212,6 +276,7 @@ class MoveStore:
             s.add(self._event(move_id, kind, name, phase, state, progress,
                               error, detail, context))
 
+    @outage.waited_out('a move record')
     def events(self, move_id, since=None):
         """The move's events in order; after the event id ``since``."""
         if since is None:
@@ -223,6 +288,7 @@ class MoveStore:
                        models.MoveEvent.id > since)
                 .order_by(models.MoveEvent.id))]
 
+    @outage.waited_out('a move record')
     def events_of(self, move_ids):
         """The histories of several moves in one query: {move id: events}."""
         found = {move_id: [] for move_id in move_ids}

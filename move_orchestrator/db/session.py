@@ -16,6 +16,7 @@ from sqlalchemy import orm
 from sqlalchemy import pool as sa_pool
 
 from move_orchestrator.conf import CONF
+from move_orchestrator.db import outage
 
 SQLITE_BUSY_TIMEOUT_MS = 60000
 
@@ -90,6 +91,30 @@ def _create_sqlite_engine(url):
     return engine
 
 
+def _limit_idle_transactions(dbapi_con, _record):
+    """Let the server end a session idle in a transaction for too long
+    ([conductor] idle_transaction_timeout): a frozen process's row locks
+    would otherwise hold up every other conductor until it wakes."""
+    seconds = CONF.conductor.idle_transaction_timeout
+    if not seconds:
+        return
+    module = type(dbapi_con).__module__
+    cursor = dbapi_con.cursor()
+    try:
+        if module.startswith('psycopg'):
+            cursor.execute('SET idle_in_transaction_session_timeout = %d'
+                           % (seconds * 1000))
+        elif module.startswith('pymysql'):
+            cursor.execute("SELECT @@version_comment LIKE '%mariadb%' "
+                           "OR @@version LIKE '%MariaDB%'")
+            if cursor.fetchone()[0]:
+                cursor.execute('SET SESSION idle_transaction_timeout = %d'
+                               % seconds)
+    finally:
+        cursor.close()
+    dbapi_con.commit()
+
+
 class Database:
     def __init__(self, url):
         self.url = url
@@ -98,17 +123,38 @@ class Database:
         else:
             self.engine = engines.create_engine(
                 url, max_pool_size=20, max_overflow=20, thread_checkin=False)
+            sa.event.listen(self.engine, 'connect', _limit_idle_transactions)
+            # oslo.db opened a first connection to test the URL, before the
+            # listener: not one to keep.
+            self.engine.dispose()
         self._sessionmaker = orm.sessionmaker(bind=self.engine,
                                               expire_on_commit=False)
         self._readermaker = orm.sessionmaker(
             bind=self.engine.execution_options(**{READ_ONLY: True}))
 
+    @staticmethod
+    def _connected(maker, begin):
+        """A session holding its connection. The database being down at
+        this point (nothing done yet) is waited out by a thread that runs
+        moves, see db/outage.py; anyone else gets StorageUnavailable."""
+        def _open():
+            session = maker()
+            try:
+                txn = session.begin() if begin else None
+                session.connection()
+            except BaseException:
+                session.close()
+                raise
+            return session, txn
+        return outage.call(_open, what='a database transaction')
+
     @contextlib.contextmanager
     def session(self):
-        """One transaction: committed on success, rolled back on error."""
-        with self._sessionmaker() as session:
-            with session.begin():
-                yield session
+        """One transaction: committed on success, rolled back on error.
+        An outage in it raises StorageUnavailable (db/outage.py)."""
+        session, txn = self._connected(self._sessionmaker, True)
+        with outage.raising_typed(), session, txn:
+            yield session
 
     @contextlib.contextmanager
     def reader(self):
@@ -119,7 +165,8 @@ class Database:
         "database is locked"), so use :meth:`session` for anything that
         may write.
         """
-        with self._readermaker() as session:
+        session, _txn = self._connected(self._readermaker, False)
+        with outage.raising_typed(), session:
             yield session
 
     def dispose(self):

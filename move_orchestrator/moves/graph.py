@@ -35,6 +35,7 @@ def flow_dot(move_type):
              '  rankdir=TB; node [shape=box];',
              '  label=%s; labelloc=t;' % _q(move_type.name + ': flow')]
     previous = None
+    first_after = move_type.stage_steps(base.CLEANUP)[0]
     for phase in base.PHASES:
         steps = [s for s in move_type.steps if s.cls.phase == phase]
         if not steps:
@@ -50,7 +51,7 @@ def flow_dot(move_type):
         for step in steps:
             if previous:
                 style = ' [label="point of no return", color=red]' \
-                    if phase == 'cleanup' and step is steps[0] else ''
+                    if step is first_after else ''
                 lines.append('  %s -> %s%s;' % (
                     _q(previous), _q(step.cls.__name__), style))
             previous = step.cls.__name__

@@ -68,12 +68,13 @@ class MoveMachine:
         return fsm.current_state
 
 
-def build(forward, cleanup_state):
+def build(forward, after_ponr):
     """The machine of a type whose non-terminal states are ``forward``
-    (``accepted`` first, in execution order; ``cleanup_state`` the one after
-    the point of no return)."""
+    (``accepted`` first, in execution order; ``after_ponr`` the ones after
+    the point of no return, the last of them the one that completes)."""
     after_accept = forward[1:]
-    before_ponr = [s for s in forward if s != cleanup_state]
+    before_ponr = [s for s in forward if s not in after_ponr]
+    cleanup_state = forward[-1]
     triples = {(states.ACCEPTED, states.START, after_accept[0])}
     triples |= {(a, states.ADVANCE, b)
                 for a, b in zip(after_accept, after_accept[1:])}

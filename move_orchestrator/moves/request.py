@@ -8,6 +8,7 @@ import uuid
 from move_orchestrator.db import inventory as inv
 from move_orchestrator import exception
 from move_orchestrator.moves import scheduler
+from move_orchestrator.steps import hotplug
 
 MAX_FIELD = 255
 REQUEST_KEYS = ('instance', 'destination', 'flavor', 'live', 'request_id')
@@ -53,7 +54,35 @@ def spec(instance, flavor):
             **{r: flavor[r] for r in inv.RESOURCES}}
 
 
-def derive_type(source_host, instance, new_flavor, live):
+def hotplug_refusals(conf, instance, old_flavor, new_flavor):
+    """Why the change from old_flavor to new_flavor cannot be hot-plugged
+    into the running instance (empty: it can)."""
+    reasons = []
+    if instance['power_state'] != 'running':
+        reasons.append('the instance is %s, not running'
+                       % instance['power_state'])
+    if new_flavor['disk_gb'] != old_flavor['disk_gb']:
+        reasons.append('its disk changes (%s GB to %s GB)'
+                       % (old_flavor['disk_gb'], new_flavor['disk_gb']))
+    limits = conf.compute
+    for resource, unit, limit, option in (
+            ('vcpus', ' vCPUs', limits.hotplug_max_vcpus, 'hotplug_max_vcpus'),
+            ('ram_mb', ' MB', limits.hotplug_max_ram_mb,
+             'hotplug_max_ram_mb')):
+        old, new = old_flavor[resource], new_flavor[resource]
+        if new < old:
+            reasons.append('%s%s is fewer than %s%s: hot-unplug is not a '
+                           'resize' % (new, unit, old, unit))
+        elif new > old and new > max(old, limit):
+            most = max(old, limit)
+            reasons.append('%s%s is over the guest\'s maximum of %s%s '
+                           '([compute] %s)' % (new, unit, most, unit, option))
+    return reasons
+
+
+def derive_type(source_host, instance, new_flavor, live, refusals=()):
+    """The move type of a request; ``refusals``: why a new flavor cannot
+    be hot-plugged (see hotplug_refusals)."""
     if source_host['state'] == 'down':
         if live:
             raise exception.InvalidMoveRequest(
@@ -65,10 +94,13 @@ def derive_type(source_host, instance, new_flavor, live):
                        'change the flavor')
         return 'evacuate'
     if new_flavor is not None:
-        if live:
-            raise exception.InvalidMoveRequest(
-                reason='a resize cannot be live')
-        return 'resize'
+        if live and refusals:
+            raise exception.CannotHotplug(
+                instance=instance['name'], flavor=new_flavor['name'],
+                reason='; '.join(refusals))
+        if live is False or refusals:
+            return 'resize'
+        return 'live-resize'
     running = instance['power_state'] == 'running'
     if live and not running:
         raise exception.InstanceInvalidState(
@@ -77,6 +109,33 @@ def derive_type(source_host, instance, new_flavor, live):
     if live or (live is None and running):
         return 'live-migrate'
     return 'cold-migrate'
+
+
+def _live_resize_or_cold(inventory, ratios, request, source, instance,
+                         old_flavor, new_flavor, refusals):
+    """With ``live`` unset, a live resize that finds no room on its own
+    host (or is sent elsewhere) is done cold instead; with ``live=true``,
+    refused with the reason."""
+    dest = request.get('destination')
+    if source['state'] != 'up':
+        refusals.append('its host %s is %s' % (source['name'],
+                                               source['state']))
+    elif dest is not None and dest != source['name']:
+        refusals.append('a live resize stays on its host %s, not %s'
+                        % (source['name'], dest))
+    else:
+        free = scheduler.free_resources(
+            source, inventory.host_usage(source['name']), ratios)
+        for r, amount in hotplug.growth(old_flavor, new_flavor).items():
+            if amount > free[r]:
+                if request.get('live'):
+                    raise exception.InsufficientCapacity(
+                        host=source['name'], resource=r, requested=amount,
+                        free=free[r])
+                refusals.append('no room for %s more %s on %s'
+                                % (amount, r, source['name']))
+    return derive_type(source, instance, new_flavor, request.get('live'),
+                       refusals)
 
 
 def build_move(inventory, conf, request, ratios):
@@ -106,12 +165,22 @@ def build_move(inventory, conf, request, ratios):
                 instance=instance['name'], flavor=new_flavor['name'],
                 new=new_flavor['disk_gb'], old=old_flavor['disk_gb'])
     live = request.get('live')
-    move_type = derive_type(source, instance, new_flavor, live)
+    if new_flavor is None or source['state'] == 'down':
+        move_type = derive_type(source, instance, new_flavor, live)
+    else:
+        refusals = hotplug_refusals(conf, instance, old_flavor, new_flavor)
+        move_type = derive_type(source, instance, new_flavor, live, refusals)
+        if move_type == 'live-resize':
+            move_type = _live_resize_or_cold(
+                inventory, ratios, request, source, instance, old_flavor,
+                new_flavor, refusals)
     flavor = new_flavor or old_flavor
     same_host_ok = (move_type == 'resize'
                     and conf.move.allow_resize_to_same_host)
     dest = request.get('destination')
-    if dest is None:
+    if move_type == 'live-resize':
+        dest = source['name']     # room checked by _live_resize_or_cold
+    elif dest is None:
         dest = scheduler.select_destination(
             inventory, ratios, source['name'], flavor,
             live=move_type == 'live-migrate', allow_source=same_host_ok)
@@ -126,7 +195,7 @@ def build_move(inventory, conf, request, ratios):
         'dest_host': dest,
         'old_flavor': old_flavor['name'],
         'new_flavor': flavor['name'],
-        'live': move_type == 'live-migrate',
+        'live': move_type in ('live-migrate', 'live-resize'),
         'request_id': request.get('request_id'),
         'request': dict(request),
     }, {

@@ -13,38 +13,29 @@ behaves the same) while doing the least work per save:
   backend, so a flow detail save skips its unchanged atoms. That memory
   assumes one writer per flow detail at a time, which TaskFlow's job claims
   (or a single engine) ensure;
-* only the saves that come before a side effect are committed on their own:
-  an atom going RUNNING or REVERTING (its execute or revert follows), an
-  intermediate progress (a long task's progress stays visible), a flow
-  detail reaching an end state (SUCCESS, REVERTED, FAILURE, SUSPENDED), new
-  rows. Every other save (an atom's SUCCESS with its results, FAILURE,
-  REVERTED, PENDING, a new intention, progress 0.0 or 1.0, a flow going
-  RUNNING) rides along with the next committed save of the same flow
-  detail, which in a serial engine is the next atom starting or the flow
-  ending, or :meth:`Backend.close`. So one step costs one commit, and
-  the rule TaskFlow's resumption needs still holds: what a step did is
-  committed before the next step acts. A kill between the two loses the
-  deferred save: the atom is found as it was committed (RUNNING) and runs
-  (or reverts) again, which steps must bear anyway (at-least-once).
+* only the saves that come before a side effect are committed on their own;
+  the others ride along with the flow detail's next commit, so one step
+  costs one commit (see :mod:`.batching`).
 
 Save hooks (:meth:`Backend.add_save_hook`) let the project write its own rows
 in the same transaction as an atom detail.
 """
 
-import collections
 import contextlib
 import threading
 
 from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from taskflow import exceptions as exc
 from taskflow.persistence import base
 from taskflow.persistence import models
-from taskflow import states
 
+from move_orchestrator.persistence import batching
 from move_orchestrator.persistence import engines
+from move_orchestrator.persistence import reads
 from move_orchestrator.persistence import tables as t
 
 # A database resolves a deadlock by failing one of the transactions, which
@@ -52,105 +43,6 @@ from move_orchestrator.persistence import tables as t
 _retry_on_deadlock = oslo_db_api.wrap_db_retry(
     max_retries=10, retry_interval=0.01, inc_retry_interval=True,
     max_retry_interval=0.5, retry_on_deadlock=True)
-
-# Flows whose rows we remember; past it, idle flows are forgotten.
-MAX_CACHED_FLOWS = 2000
-DEFERRED_PROGRESS = (0.0, 1.0)
-_TERMINAL_FLOW_STATES = frozenset([states.SUCCESS, states.REVERTED,
-                                   states.FAILURE])
-# Flow states committed at once: the engine stops after them.
-_END_FLOW_STATES = _TERMINAL_FLOW_STATES | {states.SUSPENDED}
-# Atom states that an execute or a revert follows: committed at once.
-_ACTING_STATES = frozenset([states.RUNNING, states.REVERTING])
-
-
-def _without_progress(meta):
-    return t.dumps({k: v for k, v in (meta or {}).items() if k != 'progress'})
-
-
-def _progress_only(old, new, new_meta):
-    """True if ``new`` differs from ``old`` only by a deferrable progress."""
-    if old['meta'] == new['meta'] or new_meta.get('progress') not in DEFERRED_PROGRESS:
-        return False
-    if any(old[k] != new[k] for k in t.ATOM_VALUES if k != 'meta'):
-        return False
-    return _without_progress(t.loads(old['meta'])) == _without_progress(new_meta)
-
-
-def _deferrable(old, new, new_meta):
-    """True if this atom save may wait for the flow detail's next commit."""
-    if new['state'] in _ACTING_STATES:
-        return _progress_only(old, new, new_meta)
-    # A progress report in between: shown at once.
-    return (old['meta'] == new['meta']
-            or (new_meta or {}).get('progress') in (None,) + DEFERRED_PROGRESS)
-
-
-def _overlay(row, deferred):
-    """A stored row with a deferred save's values over it."""
-    if deferred is None:
-        return row
-    return dict(row, **deferred)
-
-
-class _Cache:
-    """What this backend last committed (or deferred), per flow detail."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.flows = collections.OrderedDict()  # fd uuid -> flow row
-        self.complete = set()                   # fds whose atoms are all known
-        self.atoms = {}                         # ad uuid -> (fd uuid, row)
-        self.children = {}                      # fd uuid -> {ad uuid}
-        # Deferred saves, per fd uuid, in order: [(ad uuid, row, ad,
-        # progress only)]; a
-        # flow row (ad uuid None) only as the first entry.
-        self.pending = {}
-
-    def defer(self, fd_uuid, ad_uuid, row, ad, progress_only=False):
-        entries = self.pending.setdefault(fd_uuid, [])
-        if ad_uuid is None:
-            if entries and entries[0][0] is None:
-                entries[0] = (None, row, None, False)
-            else:
-                entries.insert(0, (None, row, None, False))
-            return
-        last = entries[-1] if entries else None
-        if last is not None and last[0] == ad_uuid and (
-                last[3] or progress_only
-                or (last[1]['state'], last[1]['intention'])
-                == (row['state'], row['intention'])):
-            # The same step again with only newer values (or after a
-            # progress of 0.0 or 1.0, which nobody reads): one save.
-            entries[-1] = (ad_uuid, row, ad, progress_only and last[3])
-        else:
-            entries.append((ad_uuid, row, ad, progress_only))
-
-    def pending_rows(self, fd_uuid):
-        """{ad uuid (None: the flow): latest deferred row} of a flow."""
-        return {entry[0]: entry[1] for entry in self.pending.get(fd_uuid, ())}
-
-    def clear(self):
-        with self.lock:
-            self.flows.clear()
-            self.complete.clear()
-            self.atoms.clear()
-            self.children.clear()
-
-    def forget_flow(self, fd_uuid):
-        self.flows.pop(fd_uuid, None)
-        self.complete.discard(fd_uuid)
-        for ad_uuid in self.children.pop(fd_uuid, ()):
-            self.atoms.pop(ad_uuid, None)
-
-    def trim(self):
-        while len(self.flows) > MAX_CACHED_FLOWS:
-            for fd_uuid in self.flows:
-                if fd_uuid not in self.pending:
-                    self.forget_flow(fd_uuid)
-                    break
-            else:
-                return
 
 
 class Backend(base.Backend):
@@ -166,8 +58,9 @@ class Backend(base.Backend):
         if engine is None:
             engine = engines.get_engine(self._conf['connection'])
         self._engine = engine
-        self._cache = _Cache()
+        self._cache = batching.Cache()
         self._hooks = []
+        self._flow_hooks = []
         self._guards = []
         self._validated = False
         self._upgrade_lock = threading.Lock()
@@ -189,6 +82,12 @@ class Backend(base.Backend):
 
     def remove_save_hook(self, hook):
         self._hooks.remove(hook)
+
+    def add_flow_hook(self, hook):
+        """Call ``hook(connection, flow_detail)`` when a flow detail is
+        written on its own (not deferred), inside that transaction: a
+        flow's end state, say, with what must commit with it."""
+        self._flow_hooks.append(hook)
 
     def add_write_guard(self, guard):
         """Call ``guard(connection, flow_uuid)`` first in every transaction
@@ -227,7 +126,7 @@ class _Txn:
         self.guarded = set()    # flow details checked by the write guards
 
 
-class Connection(base.Connection):
+class Connection(reads.Reads, base.Connection):
     """Cheap to make: TaskFlow opens one for every save."""
 
     def __init__(self, backend):
@@ -293,7 +192,7 @@ class Connection(base.Connection):
         try:
             for guard in self._backend._guards:
                 guard(txn.conn, fd_uuid)
-        except sa_exc.SQLAlchemyError:
+        except (sa_exc.SQLAlchemyError, db_exc.DBError):
             raise           # the database failed, not the guard: retried
         except Exception:   # noqa: B902 - re-raised
             # Refused (a lost claim): the flow's deferred saves are no longer
@@ -349,11 +248,11 @@ class Connection(base.Connection):
 
     @_retry_on_deadlock
     def update_flow_details(self, flow_detail):
-        if self._defer_flow(flow_detail):
+        if self._cache.defer_flow(flow_detail):
             return flow_detail
         with self._write() as txn:
             self._save_flow(txn, flow_detail, None)
-        if flow_detail.state in _TERMINAL_FLOW_STATES:
+        if flow_detail.state in batching.TERMINAL_FLOW_STATES:
             with self._cache.lock:
                 if flow_detail.uuid not in self._cache.pending:
                     self._cache.forget_flow(flow_detail.uuid)
@@ -363,15 +262,9 @@ class Connection(base.Connection):
     def update_atom_details(self, atom_detail):
         ad = atom_detail
         row = t.atom_row(ad)
-        cache = self._cache
-        with cache.lock:
-            fd_uuid, old = cache.atoms.get(ad.uuid, (None, None))
-            if old is not None and _deferrable(old, row, ad.meta):
-                if old != row:
-                    cache.atoms[ad.uuid] = (fd_uuid, row)
-                    cache.defer(fd_uuid, ad.uuid, row, ad.copy(),
-                                _progress_only(old, row, ad.meta))
-                return ad
+        deferred, fd_uuid = self._cache.defer_atom(ad, row)
+        if deferred:
+            return ad
         with self._write() as txn:
             if fd_uuid is None and (self._backend._hooks
                                     or self._backend._guards):
@@ -383,26 +276,6 @@ class Connection(base.Connection):
                 self._flush_pending(txn, fd_uuid)
             self._update_atom(txn, ad, row, fd_uuid)
         return ad
-
-    def _defer_flow(self, fd):
-        """Defer a flow detail save that changes only a non-end state (or
-        meta) of a flow whose atoms are all known and unchanged."""
-        if fd.state in _END_FLOW_STATES:
-            return False
-        cache = self._cache
-        row = t.flow_row(fd)
-        with cache.lock:
-            old = cache.flows.get(fd.uuid)
-            if old is None or fd.uuid not in cache.complete:
-                return False
-            for ad in fd:
-                known = cache.atoms.get(ad.uuid, (None, None))[1]
-                if known is None or known != t.atom_row(ad):
-                    return False
-            if old != row:
-                cache.flows[fd.uuid] = row
-                cache.defer(fd.uuid, None, row, None)
-        return True
 
     def _update_atom(self, txn, ad, row, fd_uuid):
         r = txn.conn.execute(t.UPDATE_ATOM, dict(row, b_uuid=ad.uuid))
@@ -423,8 +296,7 @@ class Connection(base.Connection):
         The database gets the latest row of each; the hooks see every
         deferred save, as they would have without deferring.
         """
-        with self._cache.lock:
-            entries = list(self._cache.pending.get(fd_uuid, ()))
+        entries = self._cache.pending_entries(fd_uuid)
         if not entries:
             return
         # Deferred saves are writes of the flow like any other: fenced in
@@ -441,17 +313,8 @@ class Connection(base.Connection):
         for ad_uuid, _row, ad, _progress in entries:
             if ad_uuid is not None:
                 self._run_hooks(txn, ad, fd_uuid)
-
-        def _done():
-            left = self._cache.pending.get(fd_uuid)
-            if left is None:
-                return
-            # Saves deferred while this one committed stay pending.
-            flushed = set(map(id, entries))
-            left[:] = [e for e in left if id(e) not in flushed]
-            if not left:
-                del self._cache.pending[fd_uuid]
-        txn.on_commit.append(_done)
+        txn.on_commit.append(
+            lambda: self._cache.flushed(fd_uuid, entries))
 
     def _save_flow(self, txn, fd, book_uuid):
         """Update (or, below a logbook, insert) a flow detail and its atoms."""
@@ -474,6 +337,10 @@ class Connection(base.Connection):
         if not complete:
             # First sight of this flow detail: learn which atoms exist.
             known.update(self._load_atom_rows(txn.conn, fd.uuid))
+        if complete and any(known.get(ad.uuid) is None for ad in fd):
+            # Atoms this process never wrote: another conductor may have,
+            # while it ran the move. Ask the database, not the memory.
+            known.update(self._load_atom_rows(txn.conn, fd.uuid))
         inserts = []
         written = {}
         for ad in fd:
@@ -489,6 +356,8 @@ class Connection(base.Connection):
             txn.conn.execute(t.atomdetails.insert(), [r for _ad, r in inserts])
             for ad, _r in inserts:
                 self._run_hooks(txn, ad, fd.uuid)
+        for hook in self._backend._flow_hooks:
+            hook(txn.conn, fd)
 
         def _done():
             cache.flows[fd.uuid] = row
@@ -505,70 +374,3 @@ class Connection(base.Connection):
         q = sa.select(t.atomdetails).where(t.atomdetails.c.parent_uuid == fd_uuid)
         return {r.uuid: {k: r._mapping[k] for k in t.ATOM_VALUES}
                 for r in conn.execute(q)}
-
-    # -- reads ------------------------------------------------------------
-
-    def _atoms(self, conn, fd_uuid):
-        q = sa.select(t.atomdetails).where(t.atomdetails.c.parent_uuid == fd_uuid)
-        rows = conn.execute(q).all()
-        with self._cache.lock:
-            pending = self._cache.pending_rows(fd_uuid)
-        return [t.atom_from_row(_overlay(r._mapping, pending.get(r.uuid)))
-                for r in rows]
-
-    def _flow(self, conn, row, lazy):
-        with self._cache.lock:
-            deferred = self._cache.pending_rows(row['uuid']).get(None)
-        fd = t.flow_from_row(_overlay(row, deferred))
-        if not lazy:
-            for ad in self._atoms(conn, fd.uuid):
-                fd.add(ad)
-        return fd
-
-    def _book(self, conn, row, lazy):
-        book = t.book_from_row(row)
-        if not lazy:
-            q = sa.select(t.flowdetails).where(
-                t.flowdetails.c.parent_uuid == book.uuid)
-            for fd_row in conn.execute(q).all():
-                book.add(self._flow(conn, fd_row._mapping, False))
-        return book
-
-    def _one(self, conn, table, uuid, what):
-        row = conn.execute(sa.select(table).where(table.c.uuid == uuid)).first()
-        if row is None:
-            raise exc.NotFound("No %s found with uuid '%s'" % (what, uuid))
-        return row._mapping
-
-    def get_logbook(self, book_uuid, lazy=False):
-        with self._read() as conn:
-            return self._book(conn, self._one(conn, t.logbooks, book_uuid, 'logbook'), lazy)
-
-    def get_logbooks(self, lazy=False):
-        with self._read() as conn:
-            rows = conn.execute(sa.select(t.logbooks)).all()
-            books = [self._book(conn, r._mapping, lazy) for r in rows]
-        yield from books
-
-    def get_flows_for_book(self, book_uuid, lazy=False):
-        with self._read() as conn:
-            q = sa.select(t.flowdetails).where(t.flowdetails.c.parent_uuid == book_uuid)
-            flows = [self._flow(conn, r._mapping, lazy) for r in conn.execute(q).all()]
-        yield from flows
-
-    def get_flow_details(self, fd_uuid, lazy=False):
-        with self._read() as conn:
-            row = self._one(conn, t.flowdetails, fd_uuid, 'flow details')
-            return self._flow(conn, row, lazy)
-
-    def get_atom_details(self, ad_uuid):
-        with self._read() as conn:
-            row = self._one(conn, t.atomdetails, ad_uuid, 'atom details')
-        with self._cache.lock:
-            deferred = self._cache.pending_rows(row['parent_uuid']).get(ad_uuid)
-        return t.atom_from_row(_overlay(row, deferred))
-
-    def get_atoms_for_flow(self, fd_uuid):
-        with self._read() as conn:
-            atoms = self._atoms(conn, fd_uuid)
-        yield from atoms

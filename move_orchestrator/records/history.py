@@ -30,25 +30,38 @@ def failure_to_dict(failure):
 class AtomHistoryWriter:
     def __init__(self):
         self._flows = {}      # fd uuid -> (move id, phase of, on_start)
+        self._ends = {}       # fd uuid -> on_end
         self._last = {}       # atom uuid -> (state, progress) last written
         self._lock = threading.Lock()
 
-    def register(self, flow_uuid, move_id, phase_of, on_start=None):
+    def register(self, flow_uuid, move_id, phase_of, on_start=None,
+                 on_end=None):
         """Write the history of a flow's atoms as they are saved.
 
         ``on_start(connection, atom_detail)``, if given, is called when an
         atom starts (goes RUNNING), inside the transaction that saves it:
         what it writes through the connection (the move's state, say)
-        commits with the step's start, in one commit.
+        commits with the step's start, in one commit. ``on_end(connection,
+        flow_detail)`` likewise when the flow detail itself is written
+        (its end state; a backend flow hook, :meth:`flow_saved`).
         """
         with self._lock:
             self._flows[flow_uuid] = (move_id, phase_of, on_start)
+            if on_end is not None:
+                self._ends[flow_uuid] = on_end
 
     def unregister(self, flow_uuid, atom_uuids=()):
         with self._lock:
             self._flows.pop(flow_uuid, None)
+            self._ends.pop(flow_uuid, None)
             for uuid in atom_uuids:
                 self._last.pop(uuid, None)
+
+    def flow_saved(self, connection, flow_detail):
+        with self._lock:
+            on_end = self._ends.get(flow_detail.uuid)
+        if on_end is not None:
+            on_end(connection, flow_detail)
 
     def __call__(self, connection, atom_detail, flow_uuid):
         with self._lock:

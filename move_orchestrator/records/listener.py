@@ -4,13 +4,17 @@ The sub-task history itself is written by :mod:`.history`, in the same
 transaction as each atom save. Here the first task of each step moves the
 move's state forward, the first revert moves it to ``reverting``, failures
 are collected for the final record, and an operator's abort suspends the
-engine after the step that is running.
+engine after the step that is running. A failure of the point-of-no-return
+step once the world has passed that point (``past_ponr()``: a live
+migration switched over by its host) is not reverted: the engine is
+suspended before any revert, and the conductor runs the step again.
 """
 
 from oslo_log import log as logging
 from taskflow.listeners import base as listener_base
 from taskflow import states as tf_states
 
+from move_orchestrator import exception
 from move_orchestrator.moves.types import base as types_base
 from move_orchestrator.records import history
 from move_orchestrator import states
@@ -20,19 +24,45 @@ LOG = logging.getLogger(__name__)
 
 class MoveRecordListener(listener_base.Listener):
 
-    def __init__(self, engine, recorder, move, move_type, stage):
+    def __init__(self, engine, recorder, move, move_type, stage,
+                 past_ponr=None):
         super().__init__(engine)
+        self._past_ponr = past_ponr
+        self.rolled_forward = False     # suspended to run forward again
         self._reverts = stage == types_base.MAIN
         self._recorder = recorder
         self._move_id = move['id']
         self._move_type = move_type
         self._state = None          # the move's state as this run set it
+        self._written = None        # ... as on_start wrote it
         self.failures = []          # (task, error) of failed executes
         self.revert_failures = []   # (task, error) of failed reverts
 
+    def on_start(self, connection, atom_detail):
+        """In the transaction saving a step's start (the history writer's
+        ``on_start``): the move enters the step's state in the same commit.
+        The notification below then finds it there, and announces it."""
+        step = self._move_type.step_for(atom_detail.name)
+        if step is None or self._state == types_base.REVERTING or \
+                step.move_state in (self._state, self._written):
+            return
+        try:
+            self._recorder.enter_step(self._move_id, step.move_state,
+                                      connection=connection)
+        except exception.InvalidStateTransition:
+            return      # left to the notification, which logs why
+        self._written = step.move_state
+
     def _task_receiver(self, state, details):
         name = details['task_name']
-        if state in (tf_states.FAILURE, tf_states.REVERT_FAILURE):
+        if state == tf_states.FAILURE and self._reverts and \
+                name == self._move_type.ponr_step and \
+                self._past_ponr is not None and self._past_ponr():
+            LOG.warning('Move %s: %s failed past the point of no return: '
+                        'run forward again, not reverted', self._move_id, name)
+            self.rolled_forward = True
+            self._engine.suspend()
+        elif state in (tf_states.FAILURE, tf_states.REVERT_FAILURE):
             error = history.failure_to_dict(details.get('result'))
             target = self.failures if state == tf_states.FAILURE \
                 else self.revert_failures
@@ -47,7 +77,8 @@ class MoveRecordListener(listener_base.Listener):
                 if self._reverts and move['abort_requested_by']:
                     # Stop after this step; the conductor then reverts.
                     self._engine.suspend()
-        elif state == tf_states.REVERTING and self._reverts:
+        elif state == tf_states.REVERTING and self._reverts and \
+                not self.rolled_forward:
             # TaskFlow announces no flow-level REVERTING: the first atom
             # that reverts says it. (Cleanup atoms revert only to retry.)
             # Why is recorded now, so that it survives a kill mid-revert.

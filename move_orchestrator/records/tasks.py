@@ -3,8 +3,11 @@
 """
 
 import datetime
+import time
 
+from move_orchestrator.db import outage
 from move_orchestrator import exception
+from move_orchestrator import states
 
 
 SUBTASK_DONE = ('SUCCESS', 'FAILURE', 'REVERTED', 'REVERT_FAILURE')
@@ -102,6 +105,20 @@ def build_event(e):
             'user_id': e['user_id'], 'project_id': e['project_id']}
 
 
+def with_outage(doc):
+    """An unfinished move of a process whose moves wait for the database
+    says so in ``waiting`` (db/outage.py)."""
+    waits = outage.current()
+    if waits is None or doc['state'] in states.TERMINAL_STATES or doc['waiting']:
+        return doc
+    cause, since = waits
+    doc['waiting'] = ('the database is unavailable (%s) since %s: the move '
+                      'carries on when it is back' % (
+                          cause, time.strftime('%H:%M:%S',
+                                               time.gmtime(since))))
+    return doc
+
+
 class TaskRecords:
     """Read side of the task records: moves and drains."""
 
@@ -116,7 +133,7 @@ class TaskRecords:
             if self.drains is None:
                 raise
             return self._drain_document(self.drains.get(task_id))
-        return build_document(move, self.store.events(task_id))
+        return with_outage(build_document(move, self.store.events(task_id)))
 
     def _drain_document(self, drain):
         from move_orchestrator.records import drains as drain_docs

@@ -119,7 +119,7 @@ TASK = obj({
         **ACTOR), optional=('detail',))},
     'subtasks': {'type': 'array', 'items': SUBTASK},
     # Each run of a move under a claim: which conductor, the attempt,
-    # whom it took the move over from (conductor/claims.py, jobboard.py).
+    # whom it took the move over from (conductor/claims.py, jobclaim.py).
     'conductor': OPT_STR,
     'claims': {'type': 'array', 'items': obj({
         'conductor': STR, 'at': TIME,

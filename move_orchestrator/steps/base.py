@@ -6,7 +6,8 @@ inventory, config) at construction, because TaskFlow persists only names and
 values, never objects; the flow factory rebuilds the steps from the stored
 move after a crash. ``execute`` and ``revert`` of every subclass are wrapped
 with the fault injection points ``Step.execute.before`` / ``.after`` (and
-``revert``), which the tests and the crash tests use.
+``revert``), which the tests and the crash tests use; a database outage
+inside either is waited out and the step run again, not failed.
 """
 
 import functools
@@ -14,6 +15,7 @@ import functools
 from oslo_log import log as logging
 from taskflow import task
 
+from move_orchestrator.db import outage
 from move_orchestrator import faults
 
 LOG = logging.getLogger(__name__)
@@ -27,7 +29,11 @@ def _with_fault_points(func, method):
         if points:
             faults.maybe_trigger(points, '%s.%s.before' % (name, method),
                                  '%s.%s' % (name, method))
-        result = func(self, *args, **kwargs)
+        # A database outage inside the step is not its failure (nothing
+        # to revert): it waits until the database is back and runs again,
+        # as steps are idempotent (db/outage.py).
+        result = outage.call(func, self, *args, what='step %s' % name,
+                             **kwargs)
         if points:
             faults.maybe_trigger(points, '%s.%s.after' % (name, method))
         return result
@@ -55,6 +61,10 @@ class MoveStep(task.Task):
     @property
     def driver(self):
         return self.services.driver
+
+    @property
+    def network(self):
+        return self.services.network
 
     @property
     def inventory(self):

@@ -5,6 +5,7 @@ and when the attempts run out the move ends ``failed`` with the instance
 running on the destination. Every step is therefore idempotent.
 """
 
+from move_orchestrator.drivers import choreography
 from move_orchestrator.steps import base
 
 
@@ -21,13 +22,13 @@ class DestroySource(CleanupStep):
     def execute(self, instance_uuid, source, dest):
         if source != dest:
             self.driver.destroy(instance_uuid, source)
-            self.driver.delete_disk(instance_uuid, source)
+            choreography.delete_disk(self.driver, instance_uuid, source, dest)
 
 
 class UnbindSourcePorts(CleanupStep):
     def execute(self, instance_uuid, source, dest):
         if source != dest:
-            self.driver.unbind_ports(instance_uuid, source)
+            self.network.unbind_ports(instance_uuid, source)
 
 
 class ReleaseSourceClaim(CleanupStep):

@@ -57,11 +57,11 @@ class ActivateDestinationPorts(base.MoveStep):
     phase = 'switch-over'
 
     def execute(self, instance_uuid, dest):
-        self.driver.activate_binding(instance_uuid, dest)
+        self.network.activate_binding(instance_uuid, dest)
 
     def revert(self, instance_uuid, source, **kwargs):
-        if source in self.driver.describe(instance_uuid)['bindings']:
-            self.driver.activate_binding(instance_uuid, source)
+        if source in self.network.bindings(instance_uuid):
+            self.network.activate_binding(instance_uuid, source)
 
 
 class UpdateInstanceHost(base.MoveStep):

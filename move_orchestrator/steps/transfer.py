@@ -9,9 +9,11 @@ import time
 
 from oslo_log import log as logging
 
+from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base as driver_base
 from move_orchestrator import exception
 from move_orchestrator.steps import base
+from move_orchestrator.steps import stall
 
 LOG = logging.getLogger(__name__)
 ABORT_CHECK_INTERVAL = 0.1   # seconds between looks for an operator's abort
@@ -22,11 +24,11 @@ class BindDestinationPorts(base.MoveStep):
     phase = 'transfer'
 
     def execute(self, instance_uuid, dest):
-        self.driver.bind_ports(instance_uuid, dest)
+        self.network.bind_ports(instance_uuid, dest)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
         if dest != source:
-            self.driver.unbind_ports(instance_uuid, dest)
+            self.network.unbind_ports(instance_uuid, dest)
 
 
 class PowerOffInstance(base.MoveStep):
@@ -45,22 +47,20 @@ class PowerOffInstance(base.MoveStep):
 
 
 class CopyDisk(base.MoveStep):
-    """Copy the disk for the new flavor, or grow it in place where source
-    and destination share storage (one host, or one storage group)."""
+    """Copy the disk for the new flavor over the network (an export of the
+    source's, imported by the destination), or grow it in place where
+    source and destination share storage (one host, or one storage group).
+    A re-run after a crash exports again and imports what is not there."""
     phase = 'transfer'
 
     def execute(self, instance_uuid, source, dest, new_spec):
-        self.driver.copy_disk(instance_uuid, source, dest,
-                              new_spec['disk_gb'])
+        choreography.copy_disk(self.driver, instance_uuid, source, dest,
+                               new_spec['disk_gb'])
 
     def revert(self, instance_uuid, source, dest, spec, **kwargs):
-        if not self.driver.shares_storage(source, dest):
-            self.driver.delete_disk(instance_uuid, dest)
-        elif source in self.driver.describe(instance_uuid)['disks']:
-            # Grown in place: deleting dest's disk would keep it (the
-            # source still uses it), so give it its old size back.
-            self.driver.copy_disk(instance_uuid, source, source,
-                                  spec['disk_gb'])
+        # Also stops an export a crash left running on the source.
+        choreography.undo_copy(self.driver, instance_uuid, source, dest,
+                               spec['disk_gb'])
 
 
 class RebuildDisk(base.MoveStep):
@@ -75,27 +75,40 @@ class RebuildDisk(base.MoveStep):
     def execute(self, new_spec, dest):
         self.driver.create_disk(new_spec, dest)
 
-    def revert(self, instance_uuid, dest, **kwargs):
-        self.driver.delete_disk(instance_uuid, dest)
+    def revert(self, instance_uuid, source, dest, **kwargs):
+        # Not the disk of the group the source shares: that is the
+        # instance's own, made before this move.
+        choreography.delete_disk(self.driver, instance_uuid, dest, source)
 
 
 class PrepareIncoming(base.MoveStep):
-    """Start the destination domain waiting for the memory copy."""
+    """Start the destination domain waiting for the memory copy.
+
+    It must be built as the source is (a live resize may have plugged
+    vCPUs and memory into it), with a disk the size of the source's when
+    the disk is mirrored: the choreography asks the source for both.
+    """
     phase = 'transfer'
 
-    def execute(self, new_spec, dest):
-        self.driver.prepare_incoming(new_spec, dest)
+    def execute(self, new_spec, source, dest):
+        choreography.prepare_incoming(self.driver, new_spec, source, dest)
 
-    def revert(self, instance_uuid, dest, **kwargs):
-        self.driver.destroy(instance_uuid, dest)
-        self.driver.delete_disk(instance_uuid, dest)
+    def revert(self, instance_uuid, source, dest, **kwargs):
+        choreography.undo_prepare_incoming(self.driver, instance_uuid, source,
+                                           dest)
 
 
 class TransferMemory(base.MoveStep):
     """Pre-copy the memory until it converges, reporting progress.
 
     Resumable: a migration already running (or converged) in the hypervisor
-    is followed, not restarted.
+    is followed, not restarted. The driver switches the guest over the
+    moment the copy converges, without waiting for this step: its success is
+    the move's point of no return. An abort or a timeout that comes too late
+    (the driver refuses: MigrationPastSwitchover) lets it complete. A copy
+    that stops making progress gets the stall policy's actions
+    ([live_migration], steps/stall.py), each recorded in the task's actions
+    with the figures that triggered it.
     """
     phase = 'transfer'
 
@@ -116,6 +129,11 @@ class TransferMemory(base.MoveStep):
                                         migration_id=move_id)
             migration = self.driver.poll_migration(instance_uuid)
         deadline = time.monotonic() + conf.migration_timeout
+        policy = self.services.conf.live_migration
+        watch = stall.StallWatch(
+            policy.progress_timeout, policy.stall_actions, time.monotonic(),
+            taken=stall.taken_before(self.services.store.events(move_id))
+            if policy.progress_timeout else 0)
         reported = 0.0
         next_abort_check = 0.0
         while True:
@@ -139,17 +157,77 @@ class TransferMemory(base.MoveStep):
             if now >= next_abort_check:     # a read; not on every poll
                 next_abort_check = now + ABORT_CHECK_INTERVAL
                 move = self.services.store.get(move_id)
-            if move and move['abort_requested_by']:
-                self.driver.cancel_migration(instance_uuid)
+            if move and move['abort_requested_by'] and \
+                    self._cancel(instance_uuid):
                 raise exception.MoveAborted(move=move_id,
                                             who=move['abort_requested_by'])
-            if time.monotonic() > deadline:
-                self.driver.cancel_migration(instance_uuid)
+            if watch.due(migration, now):
+                self._escalate(move_id, instance_uuid, watch, migration)
+            if time.monotonic() > deadline and self._cancel(instance_uuid):
                 raise exception.MigrationFailed(
                     instance=instance_uuid,
                     reason='not converged after %ss' % conf.migration_timeout)
             migration = self.driver.wait_migration(instance_uuid,
                                                    conf.poll_interval)
+
+    def _cancel(self, instance_uuid):
+        """Cancel, unless the driver switched over already (then the
+        migration completes, and so does this step)."""
+        try:
+            self.driver.cancel_migration(instance_uuid)
+        except exception.MigrationPastSwitchover as e:
+            LOG.info('%s', e)
+            return False
+        return True
+
+    def cancel_before_ponr(self, move):
+        """Before a rollback of a move interrupted in this step: cancel the
+        migration, or False when the driver had switched over already."""
+        return self._cancel(move['instance_uuid'])
+
+    def _escalate(self, move_id, instance_uuid, watch, migration):
+        """Take the stall policy's next action (a post-copy the migration
+        cannot make is skipped for the one after it)."""
+        policy = self.services.conf.live_migration
+        store = self.services.store
+        while True:
+            action = watch.next_action(time.monotonic())
+            if action is None:
+                return
+            detail = dict(stall.figures(migration), by=stall.BY,
+                          progress_timeout=policy.progress_timeout)
+            name = action.replace('_', '-')
+            if action == 'abort':
+                store.add_event(move_id, 'action', name, 'taken', phase=self.phase,
+                                detail=detail)
+                if not self._cancel(instance_uuid):
+                    return      # switched over meanwhile: it completes
+                raise exception.MigrationStalled(
+                    instance=instance_uuid, reason=stall.stall_reason(
+                        action, watch, migration, policy.progress_timeout))
+            if action == driver_base.TUNE_POST_COPY and \
+                    migration.get('postcopy_permitted') is False:
+                store.add_event(move_id, 'action', name, 'skipped', phase=self.phase,
+                                detail=dict(detail, reason='post-copy not permitted'))
+                continue
+            params = ({'initial': policy.cpu_throttle_initial,
+                       'increment': policy.cpu_throttle_increment}
+                      if action == driver_base.TUNE_AUTO_CONVERGE else None)
+            try:
+                detail['result'] = self.driver.tune_migration(instance_uuid, action,
+                                                              params)
+            except exception.DriverError as e:
+                # Converged meanwhile, or an agent too old: said, and the
+                # next timeout takes the next action.
+                LOG.warning('Move %s: stall action %s failed: %s', move_id, action, e)
+                store.add_event(move_id, 'action', name, 'failed', phase=self.phase,
+                                detail=dict(detail, reason=str(e)))
+                return
+            LOG.info('Move %s: no progress for %ss, %s taken (%s)', move_id,
+                     policy.progress_timeout, action, detail)
+            store.add_event(move_id, 'action', name, 'taken', phase=self.phase,
+                            detail=detail)
+            return
 
     def revert(self, instance_uuid, **kwargs):
         self.driver.cancel_migration(instance_uuid)

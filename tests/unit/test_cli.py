@@ -55,6 +55,9 @@ def test_task_list_and_show_as_json(demo):
     doc = json.loads(cli(path, 'task', 'show', reverted['ID'], '-f',
                          'json').stdout)
     assert doc['Failed Step'] == 'TransferMemory'
+    # Which conductor ran it: with several, which log to read.
+    host, _, pid = doc['Conductor'].rpartition('.')
+    assert host and pid.isdigit(), doc['Conductor']
     assert doc['History'][-1]['state'] == 'reverted'
     assert [s['state'] for s in doc['Steps']][-1] == 'REVERTED'
     # The same column names in every format; plain values for scripts.

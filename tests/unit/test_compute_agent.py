@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from move_orchestrator.compute import agent as agent_mod
 from move_orchestrator.conf import CONF
+from move_orchestrator import context as mo_context
 from move_orchestrator.db import inventory as inv
 from move_orchestrator.db import migration
 from move_orchestrator.db import session as db_session
@@ -143,3 +144,27 @@ def test_wait_migration_of_no_migration_answers_none(cloud):
     manager = agent_mod.ComputeAgentManager('host1', cloud.services.driver)
     vm = cloud.services.inventory.get_instance('vm1')
     assert manager.wait_migration(None, vm['uuid'], 0) is None
+
+
+@pytest.mark.parametrize('claim', ['abc', {'move': 'm'}, {'move': 'm', 'generation': 'x'}])
+def test_a_malformed_claim_changes_nothing(cloud, claim):
+    manager = agent_mod.ComputeAgentManager('host1', cloud.services.driver,
+                                            db=cloud.services.db)
+    ctxt = mo_context.get_admin_context()
+    ctxt.claim = claim
+    vm = cloud.services.inventory.get_instance('vm1')
+    before = cloud.snapshot()
+    with pytest.raises(exception.Invalid, match='malformed claim'):
+        manager.power_off(ctxt, instance_uuid=vm['uuid'], host='host1')
+    assert cloud.snapshot() == before
+
+
+def test_a_claim_on_no_move_is_lost(cloud):
+    manager = agent_mod.ComputeAgentManager('host1', cloud.services.driver,
+                                            db=cloud.services.db)
+    ctxt = mo_context.get_admin_context()
+    ctxt.claim = {'move': 'no-such-move', 'generation': 1}
+    vm = cloud.services.inventory.get_instance('vm1')
+    with pytest.raises(exception.ClaimLost):
+        manager.power_off(ctxt, instance_uuid=vm['uuid'], host='host1')
+    assert cloud.world('vm1')['domains']['host1']['state'] == 'running'

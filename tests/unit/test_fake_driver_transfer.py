@@ -30,5 +30,9 @@ def test_a_migration_converges_transfer_time_after_it_started(make_cloud):
     with cloud.services.db.session() as s:
         s.execute(sa.update(models.FakeMigration).values(
             created_at=models.utcnow() - datetime.timedelta(seconds=3600)))
+    # Converged: switched over at once, as a real host side does.
     assert driver.poll_migration(vm['uuid'])['status'] == \
-        base.MIGRATION_READY
+        base.MIGRATION_COMPLETED
+    domains = driver.describe(vm['uuid'])['domains']
+    assert (domains['host1']['state'], domains['host3']['state']) == (
+        base.PAUSED, base.RUNNING)

@@ -77,8 +77,8 @@ def test_live_move_of_stopped_instance(cloud):
             instance='vm2', live=True)
 
 
-def test_live_resize(cloud):
-    refused(cloud, exception.InvalidMoveRequest, 'cannot be live',
+def test_live_resize_with_a_disk_change(cloud):
+    refused(cloud, exception.CannotHotplug, 'its disk changes',
             instance='vm1', flavor='m1.medium', live=True)
 
 

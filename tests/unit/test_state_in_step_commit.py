@@ -100,3 +100,64 @@ def test_a_step_start_and_the_move_state_are_one_commit(cloud):
     events = services.store.events(move_id)
     assert [(e['kind'], e['state']) for e in events[-2:]] == [
         ('subtask', tf_states.RUNNING), ('move', states.FAILED)]
+
+
+def _this_threads_commits(engine):
+    commits = []
+    me = threading.get_ident()
+    # This thread's commits only: the conductor's own threads go on.
+    sa.event.listen(engine, 'commit',
+                    lambda c: threading.get_ident() == me and commits.append(1))
+    return commits
+
+
+def test_a_state_written_in_a_step_commit_is_announced_once_committed(
+        cloud):
+    recorder = cloud.api.conductor.recorder
+    heard = []
+    recorder.observers.append(lambda move_id, state: heard.append(state))
+    move_id = _moved(cloud)
+    cloud.services.store.update(move_id, state='claiming')
+    heard.clear()
+    with cloud.services.db.engine.begin() as conn:
+        recorder.enter_step(move_id, 'pre-checking', connection=conn)
+        assert heard == []      # not committed yet: nobody hears of it
+    assert cloud.services.store.get(move_id)['state'] == \
+        'pre-checking'
+    commits = _this_threads_commits(cloud.services.db.engine)
+    recorder.enter_step(move_id, 'pre-checking')   # the listener's
+    assert heard == ['pre-checking']
+    assert commits == []
+    recorder.enter_step(move_id, 'pre-checking')
+    assert heard == ['pre-checking']
+
+
+def test_the_point_of_no_return_commits_with_the_main_flow_end(cloud):
+    services = cloud.services
+    move_id = _moved(cloud)
+    services.store.update(move_id, ponr=False)
+    backend = services.persistence
+    with contextlib.closing(backend.get_connection()) as conn:
+        book = tf_models.LogBook('b')
+        fd = tf_models.FlowDetail('main', uuidutils.generate_uuid())
+        book.add(fd)
+        conn.save_logbook(book)
+    execution = cloud.api.conductor.execution
+    services.history.register(
+        fd.uuid, move_id, lambda name: 'switch-over',
+        on_end=lambda c, f: execution._passed_ponr(move_id, c, f))
+    try:
+        commits = _this_threads_commits(services.db.engine)
+        fd.state = tf_states.RUNNING
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.update_flow_details(fd)
+        assert services.store.get(move_id)['ponr'] is False
+        fd.state = tf_states.SUCCESS
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.update_flow_details(fd)
+        assert services.store.get(move_id)['ponr'] is True
+        # The flow's RUNNING rides with its end: one commit for both, and
+        # the point of no return in it.
+        assert len(commits) == 1
+    finally:
+        services.history.unregister(fd.uuid)

@@ -1,4 +1,11 @@
-"""The compute driver interface.
+"""The compute driver interface: what one host's hypervisor does.
+
+Every operation acts on the one host it names (a live migration's on its
+source, which drives the memory copy): an agent serving it never reads or
+writes another host's files. What involves two hosts (a disk copied from an
+export of one into the other, in which order, and how it is undone) is the
+conductor's, in drivers/choreography.py; port bindings are the network
+driver's (drivers/network).
 
 It is shaped by what QEMU over QMP can do (as libvirt does underneath): live
 migration is asynchronous (start, poll, cancel, force-complete, then an
@@ -13,6 +20,8 @@ persists them, and the ``rpc`` driver sends them over the wire.
 import abc
 import time
 
+from move_orchestrator import exception
+
 # Power states a driver reports.
 RUNNING = 'running'
 PAUSED = 'paused'        # stopped by a live migration, source side
@@ -26,6 +35,12 @@ MIGRATION_COMPLETED = 'completed'
 MIGRATION_FAILED = 'failed'
 MIGRATION_CANCELLED = 'cancelled'
 MIGRATION_ACTIVE = (MIGRATION_RUNNING, MIGRATION_READY)
+
+# What tune_migration does to a migration that stalls.
+TUNE_AUTO_CONVERGE = 'auto_converge'   # throttle the guest's vCPUs
+TUNE_POST_COPY = 'post_copy'           # switch over now, pull the rest after
+TUNE_PAUSE = 'pause'                   # pause the guest until the copy ends
+TUNE_ACTIONS = (TUNE_AUTO_CONVERGE, TUNE_POST_COPY, TUNE_PAUSE)
 
 
 def size_mismatches(world, host, wanted):
@@ -44,6 +59,11 @@ def size_mismatches(world, host, wanted):
 
 class ComputeDriver(metaclass=abc.ABCMeta):
 
+    #: The claims the conductor process holds (db/fencing.Fences), set by
+    #: it: a driver whose operations run elsewhere sends the instance's
+    #: claim with each call, for the host to refuse a deposed conductor.
+    claims = None
+
     def __init__(self, conf):
         self.conf = conf
 
@@ -53,19 +73,18 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         """Where the instance really is.
 
         Returns ``{'domains': {host: {'state', 'vcpus', 'ram_mb'}},
-        'disks': {host: {'size_gb', 'image'}}, 'bindings': {host: active},
-        'migration': None or {'source', 'dest', 'status', 'total_mb',
-        'remaining_mb'}}``.
+        'disks': {host: {'size_gb', 'image'}}, 'migration': None or
+        {'source', 'dest', 'status', 'total_mb', 'remaining_mb'}}``.
         """
 
     def describe_host(self, instance_uuid, host):
-        """describe() of one host's part: its domain, disk and binding, and
+        """describe() of one host's part: its domain and disk, and
         the migration if it leaves from there. A driver whose describe asks
         every host (rpc) answers this from that host alone."""
         world = self.describe(instance_uuid)
         migration = world['migration']
         part = {key: {h: v for h, v in world[key].items() if h == host}
-                for key in ('domains', 'disks', 'bindings')}
+                for key in ('domains', 'disks')}
         part['migration'] = (migration if migration and migration['source'] == host
                              else None)
         return part
@@ -101,8 +120,40 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         """Create the instance's disk on host from its image (idempotent)."""
 
     @abc.abstractmethod
+    def resize_disk(self, instance_uuid, host, size_gb, shrink=False):
+        """Grow host's disk to size_gb in place (equal: no-op); shrinking
+        only with ``shrink``, the revert of a grow."""
+
+    @abc.abstractmethod
+    def export_disk(self, instance_uuid, host):
+        """Serve host's disk read-only over the network for a peer's
+        import_disk; idempotent (a running export is returned again).
+        Returns ``{'host', 'uri', 'size_bytes', 'image'}``."""
+
+    @abc.abstractmethod
+    def unexport_disk(self, instance_uuid, host):
+        """Stop host's export of the disk; False when there was none (so a
+        revert, or a move resumed after a crash, can always call it)."""
+
+    @abc.abstractmethod
+    def import_disk(self, instance_uuid, host, export, size_gb):
+        """Make host's disk a copy of a peer's ``export`` (export_disk's
+        answer), grown to size_gb; whole or not at all, a no-op when the
+        copy is there already."""
+
     def copy_disk(self, instance_uuid, source, dest, size_gb):
-        """Copy the disk to dest, grown to size_gb; in place when equal."""
+        """The one-call copy agents served before API 1.5, for conductors
+        pinned below it: it reaches dest from source's process, so it works
+        only where hosts see each other's files. The choreography orders
+        the same operations across two agents instead."""
+        if self.shares_storage(source, dest):
+            self.resize_disk(instance_uuid, source, size_gb, shrink=source == dest)
+            return
+        export = self.export_disk(instance_uuid, source)
+        try:
+            self.import_disk(instance_uuid, dest, export, size_gb)
+        finally:
+            self.unexport_disk(instance_uuid, source)
 
     def close(self):
         """Let go of what the driver holds (connections, threads): the
@@ -114,8 +165,8 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         return None
 
     def shares_storage(self, source, dest):
-        """Whether both hosts reach one disk file: copy_disk between them
-        works in place, and its revert shrinks the disk back. By default
+        """Whether both hosts reach one disk file: a copy between them is a
+        resize in place, and its revert shrinks the disk back. By default
         only a host with itself."""
         return source == dest
 
@@ -129,7 +180,9 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         """Start an empty destination domain waiting for the migration.
 
         Also makes the destination's disk: a copy target the migration
-        mirrors into when the hosts do not share storage.
+        mirrors into when the hosts do not share storage, of the spec's
+        ``disk_bytes`` (the source's disk size, which the conductor asks
+        the source for: a host never looks at another's disks).
         """
 
     @abc.abstractmethod
@@ -145,7 +198,13 @@ class ComputeDriver(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def poll_migration(self, instance_uuid):
-        """The migration dict of describe(), or None when none is known."""
+        """The migration dict of describe(), or None when none is known.
+
+        Besides status and sizes, what the stall policy reads where the
+        driver knows it: ``iteration`` (the pass over the memory),
+        ``dirty_rate_mb_s``, ``bandwidth_mb_s``, ``throttle_pct``,
+        ``postcopy_permitted``, ``paused`` (the guest paused to finish).
+        """
 
     def wait_migration(self, instance_uuid, timeout):
         """poll_migration, after at most ``timeout`` seconds.
@@ -162,7 +221,19 @@ class ComputeDriver(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def force_complete_migration(self, instance_uuid):
-        """Make a migration that cannot converge finish (post-copy)."""
+        """Make a migration that cannot converge finish: post-copy where
+        the migration permits it, else pause the guest (tune_migration's
+        post_copy or pause)."""
+
+    def tune_migration(self, instance_uuid, action, params=None):
+        """Take one of TUNE_ACTIONS on a running migration (the stall
+        policy's); ``params`` of auto_converge: ``initial`` and
+        ``increment`` (percent). Returns what was done, as a dict for the
+        task's history; DriverError when the migration cannot (post-copy
+        not permitted, say) or the driver has no such action."""
+        raise exception.DriverError(
+            operation='tune_migration', reason='the %s driver cannot tune a '
+            'live migration' % type(self).__name__)
 
     @abc.abstractmethod
     def complete_migration(self, instance_uuid):
@@ -172,15 +243,28 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         it has not converged (or there is none).
         """
 
-    # -- network ----------------------------------------------------------
-    @abc.abstractmethod
-    def bind_ports(self, instance_uuid, host):
-        """Create an inactive port binding on host (idempotent)."""
+    # -- live resize (hotplug) --------------------------------------------
+    def topology(self, instance_uuid, host):
+        """How the domain on host was built and can grow:
+        ``{'max_vcpus', 'max_ram_mb', 'free_slots', ...}``, or None when it
+        cannot grow in place (not running, or no hotplug support). A driver
+        whose hot-plugged devices must be recreated on a live migration's
+        destination returns them too, and prepare_incoming takes the dict
+        back as the spec's ``topology``."""
+        return None
 
-    @abc.abstractmethod
-    def activate_binding(self, instance_uuid, host):
-        """Make host's binding the active one; others become inactive."""
+    def hotplug(self, instance_uuid, host, vcpus=None, ram_mb=None):
+        """Grow the running domain to ``vcpus`` / ``ram_mb`` in total (None:
+        leave it) by adding devices; a no-op for what is there already.
+        Returns ``{'vcpus', 'ram_mb'}`` after."""
+        raise exception.DriverError(operation='hotplug',
+                                    reason='%s cannot hotplug'
+                                    % type(self).__name__)
 
-    @abc.abstractmethod
-    def unbind_ports(self, instance_uuid, host):
-        """Remove host's binding; False when there was none."""
+    def hot_unplug(self, instance_uuid, host, vcpus=None, ram_mb=None):
+        """Remove hot-plugged devices down to ``vcpus`` / ``ram_mb`` (None:
+        leave it); a no-op when not above. HotUnplugRefused when the guest
+        does not give them back. Returns ``{'vcpus', 'ram_mb'}`` after."""
+        raise exception.DriverError(operation='hot_unplug',
+                                    reason='%s cannot hotplug'
+                                    % type(self).__name__)

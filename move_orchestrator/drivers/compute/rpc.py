@@ -38,7 +38,10 @@ DEFERRED_WHILE_DOWN = ('destroy', 'delete_disk', 'unbind_ports')
 # agent not upgraded yet serves every other call, and refuses these. Under a
 # lower [upgrade_levels] compute each has a fallback (see the methods).
 CALL_VERSIONS = {'shares_storage': '1.1', 'wait_migration': '1.1',
-                 'start_migration': '1.2'}
+                 'start_migration': '1.2', 'topology': '1.3', 'hotplug': '1.3',
+                 'hot_unplug': '1.3',
+                 'tune_migration': '1.4', 'resize_disk': '1.5', 'export_disk': '1.5',
+                 'unexport_disk': '1.5', 'import_disk': '1.5'}
 
 
 class RpcDriver(base.ComputeDriver):
@@ -85,6 +88,15 @@ class RpcDriver(base.ComputeDriver):
         """Whether [upgrade_levels] compute lets method go at its version."""
         return self._client(host).can_send_version(CALL_VERSIONS[method])
 
+    def _context(self, kwargs):
+        """The conductor's, with the claim it runs the instance's move
+        under, if any: the agent refuses a change under a lost one."""
+        ctxt = mo_context.get_admin_context()
+        instance = kwargs.get('instance_uuid') or (kwargs.get('spec') or {}).get('uuid')
+        if self.claims is not None and instance is not None:
+            ctxt.claim = self.claims.claim_on(instance)
+        return ctxt
+
     def _call(self, host, method, timeout=None, version=None, /, **kwargs):
         if host in self._down_hosts():
             if method in DEFERRED_WHILE_DOWN:
@@ -101,19 +113,18 @@ class RpcDriver(base.ComputeDriver):
         if prepare:
             client = client.prepare(**prepare)
         try:
-            return client.call(mo_context.get_admin_context(), method, **kwargs)
+            return client.call(self._context(kwargs), method, **kwargs)
         except messaging.MessagingTimeout:
-            raise exception.DriverError(
-                operation=method, reason='the compute agent of %s did not answer '
-                'in time' % host)
+            raise exception.AgentTimeout(operation=method, host=host)
         except messaging.RemoteError as e:
             if e.exc_type != 'UnsupportedVersion':
                 raise
-            raise exception.DriverError(
-                operation=method, reason='the compute agent of %s is older than '
-                'this conductor (%s needs agent API %s): upgrade it, or set '
-                '[upgrade_levels] compute to the version it serves'
-                % (host, method, version))
+            raise exception.AgentTooOld(
+                'Compute driver operation %s failed: the compute agent of %s is '
+                'older than this conductor (%s needs agent API %s): upgrade it, '
+                'or set [upgrade_levels] compute to the version it serves'
+                % (method, host, method, version), operation=method, host=host,
+                needed=version)
 
     @property
     def inventory(self):
@@ -138,18 +149,16 @@ class RpcDriver(base.ComputeDriver):
         for host, call in calls.items():
             try:
                 answers[host] = call.result()
-            except exception.DriverError as e:
-                if 'did not answer' not in str(e):
-                    raise
+            except exception.AgentTimeout as e:
                 LOG.warning('%s: host %s left out: %s', method, host, e)
         return answers
 
     # -- reading the world -------------------------------------------------------
     def describe(self, instance_uuid):
-        world = {'domains': {}, 'disks': {}, 'bindings': {}, 'migration': None}
+        world = {'domains': {}, 'disks': {}, 'migration': None}
         for host, part in self._each_host('describe_host',
                                           instance_uuid=instance_uuid).items():
-            for key in ('domains', 'disks', 'bindings'):
+            for key in ('domains', 'disks'):
                 world[key].update(part[key])
             if part['migration'] is not None:
                 world['migration'] = part['migration']
@@ -185,8 +194,35 @@ class RpcDriver(base.ComputeDriver):
         return self._call(host, 'create_disk', spec=spec, host=host)
 
     def copy_disk(self, instance_uuid, source, dest, size_gb):
+        """An agent before 1.5's one-call copy (see the choreography)."""
         return self._call(source, 'copy_disk', instance_uuid=instance_uuid,
                           source=source, dest=dest, size_gb=size_gb)
+
+    def _disk_call(self, method, host, **kwargs):
+        if not self._can_send(host, method):
+            raise exception.AgentTooOld(
+                operation=method, host=host, needed=CALL_VERSIONS[method],
+                pinned=self.conf.upgrade_levels.compute)
+        return self._call(host, method, host=host, **kwargs)
+
+    def resize_disk(self, instance_uuid, host, size_gb, shrink=False):
+        try:
+            return self._disk_call('resize_disk', host, instance_uuid=instance_uuid,
+                                   size_gb=size_gb, shrink=shrink)
+        except exception.AgentTooOld:
+            # Pinned, or not capped but as old: before 1.5 a copy to the
+            # host itself resized in place, and shrank (a grow's revert).
+            return self.copy_disk(instance_uuid, host, host, size_gb)
+
+    def export_disk(self, instance_uuid, host):
+        return self._disk_call('export_disk', host, instance_uuid=instance_uuid)
+
+    def unexport_disk(self, instance_uuid, host):
+        return self._disk_call('unexport_disk', host, instance_uuid=instance_uuid)
+
+    def import_disk(self, instance_uuid, host, export, size_gb):
+        return self._disk_call('import_disk', host, instance_uuid=instance_uuid,
+                               export=export, size_gb=size_gb)
 
     def delete_disk(self, instance_uuid, host):
         return self._call(host, 'delete_disk', instance_uuid=instance_uuid, host=host)
@@ -196,22 +232,38 @@ class RpcDriver(base.ComputeDriver):
         place or not."""
         if source == dest:
             return True
-        if not self._can_send(source, 'shares_storage'):
-            # A 1.0 agent cannot say: the storage groups the agents
-            # registered with the inventory can.
+        if source in self._down_hosts() or not self._can_send(source, 'shares_storage'):
+            # A 1.0 agent, or one that is down, cannot say: the storage
+            # groups the agents registered with the inventory can.
             groups = [self.inventory.get_host(h)['storage_group'] for h in (source, dest)]
             return groups[0] is not None and groups[0] == groups[1]
         return self._call(source, 'shares_storage', source=source, dest=dest)
 
-    def bind_ports(self, instance_uuid, host):
-        return self._call(host, 'bind_ports', instance_uuid=instance_uuid, host=host)
+    # -- live resize -----------------------------------------------------------------
+    def topology(self, instance_uuid, host):
+        if not self._can_send(host, 'topology'):
+            # Below 1.3 nothing was hot-plugged through the agents: a live
+            # migration's destination needs no topology, a live resize's
+            # pre-check finds the domain cannot grow.
+            return None
+        try:
+            return self._call(host, 'topology', instance_uuid=instance_uuid, host=host)
+        except exception.AgentTooOld:
+            return None     # not capped, but as old: the same answer
 
-    def activate_binding(self, instance_uuid, host):
-        return self._call(host, 'activate_binding', instance_uuid=instance_uuid,
-                          host=host)
+    def _hotplug_call(self, method, instance_uuid, host, vcpus, ram_mb):
+        if not self._can_send(host, method):
+            raise exception.AgentTooOld(
+                operation=method, host=host, needed=CALL_VERSIONS[method],
+                pinned=self.conf.upgrade_levels.compute)
+        return self._call(host, method, instance_uuid=instance_uuid, host=host,
+                          vcpus=vcpus, ram_mb=ram_mb)
 
-    def unbind_ports(self, instance_uuid, host):
-        return self._call(host, 'unbind_ports', instance_uuid=instance_uuid, host=host)
+    def hotplug(self, instance_uuid, host, vcpus=None, ram_mb=None):
+        return self._hotplug_call('hotplug', instance_uuid, host, vcpus, ram_mb)
+
+    def hot_unplug(self, instance_uuid, host, vcpus=None, ram_mb=None):
+        return self._hotplug_call('hot_unplug', instance_uuid, host, vcpus, ram_mb)
 
     # -- live migration ----------------------------------------------------------------
     def prepare_incoming(self, spec, host):
@@ -272,3 +324,16 @@ class RpcDriver(base.ComputeDriver):
             raise exception.DriverError(operation='complete_migration',
                                         reason='no migration of %s' % instance_uuid)
         return self._migration_call('complete_migration', instance_uuid)
+
+    def tune_migration(self, instance_uuid, action, params=None):
+        source = self._source_of(instance_uuid)
+        if source is None:
+            raise exception.DriverError(operation='tune_migration',
+                                        reason='no migration of %s' % instance_uuid)
+        if not self._can_send(source, 'tune_migration'):
+            raise exception.AgentTooOld(
+                operation='tune_migration', host=source,
+                needed=CALL_VERSIONS['tune_migration'],
+                pinned=self.conf.upgrade_levels.compute)
+        return self._call(source, 'tune_migration', instance_uuid=instance_uuid,
+                          action=action, params=params)

@@ -3,10 +3,12 @@ state machine are built.
 
 A type lists its steps in order, each a step class and the move state the
 move is in while that step runs; the step class says its phase. Two flows are
-built, split at the point of no return (the end of switch-over): TaskFlow
-reverts a whole flow when a retry gives up, and after the point of no return
-nothing may be reverted, so cleanup runs as its own flow, rolled forward by a
-retry controller.
+built, split at the point of no return: TaskFlow reverts a whole flow when a
+retry gives up, and after the point of no return nothing may be reverted, so
+what follows it runs as its own flow, rolled forward by a retry controller.
+The point of no return is the end of switch-over unless the type names the
+step after which it falls (``ponr_after``): for a live migration, the memory
+copy, whose convergence the host side turns into the switch-over at once.
 """
 
 import dataclasses
@@ -49,21 +51,67 @@ class RetryCleanup(retry.Times):
         return super().execute(history, *args, **kwargs)
 
 
+def _rolled_forward(cls):
+    """``cls`` whose revert does nothing: after the point of no return a
+    retry runs the step again instead (its execute is idempotent)."""
+    if cls.phase == 'cleanup':
+        return cls
+
+    def revert(self, *args, **kwargs):
+        """Rolled forward, never back."""
+    return type(cls.__name__, (cls,), {'revert': revert,
+                                       '__doc__': cls.__doc__})
+
+
 @dataclasses.dataclass(frozen=True)
 class MoveType:
     name: str
     steps: tuple
     live: bool = False
+    #: the step (class name) whose success is the point of no return;
+    #: None: the last one before cleanup
+    ponr_after: str = None
 
     def __post_init__(self):
         phases = [s.cls.phase for s in self.steps]
         if phases != sorted(phases, key=PHASES.index):
             raise ValueError('%s: steps out of phase order' % self.name)
+        if self.ponr_after is not None and self.step_for(
+                self.ponr_after) is None:
+            raise ValueError('%s: ponr_after names no step' % self.name)
         forward = [s for s in self.states
                    if s not in (REVERTING,) + TERMINAL_STATES]
         # Built once per type; each move uses a copy (machine.at()).
         object.__setattr__(self, 'machine', move_machine.build(
-            forward, self.cleanup_state))
+            forward, self.after_ponr_states))
+
+    # -- the point of no return ----------------------------------------------
+    @property
+    def ponr_step(self):
+        """The name of the step whose success is the point of no return."""
+        if self.ponr_after is not None:
+            return self.ponr_after
+        before = [s for s in self.steps if s.cls.phase != 'cleanup']
+        return before[-1].cls.__name__
+
+    def _split(self):
+        names = [s.cls.__name__ for s in self.steps]
+        cut = names.index(self.ponr_step) + 1
+        return self.steps[:cut], self.steps[cut:]
+
+    def stage_steps(self, stage):
+        """The steps a stage runs, in order."""
+        return self._split()[STAGES.index(stage)]
+
+    @property
+    def after_ponr_states(self):
+        """The states of the steps after the point of no return (no abort
+        or revert leaves them)."""
+        after = []
+        for step in self._split()[1]:
+            if step.move_state not in after:
+                after.append(step.move_state)
+        return tuple(after) or (self.cleanup_state,)
 
     # -- the state machine ---------------------------------------------------
     @property
@@ -103,10 +151,11 @@ class MoveType:
     def build_flow(self, stage, services):
         """The stage's flow; a pure function of the type and the stage."""
         conf = services.conf.conductor
+        before, after = self._split()
         if stage == MAIN:
             flow = linear_flow.Flow('%s-%s' % (self.name, MAIN))
             for phase in PHASES[:-1]:
-                steps = [s.cls(services) for s in self.steps
+                steps = [s.cls(services) for s in before
                          if s.cls.phase == phase]
                 if steps:
                     flow.add(linear_flow.Flow(phase).add(*steps))
@@ -117,6 +166,5 @@ class MoveType:
                 retry=RetryCleanup(conf.cleanup_attempts,
                                    conf.cleanup_retry_delay,
                                    name='RetryCleanup')).add(
-                *[s.cls(services) for s in self.steps
-                  if s.cls.phase == 'cleanup'])
+                *[_rolled_forward(s.cls)(services) for s in after])
         raise ValueError('unknown stage %r' % stage)

@@ -51,7 +51,7 @@ def test_move_server_and_follow_its_tasks(api):
     assert shown['ID'] == task['ID'] and shown['Destination'] == 'host3'
     events = json.loads(openstack(api, 'task', 'events', task['ID'], '-f',
                                   'json').stdout)
-    assert events[-1]['state'] == 'completed'
+    assert events[-1]['State'] == 'completed'
 
 
 def test_actions_and_errors(api):

@@ -18,6 +18,8 @@ MOVES = {
     'resize': ('vm3', {'destination': 'host4', 'flavor': 'm1.medium'},
                'host1'),
     'evacuate': ('vm4', {'destination': 'host3'}, 'host2'),
+    'live-resize': ('vm1', {'destination': 'host1', 'flavor': 'm1.wide'},
+                    'host1'),
 }
 
 

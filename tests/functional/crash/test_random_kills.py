@@ -42,7 +42,7 @@ def events_since(con, event_id):
 # The crash windows these kills found (a kill between an atom's save and
 # the move's state, inside TaskFlow's two-commit inject, between a finished
 # revert and its record) are reproduced deterministically in
-# test_kill_points.py.
+# test_crash_windows.py.
 @pytest.mark.parametrize('policy', ['resume', 'rollback'])
 def test_random_kills_with_many_moves_in_flight(policy, crash_pool,
                                                 tmp_path):

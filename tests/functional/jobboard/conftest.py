@@ -17,15 +17,18 @@ from tests.db_fixtures import postgresql_url  # noqa: F401
 from tests.functional.rpc import harness
 from tests import services as test_services
 
+REDIS = 'redis://127.0.0.1:6379'
+
 
 class Cluster:
     def __init__(self, workdir, broker_url, db_url, board, count, expiry,
-                 delay):
+                 delay, redis_url=REDIS):
         self.board = board
+        self.broker_url = broker_url
         self.conductors = [
             harness.ConductorProcess(
                 workdir, broker_url, db_url, host='conductor-%d' % i,
-                jobboard={'backend': 'redis://127.0.0.1:6379',
+                jobboard={'backend': redis_url,
                           'board_name': board, 'claim_expiry': expiry,
                           'renew_interval': expiry / 6.0, 'workers': 6,
                           'poll_interval': 0.1},
@@ -50,8 +53,9 @@ class Cluster:
         return '%s.%d' % (proc.host, pid or self.runner_pid(proc))
 
     def kill(self, proc):
-        """SIGKILL the whole conductor: its move runner, then itself."""
-        os.kill(self.runner_pid(proc), signal.SIGKILL)
+        """SIGKILL the whole conductor at once, as a lost machine: its
+        processes are the session its master opened."""
+        os.killpg(proc.proc.pid, signal.SIGKILL)
         proc.stop(signal.SIGKILL)
 
     def claims(self, move_id):
@@ -95,19 +99,25 @@ def cluster(tmp_path, postgresql_url):  # noqa: F811
     made = []
 
     @contextlib.contextmanager
-    def _make(count=3, expiry=3.0, delay=0.05):
+    def _make(count=3, expiry=3.0, delay=0.05, db_url=None,
+              redis_url=REDIS):
+        """``db_url`` and ``redis_url``: other servers than the shared
+        ones (a test that stops them brings its own)."""
         board = 'mo-test-%s' % uuid.uuid4().hex[:12]
         with harness.private_vhost() as broker_url:
-            c = Cluster(tmp_path, broker_url, postgresql_url, board, count,
-                        expiry, delay)
+            c = Cluster(tmp_path, broker_url, db_url or postgresql_url,
+                        board, count, expiry, delay, redis_url)
             made.append(c)
             try:
                 yield c
             finally:
                 c.stop()
-                client = redis.Redis()
-                for key in client.scan_iter(board + '*'):
-                    client.delete(key)
-                client.close()
+                try:
+                    client = redis.Redis.from_url(redis_url)
+                    for key in client.scan_iter(board + '*'):
+                        client.delete(key)
+                    client.close()
+                except redis.exceptions.ConnectionError:
+                    pass    # a private server, stopped already
 
     return _make

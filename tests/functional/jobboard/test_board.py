@@ -8,7 +8,7 @@ from oslo_config import cfg
 import pytest
 
 from move_orchestrator import conf as mo_conf
-from move_orchestrator.conductor import jobboard
+from move_orchestrator.conductor import redisboard
 from move_orchestrator import exception
 from tests import services as test_services
 
@@ -35,7 +35,7 @@ def boards():
     def _board(who, expiry=1.0):
         conf = _conf(backend='redis://127.0.0.1:6379', board_name=name,
                      claim_expiry=expiry, renew_interval=expiry / 4)
-        board = jobboard.Board(who, jobboard.board_conf(conf), expiry)
+        board = redisboard.Board(who, redisboard.board_conf(conf), expiry)
         board.connect()
         made.append(board)
         return board
@@ -78,19 +78,19 @@ def test_claims_expire_and_only_their_owner_renews_them(boards):
 
 def test_bad_jobboard_config_is_refused():
     with pytest.raises(exception.Invalid, match='only redis'):
-        jobboard.board_conf(_conf(backend='zookeeper://h:2181'))
+        redisboard.board_conf(_conf(backend='zookeeper://h:2181'))
     with pytest.raises(exception.Invalid, match='renew_interval'):
-        jobboard.board_conf(_conf(backend='redis://h', claim_expiry=5,
-                                  renew_interval=5))
+        redisboard.board_conf(_conf(backend='redis://h', claim_expiry=5,
+                                    renew_interval=5))
 
 
 def test_backend_password_never_shown():
     url = 'redis://user:s3cr3t@redis.example:6379/2'
-    assert 's3cr3t' not in jobboard.masked(url)
-    assert jobboard.masked(url) == 'redis://user:***@redis.example:6379/2'
+    assert 's3cr3t' not in redisboard.masked(url)
+    assert redisboard.masked(url) == 'redis://user:***@redis.example:6379/2'
     with pytest.raises(exception.Invalid) as e:
-        jobboard.board_conf(_conf(backend='http://:s3cr3t@h'))
+        redisboard.board_conf(_conf(backend='http://:s3cr3t@h'))
     assert 's3cr3t' not in str(e.value)
-    board = jobboard.board_conf(_conf(backend=url))
+    board = redisboard.board_conf(_conf(backend=url))
     assert (board['password'], board['db'], board['username']) == (
         's3cr3t', 2, 'user')

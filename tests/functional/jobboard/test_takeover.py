@@ -145,3 +145,45 @@ def test_move_accepted_while_the_board_was_down_still_runs(cluster):
         assert done['state'] == 'completed', done['reason']
         assert 'had no job on the board' in proc.log_text()
         services.db.dispose()
+
+
+def _drained(c, drain, vms, timeout=120):
+    """The drain completed, every instance moved off the first host by a
+    child of its own, and the world is sound."""
+    done = harness.wait_task(c.api, c.admin, drain['id'], timeout=timeout)
+    assert done['state'] == 'completed', done['reason']
+    assert c.services.inventory.list_instances(host=c.hosts[0]) == []
+    children = [c.services.store.get(ch['id']) for ch in done['children']]
+    assert {ch['instance_uuid'] for ch in children} == {
+        vm['uuid'] for vm in vms}
+    c.check_world([c.api.get_task(c.admin, ch['id']) for ch in children])
+    return children
+
+
+def test_drain_over_rpc_on_jobboard_conductors(cluster):
+    """A drain has no job of its own: every conductor advances it once per
+    look at the board, and each child is posted as it is made (never left
+    for the sweep to find)."""
+    with cluster(count=2, expiry=3.0, delay=0.02) as c:
+        vms = [harness.boot(c.services, c.hosts[0]) for _ in range(4)]
+        drain = c.api.drain_host(c.admin, c.hosts[0])
+        _drained(c, drain, vms)
+        logs = ''.join(p.log_text() for p in c.conductors)
+        assert 'had no job on the board' not in logs
+
+
+def test_drain_goes_on_when_a_conductor_dies(cluster):
+    """A conductor SIGKILLed while a drain is half done: the other one
+    goes on advancing the drain (no claim on it to wait for) and takes over
+    the child the dead one ran."""
+    with cluster(count=2, expiry=3.0, delay=0.05) as c:
+        vms = [harness.boot(c.services, c.hosts[0]) for _ in range(6)]
+        drain = c.api.drain_host(c.admin, c.hosts[0])
+        harness.wait_for(lambda: sum(
+            ch['state'] == 'completed' for ch in
+            c.services.drains.children(drain['id'])) >= 2, timeout=90,
+            interval=0.02)
+        c.kill(c.conductors[0])
+        half = c.services.drains.children(drain['id'])
+        assert sum(ch['state'] == 'completed' for ch in half) < len(vms)
+        _drained(c, drain, vms)

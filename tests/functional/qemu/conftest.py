@@ -96,7 +96,8 @@ def make_driver(qemu_root, request):
         # from one ConfigOpts to the next: set every option the tests vary.
         opts = dict(instances_path=path, completion_timeout_per_gib=0,
                     completion_timeout_action='abort', storage_groups={},
-                    max_bandwidth=0, downtime_limit_ms=300)
+                    max_bandwidth=0, downtime_limit_ms=300,
+                    permit_post_copy=False, guest_dirty_pages=0)
         opts.update(overrides)
         for name, value in opts.items():
             conf.set_override(name, value, 'qemu')
@@ -131,6 +132,9 @@ QEMU_DEFAULTS = {
     'qemu__completion_timeout_per_gib': 0,
     'qemu__completion_timeout_action': 'abort',
     'qemu__guest_dirty': False, 'qemu__guest_fill_ratio': 0.75,
+    'qemu__permit_post_copy': False, 'qemu__guest_dirty_pages': 0,
+    'live_migration__progress_timeout': 150.0,
+    'live_migration__stall_actions': ['auto_converge', 'abort'],
     # A real hypervisor: poll it every 20 ms, not every 1 ms.
     'conductor__poll_interval': 0.02,
 }

@@ -41,12 +41,15 @@ class Agent:
                        root, ','.join('%s:%s' % hg for hg in sorted(groups.items()))))
         self.proc = None
 
+    def command(self):
+        return [os.path.join(BIN, 'move-orchestrator-compute'), '--config-file',
+                self.config]
+
     def start(self, timeout=60):
         offset = os.path.getsize(self.log) if os.path.exists(self.log) else 0
         with open(self.log, 'ab') as out:
             self.proc = subprocess.Popen(
-                [os.path.join(BIN, 'move-orchestrator-compute'), '--config-file',
-                 self.config], stdout=out, stderr=subprocess.STDOUT,
+                self.command(), stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -76,6 +79,10 @@ def agents(make_driver, tmp_path, request):
     Parametrized indirectly, it takes ``storage_groups`` (the agents') and
     ``task_faults`` (the conductor's).
     """
+    yield from run_agents(make_driver, tmp_path, request, Agent)
+
+
+def run_agents(make_driver, tmp_path, request, agent_class):
     opts = getattr(request, 'param', {})
     groups = opts.get('storage_groups', {})
     # The same hosts' directory, to look and clean up.
@@ -87,8 +94,8 @@ def agents(make_driver, tmp_path, request):
         cloud = None
         try:
             for host in ('host1', 'host2'):
-                started.append(Agent(tmp_path, host, transport_url, url, local.root,
-                                     storage_groups=groups).start())
+                started.append(agent_class(tmp_path, host, transport_url, url,
+                                           local.root, storage_groups=groups).start())
             cloud = harness.Cloud(url, seed=False, compute__driver='rpc',
                                   task_faults=opts.get('task_faults', ()),
                                   conductor__poll_interval=0.02,

@@ -16,7 +16,9 @@ import uuid
 
 import pytest
 
+from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator import exception
 
 from tests import waiting
@@ -103,38 +105,29 @@ def test_spawn_power_destroy(driver):
         driver.spawn(spec, 'h1')                        # no disk
 
 
-def test_port_bindings(driver):
-    u = str(uuid.uuid4())
-    driver.bind_ports(u, 'h1')
-    driver.bind_ports(u, 'h1')
-    driver.bind_ports(u, 'h2')
-    driver.activate_binding(u, 'h2')
-    assert driver.describe(u)['bindings'] == {'h1': False, 'h2': True}
-    with pytest.raises(exception.DriverError):
-        driver.activate_binding(u, 'h3')
-    assert driver.unbind_ports(u, 'h1') is True
-    assert driver.unbind_ports(u, 'h1') is False
+CONVERGED = (base.MIGRATION_READY, base.MIGRATION_COMPLETED)
 
 
 def _migrate(driver, spec, source='h1', dest='h2'):
-    driver.prepare_incoming(spec, dest)
-    driver.prepare_incoming(spec, dest)                 # idempotent
+    choreography.prepare_incoming(driver, spec, source, dest)
+    choreography.prepare_incoming(driver, spec, source, dest)   # idempotent
     assert state(driver, spec, dest) == base.INCOMING
     driver.start_migration(spec['uuid'], source, dest)
     driver.start_migration(spec['uuid'], source, dest)  # idempotent
-    ready = poll_until(driver, spec, (base.MIGRATION_READY,))
+    # Converged, then switched over by the watcher without being asked.
+    ready = poll_until(driver, spec, CONVERGED)
     assert ready['source'] == source and ready['dest'] == dest
-    # Paused before the switch-over: the source does not run, the
-    # destination has not started.
+    wait_for(lambda: state(driver, spec, dest) == base.RUNNING)
     assert state(driver, spec, source) == base.PAUSED
-    assert state(driver, spec, dest) == base.INCOMING
-    driver.complete_migration(spec['uuid'])
+    driver.complete_migration(spec['uuid'])             # records it
     driver.complete_migration(spec['uuid'])             # idempotent
     done = driver.poll_migration(spec['uuid'])
     assert done['status'] == base.MIGRATION_COMPLETED
-    # QEMU's own figures are kept: the filled RAM was sent, the guest paused.
+    # QEMU's own figures are kept: the filled RAM was sent, the guest paused;
+    # and the pause as QEMU's events (STOP, RESUME) tell it.
     assert done['transferred_mb'] >= FILL_MB
     assert 0 <= done['downtime_ms'] <= done['total_time_ms']
+    assert done['guest_pause_ms'] > 0 and done['switchover_wait_ms'] >= 0
 
 
 @pytest.mark.parametrize('shared', [False, True], ids=['local-storage', 'shared-storage'])
@@ -188,7 +181,7 @@ def test_wait_migration_wakes_on_qemu_events(driver):
     with a timeout of minutes, the migration still reaches its switch-over
     point within a few waits, each answered by an event."""
     spec = boot(driver)
-    driver.prepare_incoming(spec, 'h2')
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2')
     seen = []
 
@@ -202,7 +195,7 @@ def test_wait_migration_wakes_on_qemu_events(driver):
     waiter.start()
     waiter.join(60)
     assert not waiter.is_alive(), 'wait_migration sat out its timeout: %s' % seen
-    assert seen and seen[-1] == base.MIGRATION_READY, seen
+    assert seen and seen[-1] in CONVERGED, seen
     driver.complete_migration(spec['uuid'])
     # Nothing to wait for once it is over: the answer comes at once.
     assert driver.wait_migration(spec['uuid'], 0.01)['status'] == base.MIGRATION_COMPLETED
@@ -215,15 +208,11 @@ def test_cancel_after_an_undone_switch_over(driver):
     past the point of no return, so the move could only end failed."""
     spec = boot(driver)
     wait_for(lambda: counters(driver, spec, 'h1'))
-    driver.prepare_incoming(spec, 'h2')
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2')
-    poll_until(driver, spec, (base.MIGRATION_READY,))
-    rec = driver._record(spec['uuid'])
-    rec['continued'] = True        # as complete_migration records it first
-    driver._save(spec['uuid'], rec)
+    poll_until(driver, spec, CONVERGED)
     source = driver._domain(spec['uuid'], 'h1')
-    with source.qmp() as q:
-        q.execute('migrate-continue', state='pre-switchover')
+    with source.qmp() as q:        # switched over by the watcher
         wait_for(lambda: q.execute('query-migrate')['status'] == 'completed')
     os.kill(pid_of(driver, spec, 'h2'), signal.SIGKILL)
     wait_for(lambda: state(driver, spec, 'h2') == base.SHUTOFF)   # gone
@@ -242,7 +231,7 @@ def test_cancel_after_an_undone_switch_over(driver):
 def test_cancel_keeps_source_running(make_driver):
     driver = make_driver(max_bandwidth=4)     # 48 MiB at 4 MiB/s: ~12 s
     spec = boot(driver)
-    driver.prepare_incoming(spec, 'h2')
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2')
     moving = wait_for(lambda: (lambda m: m if m.get('transferred_mb', 0) > 0.5 else None)(
         driver.poll_migration(spec['uuid'])))
@@ -262,11 +251,11 @@ def test_cancel_keeps_source_running(make_driver):
 
 
 def test_force_complete_dirtying_guest_with_post_copy(make_driver):
-    driver = make_driver(max_bandwidth=8, downtime_limit_ms=20)
+    driver = make_driver(max_bandwidth=8, downtime_limit_ms=20, permit_post_copy=True)
     # 8 MiB rewritten all the time, sent at 8 MiB/s: never converges.
     spec = boot(driver, dirty=True, fill_mb=8)
     wait_for(lambda: len(counters(driver, spec, 'h1')) > 5)
-    driver.prepare_incoming(spec, 'h2')
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2')
     stuck = wait_for(lambda: (lambda m: m if m['dirty_pages_rate'] > 0 else None)(
         driver.poll_migration(spec['uuid'])))
@@ -275,7 +264,7 @@ def test_force_complete_dirtying_guest_with_post_copy(make_driver):
     assert stuck['status'] == base.MIGRATION_RUNNING    # cannot converge
 
     driver.force_complete_migration(spec['uuid'])
-    assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_READY
+    assert driver.poll_migration(spec['uuid'])['status'] in CONVERGED
     driver.force_complete_migration(spec['uuid'])       # already done
     driver.complete_migration(spec['uuid'])
     assert state(driver, spec, 'h2') == base.RUNNING
@@ -283,33 +272,6 @@ def test_force_complete_dirtying_guest_with_post_copy(make_driver):
     first = wait_for(lambda: counters(driver, spec, 'h2')[:3])[0]
     assert last_on_source < first <= last_on_source + 2
     wait_for(lambda: counters(driver, spec, 'h2')[-1] > first + 5)
-
-
-def test_copy_disk_then_compare(driver, tmp_path):
-    image = tmp_path / 'image.raw'
-    image.write_bytes(os.urandom(2 << 20) + b'\0' * (2 << 20))
-    spec = make_spec(image=str(image))
-    driver.create_disk(spec, 'h1')
-    driver.create_disk(spec, 'h1')                      # idempotent
-    driver.copy_disk(spec['uuid'], 'h1', 'h2', 2)
-    driver.copy_disk(spec['uuid'], 'h1', 'h2', 2)       # re-run
-    disks = driver.describe(spec['uuid'])['disks']
-    assert (disks['h1']['size_gb'], disks['h2']['size_gb']) == (1, 2)
-    assert disks['h2']['image'] == str(image)
-    for host in ('h1', 'h2'):
-        out = subprocess.run(['qemu-img', 'compare', '-f', 'raw', str(image),
-                              disks[host]['path']], capture_output=True, text=True)
-        assert out.returncode == 0, out.stdout + out.stderr
-    assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
-    driver.copy_disk(spec['uuid'], 'h1', 'h1', 3)       # resize in place
-    assert driver.describe(spec['uuid'])['disks']['h1']['size_gb'] == 3
-    with pytest.raises(exception.DriverError):
-        driver.copy_disk(spec['uuid'], 'h2', 'h3', 1)   # no shrinking in a copy
-    driver.copy_disk(spec['uuid'], 'h1', 'h1', 1)       # a same-host resize reverted
-    assert driver.describe(spec['uuid'])['disks']['h1']['size_gb'] == 1
-    assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
-    with pytest.raises(exception.DriverError):
-        driver.copy_disk(spec['uuid'], 'h3', 'h1', 1)   # no source disk
 
 
 CLIENT = textwrap.dedent('''
@@ -336,7 +298,7 @@ CLIENT = textwrap.dedent('''
 def test_describe_tells_the_truth_after_the_client_is_killed(make_driver):
     driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'})
     spec = boot(driver)
-    driver.prepare_incoming(spec, 'h2')
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     client = subprocess.Popen([sys.executable, '-c', CLIENT, driver.root, spec['uuid']],
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -372,11 +334,11 @@ def test_completion_timeout(make_driver, action):
                          completion_timeout_action=action,
                          storage_groups={'h1': 'g', 'h2': 'g'})
     spec = boot(driver, dirty=True, fill_mb=8)
-    driver.prepare_incoming(spec, 'h2')
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2')
     assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_RUNNING
-    expected = {'abort': base.MIGRATION_CANCELLED, 'force_complete': base.MIGRATION_READY}
-    poll_until(driver, spec, (expected[action],), timeout=30)
+    expected = {'abort': (base.MIGRATION_CANCELLED,), 'force_complete': CONVERGED}
+    poll_until(driver, spec, expected[action], timeout=30)
     if action == 'abort':
         assert state(driver, spec, 'h1') == base.RUNNING
     else:
@@ -384,29 +346,36 @@ def test_completion_timeout(make_driver, action):
         assert state(driver, spec, 'h2') == base.RUNNING
 
 
-def test_cancel_at_the_switch_over_point(driver):
+def test_cancel_that_wins_the_switch_over_lock(driver):
+    """Converged, but the cancel holds the migration's lock first: the
+    watcher waits for it, then finds the migration cancelled and leaves the
+    source running; a new attempt then completes by itself."""
     spec = boot(driver)
     wait_for(lambda: counters(driver, spec, 'h1'))
-    driver.prepare_incoming(spec, 'h2')
-    driver.start_migration(spec['uuid'], 'h1', 'h2')
-    poll_until(driver, spec, (base.MIGRATION_READY,))
-    assert state(driver, spec, 'h1') == base.PAUSED
-    assert driver.cancel_migration(spec['uuid']) is True
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
+    with switchover.locked(driver._record_path(spec['uuid'])):
+        driver.start_migration(spec['uuid'], 'h1', 'h2')
+        poll_until(driver, spec, (base.MIGRATION_READY,))
+        assert state(driver, spec, 'h1') == base.PAUSED
+        assert driver._cancel_locked(spec['uuid']) is True
     assert state(driver, spec, 'h1') == base.RUNNING
     count = counters(driver, spec, 'h1')[-1]
     wait_for(lambda: counters(driver, spec, 'h1')[-1] > count)
     # The destination gave up; preparing it again allows a new attempt.
-    driver.prepare_incoming(spec, 'h2')
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2')
-    poll_until(driver, spec, (base.MIGRATION_READY,))
+    poll_until(driver, spec, CONVERGED)
     driver.complete_migration(spec['uuid'])
     assert state(driver, spec, 'h2') == base.RUNNING
+    # Too late now: refused, typed.
+    with pytest.raises(exception.MigrationPastSwitchover):
+        driver.cancel_migration(spec['uuid'])
 
 
 def test_migration_preconditions(driver):
     spec = make_spec()
     with pytest.raises(exception.DriverError):
-        driver.prepare_incoming(spec, 'h2')             # no disk anywhere
+        driver.prepare_incoming(spec, 'h2')             # no disk, no disk_bytes
     driver.create_disk(spec, 'h1')
     driver.spawn(spec, 'h1')
     with pytest.raises(exception.DriverError):
@@ -429,7 +398,7 @@ def test_loaded_from_the_entry_point(driver):
 def test_a_failed_disk_mirror_fails_the_migration(make_driver):
     driver = make_driver(max_bandwidth=4)
     spec = boot(driver)
-    driver.prepare_incoming(spec, 'h2')
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2')
     wait_for(lambda: driver.poll_migration(spec['uuid'])['transferred_mb'] > 0.5)
     # The mirror dies under the memory copy (as when the NBD export fails).
@@ -447,7 +416,7 @@ def test_a_describe_before_the_mirror_starts_does_not_fail_it(make_driver, monke
     record and its drive-mirror: no job yet is not a failed mirror."""
     driver = make_driver()
     spec = boot(driver)
-    driver.prepare_incoming(spec, 'h2')
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     seen = []
     real_save = driver._save
 
@@ -459,7 +428,7 @@ def test_a_describe_before_the_mirror_starts_does_not_fail_it(make_driver, monke
     monkeypatch.setattr(driver, '_save', save)
     driver.start_migration(spec['uuid'], 'h1', 'h2')
     assert seen == [None, base.MIGRATION_RUNNING]
-    poll_until(driver, spec, (base.MIGRATION_READY,))
+    poll_until(driver, spec, CONVERGED)
     driver.complete_migration(spec['uuid'])
     assert state(driver, spec, 'h2') == base.RUNNING
     assert driver.compare_disks(spec['uuid'], 'h1', 'h2')

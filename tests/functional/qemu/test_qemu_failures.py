@@ -13,7 +13,6 @@ import signal
 import pytest
 
 from move_orchestrator.drivers.compute import base
-from move_orchestrator import exception
 from tests.functional.qemu import guests
 
 
@@ -21,8 +20,8 @@ from tests.functional.qemu import guests
 PHASE_FAULTS = [
     ('live-migrate', 'ClaimDestination.execute.after=fail', 'host2'),      # claim
     ('live-migrate', 'CheckLiveCompatibility.execute=fail', 'host2'),      # pre-check
-    ('live-migrate', 'TransferMemory.execute.after=fail', 'host2'),        # transfer
-    ('live-migrate', 'UpdateInstanceHost.execute.after=fail', 'host2'),    # switch-over
+    ('live-migrate', 'PrepareIncoming.execute.after=fail', 'host2'),       # transfer
+    ('live-migrate', 'TransferMemory.execute=fail', 'host2'),              # transfer
     ('cold-migrate', 'CopyDisk.execute.after=fail', 'host2'),              # transfer
     ('resize', 'VerifyResize.execute.after=fail', 'host2'),                # switch-over
     ('resize', 'VerifyResize.execute.after=fail', 'host1'),                # same host
@@ -76,6 +75,28 @@ def test_resize_within_a_storage_group_reverts_the_disk_size(make_cloud, image, 
     assert guests.same_disk(reference, disk['path'])
 
 
+# -- past the point of no return: the convergence ----------------------------------
+@pytest.mark.parametrize('fault', ['TransferMemory.execute.after=fail_once',
+                                   'SwitchOverMigration.execute=fail_once',
+                                   'UpdateInstanceHost.execute.after=fail_once'])
+def test_failure_after_the_convergence_rolls_forward(make_cloud, image, fault):
+    """The host side switched the guest over when the copy converged: a
+    step failing after that is run again, never reverted."""
+    cloud = make_cloud(task_faults=[fault])
+    vm, reference = guests.boot(cloud, 'vm1', image=image)
+    tail = guests.SerialTail(cloud, vm, 'host1')
+    doc = cloud.move('vm1', destination='host2')
+    assert doc['state'] == 'completed', doc['reason']
+    assert 'reverting' not in [h['state'] for h in doc['history']]
+    step = fault.split('.')[0]
+    [sub] = [s for s in doc['subtasks'] if s['name'] == step]
+    assert 'FAILURE' in [h['state'] for h in sub['history']]
+    assert sub['state'] == 'SUCCESS'
+    guests.assert_continues(cloud, vm, tail, 'host2')
+    guests.assert_runs_only_on(cloud, vm, 'host2')
+    assert guests.same_disk(reference, cloud.world('vm1')['disks']['host2']['path'])
+
+
 # -- abort, and a destination that dies ---------------------------------------------
 def test_abort_during_a_throttled_live_migration(make_cloud, image):
     # 48 MiB at 2 MiB/s: about 24 s, if nobody aborted it.
@@ -123,7 +144,7 @@ def test_live_migrate_again_after_its_destination_died(make_cloud, image):
 
 # -- force-complete and the completion timeout ---------------------------------------
 def test_force_complete_through_post_copy(make_cloud):
-    cloud = guests.dirty_cloud(make_cloud)
+    cloud = guests.dirty_cloud(make_cloud, qemu__permit_post_copy=True)
     vm, _reference = guests.boot(cloud, 'vm1')
     tail = guests.SerialTail(cloud, vm, 'host1')
     doc = cloud.api.move_instance(None, 'vm1', destination='host2')
@@ -142,53 +163,48 @@ def test_force_complete_through_post_copy(make_cloud):
     guests.assert_runs_only_on(cloud, vm, 'host2')
 
 
-def test_force_complete_refused_without_post_copy(make_cloud, image):
-    """[qemu] permit_post_copy = false: QEMU never gets postcopy-ram, a
-    force-complete is refused with the reason and changes nothing, and a
-    migration that converges completes as usual."""
-    cloud = guests.dirty_cloud(make_cloud, qemu__permit_post_copy=False)
+def test_force_complete_pauses_without_post_copy(make_cloud):
+    """[qemu] permit_post_copy = false (the default): QEMU never gets
+    postcopy-ram; force-complete pauses the guest, the copy converges, and
+    the guest runs on, on the destination."""
+    cloud = guests.dirty_cloud(make_cloud)
     vm, _reference = guests.boot(cloud, 'vm1')
+    tail = guests.SerialTail(cloud, vm, 'host1')
     doc = cloud.api.move_instance(None, 'vm1', destination='host2')
-    guests.migrating(cloud, doc, minimum_mb=2)
+    guests.migrating(cloud, doc, minimum_mb=12)
     caps = {c['capability']: c['state'] for c in
             guests.qmp_query(cloud, vm, 'host1', 'query-migrate-capabilities')}
     assert caps['postcopy-ram'] is False and caps['pause-before-switchover'] is True
-    with pytest.raises(exception.InvalidTaskAction, match='permit_post_copy'):
-        cloud.api.force_complete(None, doc['id'])
-    task = cloud.api.get_task(None, doc['id'])
-    assert (task['state'], task['actions']) == ('migrating-memory', [])
-    cloud.api.abort_task(None, doc['id'])
+    assert cloud.api.get_task(None, doc['id'])['state'] == 'migrating-memory'
+
+    cloud.api.force_complete(None, doc['id'])
     doc = cloud.api.wait_task(None, doc['id'], timeout=60)
-    assert doc['state'] == 'reverted', doc['reason']
-    guests.assert_runs_only_on(cloud, vm, 'host1')
-
-    cloud.override('guest_dirty', False, 'qemu')
-    cloud.override('max_bandwidth', 0, 'qemu')
-    quiet, reference = guests.boot(cloud, 'vm2', image=image)
-    tail = guests.SerialTail(cloud, quiet, 'host1')
-    doc = cloud.move('vm2', destination='host2')
     assert doc['state'] == 'completed', doc['reason']
-    assert cloud.world('vm2')['migration']['postcopy'] is False
-    guests.assert_continues(cloud, quiet, tail, 'host2')
-    guests.assert_runs_only_on(cloud, quiet, 'host2')
+    assert [a['action'] for a in doc['actions']] == ['force-complete']
+    migration = cloud.world('vm1')['migration']
+    assert migration['status'] == base.MIGRATION_COMPLETED
+    assert (migration['postcopy'], migration['paused']) == (False, True)
+    guests.assert_continues(cloud, vm, tail, 'host2')
+    guests.assert_runs_only_on(cloud, vm, 'host2')
 
 
-def test_completion_timeout_without_post_copy_cancels(make_cloud):
+def test_completion_timeout_without_post_copy_pauses(make_cloud):
     cloud = guests.dirty_cloud(make_cloud, qemu__completion_timeout_per_gib=1,
-                               qemu__completion_timeout_action='force_complete',
-                               qemu__permit_post_copy=False)
+                               qemu__completion_timeout_action='force_complete')
     vm, _reference = guests.boot(cloud, 'vm1')
     doc = cloud.move('vm1', destination='host2')
-    assert doc['state'] == 'reverted', doc['reason']
-    assert cloud.world('vm1')['migration']['status'] == base.MIGRATION_CANCELLED
-    guests.assert_runs_only_on(cloud, vm, 'host1')
+    assert doc['state'] == 'completed', doc['reason']
+    migration = cloud.world('vm1')['migration']
+    assert (migration['status'], migration['paused']) == (base.MIGRATION_COMPLETED, True)
+    guests.assert_runs_only_on(cloud, vm, 'host2')
 
 
 @pytest.mark.parametrize('action', ['abort', 'force_complete'])
 def test_completion_timeout(make_cloud, action):
     # 64 MiB: a timeout of 1 s per GiB is 1 s.
     cloud = guests.dirty_cloud(make_cloud, qemu__completion_timeout_per_gib=1,
-                               qemu__completion_timeout_action=action)
+                               qemu__completion_timeout_action=action,
+                               qemu__permit_post_copy=True)
     vm, _reference = guests.boot(cloud, 'vm1')
     doc = cloud.move('vm1', destination='host2')
     migration = cloud.world('vm1')['migration']
@@ -205,11 +221,15 @@ def test_completion_timeout(make_cloud, action):
 
 # -- every task, opt-in: tox -e exhaustive ------------------------------------------
 def _every_main_task():
+    """Every step before the point of no return (but the end of the one that
+    is that point: the guest is switched over then, see below)."""
     from move_orchestrator.moves import types as move_types
+    from move_orchestrator.moves.types import base as types_base
     for type_name in ('live-migrate', 'cold-migrate', 'resize'):
-        for step in move_types.get(type_name).steps:
-            if step.cls.phase != 'cleanup':
-                for when in ('execute', 'execute.after'):
+        move_type = move_types.get(type_name)
+        for step in move_type.stage_steps(types_base.MAIN):
+            for when in ('execute', 'execute.after'):
+                if (step.cls.__name__, when) != (move_type.ponr_after, 'execute.after'):
                     yield type_name, '%s.%s=fail' % (step.cls.__name__, when)
 
 

@@ -15,6 +15,7 @@ import pytest
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.compute import agent as agent_mod
 from move_orchestrator.conf import CONF
+from move_orchestrator.db import moves as db_moves
 from move_orchestrator.drivers import compute
 from move_orchestrator import exception
 from move_orchestrator import rpc
@@ -30,10 +31,10 @@ def make_upgrade_cloud(tmp_path):
     agent_version, driven with [upgrade_levels] compute = cap."""
     opened = []
 
-    def factory(agent_version, cap):
+    def factory(agent_version, cap, **overrides):
         cloud = harness.Cloud('sqlite:///%s' % (tmp_path / 'mo.db'), seed=False,
                               compute__driver='rpc', conductor__poll_interval=0.01,
-                              upgrade_levels__compute=cap)
+                              upgrade_levels__compute=cap, **overrides)
         vhost = rpc_harness.private_vhost()
         url = vhost.__enter__()
         cloud.override('transport_url', url, None)
@@ -41,7 +42,8 @@ def make_upgrade_cloud(tmp_path):
         opened.append((cloud, vhost, transport, []))
         driver = compute.load_driver('fake', conf=CONF)
         for host in HOSTS:
-            manager = agent_mod.ComputeAgentManager(host, driver)
+            manager = agent_mod.ComputeAgentManager(host, driver,
+                                                    db=cloud.services.db)
             manager.target = messaging.Target(version=agent_version)
             server = messaging.get_rpc_server(
                 transport, messaging.Target(topic=agent_mod.topic(host), server=host),
@@ -67,14 +69,15 @@ def _stop(server):
     server.wait()
 
 
-@pytest.mark.parametrize('agents,cap', [('1.0', '1.0'), ('1.1', '1.1'), ('1.2', None)])
+@pytest.mark.parametrize('agents,cap', [('1.0', '1.0'), ('1.1', '1.1'), ('1.2', None),
+                                        ('1.3', None), ('1.4', '1.4')])
 def test_moves_through_agents_of_the_release_the_cap_names(make_upgrade_cloud, agents, cap):
     cloud = make_upgrade_cloud(agents, cap)
     doc = cloud.move('vm1', destination='host3')
     assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
     migration = cloud.world('vm1')['migration']
-    # Only an agent of 1.2 keeps the move's id with its migration.
-    assert migration['id'] == (doc['id'] if agents == '1.2' else None)
+    # Only an agent of 1.2 or later keeps the move's id with its migration.
+    assert migration['id'] == (doc['id'] if agents >= '1.2' else None)
     # Again along the same route, after a cold migration back: an earlier
     # migration is never taken for the move's own, id or not.
     assert cloud.move('vm1', destination='host1', live=False)['state'] == 'completed'
@@ -117,10 +120,109 @@ def test_describe_host_asks_that_host_only(make_upgrade_cloud):
         part = driver.describe_host(uuid, host)
         assert part == {'domains': {h: d for h, d in world['domains'].items() if h == host},
                         'disks': {h: d for h, d in world['disks'].items() if h == host},
-                        'bindings': {h: b for h, b in world['bindings'].items() if h == host},
                         'migration': None}
     assert driver.describe_host(uuid, 'host1')['domains']['host1']['state'] == 'running'
     # A host that is down is not asked.
     cloud.services.inventory.set_host_state('host2', 'down')
     with pytest.raises(exception.HostUnavailable):
         driver.describe_host(uuid, 'host2')
+
+
+def test_a_deposed_conductor_changes_nothing_through_the_agents(make_upgrade_cloud):
+    """The claim a conductor runs a move under travels with its calls to
+    the agents; once another conductor has taken the move over, they refuse
+    every change and still answer reads."""
+    cloud = make_upgrade_cloud(agent_mod.VERSION, None)
+    doc = cloud.move('vm1', destination='host3')    # under its own claim
+    assert doc['state'] == 'completed', doc['reason']
+    uuid, driver = cloud.instance('vm1')['uuid'], cloud.services.driver
+    cloud.services.store.take_claim(doc['id'], 'conductor-a')
+    successor = db_moves.MoveStore(cloud.services.db, cloud.services.inventory)
+    successor.take_claim(doc['id'], 'conductor-b')
+    with pytest.raises(exception.ClaimLost):
+        driver.power_off(uuid, 'host3')
+    with pytest.raises(exception.ClaimLost):
+        driver.destroy(uuid, 'host3')
+    world = driver.describe_host(uuid, 'host3')     # reads are served
+    assert world['domains']['host3']['state'] == 'running'
+    assert world['disks']['host3']
+    # Under the current claim again, the same call goes through.
+    cloud.services.store.take_claim(doc['id'], 'conductor-a')
+    driver.power_off(uuid, 'host3')
+    assert driver.describe_host(uuid, 'host3')['domains']['host3']['state'] == 'shutoff'
+
+
+def test_a_host_whose_agent_is_silent_is_left_out_of_describe(make_upgrade_cloud):
+    """A host marked up whose agent does not answer: describe merges the
+    others' answers; asked alone, it is a typed AgentTimeout."""
+    cloud = make_upgrade_cloud(agent_mod.VERSION, None,
+                               compute__rpc_describe_timeout=0.5,
+                               compute__rpc_timeout=2)
+    cloud.services.inventory.register_host('host5', vcpus=16, ram_mb=32768, disk_gb=500,
+                                           cpu_model='Cascadelake')
+    driver = cloud.services.driver
+    uuid = cloud.instance('vm1')['uuid']
+    assert set(driver.describe(uuid)['domains']) == {'host1'}
+    with pytest.raises(exception.AgentTimeout, match='agent of host5 did not answer'):
+        driver.describe_host(uuid, 'host5')
+
+
+@pytest.mark.parametrize('agents,cap', [('1.2', '1.2'), ('1.2', None), ('1.3', None)])
+def test_live_resize_needs_agents_of_1_3(make_upgrade_cloud, agents, cap):
+    """Below 1.3 an agent cannot hotplug: the live resize reverts at its
+    pre-check, saying why, and changes nothing."""
+    cloud = make_upgrade_cloud(agents, cap)
+    doc = cloud.move('vm1', flavor='m1.wide')
+    assert doc['type'] == 'live-resize'
+    if agents == '1.3':
+        assert doc['state'] == 'completed', doc['reason']
+        assert cloud.world('vm1')['domains']['host1']['vcpus'] == 2
+    else:
+        assert doc['state'] == 'reverted', doc['reason']
+        assert doc['failed_step'] == 'CheckHotplugRoom'
+        assert 'older than API 1.3' in doc['reason']
+        assert cloud.world('vm1')['domains']['host1']['vcpus'] == 1
+    assert cloud.audit() == []
+
+
+def test_hotplug_above_the_cap_is_a_typed_error(make_upgrade_cloud):
+    cloud = make_upgrade_cloud('1.2', '1.2')
+    uuid = cloud.instance('vm1')['uuid']
+    with pytest.raises(exception.AgentTooOld, match=r'hotplug on host1 needs compute '
+                       r'agent API 1.3, above \[upgrade_levels\] compute \(1.2\)'):
+        cloud.services.driver.hotplug(uuid, 'host1', vcpus=2)
+
+
+# Stalls half-way until its throttle reaches 50 %, where auto-converge
+# starts it: the next poll after the action converges.
+STALLING = dict(fake_driver__migration_steps=20, fake_driver__migration_stall_throttle=50,
+                live_migration__progress_timeout=1.0,
+                live_migration__cpu_throttle_initial=50,
+                live_migration__cpu_throttle_increment=10)
+
+
+def test_stall_policy_through_agents(make_upgrade_cloud):
+    cloud = make_upgrade_cloud(agent_mod.VERSION, None, **STALLING)
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'completed', doc['reason']
+    assert [(a['action'], a['result']) for a in doc['actions']] == [
+        ('auto-converge', 'taken')]
+    assert doc['actions'][0]['detail']['result'] == {'initial': 50, 'increment': 10}
+    assert cloud.audit() == []
+
+
+def test_stall_actions_below_1_4_are_refused_by_type(make_upgrade_cloud):
+    """Agents of 1.3 cannot take the stall policy's actions: the one that
+    needs them is recorded failed with the agent, version and option, and
+    the next timeout aborts."""
+    cloud = make_upgrade_cloud('1.3', '1.3', **STALLING)
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'reverted', doc['reason']
+    assert [(a['action'], a['result']) for a in doc['actions']] == [
+        ('auto-converge', 'failed'), ('abort', 'taken')]
+    reason = doc['actions'][0]['detail']['reason']
+    assert 'host1' in reason and '1.4' in reason and '[upgrade_levels] compute' in reason
+    uuid = cloud.instance('vm1')['uuid']
+    with pytest.raises(exception.AgentTooOld):
+        cloud.services.driver.tune_migration(uuid, 'pause')
+    assert cloud.audit() == []

@@ -39,8 +39,11 @@ def test_typed_errors_arrive_as_the_same_classes(api, admin, boot):
     assert e.kwargs == {'host': 'no-such-host'}
     _raises(exception.FlavorNotFound, api.move_instance, admin,
             running['uuid'], flavor='m9.huge')
-    _raises(exception.InvalidMoveRequest, api.move_instance, admin,
-            running['uuid'], flavor='m1.small', live=True)
+    # A live resize the guest cannot take arrives as the precise subclass,
+    # still caught by callers of the base class.
+    e = _raises(exception.CannotHotplug, api.move_instance, admin,
+                running['uuid'], flavor='m1.small', live=True)
+    assert isinstance(e, exception.InvalidMoveRequest)
     e = _raises(exception.InstanceInvalidState, api.move_instance, admin,
                 stopped['uuid'], live=True)
     assert e.kwargs['state'] == 'shutdown'
@@ -52,6 +55,24 @@ def test_typed_errors_arrive_as_the_same_classes(api, admin, boot):
     # The typed hierarchy holds too: callers may catch the base classes.
     with pytest.raises(exception.NotFound):
         api.get_task(admin, missing)
+
+
+def test_refused_calls_leave_no_traceback_in_the_server_log(
+        conductor, api, admin, boot):
+    """A typed refusal is the caller's answer, not a server failure: the
+    client gets the class, the conductor's log gets no traceback."""
+    stopped = boot(power_state='shutdown')
+    start = len(conductor.log_text())
+    _raises(exception.InstanceNotFound, api.move_instance, admin, 'vm99')
+    _raises(exception.InstanceInvalidState, api.move_instance, admin,
+            stopped['uuid'], live=True)
+    _raises(exception.TaskNotFound, api.abort_task, admin,
+            str(uuid.uuid4()))
+    _raises(exception.InvalidParameter, api.list_tasks, admin, limit=0)
+    api.list_hosts(admin)    # answered after the refusals: they are logged
+    written = conductor.log_text()[start:]
+    assert 'Traceback' not in written, written
+    assert ' ERROR ' not in written, written
 
 
 def test_version_cap_refuses_newer_methods(conductor, admin):

@@ -172,3 +172,21 @@ def test_cli_errors_over_rpc_are_one_line(conductor):
     assert 'Traceback' in out.stderr
     assert out.stderr.endswith('Error: Task no-such-task could not be '
                                'found.\n')
+
+
+def test_task_list_filters_in_the_query_over_rpc(conductor, api, admin,
+                                                 boot, roomy_host):
+    """type and host (RPC 1.5) filter before the limit: the newer cold
+    move to the same host does not empty a one-task page."""
+    live, cold = boot(), boot(power_state='shutdown')
+    docs = [harness.wait_task(api, admin, api.move_instance(
+        admin, vm['uuid'], destination=roomy_host)['id'])
+        for vm in (live, cold)]
+    assert [d['type'] for d in docs] == ['live-migrate', 'cold-migrate']
+    page = api.list_tasks(admin, type='live-migrate', host=roomy_host,
+                          limit=1)
+    assert [t['id'] for t in page] == [docs[0]['id']]
+    listed = json.loads(_cli(conductor, 'task', 'list', '--host', roomy_host,
+                             '--type', 'live-migrate', '--limit', '1',
+                             '-f', 'json'))
+    assert [t['ID'] for t in listed] == [docs[0]['id']]

@@ -220,6 +220,50 @@ class BackendBehaviourMixin:
         self.backend.close()
         self.assertEqual(states.RUNNING, self.atom_row_state(a.uuid))
 
+    def test_a_flow_taken_back_after_another_writer_is_written_whole(self):
+        """B runs a flow, A takes it over and changes it, B takes it back:
+        B's memory of its own writes must not decide what B writes then."""
+        b = self.make_backend()
+        with contextlib.closing(b.get_connection()) as conn_b:
+            fd, (ad,) = self._flow_with_atoms(conn_b, 't0')
+            ad.state = states.RUNNING
+            conn_b.update_atom_details(ad)
+        a = self.make_backend()
+        with contextlib.closing(a.get_connection()) as conn_a:
+            taken = conn_a.get_flow_details(fd.uuid)
+            taken.find(ad.uuid).state = states.REVERTING
+            conn_a.update_atom_details(taken.find(ad.uuid))
+            extra = models.TaskDetail('t1', uuidutils.generate_uuid())
+            taken.add(extra)
+            conn_a.update_flow_details(taken)
+        with contextlib.closing(b.get_connection()) as conn_b:
+            # B's new value is what it once wrote, and the flow has an atom
+            # B never wrote: neither is skipped, nor inserted twice.
+            back = conn_b.get_flow_details(fd.uuid)
+            back.find(ad.uuid).state = states.RUNNING
+            conn_b.update_atom_details(back.find(ad.uuid))
+            conn_b.update_flow_details(back)
+        b.close()
+        stored = self.stored_flow(fd.uuid)
+        self.assertEqual(states.RUNNING, stored.find(ad.uuid).state)
+        self.assertIsNotNone(stored.find(extra.uuid))
+
+    def test_an_atom_another_writer_inserted_is_not_inserted_again(self):
+        b = self.make_backend()
+        with contextlib.closing(b.get_connection()) as conn_b:
+            fd, _ads = self._flow_with_atoms(conn_b, 't0')
+        extra = models.TaskDetail('t1', uuidutils.generate_uuid())
+        a = self.make_backend()
+        with contextlib.closing(a.get_connection()) as conn_a:
+            theirs = conn_a.get_flow_details(fd.uuid)
+            theirs.add(extra)
+            conn_a.update_flow_details(theirs)
+        fd.add(models.TaskDetail('t1', extra.uuid))
+        with contextlib.closing(b.get_connection()) as conn_b:
+            conn_b.update_flow_details(fd)     # no read first
+        b.close()
+        self.assertEqual(2, len(list(self.stored_flow(fd.uuid))))
+
     def test_intermediate_progress_is_written_at_once(self):
         with contextlib.closing(self.backend.get_connection()) as conn:
             _book, fd = new_book(conn)

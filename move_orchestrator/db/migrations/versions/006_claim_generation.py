@@ -1,5 +1,7 @@
-"""moves.generation and moves.conductor: the fencing token of a move's
-current claim and the conductor holding it
+"""moves.generation and moves.conductor: fencing token and claim holder
+
+The generation is the fencing token of a move's current claim; the
+conductor column names who holds it.
 
 Every write of a move's records and atoms checks the generation in its own
 transaction, so a conductor whose claim was taken over writes nothing more.

@@ -1,5 +1,6 @@
-"""fake_operations: the fake driver's record of who ran what on an instance
-and when, to catch two conductors running one move at once
+"""fake_operations: the fake driver's record of who ran what, and when
+
+It catches two conductors running one move at once.
 
 Revision ID: 007
 Revises: 006

@@ -2,10 +2,16 @@
 
 Layout under ``[qemu] instances_path``::
 
-    <host>/<uuid>/            domain files (see process.py), disk.qcow2, disk.json
-    <host>/bindings.json      port bindings of the host: {uuid: active}
-    _shared/<group>/<uuid>/   disk.qcow2 of hosts sharing storage
+    <host>/<uuid>/            domain files (see process.py), disk.qcow2, disk.json,
+                              nbd.json while the disk is exported (nbd.py)
+    _shared/<group>/<uuid>/   disk.qcow2 of hosts sharing storage, and users/<host>
+                              for each host of the group defining the domain
     _migrations/<uuid>.json   the last live migration of the instance
+
+An operation on a host reads and writes only that host's directory (and its
+storage group's): an agent runs where it cannot see the others. A disk goes
+to another host over the network, exported by qemu-nbd and imported with
+``qemu-img convert`` (drivers/choreography.py orders them).
 
 Nothing is cached in the driver object: every call reads the files and asks
 the QEMU processes (pid alive? ``query-status``, ``query-migrate``), so a
@@ -13,16 +19,19 @@ conductor restarted after a crash sees what really happened.
 """
 
 import contextlib
-import fcntl
 import os
 import shutil
 
 from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute.qemu import completion
 from move_orchestrator.drivers.compute.qemu import guest
+from move_orchestrator.drivers.compute.qemu import hotplug
 from move_orchestrator.drivers.compute.qemu import migration
+from move_orchestrator.drivers.compute.qemu import nbd
 from move_orchestrator.drivers.compute.qemu import process
+from move_orchestrator.drivers.compute.qemu import stall
 from move_orchestrator.drivers.compute.qemu import storage
 from move_orchestrator import exception
 
@@ -44,13 +53,16 @@ def _fail(operation, reason):
     raise exception.DriverError(operation=operation, reason=reason)
 
 
-class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
+class QemuDriver(stall.StallMixin, completion.CompletionMixin,
+                 migration.MigrationMixin, hotplug.HotplugMixin, base.ComputeDriver):
 
     def __init__(self, conf):
         super().__init__(conf)
         self.opts = conf.qemu
         self.root = os.path.abspath(self.opts.instances_path)
         self.img = storage.QemuImg(self.opts.qemu_img)
+        self.exports = nbd.Exports(self.opts.qemu_nbd, self.opts.host_address,
+                                   self.opts.operation_timeout)
         self._kernel = None
 
     # -- layout -------------------------------------------------------------
@@ -100,12 +112,34 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         disk made before its domain). So the world a move leaves has the
         disk where the instance is, and one on shared storage only once.
         """
-        group = self._group(host)
-        if not group:
+        if not self._group(host):
             return True
-        users = [h for h in self._hosts() if self._group(h) == group
-                 and self._domain(instance_uuid, h).read_definition() is not None]
+        users = self._users(instance_uuid, host)
         return not users or host in users
+
+    def _users_dir(self, instance_uuid, host):
+        return os.path.join(self._disk_dir(instance_uuid, host), 'users')
+
+    def _users(self, instance_uuid, host):
+        """Hosts of host's storage group that define the domain, as they
+        wrote it on the storage they share (never read from their own
+        directories)."""
+        try:
+            return sorted(os.listdir(self._users_dir(instance_uuid, host)))
+        except FileNotFoundError:
+            return []
+
+    def _mark_user(self, instance_uuid, host, uses):
+        if not self._group(host):
+            return
+        path = os.path.join(self._users_dir(instance_uuid, host), host)
+        if uses:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, 'a').close()
+        else:
+            process.remove(path)
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.dirname(path))
 
     def kernel(self):
         if self._kernel is None:
@@ -124,7 +158,7 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         return self._describe(instance_uuid, self._hosts())
 
     def describe_host(self, instance_uuid, host):
-        """Only host's domain, disk and binding are looked at: one QMP
+        """Only host's domain and disk are looked at: one QMP
         connection, not one per host (an agent answers rpc's describe with
         this, so each agent used to look at every host)."""
         part = self._describe(instance_uuid, [host])
@@ -133,7 +167,7 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         return part
 
     def _describe(self, instance_uuid, hosts):
-        domains, disks, bindings = {}, {}, {}
+        domains, disks = {}, {}
         for host in hosts:
             dom = self._domain(instance_uuid, host)
             state = self._state(dom)
@@ -148,10 +182,7 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
                 disks[host] = {'size_gb': size // storage.GIB if size % storage.GIB == 0
                                else size / storage.GIB,
                                'image': meta.get('image'), 'path': path}
-            active = self._bindings(host).get(instance_uuid)
-            if active is not None:
-                bindings[host] = active
-        return {'domains': domains, 'disks': disks, 'bindings': bindings,
+        return {'domains': domains, 'disks': disks,
                 'migration': self.poll_migration(instance_uuid, act=False)}
 
     def list_domains(self):
@@ -179,25 +210,40 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
 
     # -- life cycle -------------------------------------------------------------
     def _start(self, dom, incoming=False):
-        spec = dom.read_definition()['spec']
-        ram_mb = spec['ram_mb']
+        definition = dom.read_definition()
+        spec = definition['spec']
+        if spec.get('topology') is None:
+            # Started able to grow; a live migration's destination gets the
+            # source's topology, plugged devices included, in its spec.
+            spec['topology'] = hotplug.initial_topology(
+                self.conf.compute, spec.get('vcpus') or 1, spec['ram_mb'])
+            dom.write_definition(definition)
+        ram_mb = spec['topology']['boot_ram_mb']
         if self.opts.ram_limit_mb:
             ram_mb = min(ram_mb, self.opts.ram_limit_mb)
         fill_mb = spec.get('fill_mb', int(ram_mb * self.opts.guest_fill_ratio))
-        append = guest.command_line(fill_mb, spec.get('dirty', self.opts.guest_dirty))
+        append = guest.command_line(fill_mb, spec.get('dirty', self.opts.guest_dirty),
+                                    spec.get('dirty_pages', self.opts.guest_dirty_pages))
         disk = self.disk_path(dom.uuid, dom.host)
         if not os.path.exists(disk):
             _fail('start', 'no disk for %s on %s' % (dom.uuid, dom.host))
-        dom.start(self.opts.binary, self.kernel(), append, ram_mb,
-                  spec.get('vcpus') or 1, disk, incoming=incoming)
+        dom.start(self.opts.binary, self.kernel(), append,
+                  hotplug.argv(spec['topology'], ram_mb), disk,
+                  incoming=incoming)
 
     def spawn(self, spec, host, power_on=True):
         if not os.path.exists(self.disk_path(spec['uuid'], host)):
             _fail('spawn', 'no disk for %s on %s' % (spec['uuid'], host))
         dom = self._domain(spec['uuid'], host)
         os.makedirs(dom.dir, exist_ok=True)
-        dom.write_definition({'spec': spec})
         status = dom.status()
+        old = (dom.read_definition() or {}).get('spec', {})
+        if power_on and status is not None and old.get('topology'):
+            # A QEMU left running keeps the size it was started with and
+            # grown to; one stopped here starts afresh from the new spec.
+            spec = dict(spec, topology=old['topology'])
+        self._mark_user(spec['uuid'], host, True)
+        dom.write_definition({'spec': spec})
         if power_on and status is None:
             self._start(dom)
         elif power_on and status != 'running':
@@ -212,6 +258,7 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
             process.remove(dom.path(name))
         with contextlib.suppress(OSError):
             os.rmdir(dom.dir)
+        self._mark_user(instance_uuid, host, False)
         return existed
 
     def power_on(self, instance_uuid, host):
@@ -267,21 +314,35 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
                         image if image and os.path.isfile(image) else None)
         self._write_disk_meta(spec['uuid'], host, image)
 
-    def copy_disk(self, instance_uuid, source, dest, size_gb):
-        src = self.disk_path(instance_uuid, source)
-        if not os.path.exists(src):
-            _fail('copy_disk', 'no disk for %s on %s' % (instance_uuid, source))
-        if self.shares_storage(source, dest):
-            # In place. copy_disk(source, source, smaller) is the revert of a
-            # resize in place (on one host or within a storage group): the
-            # grow is undone. A move between hosts never shrinks the disk.
-            self.img.grow(src, size_gb, operation='copy_disk', shrink=source == dest)
+    def resize_disk(self, instance_uuid, host, size_gb, shrink=False):
+        path = self.disk_path(instance_uuid, host)
+        if not os.path.exists(path):
+            _fail('resize_disk', 'no disk for %s on %s' % (instance_uuid, host))
+        self.img.grow(path, size_gb, operation='resize_disk', shrink=shrink)
+
+    def export_disk(self, instance_uuid, host):
+        path = self.disk_path(instance_uuid, host)
+        if not os.path.exists(path):
+            _fail('export_disk', 'no disk for %s on %s' % (instance_uuid, host))
+        meta = process.read_json(os.path.join(os.path.dirname(path), 'disk.json'), {})
+        return {'host': host, 'size_bytes': self.img.virtual_size(path),
+                'image': meta.get('image'),
+                'uri': self.exports.start(self._domain(instance_uuid, host).dir, path)}
+
+    def unexport_disk(self, instance_uuid, host):
+        return self.exports.stop(self._domain(instance_uuid, host).dir,
+                                 self.disk_path(instance_uuid, host))
+
+    def import_disk(self, instance_uuid, host, export, size_gb):
+        dst = self.disk_path(instance_uuid, host)
+        if os.path.exists(dst):
+            # Imported whole before (renamed into place): a re-run.
+            self.img.grow(dst, size_gb, operation='import_disk')
             return
-        dst = self.disk_path(instance_uuid, dest)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        self.img.copy(src, dst, size_gb)
-        meta = process.read_json(os.path.join(os.path.dirname(src), 'disk.json'), {})
-        self._write_disk_meta(instance_uuid, dest, meta.get('image'))
+        self.img.copy(export['uri'], dst, size_gb, source_format='raw',
+                      operation='import_disk')
+        self._write_disk_meta(instance_uuid, host, export.get('image'))
 
     def delete_disk(self, instance_uuid, host):
         """Delete the disk; a disk shared with a host still defining the
@@ -290,13 +351,11 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         path = self.disk_path(instance_uuid, host)
         if not os.path.exists(path):
             return False
-        group = self._group(host)
-        if group:
-            users = [h for h in self._hosts() if h != host and self._group(h) == group
-                     and self._domain(instance_uuid, h).read_definition() is not None]
-            if users:
-                LOG.info('Disk of %s is shared with %s: kept', instance_uuid, users)
-                return False
+        users = [h for h in self._users(instance_uuid, host) if h != host]
+        if self._group(host) and users:
+            LOG.info('Disk of %s is shared with %s: kept', instance_uuid, users)
+            return False
+        self.unexport_disk(instance_uuid, host)
         ddir = os.path.dirname(path)
         for name in ('disk.qcow2', 'disk.json', 'disk.qcow2.part'):
             process.remove(os.path.join(ddir, name))
@@ -309,46 +368,11 @@ class QemuDriver(migration.MigrationMixin, base.ComputeDriver):
         return self.img.compare(self.disk_path(instance_uuid, host_a),
                                 self.disk_path(instance_uuid, host_b))
 
-    # -- network (a JSON file per host; there is no Neutron here) ---------------------
-    def _bindings_path(self, host):
-        return os.path.join(self.root, host, 'bindings.json')
-
-    def _bindings(self, host):
-        return process.read_json(self._bindings_path(host), {})
-
-    @contextlib.contextmanager
-    def _locked_bindings(self, host):
-        os.makedirs(os.path.join(self.root, host), exist_ok=True)
-        with open(os.path.join(self.root, host, '.bindings.lock'), 'w') as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            bindings = self._bindings(host)
-            yield bindings
-            process.write_json(self._bindings_path(host), bindings)
-
-    def bind_ports(self, instance_uuid, host):
-        with self._locked_bindings(host) as bindings:
-            bindings.setdefault(instance_uuid, False)
-
-    def activate_binding(self, instance_uuid, host):
-        if instance_uuid not in self._bindings(host):
-            _fail('activate_binding', 'no binding of %s on %s' % (instance_uuid, host))
-        # Activate the new binding first: a crash in between leaves two
-        # active bindings (re-run fixes it), never none.
-        for h in [host] + [h for h in self._hosts() if h != host]:
-            if instance_uuid in self._bindings(h):
-                with self._locked_bindings(h) as bindings:
-                    bindings[instance_uuid] = h == host
-
-    def unbind_ports(self, instance_uuid, host):
-        if instance_uuid not in self._bindings(host):
-            return False
-        with self._locked_bindings(host) as bindings:
-            return bindings.pop(instance_uuid, None) is not None
-
     # -- tests and operators --------------------------------------------------------
     def destroy_all(self):
         """Stop every QEMU process under instances_path and delete it all."""
         for host in self._hosts():
             for instance_uuid in self._instances_on(host):
                 self._domain(instance_uuid, host).stop(timeout=2)
+                self.unexport_disk(instance_uuid, host)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -29,9 +29,11 @@ def default_cache_dir():
     return os.path.join(base, 'move-orchestrator', 'guest')
 
 
-def command_line(fill_mb=0, dirty=False):
-    """The kernel command line the guest understands."""
-    return 'fill=%d dirty=%d' % (max(0, int(fill_mb)), 1 if dirty else 0)
+def command_line(fill_mb=0, dirty=False, pages=0):
+    """The kernel command line the guest understands: ``pages`` paces a
+    dirtying guest (pages rewritten per 5 ms tick; 0: without a pause)."""
+    return 'fill=%d dirty=%d pages=%d' % (max(0, int(fill_mb)), 1 if dirty else 0,
+                                          max(0, int(pages)))
 
 
 def _run(argv, cwd):

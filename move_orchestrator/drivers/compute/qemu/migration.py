@@ -3,7 +3,10 @@
 Both ends get ``postcopy-ram`` (unless ``[qemu] permit_post_copy`` is
 false), the source ``pause-before-switchover``: a
 converged migration stops at ``pre-switchover`` with the source paused, and
-only ``migrate-continue`` (complete_migration) hands the guest over. After
+only ``migrate-continue`` hands the guest over, sent at once by the
+migration's switch-over watcher (switchover.py), not by a conductor step;
+complete_migration then only finishes the record (or continues, should the
+watcher be gone). After
 that the source stays ``postmigrate`` until cleanup destroys it, so a revert
 before the PONR can still ``cont`` it. Hosts that do not share storage first
 mirror the disk into an NBD export of the destination (``drive-mirror``);
@@ -23,7 +26,10 @@ from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import process
+from move_orchestrator.drivers.compute.qemu import mirror
 from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator.drivers.compute.qemu import stall
+from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
@@ -32,16 +38,13 @@ MIB = 1 << 20
 FINAL = (base.MIGRATION_COMPLETED, base.MIGRATION_FAILED, base.MIGRATION_CANCELLED)
 _ACTIVE = ('setup', 'active', 'pre-switchover', 'device', 'postcopy-active',
            'postcopy-paused', 'postcopy-recover', 'wait-unplug')
-_PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused', 'postcopy-recover')
+PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused', 'postcopy-recover')
 UNLIMITED_BANDWIDTH = 1 << 40
-# What ends a wait_migration early: a status change, a disk mirror's news.
-_WAKE_EVENTS = ('MIGRATION', 'BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED',
+# What ends a wait_migration early: a status change, a new pass over the
+# memory (its remaining bytes are the stall policy's measure), a disk
+# mirror's news.
+_WAKE_EVENTS = ('MIGRATION', 'MIGRATION_PASS', 'BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED',
                 'BLOCK_JOB_ERROR', 'BLOCK_JOB_CANCELLED')
-
-
-def _mfail(instance_uuid, reason):
-    raise exception.MigrationFailed(instance=instance_uuid, reason=reason,
-                                    operation='live_migration')
 
 
 class MigrationMixin:
@@ -70,13 +73,13 @@ class MigrationMixin:
         uuid = spec['uuid']
         path = self.disk_path(uuid, host)
         if not os.path.exists(path):
-            sources = [h for (u, h) in self.list_disks() if u == uuid and h != host]
-            if not sources:
-                raise exception.DriverError(operation='prepare_incoming',
-                                            reason='instance %s has no disk' % uuid)
+            # The mirror's target, as large as the source says its disk is.
+            if not spec.get('disk_bytes'):
+                raise exception.DriverError(
+                    operation='prepare_incoming', reason='no disk of %s on %s, '
+                    'and no disk_bytes to make the mirror target' % (uuid, host))
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            self.img.create_like(path, self.img.virtual_size(
-                self.disk_path(uuid, sources[0])))
+            self.img.create_like(path, spec['disk_bytes'])
         dom = self._domain(uuid, host)
         status = dom.status()
         if status == 'inmigrate':
@@ -86,6 +89,7 @@ class MigrationMixin:
                 operation='prepare_incoming', reason='a %s domain of %s already '
                 'exists on %s' % (status, uuid, host))
         os.makedirs(dom.dir, exist_ok=True)
+        self._mark_user(uuid, host, True)
         dom.write_definition({'spec': spec, 'incoming': True})
         self._start(dom, incoming=True)
 
@@ -94,6 +98,7 @@ class MigrationMixin:
         if rec and self.poll_migration(instance_uuid, act=False)['status'] in \
                 base.MIGRATION_ACTIVE:
             if (rec['source'], rec['dest'], rec.get('id')) == (source, dest, migration_id):
+                self._keep_watched(instance_uuid, rec)    # a re-run after a crash
                 return
             raise exception.DriverError(
                 operation='start_migration', reason='a migration of %s from %s to %s '
@@ -122,7 +127,7 @@ class MigrationMixin:
                 {'capability': 'postcopy-ram', 'state': rec['postcopy_permitted']},
                 {'capability': 'events', 'state': True}])
             if block:
-                self._export_disk(q, dst)
+                mirror.export_disk(q, dst)
             try:
                 q.execute('migrate-incoming', uri=self._uri(dst))
             except qmp.QMPError as e:
@@ -133,28 +138,26 @@ class MigrationMixin:
             q.execute('migrate-set-capabilities', capabilities=[
                 {'capability': 'postcopy-ram', 'state': rec['postcopy_permitted']},
                 {'capability': 'pause-before-switchover', 'state': True},
-                {'capability': 'events', 'state': True}])
-            q.execute('migrate-set-parameters', **{
-                'max-bandwidth': bandwidth,
-                'downtime-limit': self.opts.downtime_limit_ms})
+                {'capability': 'events', 'state': True}, stall.CAPABILITY])
+            q.execute('migrate-set-parameters', **dict(
+                stall.HELD, **{'max-bandwidth': bandwidth,
+                               'downtime-limit': self.opts.downtime_limit_ms}))
+            # Listening before the copy starts: it continues at convergence.
+            rec['watcher'] = switchover.spawn(src, dst, self._record_path(instance_uuid),
+                                              migration_id, self.opts.operation_timeout)
+            self._save(instance_uuid, rec)
             self._maybe_migrate(q, instance_uuid, rec, dst)
         LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
                  source, dest, ' with a disk mirror' if block else '')
 
-    @staticmethod
-    def _export_disk(q, dst):
-        try:
-            q.execute('nbd-server-start', addr={
-                'type': 'unix', 'data': {'path': dst.path('nbd.sock')}})
-        except qmp.QMPError as e:
-            if 'already running' not in str(e):
-                raise
-        try:
-            q.execute('block-export-add', type='nbd', id='mirror', name='disk0',
-                      **{'node-name': 'disk0', 'writable': True})
-        except qmp.QMPError as e:
-            if 'already' not in str(e):
-                raise
+    def _keep_watched(self, instance_uuid, rec):
+        """Start the migration's switch-over watcher again if it is gone."""
+        path = self._record_path(instance_uuid)
+        if not rec.get('continued') and not switchover.alive(rec.get('watcher'), path):
+            src, dst = self._ends(rec, instance_uuid)
+            rec['watcher'] = switchover.spawn(src, dst, path, rec.get('id'),
+                                              self.opts.operation_timeout)
+            self._save(instance_uuid, rec)
 
     def _maybe_migrate(self, q, instance_uuid, rec, dst):
         """Start the memory copy once the disk mirror (if any) is ready."""
@@ -179,28 +182,10 @@ class MigrationMixin:
         # A job of that name now is an earlier attempt's (or this one's,
         # from a process that died before writing it down): its target may
         # be gone, so start over rather than follow it.
-        self._drop_mirror(q, rec, deadline=time.monotonic() + self.opts.operation_timeout)
-        q.execute('drive-mirror', **{
-            'job-id': rec['job'], 'device': 'drive0', 'format': 'raw',
-            'target': 'nbd+unix:///disk0?socket=%s' % dst.path('nbd.sock'),
-            'sync': 'full', 'mode': 'existing'})
+        mirror.drop(q, rec, deadline=time.monotonic() + self.opts.operation_timeout)
+        mirror.start(q, rec['job'], dst)
         rec['mirror_started'] = True
         self._save(instance_uuid, rec)
-
-    @staticmethod
-    def _drop_mirror(q, rec, deadline):
-        """Cancel the disk mirror, if any (forced: no pivot, the copy is
-        not wanted) and wait until QEMU has let go of it."""
-        while any(j['device'] == rec['job'] for j in q.execute('query-block-jobs')):
-            try:
-                q.execute('block-job-cancel', device=rec['job'], force=True)
-            except qmp.QMPError:
-                pass    # ending already
-            if time.monotonic() > deadline:
-                raise exception.DriverError(
-                    operation='block-job-cancel', reason='the disk mirror %s does not '
-                    'end' % rec['job'])
-            time.sleep(0.005)
 
     def _finish(self, instance_uuid, rec, status, error=None):
         rec['status'] = status
@@ -222,12 +207,15 @@ class MigrationMixin:
         result = {'id': rec.get('id'), 'source': rec['source'], 'dest': rec['dest'],
                   'status': rec['status'],
                   'total_mb': total, 'remaining_mb': total,
-                  'postcopy': rec.get('postcopy', False)}
+                  'postcopy': rec.get('postcopy', False),
+                  'postcopy_permitted': rec.get('postcopy_permitted', True),
+                  'paused': rec.get('paused', False)}
         if rec['status'] in FINAL:
             result['remaining_mb'] = 0 if rec['status'] == base.MIGRATION_COMPLETED else total
             if rec.get('error'):
                 result['error'] = rec['error']
-            for key in ('downtime_ms', 'total_time_ms', 'transferred_mb'):
+            for key in ('downtime_ms', 'total_time_ms', 'transferred_mb',
+                        'guest_pause_ms', 'switchover_wait_ms'):
                 if rec.get(key) is not None:
                     result[key] = rec[key]
             return result
@@ -261,8 +249,8 @@ class MigrationMixin:
         result.update(remaining_mb=round(remaining, 3),
                       transferred_mb=round(ram.get('transferred', 0) / MIB, 3),
                       dirty_pages_rate=ram.get('dirty-pages-rate', 0),
-                      qemu_status=qstatus)
-        if qstatus == 'pre-switchover' or (qstatus in _PAST_CONTINUE and rec['continued']):
+                      qemu_status=qstatus, **stall.figures(info))
+        if qstatus in ('pre-switchover',) + PAST_CONTINUE:
             result['status'] = base.MIGRATION_READY
         elif qstatus == 'completed':
             done = self._dest_done(dst)
@@ -276,12 +264,13 @@ class MigrationMixin:
                 # otherwise hold the source's disk until the next attempt.
                 try:
                     with src.qmp() as q:
-                        self._drop_mirror(q, rec,
-                                          time.monotonic() + self.opts.operation_timeout)
+                        mirror.drop(q, rec, time.monotonic() + self.opts.operation_timeout)
                 except (qmp.QMPError, exception.DriverError) as e:
                     LOG.warning('Live migration of %s %s; its disk mirror could not be '
                                 'cancelled: %s', instance_uuid, qstatus, e)
-                self._stop_nbd(dst)
+                mirror.stop_nbd(dst)
+            if rec.get('paused'):
+                self._resume_source(src, instance_uuid)
             self._finish(instance_uuid, rec, status, info.get('error-desc'))
             result['status'] = status
         elif (rec['block'] and rec.get('mirror_started') and not rec.get('mirror_done')
@@ -329,27 +318,21 @@ class MigrationMixin:
         job = {j['device']: j for j in q.execute('query-block-jobs')}.get(rec['job'])
         return job is None or job.get('ready', False)
 
-    def _check_timeout(self, instance_uuid, rec, result):
-        gib = max(1.0, result['total_mb'] / 1024)
-        limit = self.opts.completion_timeout_per_gib * gib
-        if not limit or time.time() - rec['started_at'] < limit:
-            return result
-        action = self.opts.completion_timeout_action
-        if action == 'force_complete' and not rec.get('postcopy_permitted', True):
-            action = 'abort (post-copy not permitted)'
-        LOG.warning('Live migration of %s exceeded its completion timeout of %ds: %s',
-                    instance_uuid, limit, action)
-        if action == 'force_complete' and rec['migrate_started']:
-            self.force_complete_migration(instance_uuid)
-        else:
-            self.cancel_migration(instance_uuid)
-        return self.poll_migration(instance_uuid, act=False)
-
     def cancel_migration(self, instance_uuid):
+        # Under the lock the switch-over watcher takes: one of the two wins.
+        with switchover.locked(self._record_path(instance_uuid)):
+            return self._cancel_locked(instance_uuid)
+
+    def _cancel_locked(self, instance_uuid):
         current = self.poll_migration(instance_uuid, act=False)
+        rec = self._record(instance_uuid)
+        if current is not None and current['status'] == base.MIGRATION_COMPLETED \
+                and self._ends(rec, instance_uuid)[0].pid() is not None:
+            raise exception.MigrationPastSwitchover(instance=instance_uuid)
         if current is None or current['status'] not in base.MIGRATION_ACTIVE:
             return False
-        rec = self._record(instance_uuid)
+        rec['continued'] = rec['continued'] or current.get('qemu_status') in \
+            PAST_CONTINUE + ('completed',)
         if rec['continued'] and self._source_runs(rec, instance_uuid):
             # The switch-over began, then was undone: its destination never
             # confirmed it runs (it died, say) and the switch-over's revert
@@ -360,9 +343,7 @@ class MigrationMixin:
                      'runs again', instance_uuid)
             return True
         if rec['continued']:
-            raise exception.DriverError(
-                operation='cancel_migration', reason='the switch-over of %s has '
-                'begun: past the point of no return' % instance_uuid)
+            raise exception.MigrationPastSwitchover(instance=instance_uuid)
         self._cancel(instance_uuid, rec, base.MIGRATION_CANCELLED)
         LOG.info('Live migration of %s cancelled; the source keeps running', instance_uuid)
         return True
@@ -395,7 +376,7 @@ class MigrationMixin:
                 time.sleep(0.005)
             if q.execute('query-status')['status'] != 'running':
                 q.execute('cont')
-        self._stop_nbd(dst)
+        mirror.stop_nbd(dst)
         self._finish(instance_uuid, rec, status, error)
 
     @staticmethod
@@ -413,129 +394,3 @@ class MigrationMixin:
                         and q.execute('query-migrate').get('status') == 'completed')
         except qmp.QMPError:
             return False
-
-    @staticmethod
-    def _stop_nbd(dst):
-        if dst.pid() is None:
-            return
-        try:
-            with dst.qmp(timeout=2) as q:
-                q.execute('nbd-server-stop')
-        except qmp.QMPError:
-            pass    # not running, or the destination is exiting
-
-    def force_complete_migration(self, instance_uuid):
-        current = self.poll_migration(instance_uuid, act=False)
-        if current is None or current['status'] not in base.MIGRATION_ACTIVE:
-            raise exception.DriverError(operation='force_complete_migration',
-                                        reason='no migration of %s in progress'
-                                        % instance_uuid)
-        if current['status'] == base.MIGRATION_READY:
-            return
-        rec = self._record(instance_uuid)
-        if not rec.get('postcopy_permitted', True):
-            raise exception.DriverError(
-                operation='force_complete_migration', reason='the live migration of %s '
-                'cannot switch to post-copy: it started with [qemu] permit_post_copy '
-                'false; abort it, or let it converge' % instance_uuid)
-        if not rec['migrate_started']:
-            raise exception.DriverError(
-                operation='force_complete_migration', reason='the disk mirror of %s '
-                'is not ready yet: post-copy needs the memory copy started' % instance_uuid)
-        src, _dst = self._ends(rec, instance_uuid)
-        deadline = time.monotonic() + self.opts.operation_timeout
-        with src.qmp() as q:
-            try:
-                q.execute('migrate-start-postcopy')
-            except qmp.QMPError as e:
-                LOG.debug('migrate-start-postcopy: %s', e)
-            rec['postcopy'] = True
-            self._save(instance_uuid, rec)
-            while True:
-                status = q.execute('query-migrate')['status']
-                if status == 'pre-switchover':
-                    break
-                if status in ('failed', 'cancelled', 'completed'):
-                    _mfail(instance_uuid, 'post-copy could not start: %s' % status)
-                if time.monotonic() > deadline:
-                    _mfail(instance_uuid, 'post-copy did not reach the switch-over')
-                time.sleep(0.005)
-        LOG.info('Live migration of %s switched to post-copy', instance_uuid)
-
-    def complete_migration(self, instance_uuid):
-        current = self.poll_migration(instance_uuid, act=False)
-        if current is not None and current['status'] == base.MIGRATION_COMPLETED:
-            return
-        if current is None or current['status'] != base.MIGRATION_READY:
-            raise exception.DriverError(operation='complete_migration',
-                                        reason='migration of %s has not converged'
-                                        % instance_uuid)
-        rec = self._record(instance_uuid)
-        src, dst = self._ends(rec, instance_uuid)
-        deadline = time.monotonic() + self.opts.operation_timeout
-        # The destination listens from before the switch-over: its RESUME
-        # (and MIGRATION completed, after a post-copy) cannot be missed.
-        with src.qmp() as q, dst.qmp() as qd:
-            if q.execute('query-migrate')['status'] == 'pre-switchover':
-                if rec['block']:
-                    self._finish_mirror(q, instance_uuid, rec, deadline)
-                rec['continued'] = True
-                self._save(instance_uuid, rec)
-                # QEMU leaves pre-switchover a moment after it accepts this:
-                # it is sent once, whatever query-migrate says next.
-                try:
-                    q.execute('migrate-continue', state='pre-switchover')
-                except qmp.QMPError as e:
-                    if 'not in expected state' not in str(e):
-                        raise
-                    LOG.debug('migrate-continue of %s: %s', instance_uuid, e)
-            info = self._wait_switched(q, qd, instance_uuid, rec, deadline)
-        if rec['block']:
-            self._stop_nbd(dst)
-        dst.write_definition({'spec': dst.read_definition()['spec']})
-        rec.update(downtime_ms=info.get('downtime'), total_time_ms=info.get('total-time'),
-                   transferred_mb=round(info.get('ram', {}).get('transferred', 0) / MIB, 1))
-        self._finish(instance_uuid, rec, base.MIGRATION_COMPLETED)
-        LOG.info('Live migration of %s completed: runs on %s; %s MiB sent in %s ms, '
-                 'guest paused %s ms', instance_uuid, rec['dest'], rec['transferred_mb'],
-                 rec['total_time_ms'], rec['downtime_ms'])
-
-    def _wait_switched(self, q, qd, instance_uuid, rec, deadline):
-        """Until the source has sent everything and the destination runs
-        with everything received; woken by events, not a tight poll."""
-        while True:
-            info = q.execute('query-migrate')
-            status = info['status']
-            if status in ('failed', 'cancelled'):
-                self._finish(instance_uuid, rec, base.MIGRATION_FAILED, status)
-                _mfail(instance_uuid, 'the switch-over %s' % status)
-            done = (status == 'completed'
-                    and qd.execute('query-status')['status'] == 'running'
-                    and qd.execute('query-migrate').get('status') == 'completed')
-            if done:
-                return info
-            left = deadline - time.monotonic()
-            if left <= 0:
-                _mfail(instance_uuid, 'the destination did not start in %ss'
-                       % self.opts.operation_timeout)
-            try:
-                (qd if status == 'completed' else q).wait_event(
-                    ('MIGRATION', 'RESUME'), timeout=min(left, 0.2))
-            except qmp.QMPError as e:
-                if e.kwargs.get('operation') != 'wait_event':
-                    raise
-
-    def _finish_mirror(self, q, instance_uuid, rec, deadline):
-        """End a ready mirror without pivoting: the target is now a full copy."""
-        if rec.get('mirror_done'):
-            return
-        jobs = {j['device']: j for j in q.execute('query-block-jobs')}
-        if not jobs.get(rec['job'], {}).get('ready'):
-            _mfail(instance_uuid, 'the disk mirror is not ready at the switch-over')
-        q.execute('block-job-cancel', device=rec['job'])
-        while any(j['device'] == rec['job'] for j in q.execute('query-block-jobs')):
-            if time.monotonic() > deadline:
-                _mfail(instance_uuid, 'the disk mirror did not finish')
-            time.sleep(0.002)
-        rec['mirror_done'] = True
-        self._save(instance_uuid, rec)

@@ -2,8 +2,10 @@
 
 A domain's runtime files live in ``<instances_path>/<host>/<uuid>/``:
 ``domain.json`` (its definition; present while the domain is defined),
-``pid``, ``qmp.sock``, ``serial.log`` and, on a migration destination,
-``migrate.sock`` and ``nbd.sock``. QEMU runs with ``-daemonize``, so a domain
+``pid``, ``qmp.sock``, ``switchover.sock`` (a second monitor, the
+switch-over watcher's: a QMP socket serves one client at a time),
+``serial.log`` and, on a migration destination, ``migrate.sock`` and
+``nbd.sock``. QEMU runs with ``-daemonize``, so a domain
 outlives the conductor that started it (as a libvirt domain does) and the
 next conductor finds it again from the pid file.
 """
@@ -38,6 +40,10 @@ class Domain:
     @property
     def qmp_path(self):
         return self.path('qmp.sock')
+
+    @property
+    def switchover_path(self):
+        return self.path('switchover.sock')
 
     # -- definition -----------------------------------------------------------
     def read_definition(self):
@@ -103,25 +109,30 @@ class Domain:
             operation='query-status', reason='QEMU %s of %s on %s does not answer: %s'
             % (self.pid(), self.uuid, self.host, error))
 
-    def start(self, binary, kernel, append, ram_mb, vcpus, disk, incoming=False):
-        """Start QEMU (daemonized); returns once QMP is listening."""
+    def start(self, binary, kernel, append, size_argv, disk, incoming=False):
+        """Start QEMU (daemonized); returns once QMP is listening.
+
+        ``size_argv``: its -smp and -m, and the devices hot-plugged since it
+        was first started (see hotplug.argv).
+        """
         if self.pid() is not None:
             return
-        if len(self.path('migrate.sock')) > 107:
+        if len(self.switchover_path) > 107:
             raise exception.DriverError(
                 operation='start', reason='unix socket paths under %s are too long '
                 '(max 107 bytes): use a shorter instances_path' % self.dir)
         os.makedirs(self.dir, exist_ok=True)
-        for name in ('qmp.sock', 'pid'):
+        for name in ('qmp.sock', 'switchover.sock', 'pid'):
             remove(self.path(name))
         argv = [
             binary, '-name', 'guest=%s,debug-threads=off' % self.uuid,
             '-machine', 'q35', '-accel', 'tcg', '-nodefaults', '-no-user-config',
-            '-display', 'none', '-m', str(ram_mb), '-smp', str(vcpus),
+            '-display', 'none', *size_argv,
             '-kernel', kernel, '-append', append,
             '-chardev', 'file,id=serial0,path=%s,append=on' % self.path('serial.log'),
             '-device', 'isa-serial,chardev=serial0,id=serial0',
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
+            '-qmp', 'unix:%s,server=on,wait=off' % self.switchover_path,
             '-pidfile', self.path('pid'), '-daemonize',
         ]
         if disk:
@@ -166,7 +177,8 @@ class Domain:
         return True
 
     def _remove_runtime(self):
-        for name in ('qmp.sock', 'pid', 'migrate.sock', 'nbd.sock'):
+        for name in ('qmp.sock', 'switchover.sock', 'pid', 'migrate.sock',
+                     'nbd.sock'):
             remove(self.path(name))
 
 

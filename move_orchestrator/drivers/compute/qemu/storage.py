@@ -76,12 +76,14 @@ class QemuImg:
         self._check('create_disk', 'create', '-q', '-f', 'qcow2', tmp, str(size_bytes))
         os.replace(tmp, path)
 
-    def copy(self, source, dest, size_gb):
+    def copy(self, source, dest, size_gb, source_format=None, operation='copy_disk'):
+        """dest (qcow2) from source (a file, or an NBD URI with its format)."""
         tmp = dest + '.part'
         process.remove(tmp)
+        fmt = ['-f', source_format] if source_format else []
         try:
-            self._check('copy_disk', 'convert', '-U', '-O', 'qcow2', source, tmp)
-            self.grow(tmp, size_gb, operation='copy_disk')
+            self._check(operation, 'convert', '-U', *fmt, '-O', 'qcow2', source, tmp)
+            self.grow(tmp, size_gb, operation=operation)
         except Exception:
             process.remove(tmp)
             raise

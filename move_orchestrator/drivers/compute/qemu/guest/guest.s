@@ -14,6 +14,10 @@
  *   fill=N    fill N MiB from 2 MiB up (capped to the RAM there is)
  *   dirty=1   keep rewriting every filled page (a guest whose pre-copy
  *             cannot converge at a low bandwidth)
+ *   pages=N   with dirty=1, rewrite only N pages per tick instead, in
+ *             turn over the filled ones: a dirty rate that slows down with
+ *             the vCPU, so that QEMU's CPU throttling (auto-converge) can
+ *             make such a migration converge
  *
  * Output: one line per tick, the counter as 8 hex digits.
  * Build: as --32, ld -m elf_i386 -N -Ttext=0x100000 (see ../guest.py).
@@ -74,7 +78,10 @@ number: xor %ebx, %ebx
 3:      cmp $'l', %dl
         jne 4f
         mov %ebx, %ebp
-4:      cmp $'y', %dl
+4:      cmp $'s', %dl
+        jne 12f
+        mov %ebx, pages
+12:     cmp $'y', %dl
         jne scan
         mov %ebx, %edi
         jmp scan
@@ -153,6 +160,8 @@ idt_fill:
         /* -- main loop: sleep (or dirty RAM) until the next tick, print ---- */
 main:   cmpl $0, dirty
         je idle
+        cmpl $0, pages
+        jne idle                        /* paced: dirties on each tick */
         call dirty_pass
         jmp check
 idle:   hlt
@@ -162,7 +171,32 @@ check:  mov ticks, %eax
         mov %eax, last_tick
         incl counter
         call print_counter
+        cmpl $0, dirty
+        je main
+        call dirty_paced
         jmp main
+
+/* Increment one dword in each of the next `pages` filled pages. */
+dirty_paced:
+        mov pages, %edx
+        test %edx, %edx
+        jz 15f
+        mov fill_bytes, %ecx
+        test %ecx, %ecx
+        jz 15f
+        add $FILL_BASE, %ecx
+        mov cursor, %ebx
+13:     cmp $FILL_BASE, %ebx
+        jb 14f
+        cmp %ecx, %ebx
+        jb 16f
+14:     mov $FILL_BASE, %ebx
+16:     incl (%ebx)
+        add $4096, %ebx
+        dec %edx
+        jnz 13b
+        mov %ebx, cursor
+15:     ret
 
 /* Increment one dword in every filled page: every page is dirty again. */
 dirty_pass:
@@ -239,5 +273,7 @@ counter:
 fill_bytes:
         .long 0
 dirty:  .long 0
+pages:  .long 0
+cursor: .long 0
 stack:  .skip 4096
 stack_top:

@@ -1,139 +1,17 @@
-"""An operator's day with the CLI, run as a user would (separate processes,
-a SQLite cloud loaded with ``move-orchestrator-manage inventory load``):
-exit codes, one-line errors, config checked at start, odd values, output.
-"""
+"""An operator's CLI: one-line errors, odd values, an unreachable broker
+and the config checked at start."""
 
-import importlib.metadata
-import json
 import os
 import subprocess
-import sys
-import time
 
 import pytest
 
-BIN = os.path.dirname(sys.executable)
-# Moves to compute3 revert (the disk copy fails); to compute4 they fail
-# (the revert's disk deletion fails too); a live migration to compute5
-# takes 2 s to prepare.
-FAULTS = ('copy_disk@compute3=fail, copy_disk@compute4=fail, '
-          'delete_disk@compute4=fail, prepare_incoming@compute5=slow')
-INVENTORY = {
-    'flavors': [{'name': 'm1.small', 'vcpus': 1, 'ram_mb': 2048,
-                 'disk_gb': 20},
-                {'name': 'm1.tiny', 'vcpus': 1, 'ram_mb': 512, 'disk_gb': 1},
-                {'name': 'huge', 'vcpus': 64, 'ram_mb': 4096,
-                 'disk_gb': 20}],
-    'hosts': [{'name': 'compute%d' % i, 'vcpus': 16, 'ram_mb': 65536,
-               'disk_gb': 1000, 'cpu_model': 'Cascadelake'}
-              for i in range(1, 6)] + [
-        {'name': 'big', 'vcpus': 128, 'ram_mb': 65536, 'disk_gb': 1000,
-         'cpu_model': 'Cascadelake'}],
-    'instances': [{'name': 'vm%d' % i, 'host': 'compute1',
-                   'flavor': 'm1.small',
-                   'power_state': 'running' if i % 2 else 'shutdown'}
-                  for i in range(1, 9)] + [
-        {'name': 'whale', 'host': 'big', 'flavor': 'huge'},
-        {'name': 'minnow', 'host': 'big', 'flavor': 'm1.tiny'}],
-}
-
-
-def run(tmp_path, program, *args, config=None, env=None):
-    cmd = [os.path.join(BIN, program)]
-    if config:
-        cmd += ['--config-file', str(config)]
-    return subprocess.run(cmd + list(args), cwd=tmp_path, capture_output=True,
-                          timeout=120,
-                          env=dict(os.environ, **dict({'COLUMNS': '120'}, **(env or {}))))
-
-
-def text(proc):
-    return proc.stdout.decode(), proc.stderr.decode()
-
-
-def write_config(path, **sections):
-    lines = []
-    for section, values in sections.items():
-        lines.append('[%s]' % section)
-        lines += ['%s = %s' % kv for kv in values.items()]
-    path.write_text('\n'.join(lines) + '\n')
-    return path
-
-
-@pytest.fixture(scope='module')
-def cloud(tmp_path_factory):
-    path = tmp_path_factory.mktemp('cloud')
-    config = write_config(
-        path / 'mo.conf', database={'connection': 'sqlite:///%s'
-                                    % (path / 'mo.db')},
-        fake_driver={'faults': FAULTS, 'operation_delay': 0.01})
-    (path / 'inventory.json').write_text(json.dumps(INVENTORY))
-    for args in (('db', 'sync'), ('inventory', 'load', 'inventory.json')):
-        proc = run(path, 'move-orchestrator-manage', *args, config=config)
-        assert proc.returncode == 0, proc.stderr
-    return path, config
-
-
-def mo(cloud, *args, env=None):
-    path, config = cloud
-    return run(path, 'move-orchestrator', *args, config=config, env=env)
-
-
-def show(proc):
-    assert proc.stdout, proc.stderr
-    return json.loads(proc.stdout)
-
-
-# -- exit codes ----------------------------------------------------------
-@pytest.mark.parametrize('vm,args,code,state', [
-    ('vm2', ('--to', 'compute2'), 0, 'completed'),
-    ('vm4', ('--to', 'compute3'), 3, 'reverted'),
-    ('vm6', ('--to', 'compute4'), 4, 'failed'),
-])
-def test_wait_exit_code_says_how_the_move_ended(cloud, vm, args, code,
-                                                state):
-    proc = mo(cloud, 'move', vm, *args, '--wait', '-f', 'json')
-    assert proc.returncode == code, proc.stderr
-    assert show(proc)['State'] == state
-
-
-def test_wait_timeout_exits_5_and_the_move_goes_on(cloud):
-    proc = mo(cloud, 'move', 'vm1', '--live', '--to', 'compute5', '--wait',
-              '--timeout', '0.2', '-f', 'json')
-    assert proc.returncode == 5, proc.stderr
-    doc = show(proc)
-    assert doc['State'] not in ('completed', 'reverted', 'failed')
-    assert wait_state(cloud, doc['ID']) == 'completed'
-
-
-def wait_state(cloud, task_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        state = mo(cloud, 'task', 'show', task_id, '-f', 'value', '-c',
-                   'State').stdout.decode().strip()
-        if state in ('completed', 'reverted', 'failed') or \
-                time.monotonic() > deadline:
-            return state
-        time.sleep(0.2)
-
-
-def test_move_without_wait_returns_at_accepted_and_the_move_runs(cloud):
-    proc = mo(cloud, 'move', 'vm3', '--to', 'compute2', '-f', 'json')
-    assert proc.returncode == 0, proc.stderr
-    doc = show(proc)
-    assert doc['State'] == 'accepted'
-    # A detached conductor runs it after this CLI has exited.
-    assert wait_state(cloud, doc['ID']) == 'completed'
-
-
-def test_drain_that_refuses_an_instance_exits_6(cloud):
-    # whale's flavor fits no other host; minnow moves.
-    proc = mo(cloud, 'drain', 'big', '-f', 'json')
-    assert proc.returncode == 6, proc.stderr
-    doc = show(proc)
-    assert (doc['Type'], doc['State']) == ('drain', 'failed'), doc
-    assert '1 refused' in doc['Progress'], doc
-    assert 'minnow' in doc['Children'] and 'completed' in doc['Children']
+from tests.functional.cli.common import BIN
+from tests.functional.cli.common import mo
+from tests.functional.cli.common import run
+from tests.functional.cli.common import show
+from tests.functional.cli.common import text
+from tests.functional.cli.common import write_config
 
 
 # -- one-line errors -----------------------------------------------------
@@ -232,62 +110,6 @@ def test_unknown_host_filter_is_refused(cloud):
         'Error: Host nowhere could not be found.\n'
 
 
-# -- output --------------------------------------------------------------
-def test_version_is_the_package_version(cloud):
-    out = mo(cloud, '--version').stdout.decode()
-    assert out.strip() == 'move-orchestrator %s' % importlib.metadata.version(
-        'move-orchestrator')
-
-
-def test_instance_and_host_show(cloud):
-    inst = show(mo(cloud, 'instance', 'show', 'vm7', '-f', 'json'))
-    assert (inst['Name'], inst['Host'], inst['Flavor']) == (
-        'vm7', 'compute1', 'm1.small')
-    assert mo(cloud, 'instance', 'show', inst['ID'], '-f', 'value', '-c',
-              'Name').stdout.decode() == 'vm7\n'
-    host = show(mo(cloud, 'host', 'show', 'compute1', '-f', 'json'))
-    assert host['State'] == 'up' and 'vm7' in host['Instances'].split(', ')
-    assert host['Used VCPUs'] >= 1
-
-
-def test_task_list_filters(cloud):
-    done = show(mo(cloud, 'move', 'vm5', '--to', 'compute2', '--wait',
-                   '-f', 'json'))
-    tasks = show(mo(cloud, 'task', 'list', '--host', 'compute2', '--type',
-                    'live-migrate', '-f', 'json'))
-    assert done['ID'] in [t['ID'] for t in tasks]
-    assert {t['Type'] for t in tasks} == {'live-migrate'}
-    assert all('compute2' in (t['Source'], t['Destination']) for t in tasks)
-    reverted = show(mo(cloud, 'task', 'list', '--state', 'completed', '-f',
-                       'json'))
-    assert {t['State'] for t in reverted} == {'completed'}
-    assert done['Instance'] == 'vm5'
-
-
-def test_task_show_is_readable_at_80_columns(cloud):
-    moved = show(mo(cloud, 'move', 'vm7', '--to', 'compute2', '--wait',
-                    '-f', 'json'))
-    doc = show(mo(cloud, 'task', 'show', moved['ID'], '-f', 'json'))
-    out = mo(cloud, 'task', 'show', doc['ID'],
-             env={'COLUMNS': '80'}).stdout.decode()
-    for step in doc['Steps']:
-        assert step['name'] in out, out
-        assert step['started'][11:23] in out, out
-    assert '…' not in out
-
-
-def test_the_same_columns_in_every_format(cloud):
-    doc = show(mo(cloud, 'move', 'vm1', '--cold', '--to', 'compute2',
-                  '--wait', '-f', 'json'))
-    for column in ('New Flavor', 'Old Flavor', 'Instance', 'State'):
-        value = mo(cloud, 'task', 'show', doc['ID'], '-f', 'value', '-c',
-                   column).stdout.decode().strip()
-        assert value == str(doc[column])
-        yaml_out = mo(cloud, 'task', 'show', doc['ID'], '-f', 'yaml', '-c',
-                      column).stdout.decode()
-        assert yaml_out.startswith('%s:' % column)
-
-
 # -- an unreachable broker -----------------------------------------------
 def test_unreachable_broker_gives_up_within_the_timeout(tmp_path):
     """Port 9 of 127.0.0.1 refuses connections: oslo.messaging would retry
@@ -318,7 +140,8 @@ BAD_VALUES = [
 PROGRAMS = [('move-orchestrator', ('task', 'list')),
             ('move-orchestrator-manage', ('db', 'version')),
             ('move-orchestrator-conductor', ()),
-            ('move-orchestrator-compute', ())]
+            ('move-orchestrator-compute', ()),
+            ('move-orchestrator-api', ())]
 
 
 @pytest.mark.parametrize('section,option,value,says', BAD_VALUES)

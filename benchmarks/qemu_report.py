@@ -1,0 +1,82 @@
+"""What the qemu benchmark prints: medians per kind, per phase, and each
+goal of issue 13's item 7 beside its figure."""
+
+import statistics
+
+from benchmarks import engine_floor
+from move_orchestrator.moves import types as move_types
+
+KINDS = ('bare', 'driver', 'orchestrated')
+
+
+def report(args, results, poll):
+    def med(kind, key):
+        values = [r[key] for r in results[kind] if r.get(key) is not None]
+        return statistics.median(values) if values else float('nan')
+
+    n = args.qemu_moves
+    print('live migration of a %d MiB guest (%d MiB filled), two hosts sharing '
+          'storage, medians of %d, poll_interval %g ms, permit_post_copy %s:'
+          % (args.qemu_ram_mb, args.qemu_ram_mb - 16, n, poll * 1000,
+             args.qemu_post_copy))
+    print('  %-13s %9s %11s %10s %8s %8s %8s' % (
+        '', 'whole ms', 'migration', 'downtime', 'pause', 'sw wait', 'sent'))
+    for kind in KINDS:
+        print('  %-13s %9.1f %11.1f %10.0f %8.1f %8.2f %8.0f' % (
+            kind, med(kind, 'whole') * 1000, med(kind, 'migration') * 1000,
+            med(kind, 'downtime'), med(kind, 'pause'), med(kind, 'wait'),
+            med(kind, 'sent')))
+    print('  (whole: bare = start the destination, migrate, quit the source; '
+          'orchestrated = move_instance + wait_task, completed.\n'
+          '   migration: bare = from starting the destination to its RESUME; '
+          'orchestrated = PrepareIncoming start\n   to SwitchOverMigration end; '
+          'downtime: QEMU\'s, ms;\n   pause: the guest\'s, from the '
+          'source\'s STOP to the destination\'s RESUME (QEMU\'s events), ms;\n'
+          '   sw wait: the source at pre-switchover until continued, ms; '
+          'sent: MiB)')
+    phases = ' '.join('%s %.1f' % (p, statistics.median(
+        r['phases'].get(p, 0) for r in results['orchestrated']) * 1000)
+        for p in ('claim', 'pre-check', 'transfer', 'switch-over', 'cleanup'))
+    print('  orchestrated per phase (ms, steps only): %s' % phases)
+    outside = statistics.median(
+        r['whole'] - r['migration'] for r in results['orchestrated'])
+    print('  orchestrated outside the migration (claim, pre-checks, '
+          'bookkeeping, cleanup; median of whole - migration): %.1f ms'
+          % (outside * 1000))
+    steps = len(move_types.get('live-migrate').steps)
+    floor = engine_floor.linear_wall_s(steps)
+    print('  TaskFlow alone, running %d no-op tasks in memory: %.1f ms'
+          % (steps, floor * 1000))
+    print('  whole move, orchestrated / bare:    %.2fx' % (
+        med('orchestrated', 'whole') / med('bare', 'whole')))
+    print('  migration, driver / bare:           %.2fx' % (
+        med('driver', 'migration') / med('bare', 'migration')))
+    print('  goals (issue 13, item 7), orchestrated against bare QMP:')
+    for line in goal_lines(med, outside, floor):
+        print('    ' + line)
+    for kind in KINDS:
+        print('  %-12s whole (ms): %s' % (kind, ' '.join(
+            '%.0f' % (r['whole'] * 1000) for r in results[kind])))
+
+
+def goal_lines(med, outside, floor):
+    """Each figure of issue 13's item 7 beside its goal, and whether it
+    is met."""
+    def verdict(ok):
+        return 'met' if ok else 'MISSED'
+    window = med('orchestrated', 'migration') / med('bare', 'migration')
+    lines = ['migration window %.2fx bare (%.1f / %.1f ms; goal <= 1.05x): '
+             '%s' % (window, med('orchestrated', 'migration') * 1000,
+                     med('bare', 'migration') * 1000,
+                     verdict(window <= 1.05))]
+    for key, what in (('downtime', "QEMU's downtime"),
+                      ('pause', "guest pause (QEMU's events)")):
+        got, bare = med('orchestrated', key), med('bare', key)
+        lines.append('%s %.1f ms against bare %.1f ms (goal <= bare + 2 = '
+                     '%.1f ms): %s' % (what, got, bare, bare + 2,
+                                       verdict(got <= bare + 2)))
+    lines.append('fixed cost outside the migration %.1f ms = %.1fx '
+                 "TaskFlow's no-op floor %.1f ms (goal <= 3x): %s" % (
+                     outside * 1000, outside / floor, floor * 1000,
+                     verdict(outside <= 3 * floor)))
+    return lines

@@ -1,0 +1,100 @@
+"""What involves two hosts, on the conductor side of the compute driver.
+
+A compute driver acts on one host at a time (drivers/compute/base.py); a
+move needs two. This module says which host does what, in which order, and
+how it is undone, so that no host ever reads or writes another's files:
+
+* a disk copy: the source exports its disk read-only over the network, the
+  destination imports it, and the source stops its export again, also when
+  the import fails; the undo stops an export a crash left behind first;
+* within a storage group the disk is one file both hosts reach: a copy is
+  a resize in place, and the disk is never deleted from under the host
+  that keeps using it;
+* a live migration's destination is made as large as the source says its
+  disk is, and built as the source's domain is (its topology).
+
+Every function is idempotent: steps call them again after a crash.
+"""
+
+from oslo_log import log as logging
+
+from move_orchestrator import exception
+
+LOG = logging.getLogger(__name__)
+GIB = 1 << 30
+
+
+def copy_disk(driver, instance_uuid, source, dest, size_gb):
+    """dest gets a copy of source's disk, grown to size_gb (in place when
+    they share storage)."""
+    if driver.shares_storage(source, dest):
+        driver.resize_disk(instance_uuid, source, size_gb)
+        return
+    try:
+        export = driver.export_disk(instance_uuid, source)
+    except exception.AgentTooOld:
+        # Pinned below the agent API that exports: the one-call copy of
+        # that release, between hosts that see each other's files.
+        driver.copy_disk(instance_uuid, source, dest, size_gb)
+        return
+    try:
+        driver.import_disk(instance_uuid, dest, export, size_gb)
+    except Exception:
+        stop_export(driver, instance_uuid, source)
+        raise
+    driver.unexport_disk(instance_uuid, source)
+
+
+def undo_copy(driver, instance_uuid, source, dest, size_gb):
+    """copy_disk's revert: no export left, dest's copy gone, or a disk
+    grown in place given its size_gb back."""
+    stop_export(driver, instance_uuid, source)
+    if not driver.shares_storage(source, dest):
+        driver.delete_disk(instance_uuid, dest)
+    elif source in driver.describe_host(instance_uuid, source)['disks']:
+        driver.resize_disk(instance_uuid, source, size_gb, shrink=True)
+
+
+def stop_export(driver, instance_uuid, host):
+    """Stop host's export of the disk if one runs (one left by a crash
+    between export and unexport, say); logged, never raised: what calls it
+    is already undoing something."""
+    try:
+        if driver.unexport_disk(instance_uuid, host):
+            LOG.info('Export of the disk of %s on %s stopped', instance_uuid, host)
+    except exception.AgentTooOld:
+        pass        # such an agent never exports
+    except exception.MoveOrchestratorException as e:
+        LOG.warning('Export of the disk of %s on %s could not be stopped: %s',
+                    instance_uuid, host, e)
+
+
+def delete_disk(driver, instance_uuid, host, other):
+    """Delete host's disk, unless it is the one ``other`` uses too (one
+    storage group): a host never deletes a disk from under another."""
+    if host != other and driver.shares_storage(host, other):
+        LOG.info('Disk of %s kept: %s and %s share it', instance_uuid, host, other)
+        return False
+    return driver.delete_disk(instance_uuid, host)
+
+
+def prepare_incoming(driver, spec, source, dest):
+    """Start dest waiting for the live migration from source, built as the
+    source's domain is, with a disk as large as the source's."""
+    uuid = spec['uuid']
+    topology = driver.topology(uuid, source)
+    if topology:
+        spec = dict(spec, topology=topology)
+    if not driver.shares_storage(source, dest):
+        disk = driver.describe_host(uuid, source)['disks'].get(source)
+        if disk is None:
+            raise exception.DriverError(operation='prepare_incoming',
+                                        reason='instance %s has no disk on %s'
+                                        % (uuid, source))
+        spec = dict(spec, disk_bytes=int(round(disk['size_gb'] * GIB)))
+    driver.prepare_incoming(spec, dest)
+
+
+def undo_prepare_incoming(driver, instance_uuid, source, dest):
+    driver.destroy(instance_uuid, dest)
+    delete_disk(driver, instance_uuid, dest, source)

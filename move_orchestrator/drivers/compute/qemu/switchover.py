@@ -1,0 +1,355 @@
+"""The switch-over watcher: the host side completes a converged migration.
+
+A live migration runs with ``pause-before-switchover``: once the memory copy
+converges QEMU pauses the source at ``pre-switchover`` (where the disk mirror
+is finished, as libvirt does) and waits for ``migrate-continue``. Waiting for
+a conductor's step there would add its latency to the guest's pause, and a
+dead conductor would leave the guest paused. So ``start_migration`` starts
+one detached watcher per migration (its own session: it outlives the
+conductor or compute agent that started it), which listens on the source's
+second monitor and continues the moment QEMU stops there.
+
+The switch-over and a cancel exclude each other through the migration's lock
+(a file lock beside its record): whichever takes it first wins, and the
+other finds the migration cancelled, or past its switch-over
+(MigrationPastSwitchover). Nothing is written while the guest is paused: the
+record says ``continued`` once QEMU has been told to continue.
+
+The watcher also writes what QEMU's own events say of the guest's pause
+(``<uuid>.switchover.json``): the source's STOP and the destination's RESUME
+(the guest's pause), and how long the source waited at ``pre-switchover``.
+
+The watcher runs this file in a bare interpreter (``-I -S``, the standard
+library only: the package's imports take seconds on a loaded host), and
+start_migration waits until it listens before the memory copy starts; so
+this module imports nothing of the project, and has its own small monitor
+client (the driver's, qmp.py, needs the package).
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+FINAL = ('completed', 'failed', 'cancelled')
+# QEMU states a migration reaches only after migrate-continue.
+PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused',
+                 'postcopy-recover', 'completed')
+
+
+@contextlib.contextmanager
+def locked(record_path):
+    """The migration's lock: a switch-over and a cancel never interleave."""
+    os.makedirs(os.path.dirname(record_path), exist_ok=True)
+    with open(record_path + '.lock', 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def write_json(path, data):
+    """Atomically (as process.write_json: the driver reads these too)."""
+    tmp = '%s.tmp.%d' % (path, os.getpid())
+    with open(tmp, 'w') as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+class MonitorError(Exception):
+    """The watcher's monitor failed (QEMU gone, no reply, an error)."""
+
+
+class Monitor:
+    """The watcher's QMP session: commands, and the events as they come."""
+
+    def __init__(self, path, timeout):
+        self.events = []
+        self._buf = b''
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.connect(path)
+            while 'QMP' not in self._read():
+                pass
+            self.execute('qmp_capabilities')
+        except (OSError, MonitorError) as e:
+            self.close()
+            raise MonitorError('%s: %s' % (path, e))
+
+    def close(self):
+        self._sock.close()
+
+    def _read(self):
+        while b'\n' not in self._buf:
+            data = self._sock.recv(65536)
+            if not data:
+                raise MonitorError('connection closed')
+            self._buf += data
+        line, self._buf = self._buf.split(b'\n', 1)
+        return json.loads(line)
+
+    def execute(self, command, **arguments):
+        msg = {'execute': command, 'arguments': arguments}
+        try:
+            self._sock.sendall(json.dumps(msg).encode() + b'\n')
+            while True:
+                reply = self._read()
+                if 'event' in reply:
+                    self.events.append(reply)
+                elif 'return' in reply or 'error' in reply:
+                    break
+        except OSError as e:
+            raise MonitorError('%s: %s' % (command, e))
+        if 'error' in reply:
+            raise MonitorError('%s: %s' % (command, reply['error'].get('desc')))
+        return reply['return']
+
+    def wait_event(self, name, timeout):
+        """The next ``name`` event (others are kept), or None in time."""
+        deadline = time.monotonic() + timeout
+        timeout = self._sock.gettimeout()
+        try:
+            while True:
+                for i, ev in enumerate(self.events):
+                    if ev['event'] == name:
+                        return self.events.pop(i)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._sock.settimeout(left)
+                try:
+                    reply = self._read()
+                except TimeoutError:
+                    continue
+                except OSError as e:
+                    raise MonitorError(str(e))
+                if 'event' in reply:
+                    self.events.append(reply)
+        finally:
+            self._sock.settimeout(timeout)
+
+
+def figures_path(record_path):
+    return record_path[:-len('.json')] + '.switchover.json'
+
+
+def figures(record_path, rec, wait=2.0):
+    """The watcher's figures of this migration ({} if it wrote none): it
+    writes them a moment after the destination resumed."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = read_json(figures_path(record_path)) or {}
+        if found.pop('id', None) == rec.get('id') and found:
+            return found
+        if time.monotonic() > deadline or not alive(rec.get('watcher'),
+                                                    record_path):
+            return {}
+        time.sleep(0.002)
+
+
+def _finish_mirror(q, rec, deadline):
+    """End a ready mirror without pivoting: the target is a full copy."""
+    if rec.get('mirror_done'):
+        return
+    jobs = {j['device']: j for j in q.execute('query-block-jobs')}
+    if not jobs.get(rec['job'], {}).get('ready'):
+        raise MonitorError('the disk mirror is not ready at the switch-over')
+    q.execute('block-job-cancel', device=rec['job'])
+    while any(j['device'] == rec['job'] for j in q.execute('query-block-jobs')):
+        if time.monotonic() > deadline:
+            raise MonitorError('the disk mirror did not finish')
+        time.sleep(0.001)
+    rec['mirror_done'] = True
+
+
+def switch_over(q, record_path, migration_id, deadline):
+    """Continue a migration paused at pre-switchover, under its lock.
+
+    ``q``: a QMP session on the source (the watcher's Monitor, or the
+    driver's client). True when the migration is (now) past its switch-over,
+    False when it is not there yet or no longer this one (cancelled, another
+    migration). Idempotent. Its errors are the client's.
+    """
+    with locked(record_path):
+        rec = read_json(record_path)
+        if not rec or rec.get('id') != migration_id or \
+                rec['status'] in ('failed', 'cancelled'):
+            return False
+        if rec.get('continued') or rec['status'] == 'completed':
+            return True
+        status = q.execute('query-migrate').get('status')
+        if status == 'pre-switchover':
+            if rec['block']:
+                _finish_mirror(q, rec, deadline)
+            # Sent once: under the lock, nobody else continues or cancels.
+            q.execute('migrate-continue', state='pre-switchover')
+        elif status not in PAST_CONTINUE or not rec['migrate_started']:
+            return False
+        rec['continued'] = True
+        write_json(record_path, rec)
+        return True
+
+
+def _timestamp(event):
+    ts = event.get('timestamp', {})
+    return ts.get('seconds', 0) + ts.get('microseconds', 0) / 1e6
+
+
+def _drain(q, seen):
+    seen.extend(q.events)
+    q.events[:] = []
+
+
+def _figures(q, qd, seen, deadline):
+    """The guest's pause from QEMU's events: the source's STOP to the
+    destination's RESUME; and the source's wait at pre-switchover."""
+    resume = None
+    if qd is not None:
+        try:
+            resume = qd.wait_event('RESUME', max(0.1, deadline - time.monotonic()))
+        except MonitorError:
+            pass
+    q.execute('query-status')      # reads the source's events sent since
+    _drain(q, seen)
+    at = {}
+    for ev in seen:
+        key = ev['event']
+        if key == 'MIGRATION':
+            key = (ev.get('data') or {}).get('status')
+        at.setdefault(key, _timestamp(ev))
+    figures = {}
+    if 'STOP' in at and resume is not None:
+        figures['guest_pause_ms'] = round((_timestamp(resume) - at['STOP']) * 1000, 3)
+    if 'pre-switchover' in at and 'device' in at:
+        figures['switchover_wait_ms'] = round(
+            (at['device'] - at['pre-switchover']) * 1000, 3)
+    return figures
+
+
+def _resume_paused(qd, record_path, deadline):
+    """A guest paused so that its copy could finish (force-complete without
+    post-copy) arrives paused: run it on the destination as soon as it has
+    everything, without waiting for a conductor (which may be dead)."""
+    if qd is None or not (read_json(record_path) or {}).get('paused'):
+        return
+    try:
+        while time.monotonic() < deadline:
+            if qd.execute('query-migrate').get('status') == 'completed':
+                if qd.execute('query-status')['status'] == 'paused':
+                    qd.execute('cont')
+                return
+            qd.wait_event('MIGRATION', 0.2)
+    except MonitorError:
+        pass    # the driver's complete_migration resumes it then
+
+
+def _connect(path, record_path, deadline):
+    while True:
+        try:
+            return Monitor(path, timeout=10)
+        except MonitorError:
+            if time.monotonic() > deadline or not os.path.exists(record_path):
+                return None
+            time.sleep(0.01)
+
+
+def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
+    """Run until the migration is past its switch-over or has ended;
+    ``ready()`` once listening."""
+    q = _connect(source_sock, record_path, time.monotonic() + timeout)
+    if q is None:
+        return 'the source monitor does not answer'
+    # The destination's RESUME is the end of the guest's pause.
+    qd = _connect(dest_sock, record_path, time.monotonic() + 1)
+    seen = []       # the source's events, for the figures
+    ready()
+    try:
+        while True:
+            rec = read_json(record_path)
+            if not rec or rec.get('id') != migration_id or \
+                    rec['status'] in FINAL or rec.get('continued'):
+                return 'the migration ended, or was switched over'
+            status = q.execute('query-migrate').get('status')
+            if status == 'pre-switchover' or status in PAST_CONTINUE:
+                deadline = time.monotonic() + timeout
+                if switch_over(q, record_path, migration_id, deadline):
+                    _resume_paused(qd, record_path, deadline)
+                    figures = _figures(q, qd, seen, deadline)
+                    write_json(figures_path(record_path),
+                               dict(figures, id=migration_id))
+                    return 'switched over: %s' % figures
+            elif status in FINAL and rec['migrate_started']:
+                return 'the migration %s' % status
+            _drain(q, seen)
+            # Woken by QEMU's news (a status change), else a look every
+            # half second (the record may say it ended).
+            event = q.wait_event('MIGRATION', 0.5)
+            if event is not None:
+                seen.append(event)
+    finally:
+        q.close()
+        if qd is not None:
+            qd.close()
+
+
+def spawn(source, dest, record_path, migration_id, timeout):
+    """Start the watcher of a migration, detached; returns its pid once it
+    listens (or has given up)."""
+    log = open(record_path[:-len('.json')] + '.switchover.log', 'a')
+    with log:
+        proc = subprocess.Popen(
+            [sys.executable, '-I', '-S', os.path.abspath(__file__),
+             source.switchover_path, dest.switchover_path, record_path,
+             migration_id or '', str(timeout)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+            start_new_session=True, close_fds=True)
+    with proc.stdout:
+        proc.stdout.readline()      # "listening", or EOF if it ended
+    # Reaped here while this process lives; adopted by init once it dies.
+    threading.Thread(target=proc.wait, daemon=True).start()
+    return proc.pid
+
+
+def alive(pid, record_path):
+    """Whether ``pid`` is a live watcher of this record."""
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return record_path.encode() in f.read()
+    except (OSError, TypeError):
+        return False
+
+
+def main(argv):
+    source_sock, dest_sock, record_path, migration_id, timeout = argv
+    started = time.time()
+
+    def ready():
+        print('listening', flush=True)
+        os.close(1)
+        sys.stdout = sys.stderr
+
+    try:
+        why = watch(source_sock, dest_sock, record_path, migration_id or None,
+                    float(timeout), ready)
+    except (MonitorError, OSError) as e:
+        why = 'stopped: %s' % e
+    print('%.3f switch-over watcher of %s (%s): %s after %.3fs'
+          % (time.time(), record_path, migration_id, why, time.time() - started),
+          file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

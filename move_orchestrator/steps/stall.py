@@ -1,0 +1,103 @@
+"""The stall policy of a live migration's memory copy: the orchestrator's,
+whatever the driver.
+
+Progress is a new low of the remaining bytes. Within one pass over the
+memory they always fall (what was dirty is sent) and rise again at the next
+pass (what the guest dirtied meanwhile), so a low taken at any moment is
+reached again and again by a migration that never converges: that is why a
+timeout on it "does not work". Where the driver numbers its passes
+(``iteration``), only the first look at each pass counts, which is the
+size of what that pass has to send; a driver without passes is measured at
+every look. A low counts when it is 1% of the migration's total below the
+best so far, so that the noise of a copy that stands still is no progress.
+
+When ``[live_migration] progress_timeout`` has passed without progress, the
+next action of ``stall_actions`` is due at the start of the next pass: a
+pass still sending (a long one, after a pause say) cannot be judged yet,
+unless its remaining bytes have not fallen at all for the timeout (a copy
+that stands still within its pass). The clock then starts again, so every
+action has the whole timeout to work, and the pass under way when it was
+taken and the next one are not judged: the next one still carries what the
+guest dirtied before the action took hold (on a loaded host, that can be a
+whole pass, longer than a short timeout).
+"""
+
+MARGIN = 0.01       # of the total: what a new low must beat the best by
+BY = 'stall policy'
+
+
+class StallWatch:
+    """Feed it every poll of a running migration; it says when the next
+    action is due. ``taken``: how many of the actions were taken already
+    (by a run of the step before a restart)."""
+
+    def __init__(self, timeout, actions, now, taken=0):
+        self.timeout = timeout
+        self.actions = list(actions)
+        self.taken = taken
+        self.since = now
+        self.best = None
+        self.iteration = None
+        self.last = None            # remaining at the previous look
+        self.last_fall = now        # when it last fell within the pass
+        self.acted_in = None        # the pass under way at the last action
+
+    def due(self, migration, now):
+        """Whether the next action is due, after this poll."""
+        if not self.timeout or self.taken >= len(self.actions):
+            return False
+        iteration = migration.get('iteration')
+        remaining = migration['remaining_mb']
+        new_pass = iteration is None or iteration != self.iteration
+        if new_pass:
+            self.iteration = iteration
+            self.last_fall = now
+            margin = MARGIN * (migration.get('total_mb') or 0)
+            if self.best is None or remaining < self.best - margin:
+                self.best = remaining
+                self.since = now
+        elif self.last is None or remaining < self.last:
+            self.last_fall = now
+        self.last = remaining
+        if now - self.since < self.timeout:
+            return False
+        stands_still = now - self.last_fall >= self.timeout
+        if (self.acted_in is not None and iteration is not None
+                and iteration <= self.acted_in + 1):
+            return stands_still
+        return new_pass or stands_still
+
+    def next_action(self, now):
+        """The action to take now; the clock starts again. None: none left."""
+        if self.taken >= len(self.actions):
+            return None
+        action = self.actions[self.taken]
+        self.taken += 1
+        self.since = now
+        self.acted_in = self.iteration
+        return action
+
+
+def figures(migration):
+    """What triggered an action, as the task's history records it."""
+    keys = ('remaining_mb', 'total_mb', 'dirty_rate_mb_s', 'bandwidth_mb_s',
+            'throttle_pct', 'iteration')
+    return {k: migration.get(k) for k in keys}
+
+
+def taken_before(events):
+    """The stall actions a run of the step before this one took (or
+    skipped): a restarted step carries on from there."""
+    return sum(1 for e in events if e['kind'] == 'action'
+               and (e['detail'] or {}).get('by') == BY)
+
+
+def stall_reason(action, watch, migration, timeout):
+    """Why the policy aborts, in the terms of the option that did it."""
+    f = figures(migration)
+    return ('no new low of its remaining memory for %gs (%s MiB left, best %s '
+            'MiB; dirty rate %s MiB/s, bandwidth %s MiB/s, CPU throttle %s%%) '
+            'after %s: aborted by [live_migration] stall_actions'
+            % (timeout, f['remaining_mb'], watch.best, f['dirty_rate_mb_s'],
+               f['bandwidth_mb_s'], f['throttle_pct'],
+               ', '.join(watch.actions[:watch.taken - 1]) or 'no other action'))

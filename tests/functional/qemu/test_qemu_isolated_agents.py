@@ -1,0 +1,141 @@
+"""Compute agents that cannot see each other's hosts.
+
+Each agent runs in a mount namespace of its own (``unshare -m``) where its
+``instances_path`` is a private tmpfs holding only its own host's directory
+(and its storage group's, when it shares storage), bind-mounted from the
+real one: that no agent reads or writes another host's files is checked by
+the kernel, not assumed. A disk then moves between hosts only over the
+network (an NBD export of the source, imported by the destination), port
+bindings only through the network driver. The test process sees every
+host's directory, to look at the result.
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+from move_orchestrator import cloud as cloud_mod
+from tests.functional.qemu import conftest
+from tests.functional.qemu import guests
+from tests.functional.qemu import test_qemu_agents
+
+if not shutil.which('unshare') or os.geteuid() != 0:
+    pytest.skip('mount namespaces need unshare (util-linux) and root',
+                allow_module_level=True)
+
+
+class IsolatedAgent(test_qemu_agents.Agent):
+    """An agent whose instances_path shows its own host (and group) only."""
+
+    def __init__(self, tmp_path, host, transport_url, db_url, root, storage_groups=None):
+        super().__init__(tmp_path, host, transport_url, db_url, root,
+                         storage_groups=storage_groups)
+        self.root = root
+        self.group = (storage_groups or {}).get(host)
+        self.stage = str(tmp_path / ('stage-%s' % host))
+
+    def command(self):
+        mounts = [(os.path.join(self.root, self.host), self.host)]
+        if self.group:
+            mounts.append((os.path.join(self.root, '_shared', self.group),
+                           os.path.join('_shared', self.group)))
+        script = ['set -e']
+        for i, (real, _inside) in enumerate(mounts):
+            os.makedirs(real, exist_ok=True)
+            os.makedirs('%s-%d' % (self.stage, i), exist_ok=True)
+            script.append('mount --bind %s %s-%d' % (shlex.quote(real), self.stage, i))
+        script.append('mount -t tmpfs -o mode=0755 hosts %s' % shlex.quote(self.root))
+        for i, (_real, inside) in enumerate(mounts):
+            target = shlex.quote(os.path.join(self.root, inside))
+            script.append('mkdir -p %s && mount --bind %s-%d %s'
+                          % (target, self.stage, i, target))
+        script.append('exec ' + ' '.join(shlex.quote(a) for a in super().command()))
+        return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+                '\n'.join(script)]
+
+    def sees(self):
+        """What the agent's instances_path holds, seen from its namespace."""
+        out = subprocess.run(['nsenter', '-t', str(self.proc.pid), '-m', 'find',
+                              self.root, '-maxdepth', '2', '-type', 'd'],
+                             capture_output=True, text=True, check=True)
+        return sorted(os.path.relpath(p, self.root) for p in out.stdout.split()
+                      if p != self.root)
+
+
+@pytest.fixture
+def isolated(make_driver, tmp_path, request):
+    yield from test_qemu_agents.run_agents(make_driver, tmp_path, request, IsolatedAgent)
+
+
+def _boot(cloud, image, host='host1'):
+    for flavor in conftest.FLAVORS:
+        cloud.services.inventory.create_flavor(*flavor)
+    vm = cloud_mod.boot_instance(cloud.services, 'vm1', host, 'q.small', image=image)
+    guests.wait_for(lambda: len(guests.counters(cloud, vm, host)) > 3)
+    return vm
+
+
+def test_agents_that_share_nothing_cold_migrate_resize_and_evacuate(isolated, image):
+    cloud, local, agents = isolated
+    vm = _boot(cloud, image)
+    # Each agent sees its own host, nothing of the other's.
+    assert agents['host1'].sees() == ['host1', 'host1/%s' % vm['uuid']]
+    assert agents['host2'].sees() == ['host2']
+
+    doc = cloud.move('vm1', destination='host2', live=False)
+    assert (doc['type'], doc['state']) == ('cold-migrate', 'completed'), doc['reason']
+    guests.assert_runs_only_on(cloud, vm, 'host2')
+    assert guests.same_disk(image, cloud.world('vm1')['disks']['host2']['path'])
+    assert agents['host1'].sees() == ['host1']
+
+    doc = cloud.move('vm1', destination='host1', flavor='q.big')
+    assert (doc['type'], doc['state']) == ('resize', 'completed'), doc['reason']
+    guests.assert_runs_only_on(cloud, vm, 'host1')
+    disk = cloud.world('vm1')['disks']['host1']
+    assert disk['size_gb'] == 2
+    assert guests.same_disk(image, disk['path'])
+    assert agents['host2'].sees() == ['host2']
+
+    # host1 dies; the instance is rebuilt on host2 from its image.
+    agents['host1'].stop()
+    for pid, _cmdline in guests.qemu_pids(cloud, vm):
+        os.kill(pid, 9)
+    guests.wait_for(lambda: not guests.qemu_pids(cloud, vm))
+    cloud.services.inventory.set_host_state('host1', 'down')
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('evacuate', 'completed'), doc['reason']
+    agents['host1'].start()                 # reaps what host1 kept
+    guests.assert_runs_only_on(cloud, vm, 'host2')
+    assert not os.path.exists(local.disk_path(vm['uuid'], 'host1'))
+    assert cloud.audit() == []
+    # Nothing exported any more.
+    assert not [p for p in conftest.qemu_processes(local.root)
+                if b'qemu-nbd' in open('/proc/%d/cmdline' % p, 'rb').read()]
+
+
+@pytest.mark.parametrize('isolated', [{
+    'storage_groups': {'host1': 'g', 'host2': 'g'},
+    'task_faults': ['CopyDisk.execute.after=fail_once'],
+}], indirect=True, ids=['shared-storage'])
+def test_agents_of_one_storage_group_share_its_directory_only(isolated, image):
+    """Within an explicit storage group the disk is one file both agents
+    reach (and nothing else of each other): a resize there grows it in
+    place, reverted shrinks it back, and a cold migration keeps it."""
+    cloud, local, agents = isolated
+    vm = _boot(cloud, image)
+    assert agents['host2'].sees() == ['_shared', '_shared/g', 'host2']
+
+    doc = cloud.move('vm1', destination='host2', flavor='q.big')
+    assert (doc['type'], doc['state']) == ('resize', 'reverted'), doc['reason']
+    guests.assert_runs_only_on(cloud, vm, 'host1')
+    assert cloud.world('vm1')['disks']['host1']['size_gb'] == 1
+
+    doc = cloud.move('vm1', destination='host2', live=False)
+    assert (doc['type'], doc['state']) == ('cold-migrate', 'completed'), doc['reason']
+    guests.assert_runs_only_on(cloud, vm, 'host2')
+    path = cloud.world('vm1')['disks']['host2']['path']
+    assert '/_shared/g/' in path and guests.same_disk(image, path)
+    assert cloud.audit() == []

@@ -1,0 +1,198 @@
+"""The stall policy of live migrations, on the fake driver: a copy that
+stops making progress gets [live_migration] stall_actions in order, each
+recorded in the task's actions with the figures that triggered it."""
+
+import subprocess
+import sys
+
+from oslo_config import cfg
+import pytest
+
+from move_orchestrator import conf as mo_conf
+from move_orchestrator.conf import validate
+from move_orchestrator.steps import stall
+from tests import waiting
+
+# Stalls half-way until the throttle reaches 50 %, where auto-converge
+# starts it (slow polls under load must not outlast the timeout); polled
+# every 5 ms.
+STALLING = dict(fake_driver__migration_steps=20, fake_driver__migration_stall_throttle=50,
+                conductor__poll_interval=0.005, live_migration__progress_timeout=1.0,
+                live_migration__cpu_throttle_initial=50,
+                live_migration__cpu_throttle_increment=10)
+
+
+def stall_actions(doc):
+    return [(a['action'], a['result']) for a in doc['actions']
+            if (a['detail'] or {}).get('by') == stall.BY]
+
+
+def test_auto_converge_makes_it_converge(make_cloud):
+    cloud = make_cloud(**STALLING)
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'completed', doc['reason']
+    assert stall_actions(doc) == [('auto-converge', 'taken')]
+    detail = doc['actions'][0]['detail']
+    assert detail['remaining_mb'] == detail['total_mb'] // 2
+    assert (detail['throttle_pct'], detail['result']) == (0, {'initial': 50, 'increment': 10})
+    assert detail['progress_timeout'] == 1.0
+    migration = cloud.world('vm1')['migration']
+    assert migration['throttle_pct'] >= 50 and migration['paused'] is False
+    assert cloud.audit() == []
+
+
+def test_not_enough_throttle_then_abort_reverts(make_cloud):
+    # From 1 % by 1 % a poll of 5 ms: 99 % takes 0.5 s, the timeout 0.2 s.
+    cloud = make_cloud(**dict(STALLING, fake_driver__migration_stall_throttle=99,
+                              live_migration__progress_timeout=0.2,
+                              live_migration__cpu_throttle_initial=1,
+                              live_migration__cpu_throttle_increment=1))
+    doc = cloud.move('vm1', destination='host3')
+    assert (doc['state'], doc['failed_step']) == ('reverted', 'TransferMemory')
+    assert 'MigrationStalled' in doc['reason'] and 'after auto_converge' in doc['reason']
+    assert stall_actions(doc) == [('auto-converge', 'taken'), ('abort', 'taken')]
+    assert cloud.world('vm1')['migration']['status'] == 'cancelled'
+    assert cloud.instance('vm1')['host'] == 'host1'
+    assert cloud.audit() == []
+
+
+def test_post_copy_not_permitted_is_skipped_then_pause(make_cloud):
+    cloud = make_cloud(**dict(STALLING, live_migration__stall_actions=[
+        'post_copy', 'pause', 'abort']))
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'completed', doc['reason']
+    assert stall_actions(doc) == [('post-copy', 'skipped'), ('pause', 'taken')]
+    migration = cloud.world('vm1')['migration']
+    assert (migration['paused'], migration['postcopy']) == (True, False)
+    assert cloud.world('vm1')['domains']['host3']['state'] == 'running'
+    assert cloud.audit() == []
+
+
+def test_post_copy_where_permitted(make_cloud):
+    cloud = make_cloud(**dict(STALLING, fake_driver__permit_post_copy=True,
+                              live_migration__stall_actions=['post_copy']))
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'completed', doc['reason']
+    assert stall_actions(doc) == [('post-copy', 'taken')]
+    assert cloud.world('vm1')['migration']['postcopy'] is True
+
+
+def test_paused_guest_runs_again_on_the_source_when_cancelled(make_cloud):
+    """A guest paused to finish its copy runs again on the source when the
+    migration is cancelled before it converges. Driven by hand: with a
+    conductor polling, the paused copy converges at its next poll and the
+    host switches over (the abort is then too late, by design)."""
+    cloud = make_cloud(fake_driver__transfer_time=3600.0,
+                       fake_driver__migration_steps=1)
+    driver = cloud.services.driver
+    vm = cloud.instances['vm1']
+    spec = {'uuid': vm['uuid'], 'vcpus': 1, 'ram_mb': 2048, 'disk_gb': 20,
+            'image': vm['image'], 'name': 'vm1', 'flavor': 'm1.small'}
+    driver.prepare_incoming(spec, 'host3')
+    driver.start_migration(vm['uuid'], 'host1', 'host3', migration_id='m')
+    driver.tune_migration(vm['uuid'], 'pause')
+    assert driver.describe(vm['uuid'])['domains']['host1']['state'] == 'paused'
+    driver.cancel_migration(vm['uuid'])
+    world = driver.describe(vm['uuid'])
+    assert world['domains']['host1']['state'] == 'running'
+    assert world['migration']['status'] == 'cancelled'
+
+
+def test_force_complete_without_post_copy_pauses(make_cloud):
+    cloud = make_cloud(fake_driver__migration_steps=100000, conductor__poll_interval=0.005)
+    doc = cloud.api.move_instance(None, 'vm1', destination='host3')
+    _wait(lambda: cloud.world('vm1')['migration'])
+    cloud.api.force_complete(None, doc['id'])
+    doc = cloud.api.wait_task(None, doc['id'], timeout=30)
+    assert doc['state'] == 'completed', doc['reason']
+    migration = cloud.world('vm1')['migration']
+    assert (migration['paused'], migration['postcopy']) == (True, False)
+    assert cloud.world('vm1')['domains']['host3']['state'] == 'running'
+
+
+def _wait(predicate, timeout=30):
+    return waiting.wait_for(predicate, timeout=timeout)
+
+
+# -- the watch alone ---------------------------------------------------------------------
+def _look(watch, now, remaining, iteration=None, total=100):
+    return watch.due({'remaining_mb': remaining, 'total_mb': total,
+                      'iteration': iteration}, now)
+
+
+def test_passes_that_do_not_shrink_are_a_stall():
+    """QEMU's remaining bytes fall within every pass and rise at the next:
+    only pass sizes count, so the falls are no progress."""
+    watch = stall.StallWatch(2.0, ['auto_converge', 'abort'], now=0.0)
+    due = []
+    for second in range(8):
+        for tenth in range(10):     # 40 MB at the start of each pass, then falling
+            due.append(_look(watch, second + tenth / 10, 40 - 4 * tenth, second))
+    assert not any(due[:20])
+    assert due[20]                  # the first look of the pass after 2 s
+    assert watch.next_action(2.0) == 'auto_converge'
+    assert watch.next_action(4.0) == 'abort'
+    assert watch.next_action(6.0) is None
+    assert not _look(watch, 9.0, 40, 9)
+
+
+def test_the_pass_after_an_action_is_not_judged():
+    """A pause taken at the start of pass 2 shows only at pass 4: pass 3
+    carries what the guest dirtied before it stopped."""
+    watch = stall.StallWatch(1.0, ['pause', 'abort'], now=0.0)
+    assert not _look(watch, 0.0, 40, 1)
+    assert _look(watch, 1.5, 40, 2)
+    assert watch.next_action(1.5) == 'pause'
+    assert not _look(watch, 2.0, 20, 2)
+    assert not _look(watch, 3.0, 40, 3)     # past the timeout, but pass 3
+    assert _look(watch, 4.0, 40, 4)        # still no smaller: abort is due
+
+
+def test_shrinking_passes_are_progress():
+    watch = stall.StallWatch(2.0, ['abort'], now=0.0)
+    assert not any(_look(watch, 1.5 * n, 40 - 2 * n, n) for n in range(15))
+
+
+def test_a_long_pass_that_still_sends_is_not_judged_yet():
+    watch = stall.StallWatch(1.0, ['abort'], now=0.0)
+    assert not _look(watch, 0.0, 40, 1)
+    assert not any(_look(watch, t / 10, 40 - t / 10, 1) for t in range(1, 50))
+    # ... but a pass that stands still is.
+    assert not _look(watch, 5.5, 30, 1)
+    assert _look(watch, 6.6, 30, 1)
+
+
+def test_noise_below_the_margin_is_no_progress():
+    watch = stall.StallWatch(1.0, ['abort'], now=0.0)
+    assert not _look(watch, 0.0, 40)
+    assert not _look(watch, 0.5, 39.5)
+    assert _look(watch, 1.1, 39.2)      # 1 % of 100 MB: 0.8 less is noise
+
+
+def test_disabled_or_no_action_left():
+    assert not _look(stall.StallWatch(0, ['abort'], now=0.0), 100.0, 40)
+    assert not _look(stall.StallWatch(1.0, ['abort'], now=0.0, taken=1), 100.0, 40)
+
+
+# -- configuration -------------------------------------------------------------------------
+def test_an_unknown_action_is_one_line(tmp_path):
+    path = tmp_path / 'bad.conf'
+    path.write_text('[live_migration]\nstall_actions = auto_converge, reboot\n')
+    conf = cfg.ConfigOpts()
+    mo_conf.register_all(conf)
+    with pytest.raises(validate.ConfigInvalid) as err:
+        validate.parse(conf, ['--config-file', str(path)], default_config_files=[])
+    message = str(err.value)
+    assert '[live_migration] stall_actions' in message and 'reboot' in message
+    assert '\n' not in message
+
+
+def test_the_cli_exits_2_on_it(tmp_path):
+    path = tmp_path / 'bad.conf'
+    path.write_text('[live_migration]\nstall_actions = abort, pause_forever\n')
+    proc = subprocess.run([sys.executable, '-m', 'move_orchestrator.cli.main',
+                           '--config-file', str(path), 'task', 'list'],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if 'stall_actions' in line]
+    assert len(lines) == 1 and 'pause_forever' in lines[0]

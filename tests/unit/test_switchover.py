@@ -1,0 +1,77 @@
+"""The switch-over at convergence, as the fake driver models it, and an
+abort that comes too late for it."""
+
+import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from move_orchestrator.db import models
+from move_orchestrator.drivers.compute import base
+from move_orchestrator import exception
+from tests import waiting
+
+SPEC = {'vcpus': 1, 'ram_mb': 2048, 'disk_gb': 20, 'name': 'vm1',
+        'flavor': 'm1.small'}
+
+
+def _converge(cloud):
+    with cloud.services.db.session() as s:
+        s.execute(sa.update(models.FakeMigration).values(
+            created_at=models.utcnow() - datetime.timedelta(seconds=7200)))
+
+
+def _start(cloud, migration_id):
+    driver = cloud.services.driver
+    vm = cloud.instances['vm1']
+    driver.prepare_incoming(dict(SPEC, uuid=vm['uuid'], image=vm['image']),
+                            'host3')
+    driver.start_migration(vm['uuid'], 'host1', 'host3',
+                           migration_id=migration_id)
+    return driver, vm['uuid']
+
+
+def test_a_cancel_before_the_convergence_wins(make_cloud):
+    cloud = make_cloud(fake_driver__transfer_time=3600.0,
+                       fake_driver__migration_steps=1)
+    driver, uuid = _start(cloud, 'm')
+    assert driver.cancel_migration(uuid) is True
+    _converge(cloud)
+    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_CANCELLED
+    assert driver.describe(uuid)['domains']['host1']['state'] == base.RUNNING
+
+
+def test_a_cancel_after_the_convergence_is_refused(make_cloud):
+    cloud = make_cloud(fake_driver__transfer_time=3600.0,
+                       fake_driver__migration_steps=1)
+    driver, uuid = _start(cloud, 'm')
+    _converge(cloud)
+    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_COMPLETED
+    with pytest.raises(exception.MigrationPastSwitchover):
+        driver.cancel_migration(uuid)
+    # Once the source is cleaned up, it is an earlier migration: nothing.
+    driver.destroy(uuid, 'host1')
+    assert driver.cancel_migration(uuid) is False
+
+
+def test_an_abort_after_the_convergence_completes_the_move(make_cloud):
+    """Converged with the move still in its memory copy: the abort is too
+    late, refused at once or recorded as refused; the move completes."""
+    cloud = make_cloud(fake_driver__transfer_time=3600.0,
+                       fake_driver__migration_steps=1)
+    doc = cloud.api.move_instance(None, 'vm1', destination='host3')
+    waiting.wait_for(lambda: cloud.api.get_task(None, doc['id'])['state']
+                     == 'migrating-memory')
+    _converge(cloud)
+    cloud.services.driver.poll_migration(cloud.instances['vm1']['uuid'])
+    try:
+        cloud.api.abort_task(None, doc['id'])
+        answer = 'accepted'
+    except exception.InvalidTaskAction:
+        answer = 'refused'
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert doc['state'] == 'completed', doc['reason']
+    actions = [(a['action'], a['result']) for a in doc['actions']]
+    assert answer == 'refused' or ('abort', 'refused') in actions, actions
+    assert 'reverting' not in [h['state'] for h in doc['history']]
+    assert cloud.audit() == []
