@@ -183,18 +183,25 @@ class Inventory:
             s.execute(sa.update(models.Instance).filter_by(
                 uuid=uuid).values(**values))
 
-    def lock_instance(self, session, uuid, move_id):
-        """Mark the instance as moved by move_id, atomically; or refuse."""
+    def lock_instance(self, session, uuid, move_id, host=None):
+        """Mark the instance as moved by move_id, atomically; or refuse.
+
+        With ``host``, only while the instance is still there: a move built
+        from an older read of it would move it a second time.
+        """
+        where = [models.Instance.uuid == uuid,
+                 models.Instance.move_id.is_(None)]
+        if host is not None:
+            where.append(models.Instance.host == host)
         res = session.execute(
-            sa.update(models.Instance)
-            .where(models.Instance.uuid == uuid,
-                   models.Instance.move_id.is_(None))
-            .values(move_id=move_id))
+            sa.update(models.Instance).where(*where).values(move_id=move_id))
         if res.rowcount != 1:
             inst = session.get(models.Instance, uuid)
             if inst is None:
                 raise exception.InstanceNotFound(instance=uuid)
-            raise exception.InstanceBusy(instance=uuid, task=inst.move_id)
+            if inst.move_id is not None:
+                raise exception.InstanceBusy(instance=uuid, task=inst.move_id)
+            raise exception.InstanceMoved(instance=uuid, host=host)
 
     def unlock_instance(self, session, uuid, move_id):
         session.execute(
