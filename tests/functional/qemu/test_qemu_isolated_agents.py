@@ -139,3 +139,61 @@ def test_agents_of_one_storage_group_share_its_directory_only(isolated, image):
     path = cloud.world('vm1')['disks']['host2']['path']
     assert '/_shared/g/' in path and guests.same_disk(image, path)
     assert cloud.audit() == []
+
+
+def _others(agent, hosts=('host1', 'host2')):
+    """What the agent sees of the other hosts' directories."""
+    return [p for p in agent.sees() if p.split('/')[0] in hosts
+            and p.split('/')[0] != agent.host]
+
+
+def test_agents_that_share_nothing_live_migrate(isolated, image):
+    """The destination accepts the migration and says where to send it; the
+    source sends the memory and mirrors the disk there over the network;
+    the destination confirms the guest arrived. Both ways, so that each
+    host keeps its own record of the migration that left it."""
+    cloud, local, agents = isolated
+    vm = _boot(cloud, image)
+    for source, dest in (('host1', 'host2'), ('host2', 'host1')):
+        doc = cloud.move('vm1', destination=dest)
+        assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
+        guests.assert_runs_only_on(cloud, vm, dest)     # no QEMU left on source
+        assert guests.qmp_query(cloud, vm, dest, 'query-status')['status'] == 'running'
+        assert guests.same_disk(image, cloud.world('vm1')['disks'][dest]['path'])
+        migration = cloud.world('vm1')['migration']
+        assert (migration['source'], migration['dest'], migration['id']) == (
+            source, dest, doc['id'])
+        assert os.path.exists(os.path.join(local.root, source, '_migrations',
+                                           vm['uuid'] + '.json'))
+        assert _others(agents['host1']) == [] and _others(agents['host2']) == []
+    assert cloud.audit() == []
+
+
+@pytest.mark.parametrize('isolated', [{
+    'task_faults': ['TransferMemory.execute.before=fail_once'],
+}], indirect=True, ids=['revert'])
+def test_a_live_migration_between_agents_that_share_nothing_reverts(isolated, image):
+    """Reverted after the destination accepted: its waiting QEMU, its
+    arrival watcher and its disk target are gone, the guest runs on."""
+    cloud, local, agents = isolated
+    vm = _boot(cloud, image)
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('live-migrate', 'reverted'), doc['reason']
+    assert doc['failed_step'] == 'TransferMemory'
+    guests.assert_runs_only_on(cloud, vm, 'host1')
+    assert guests.qmp_query(cloud, vm, 'host1', 'query-status')['status'] == 'running'
+    assert agents['host2'].sees() == ['host2']
+    assert _arrival_watchers(local.root) == []
+
+
+def _arrival_watchers(root):
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b'arrival.py' in cmdline and root.encode() in cmdline:
+            found.append(int(pid))
+    return found
