@@ -34,7 +34,7 @@ STATE = 'incoming.json'
 def _resume_time(q):
     for ev in q.events:
         if ev['event'] == 'RESUME':
-            return switchover._timestamp(ev)
+            return switchover.timestamp(ev)
     return None
 
 

@@ -71,13 +71,13 @@ class IncomingMixin:
         """The disk's writable NBD export on a free port of address."""
         error = None
         for _attempt in range(nbd.ATTEMPTS):
-            port = state['nbd_port'] or nbd._free_port(address)
+            port = state['nbd_port'] or nbd.free_port(address)
             state['nbd_port'] = port
             process.write_json(dom.path(arrival.STATE), state)
             try:
                 mirror.export_disk(q, dom, {'type': 'inet', 'data': {
                     'host': address, 'port': str(port)}})
-                return nbd._uri(address, port) + '/disk0'
+                return nbd.nbd_uri(address, port) + '/disk0'
             except qmp.QMPError as e:
                 error, state['nbd_port'] = e, None      # taken meanwhile: another
         raise error

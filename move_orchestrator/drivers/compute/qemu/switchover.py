@@ -202,7 +202,8 @@ def switch_over(q, record_path, migration_id, deadline):
         return True
 
 
-def _timestamp(event):
+def timestamp(event):
+    """When QEMU emitted the event, in seconds since the epoch."""
     ts = event.get('timestamp', {})
     return ts.get('seconds', 0) + ts.get('microseconds', 0) / 1e6
 
@@ -228,13 +229,13 @@ def _figures(q, qd, seen, deadline):
         key = ev['event']
         if key == 'MIGRATION':
             key = (ev.get('data') or {}).get('status')
-        at.setdefault(key, _timestamp(ev))
+        at.setdefault(key, timestamp(ev))
     figures = {}
     if 'STOP' in at:
         # For a destination's RESUME seen elsewhere (arrival.py).
         figures['stopped_at'] = at['STOP']
     if 'STOP' in at and resume is not None:
-        figures['guest_pause_ms'] = round((_timestamp(resume) - at['STOP']) * 1000, 3)
+        figures['guest_pause_ms'] = round((timestamp(resume) - at['STOP']) * 1000, 3)
     if 'pre-switchover' in at and 'device' in at:
         figures['switchover_wait_ms'] = round(
             (at['device'] - at['pre-switchover']) * 1000, 3)
