@@ -67,12 +67,27 @@ class MigrationMixin:
 
     def _record_source(self, instance_uuid):
         """The host the latest recorded migration left from."""
+        self._adopt_shared_record(instance_uuid)
         latest = None
         for host in self._hosts():
             rec = process.read_json(self._record_path(instance_uuid, host))
             if rec and (latest is None or rec['started_at'] > latest[0]):
                 latest = (rec['started_at'], host)
         return latest and latest[1]
+
+    def _adopt_shared_record(self, instance_uuid):
+        """Agents before API 1.7 kept records in ``<root>/_migrations``,
+        shared by every host: a migration in flight across an upgrade has
+        its record moved beside its source's, where it is looked for now."""
+        shared = os.path.join(self.root, MIGRATIONS, instance_uuid + '.json')
+        rec = process.read_json(shared)
+        if rec is None:
+            return
+        path = self._record_path(instance_uuid, rec['source'])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.replace(shared, path)
+        LOG.info('Migration record of %s moved from %s to %s (written by an '
+                 'agent before API 1.7)', instance_uuid, shared, path)
 
     def _record(self, instance_uuid):
         path = self._record_path(instance_uuid)
