@@ -15,11 +15,12 @@ When ``[live_migration] progress_timeout`` has passed without progress, the
 next action of ``stall_actions`` is due at the start of the next pass: a
 pass still sending (a long one, after a pause say) cannot be judged yet,
 unless its remaining bytes have not fallen at all for the timeout (a copy
-that stands still within its pass). The clock then starts again, so every
-action has the whole timeout to work, and the pass under way when it was
-taken and the next one are not judged: the next one still carries what the
-guest dirtied before the action took hold (on a loaded host, that can be a
-whole pass, longer than a short timeout).
+that stands still within its pass, with something left to send). The
+clock then starts again, so every action has the whole timeout to work,
+and the pass under way when it was taken and the next one are not judged:
+the next one still carries what the guest dirtied before the action took
+hold (on a loaded host, that can be a whole pass, longer than a short
+timeout).
 """
 
 MARGIN = 0.01       # of the total: what a new low must beat the best by
@@ -61,7 +62,9 @@ class StallWatch:
         self.last = remaining
         if now - self.since < self.timeout:
             return False
-        stands_still = now - self.last_fall >= self.timeout
+        # A pass with nothing left to send is not stuck: it waits for the
+        # switch-over (QEMU's device state, the host side's continue).
+        stands_still = remaining > 0 and now - self.last_fall >= self.timeout
         if (self.acted_in is not None and iteration is not None
                 and iteration <= self.acted_in + 1):
             return stands_still

@@ -162,6 +162,15 @@ def test_a_long_pass_that_still_sends_is_not_judged_yet():
     assert _look(watch, 6.6, 30, 1)
 
 
+def test_a_pass_with_nothing_left_to_send_is_not_stalled():
+    """Sent all, it waits for the switch-over (slow on a loaded host, a
+    paused guest's last pass): no action, however long."""
+    watch = stall.StallWatch(1.0, ['abort'], now=0.0)
+    assert not _look(watch, 0.0, 40, 1)
+    assert not _look(watch, 0.5, 0.0, 1)
+    assert not any(_look(watch, t / 10, 0.0, 1) for t in range(6, 50))
+
+
 def test_noise_below_the_margin_is_no_progress():
     watch = stall.StallWatch(1.0, ['abort'], now=0.0)
     assert not _look(watch, 0.0, 40)
