@@ -1,0 +1,44 @@
+"""libvirt's domain and job states in the driver's words."""
+
+from move_orchestrator.drivers.compute import base
+
+try:
+    import libvirt
+except ImportError:     # the driver says so when it is made (hosts.py)
+    libvirt = None
+
+
+def power_state(state):
+    """virDomainState -> a base power state (a domain paused for any reason
+    is PAUSED: the switch-over's revert resumes it)."""
+    if state in (libvirt.VIR_DOMAIN_RUNNING,):
+        return base.RUNNING
+    if state in (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PMSUSPENDED,
+                 libvirt.VIR_DOMAIN_BLOCKED):
+        return base.PAUSED
+    return base.SHUTOFF
+
+
+def error_code(error):
+    return error.get_error_code() if isinstance(error, libvirt.libvirtError) else None
+
+
+def is_no_domain(error):
+    return error_code(error) == libvirt.VIR_ERR_NO_DOMAIN
+
+
+def is_aborted(error):
+    return error_code(error) == libvirt.VIR_ERR_OPERATION_ABORTED
+
+
+def job_active(dom):
+    """Whether the domain has a job running (a migration, on a source)."""
+    try:
+        return dom.jobInfo()[0] not in (libvirt.VIR_DOMAIN_JOB_NONE,
+                                        libvirt.VIR_DOMAIN_JOB_COMPLETED,
+                                        libvirt.VIR_DOMAIN_JOB_FAILED,
+                                        libvirt.VIR_DOMAIN_JOB_CANCELLED)
+    except libvirt.libvirtError as e:
+        if is_no_domain(e):
+            return False
+        raise

@@ -1,0 +1,122 @@
+"""The libvirt driver against two real libvirtd daemons, and the harness
+that runs them."""
+
+import os
+import shutil
+import tempfile
+import uuid as uuid_mod
+
+from move_orchestrator.drivers.compute import base
+from move_orchestrator import exception
+from tests.functional.libvirt import daemons
+from tests.functional.libvirt import guests
+
+SPEC = {'name': 'vm', 'vcpus': 1, 'ram_mb': 64, 'disk_gb': 1}
+
+
+def _spawn(driver, host='host1'):
+    spec = dict(SPEC, uuid=str(uuid_mod.uuid4()))
+    driver.create_disk(spec, host)
+    driver.spawn(spec, host)
+    guests.wait_for(lambda: len(guests.counters(driver, spec['uuid'], host)) > 3)
+    return spec
+
+
+def _migrate(driver, spec, migration_id='m1'):
+    uuid = spec['uuid']
+    disk = driver.describe_host(uuid, 'host1')['disks']['host1']
+    driver.prepare_incoming(dict(spec, disk_bytes=int(disk['size_gb'] * (1 << 30))),
+                            'host2')
+    driver.start_migration(uuid, 'host1', 'host2', migration_id=migration_id)
+
+
+def test_live_migration(make_driver, libvirt_hosts):
+    driver = make_driver()
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    tail = guests.SerialTail(driver, uuid, 'host1')
+    _migrate(driver, spec)
+    # Started again with the same id (a step re-run after a crash): a no-op.
+    driver.start_migration(uuid, 'host1', 'host2', migration_id='m1')
+    migration = guests.wait_for(
+        lambda: (lambda m: m['status'] != base.MIGRATION_RUNNING and m)(
+            driver.poll_migration(uuid)))
+    assert migration['status'] == base.MIGRATION_COMPLETED, migration.get('reason')
+    assert migration['id'] == 'm1' and migration['downtime_ms'] >= 0
+    driver.complete_migration(uuid)    # already done: no-op
+    guests.assert_continues(driver, uuid, tail, 'host2')
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host2': 'running'}
+    world = driver.describe(uuid)
+    assert world['domains'] == {'host2': {'state': base.RUNNING, 'vcpus': 1,
+                                          'ram_mb': 64}}
+    assert world['migration']['status'] == base.MIGRATION_COMPLETED
+    # Nothing to cancel once it completed.
+    driver.cancel_migration(uuid)
+    assert driver.destroy(uuid, 'host1') is False
+
+
+def test_abort_of_a_throttled_migration(make_driver, libvirt_hosts):
+    # 48 MiB at 1 MiB/s: about 48 s, unless aborted.
+    driver = make_driver(max_bandwidth=1)
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    _migrate(driver, spec)
+    guests.wait_for(lambda: driver.poll_migration(uuid).get('transferred_mb', 0) > 0.5)
+    running = driver.poll_migration(uuid)
+    assert running['status'] == base.MIGRATION_RUNNING
+    assert 0 < running['remaining_mb'] < running['total_mb']
+    driver.cancel_migration(uuid)
+    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_CANCELLED
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host1': 'running'}
+    count = guests.counters(driver, uuid, 'host1')[-1]
+    guests.wait_for(lambda: guests.counters(driver, uuid, 'host1')[-1] > count)
+    # Another driver (a conductor restarted) reads the same end from libvirt.
+    assert make_driver().poll_migration(uuid)['status'] == base.MIGRATION_CANCELLED
+
+
+def test_force_complete_by_suspending(make_driver, libvirt_hosts):
+    driver = make_driver(max_bandwidth=1)
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    _migrate(driver, spec)
+    guests.wait_for(lambda: driver.poll_migration(uuid).get('transferred_mb', 0) > 0.5)
+    driver.force_complete_migration(uuid)
+    assert driver.poll_migration(uuid)['paused'] is True
+    driver.cancel_migration(uuid)       # 48 s at 1 MiB/s: not waited for
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host1': 'running'}
+
+
+def test_copies_outside_a_live_migration_are_refused(make_driver):
+    driver = make_driver()
+    spec = dict(SPEC, uuid=str(uuid_mod.uuid4()))
+    driver.create_disk(spec, 'host1')
+    for call in (lambda: driver.export_disk(spec['uuid'], 'host1'),
+                 lambda: driver.import_disk(spec['uuid'], 'host2', {}, 1),
+                 lambda: driver.resize_disk(spec['uuid'], 'host1', 2)):
+        try:
+            call()
+        except exception.DriverNotSupported:
+            continue
+        raise AssertionError('not refused')
+    driver.resize_disk(spec['uuid'], 'host1', 1)     # same size: a no-op
+    assert driver.delete_disk(spec['uuid'], 'host1') is True
+
+
+def test_stopped_hosts_leave_nothing_behind(make_driver):
+    """A daemon stopped with a domain running: its QEMU, socket, mounts
+    and files all go (what the session fixture checks at its end)."""
+    root = tempfile.mkdtemp(prefix='mol', dir='/tmp')
+    [host] = daemons.start_hosts(root, ['host9'])
+    try:
+        driver = make_driver(host_uris={'host9': host.uri},
+                             instances_path=os.path.join(host.root, 'inst'))
+        spec = _spawn(driver, 'host9')
+        assert daemons.leftovers(root)      # a daemon, a QEMU, sockets, mounts
+    finally:
+        killed = host.stop()
+    assert len(killed) == 1, killed          # the domain's QEMU
+    driver.close()
+    shutil.rmtree(host.root)
+    assert daemons.leftovers(root) == []     # no process, mount or file
+    assert daemons.processes(spec['uuid']) == []
+    os.rmdir(root)
