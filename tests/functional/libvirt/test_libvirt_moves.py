@@ -1,0 +1,80 @@
+"""Whole moves of libvirt domains through the orchestrator.
+
+``[compute] driver = libvirt`` on host1 and host2, two real libvirtd daemons
+(conftest.py); 64 MiB guests, 48 MiB of it filled, disks copied by the
+migration (the hosts share no storage). After each test the audit is clean
+and nothing of it is left on the daemons.
+"""
+
+import pytest
+
+from move_orchestrator.drivers.compute import base
+from tests.functional.libvirt import guests
+
+
+def test_live_migrate(make_cloud, libvirt_hosts):
+    cloud = make_cloud()
+    vm = guests.boot(cloud, 'vm1')
+    driver = cloud.services.driver
+    tail = guests.SerialTail(driver, vm['uuid'], 'host1')
+
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
+    subtasks = {s['name']: s for s in doc['subtasks']}
+    assert subtasks['TransferMemory']['progress'] == 1.0
+    switched = subtasks['SwitchOverMigration']['result']
+    assert switched['status'] == base.MIGRATION_COMPLETED
+    assert switched['id'] == doc['id']
+    guests.assert_continues(driver, vm['uuid'], tail, 'host2')
+    assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+    assert cloud.instance('vm1')['host'] == 'host2'
+    assert list(cloud.world('vm1')['disks']) == ['host2']
+    assert cloud.audit() == []
+
+
+@pytest.mark.parametrize('fault', ['PrepareIncoming.execute.after=fail',
+                                   'TransferMemory.execute=fail'])
+def test_failure_before_the_switch_over_reverts(make_cloud, libvirt_hosts, fault):
+    cloud = make_cloud(task_faults=[fault])
+    vm = guests.boot(cloud, 'vm1')
+    driver = cloud.services.driver
+
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('live-migrate', 'reverted'), doc['reason']
+    assert doc['failed_step'] == fault.split('.')[0]
+    assert cloud.claims_of(doc['id']) == []
+    assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host1': 'running'}
+    assert list(cloud.world('vm1')['disks']) == ['host1']
+    # Never stopped nor restarted: one count, no gap, still going.
+    seen = guests.counters(driver, vm['uuid'], 'host1')
+    assert seen == list(range(seen[0], seen[0] + len(seen)))
+    guests.wait_for(lambda: guests.counters(driver, vm['uuid'], 'host1')[-1] > seen[-1])
+    assert cloud.audit() == []
+
+
+def test_abort_during_a_throttled_live_migration(make_cloud, libvirt_hosts):
+    # 48 MiB of RAM and the disk at 1 MiB/s: a minute and more, unless aborted.
+    cloud = make_cloud(libvirt__max_bandwidth=1)
+    vm = guests.boot(cloud, 'vm1')
+    doc = cloud.api.move_instance(None, 'vm1', destination='host2')
+    guests.migrating(cloud, doc)
+
+    cloud.api.abort_task(None, doc['id'])
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert doc['state'] == 'reverted', doc['reason']
+    assert cloud.world('vm1')['migration']['status'] == base.MIGRATION_CANCELLED
+    assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host1': 'running'}
+    assert list(cloud.world('vm1')['disks']) == ['host1']
+    assert cloud.audit() == []
+
+
+def test_cold_migration_is_refused_cleanly(make_cloud, libvirt_hosts):
+    cloud = make_cloud()
+    vm = guests.boot(cloud, 'vm1')
+
+    doc = cloud.move('vm1', destination='host2', live=False)
+    assert (doc['type'], doc['state']) == ('cold-migrate', 'reverted'), doc['reason']
+    assert doc['failed_step'] == 'CopyDisk'
+    assert '\n' not in doc['reason'] and 'Traceback' not in doc['reason']
+    assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host1': 'running'}
+    assert cloud.audit() == []
