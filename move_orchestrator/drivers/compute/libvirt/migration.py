@@ -197,10 +197,13 @@ class MigrationMixin:
             result['reason'] = str(mine['error'])
         elif mine is not None and not mine['done'].is_set():
             result['status'] = base.MIGRATION_RUNNING
-        elif dst is not None and (src is None or mine is not None):
+        elif mine is not None or (dst is not None and src is None):
+            # Ended without error here (an agent that sees only its own
+            # host: the domain left it), or found where it went.
             result['status'] = base.MIGRATION_COMPLETED
-            result.update(self._stats(
-                dst, states.libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED))
+            if dst is not None:
+                result.update(self._stats(
+                    dst, states.libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED))
         else:
             # Source defined, no job, no end recorded: libvirt rolled it
             # back while nobody watched (this process was gone).
