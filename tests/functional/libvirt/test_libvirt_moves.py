@@ -2,7 +2,7 @@
 
 ``[compute] driver = libvirt`` on host1 and host2, two real libvirtd daemons
 (conftest.py); 64 MiB guests, 48 MiB of it filled, disks copied by the
-migration (the hosts share no storage). After each test the audit is clean
+migration where the hosts share no storage. After each test the audit is clean
 and nothing of it is left on the daemons.
 """
 
@@ -12,8 +12,10 @@ from move_orchestrator.drivers.compute import base
 from tests.functional.libvirt import guests
 
 
-def test_live_migrate(make_cloud, libvirt_hosts):
-    cloud = make_cloud()
+@pytest.mark.parametrize('shared', [False, True], ids=['local-storage', 'shared-storage'])
+def test_live_migrate(make_cloud, libvirt_hosts, shared):
+    groups = {'host1': 'g', 'host2': 'g'} if shared else {}
+    cloud = make_cloud(libvirt__storage_groups=groups)
     vm = guests.boot(cloud, 'vm1')
     driver = cloud.services.driver
     tail = guests.SerialTail(driver, vm['uuid'], 'host1')
@@ -28,7 +30,11 @@ def test_live_migrate(make_cloud, libvirt_hosts):
     guests.assert_continues(driver, vm['uuid'], tail, 'host2')
     assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
     assert cloud.instance('vm1')['host'] == 'host2'
-    assert list(cloud.world('vm1')['disks']) == ['host2']
+    world = cloud.world('vm1')
+    assert list(world['disks']) == ['host2']
+    # One file both hosts reach, or a copy of the disk made by the migration.
+    same_file = world['disks']['host2']['path'] == driver.disk_path(vm['uuid'], 'host1')
+    assert same_file is shared
     assert cloud.audit() == []
 
 

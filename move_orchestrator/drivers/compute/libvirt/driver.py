@@ -13,6 +13,7 @@ outside a live migration (cold migration, resize) is refused with
 DriverNotSupported before anything changed.
 """
 
+import collections
 import contextlib
 import os
 import shutil
@@ -176,12 +177,27 @@ class LibvirtDriver(migration.MigrationMixin, base.ComputeDriver):
         return result
 
     def list_disks(self):
-        result = []
+        """A shared disk counts as the disk of the group's hosts that define
+        the domain, or of every host of the group when none does."""
+        defined = collections.defaultdict(set)
+        for instance_uuid, host, _state in self.list_domains():
+            defined[instance_uuid].add(host)
+        result = set()
         for host in self._hosts():
-            for dirpath, _dirs, files in os.walk(os.path.join(self.root, host)):
-                if 'disk.qcow2' in files:
-                    result.append((os.path.basename(dirpath), host))
-        return sorted(set(result))
+            group = self._group(host)
+            base_dir = (os.path.join(self.root, SHARED, group) if group
+                        else os.path.join(self.root, host))
+            if not os.path.isdir(base_dir):
+                continue
+            for instance_uuid in os.listdir(base_dir):
+                if not os.path.exists(os.path.join(base_dir, instance_uuid,
+                                                   'disk.qcow2')):
+                    continue
+                users = defined[instance_uuid]
+                if group and users and host not in users:
+                    continue
+                result.add((instance_uuid, host))
+        return sorted(result)
 
     # -- life cycle -------------------------------------------------------------
     def spawn(self, spec, host, power_on=True):

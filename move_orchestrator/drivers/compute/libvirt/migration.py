@@ -37,6 +37,10 @@ def flags(block, post_copy):
              | lv.VIR_MIGRATE_PERSIST_DEST | lv.VIR_MIGRATE_UNDEFINE_SOURCE)
     if block:
         value |= lv.VIR_MIGRATE_NON_SHARED_DISK
+    else:
+        # Declared shared by [libvirt] storage_groups: libvirt recognises
+        # only the network filesystems it knows as shared, not a local one.
+        value |= lv.VIR_MIGRATE_UNSAFE
     if post_copy:
         value |= lv.VIR_MIGRATE_POSTCOPY
     return value
