@@ -39,6 +39,9 @@ def job_active(dom):
                                         libvirt.VIR_DOMAIN_JOB_FAILED,
                                         libvirt.VIR_DOMAIN_JOB_CANCELLED)
     except libvirt.libvirtError as e:
-        if is_no_domain(e):
+        # Gone, or not running (a source being undefined, a destination
+        # defined but not started): no job either way.
+        if error_code(e) in (libvirt.VIR_ERR_NO_DOMAIN,
+                             libvirt.VIR_ERR_OPERATION_INVALID):
             return False
         raise
