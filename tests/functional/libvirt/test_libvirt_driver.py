@@ -50,6 +50,10 @@ def test_live_migration(make_driver, libvirt_hosts):
     assert world['domains'] == {'host2': {'state': base.RUNNING, 'vcpus': 1,
                                           'ram_mb': 64}}
     assert world['migration']['status'] == base.MIGRATION_COMPLETED
+    # A driver that did not start it (a conductor restarted) reads the same
+    # from libvirt: the record travelled with the domain.
+    again = make_driver().poll_migration(uuid)
+    assert (again['id'], again['status']) == ('m1', base.MIGRATION_COMPLETED)
     # Nothing to cancel once it completed.
     driver.cancel_migration(uuid)
     assert driver.destroy(uuid, 'host1') is False
@@ -65,6 +69,9 @@ def test_abort_of_a_throttled_migration(make_driver, libvirt_hosts):
     running = driver.poll_migration(uuid)
     assert running['status'] == base.MIGRATION_RUNNING
     assert 0 < running['remaining_mb'] < running['total_mb']
+    seen = make_driver().poll_migration(uuid)     # from libvirt's job alone
+    assert (seen['id'], seen['status']) == ('m1', base.MIGRATION_RUNNING)
+    assert seen['total_mb'] > 0
     driver.cancel_migration(uuid)
     assert driver.poll_migration(uuid)['status'] == base.MIGRATION_CANCELLED
     assert guests.defined_on(libvirt_hosts, uuid) == {'host1': 'running'}
