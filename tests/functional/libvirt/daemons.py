@@ -114,6 +114,23 @@ class Host:
                     self.name, self.log_tail()))
             time.sleep(0.05)
 
+    def restart(self, timeout=30):
+        """Restart the daemon (its QEMUs keep running); back when it
+        answers again."""
+        sock = os.path.join(self.sock, 'libvirt-sock')
+        old = processes(self.conf_path)
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = processes(self.conf_path)
+            if now and not set(now) & set(old) and os.path.exists(sock) and \
+                    subprocess.run(['virsh', '-c', self.uri, 'version'],
+                                   capture_output=True).returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError('libvirtd %s did not restart: %s'
+                           % (self.name, self.log_tail()))
+
     def log_tail(self):
         text = ''
         for name in ('hostinit.log', 'libvirtd.log'):

@@ -50,13 +50,21 @@ def main(root, hostname):
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     # The configuration by its path under root: the daemon is found by it.
-    daemon = subprocess.Popen(['libvirtd', '-f', os.path.join(root, 'etc',
-                                                              'libvirtd.conf')])
+    argv = ['libvirtd', '-f', os.path.join(root, 'etc', 'libvirtd.conf')]
+    daemons = [subprocess.Popen(argv)]
+    restarting = []
 
     def forward(signum, _frame):
-        daemon.send_signal(signum)
+        daemons[-1].send_signal(signum)
+
+    def restart(_signum, _frame):
+        # SIGUSR1: end the daemon and start it again; its QEMUs go on (as
+        # a libvirtd restarted on a real host).
+        restarting.append(daemons[-1].pid)
+        daemons[-1].send_signal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGUSR1, restart)
     while True:
         try:
             pid, status = os.wait()
@@ -64,8 +72,10 @@ def main(root, hostname):
             return 0
         except InterruptedError:
             continue
-        if pid == daemon.pid:
-            daemon.returncode = os.waitstatus_to_exitcode(status)
+        if pid in restarting:
+            restarting.remove(pid)
+            daemons.append(subprocess.Popen(argv))
+        elif pid == daemons[-1].pid:
             left = orphans()
             if left:
                 # QEMUs the daemon left running: nothing may outlive a host.

@@ -127,3 +127,29 @@ def test_stopped_hosts_leave_nothing_behind(make_driver):
     assert daemons.leftovers(root) == []     # no process, mount or file
     assert daemons.processes(spec['uuid']) == []
     os.rmdir(root)
+
+
+def test_source_libvirtd_restarted_during_a_migration(make_driver, libvirt_hosts):
+    """libvirt keeps the QEMUs running across a restart: the driver's end
+    of the migration is where the guest then runs, never a guess from the
+    call that the restart cut off."""
+    groups = {'host1': 'g', 'host2': 'g'}
+    driver = make_driver(max_bandwidth=8, storage_groups=groups)   # ~6 s
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    driver.prepare_incoming(spec, 'host2')
+    driver.start_migration(uuid, 'host1', 'host2', migration_id='m1')
+    guests.wait_for(lambda: driver.poll_migration(uuid).get('transferred_mb', 0) > 1)
+
+    libvirt_hosts[0].restart()
+    migration = guests.wait_for(
+        lambda: (lambda m: m['status'] != base.MIGRATION_RUNNING and m)(
+            driver.poll_migration(uuid)), timeout=90)
+    where = guests.defined_on(libvirt_hosts, uuid)
+    if migration['status'] == base.MIGRATION_COMPLETED:
+        assert where == {'host2': 'running'}
+    else:
+        assert migration['status'] in (base.MIGRATION_FAILED,
+                                       base.MIGRATION_CANCELLED), migration
+        assert where['host1'] == 'running' and where.get('host2') != 'running'
+    print('after the restart: %s, %s' % (migration['status'], where))

@@ -147,6 +147,10 @@ class MigrationMixin:
             dom.migrateToURI3(dest_uri, params, flag_value)
         except states.libvirt.libvirtError as e:
             job['error'] = e
+            if states.connection_lost(e):
+                LOG.warning('Live migration of %s: connection to the source lost '
+                            '(%s); its end is read from libvirt', instance_uuid, e)
+                return
             status = (base.MIGRATION_CANCELLED if states.is_aborted(e)
                       else base.MIGRATION_FAILED)
             LOG.warning('Live migration of %s %s: %s', instance_uuid, status, e)
@@ -180,8 +184,12 @@ class MigrationMixin:
             rec = job['rec']
         if rec is None:
             return None
-        # This process's own thread of that migration, if it has one.
+        # This process's own thread of that migration, if it has one. One
+        # whose connection broke (the source's libvirtd restarted) does not
+        # know the end: libvirt does.
         mine = job if job and job['rec']['started_at'] == rec['started_at'] else None
+        if mine is not None and states.connection_lost(mine['error']):
+            mine = None
         src, dst = doms.get(rec['source']), doms.get(rec['dest'])
         result = {'id': rec.get('id'), 'source': rec['source'], 'dest': rec['dest'],
                   'total_mb': 0, 'remaining_mb': 0,
@@ -209,11 +217,19 @@ class MigrationMixin:
                 result.update(self._stats(
                     dst, states.libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED))
         else:
-            # Source defined, no job, no end recorded: libvirt rolled it
-            # back while nobody watched (this process was gone).
-            result['status'] = base.MIGRATION_FAILED
-            result['reason'] = 'ended without completing'
+            result.update(self._settled(src, dst))
         return result
+
+    def _settled(self, src, dst):
+        """No job and no end known (this process was gone, or lost its
+        connection): where the guest runs says how it ended."""
+        if src is not None and self._power(src) == base.RUNNING:
+            return {'status': base.MIGRATION_FAILED,
+                    'reason': 'ended without completing: the source runs'}
+        if dst is not None and self._power(dst) == base.RUNNING:
+            return {'status': base.MIGRATION_COMPLETED}
+        # Between the two (libvirt reconnecting to its QEMUs): ask again.
+        return {'status': base.MIGRATION_RUNNING}
 
     def _stats(self, dom, flag_value):
         try:

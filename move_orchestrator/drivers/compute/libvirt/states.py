@@ -27,6 +27,14 @@ def is_no_domain(error):
     return error_code(error) == libvirt.VIR_ERR_NO_DOMAIN
 
 
+def connection_lost(error):
+    """The daemon went away under the call (restarted): its outcome is
+    unknown, not a failure."""
+    return (isinstance(error, libvirt.libvirtError)
+            and error.get_error_domain() in (libvirt.VIR_FROM_RPC,
+                                             libvirt.VIR_FROM_REMOTE))
+
+
 def is_aborted(error):
     return error_code(error) == libvirt.VIR_ERR_OPERATION_ABORTED
 
