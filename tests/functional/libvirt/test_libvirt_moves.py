@@ -84,3 +84,22 @@ def test_cold_migration_is_refused_cleanly(make_cloud, libvirt_hosts):
     assert '\n' not in doc['reason'] and 'Traceback' not in doc['reason']
     assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host1': 'running'}
     assert cloud.audit() == []
+
+
+def test_source_libvirtd_restarted_during_a_live_migration(make_cloud, libvirt_hosts):
+    # 48 MiB at 8 MiB/s: about 6 s, the restart in the middle.
+    cloud = make_cloud(libvirt__max_bandwidth=8,
+                       libvirt__storage_groups={'host1': 'g', 'host2': 'g'})
+    vm = guests.boot(cloud, 'vm1')
+    doc = cloud.api.move_instance(None, 'vm1', destination='host2')
+    guests.migrating(cloud, doc, minimum_mb=1)
+
+    libvirt_hosts[0].restart()
+    doc = cloud.api.wait_task(None, doc['id'], timeout=90)
+    where = guests.defined_on(libvirt_hosts, vm['uuid'])
+    assert doc['state'] in ('completed', 'reverted'), doc['reason']
+    expected = 'host2' if doc['state'] == 'completed' else 'host1'
+    assert where == {expected: 'running'}
+    assert cloud.instance('vm1')['host'] == expected
+    assert cloud.audit() == []
+    print('after the restart: the move %s' % doc['state'])

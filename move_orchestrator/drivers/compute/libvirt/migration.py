@@ -209,6 +209,10 @@ class MigrationMixin:
             result['reason'] = str(mine['error'])
         elif mine is not None and not mine['done'].is_set():
             result['status'] = base.MIGRATION_RUNNING
+        elif mine is None and src is None and not self.conns.reachable(rec['source']):
+            # Not "undefined there": unknown (its daemon restarting, say).
+            result['status'] = base.MIGRATION_RUNNING
+            result['reason'] = 'source host %s does not answer' % rec['source']
         elif mine is not None or (dst is not None and src is None):
             # Ended without error here (an agent that sees only its own
             # host: the domain left it), or found where it went.
@@ -295,5 +299,17 @@ class MigrationMixin:
                 operation='complete_migration', reason='migration of %s is %s'
                 % (instance_uuid, migration and migration['status']))
         dom = self._dom(instance_uuid, migration['dest'])
-        if dom is not None and self._power(dom) == base.PAUSED:
-            dom.resume()
+        if dom is None:
+            return      # another agent's host: the migration says enough
+        # libvirt resumes the destination itself at the end (also when a
+        # restarted source daemon finishes it): given a moment, it runs.
+        settle = time.monotonic() + 5
+        while self._power(dom) == base.PAUSED and time.monotonic() < settle:
+            time.sleep(0.05)
+        if self._power(dom) == base.PAUSED:
+            try:
+                dom.resume()     # a force-completed (suspended) guest
+            except states.libvirt.libvirtError as e:
+                if states.error_code(e) != states.libvirt.VIR_ERR_OPERATION_INVALID:
+                    raise
+                LOG.info('Destination of %s runs already: %s', instance_uuid, e)
