@@ -10,11 +10,10 @@ except ImportError:     # the driver says so when it is made (hosts.py)
 
 def power_state(state):
     """virDomainState -> a base power state (a domain paused for any reason
-    is PAUSED: the switch-over's revert resumes it)."""
-    if state in (libvirt.VIR_DOMAIN_RUNNING,):
+    is PAUSED: the switch-over's revert resumes it; a blocked one runs)."""
+    if state in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED):
         return base.RUNNING
-    if state in (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PMSUSPENDED,
-                 libvirt.VIR_DOMAIN_BLOCKED):
+    if state in (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PMSUSPENDED):
         return base.PAUSED
     return base.SHUTOFF
 
