@@ -22,7 +22,7 @@ from tests import harness
 from tests import services
 
 HOSTS = ('host1', 'host2')
-FLAVORS = (('l.small', 1, 64, 1),)
+FLAVORS = (('l.small', 1, 64, 1), ('l.big', 2, 96, 2))
 
 
 def _require_libvirt():

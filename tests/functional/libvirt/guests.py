@@ -62,14 +62,15 @@ def defined_on(hosts, instance_uuid):
     return found
 
 
-def boot(cloud, name, host='host1', flavor='l.small'):
+def boot(cloud, name, host='host1', flavor='l.small', power_state='running'):
     """Boot an instance through the inventory and the driver; wait until
     its guest counts."""
     services = cloud.services
     instance = cloud_mod.boot_instance(services, name, host, flavor,
-                                       image='no-image',
+                                       image='no-image', power_state=power_state,
                                        uuid=str(uuid_mod.uuid4()))
-    wait_for(lambda: len(counters(services.driver, instance['uuid'], host)) > 3)
+    if power_state == 'running':
+        wait_for(lambda: len(counters(services.driver, instance['uuid'], host)) > 3)
     return instance
 
 

@@ -7,7 +7,6 @@ import tempfile
 import uuid as uuid_mod
 
 from move_orchestrator.drivers.compute import base
-from move_orchestrator import exception
 from tests.functional.libvirt import daemons
 from tests.functional.libvirt import guests
 
@@ -93,20 +92,23 @@ def test_force_complete_by_suspending(make_driver, libvirt_hosts):
     assert guests.defined_on(libvirt_hosts, uuid) == {'host1': 'running'}
 
 
-def test_copies_outside_a_live_migration_are_refused(make_driver):
+def test_disk_copied_by_libvirt_volume_download(make_driver, libvirt_hosts):
     driver = make_driver()
     spec = dict(SPEC, uuid=str(uuid_mod.uuid4()))
+    uuid = spec['uuid']
     driver.create_disk(spec, 'host1')
-    for call in (lambda: driver.export_disk(spec['uuid'], 'host1'),
-                 lambda: driver.import_disk(spec['uuid'], 'host2', {}, 1),
-                 lambda: driver.resize_disk(spec['uuid'], 'host1', 2)):
-        try:
-            call()
-        except exception.DriverNotSupported:
-            continue
-        raise AssertionError('not refused')
-    driver.resize_disk(spec['uuid'], 'host1', 1)     # same size: a no-op
-    assert driver.delete_disk(spec['uuid'], 'host1') is True
+    guests.qemu_guests.run('qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 1M 1M',
+                           driver.disk_path(uuid, 'host1'))
+    export = driver.export_disk(uuid, 'host1')
+    assert driver.export_disk(uuid, 'host1') == export       # a re-run: the same
+    driver.import_disk(uuid, 'host2', export, 2)
+    driver.import_disk(uuid, 'host2', export, 2)             # there already
+    assert driver.unexport_disk(uuid, 'host1') is True
+    assert driver.unexport_disk(uuid, 'host1') is False
+    assert driver.compare_disks(uuid, 'host1', 'host2')
+    assert driver.describe_host(uuid, 'host2')['disks']['host2']['size_gb'] == 2
+    assert driver.delete_disk(uuid, 'host1') is True
+    assert driver.delete_disk(uuid, 'host2') is True
 
 
 def test_stopped_hosts_leave_nothing_behind(make_driver):

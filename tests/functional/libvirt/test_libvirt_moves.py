@@ -74,15 +74,39 @@ def test_abort_during_a_throttled_live_migration(make_cloud, libvirt_hosts):
     assert cloud.audit() == []
 
 
-def test_cold_migration_is_refused_cleanly(make_cloud, libvirt_hosts):
+@pytest.mark.parametrize('power_state', ['running', 'shutdown'])
+def test_cold_migrate(make_cloud, libvirt_hosts, power_state):
+    cloud = make_cloud()
+    vm = guests.boot(cloud, 'vm1', power_state=power_state)
+    driver = cloud.services.driver
+    reference = str(cloud.tmp / 'reference.qcow2')
+    guests.qemu_guests.run('qemu-img', 'convert', '-U', '-O', 'qcow2',
+                           driver.disk_path(vm['uuid'], 'host1'), reference)
+
+    doc = cloud.move('vm1', destination='host2', live=False)
+    assert (doc['type'], doc['state']) == ('cold-migrate', 'completed'), doc['reason']
+    state = 'running' if power_state == 'running' else 'shut off'
+    assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': state}
+    world = cloud.world('vm1')
+    assert list(world['disks']) == ['host2']
+    if power_state == 'shutdown':   # a running guest may have written since
+        assert guests.qemu_guests.same_disk(reference, world['disks']['host2']['path'])
+    assert cloud.audit() == []
+
+
+def test_resize(make_cloud, libvirt_hosts):
     cloud = make_cloud()
     vm = guests.boot(cloud, 'vm1')
 
-    doc = cloud.move('vm1', destination='host2', live=False)
-    assert (doc['type'], doc['state']) == ('cold-migrate', 'reverted'), doc['reason']
-    assert doc['failed_step'] == 'CopyDisk'
-    assert '\n' not in doc['reason'] and 'Traceback' not in doc['reason']
-    assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host1': 'running'}
+    doc = cloud.move('vm1', destination='host2', flavor='l.big')
+    assert (doc['type'], doc['state']) == ('resize', 'completed'), doc['reason']
+    assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+    world = cloud.world('vm1')
+    assert world['domains']['host2'] == {'state': base.RUNNING, 'vcpus': 2,
+                                         'ram_mb': 96}
+    assert world['disks']['host2']['size_gb'] == 2
+    guests.wait_for(lambda: len(guests.counters(cloud.services.driver, vm['uuid'],
+                                                'host2')) > 3)
     assert cloud.audit() == []
 
 

@@ -8,9 +8,9 @@ Nothing is cached but the connections: every call asks libvirt where the
 domain is defined, whether it runs, whether a job is active, so a conductor
 restarted after a crash sees what really happened.
 
-This slice moves domains live (migration.py). A disk copied between hosts
-outside a live migration (cold migration, resize) is refused with
-DriverNotSupported before anything changed.
+Domains move live by libvirt's migration (migration.py); a disk moves
+outside one (cold migration, resize) by libvirt's volume download stream
+(volumes.py).
 """
 
 import collections
@@ -25,6 +25,7 @@ from move_orchestrator.drivers.compute.libvirt import domain_xml
 from move_orchestrator.drivers.compute.libvirt import hosts
 from move_orchestrator.drivers.compute.libvirt import migration
 from move_orchestrator.drivers.compute.libvirt import states
+from move_orchestrator.drivers.compute.libvirt import volumes
 from move_orchestrator.drivers.compute.qemu import guest
 from move_orchestrator.drivers.compute.qemu import storage
 from move_orchestrator import exception
@@ -39,7 +40,8 @@ def _fail(operation, reason):
     raise exception.DriverError(operation=operation, reason=reason)
 
 
-class LibvirtDriver(migration.MigrationMixin, base.ComputeDriver):
+class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
+                    base.ComputeDriver):
 
     def __init__(self, conf):
         super().__init__(conf)
@@ -52,9 +54,6 @@ class LibvirtDriver(migration.MigrationMixin, base.ComputeDriver):
 
     def close(self):
         self.conns.close()
-
-    def _not_supported(self, operation):
-        raise exception.DriverNotSupported(driver='libvirt', operation=operation)
 
     # -- layout -------------------------------------------------------------
     def _group(self, host):
@@ -265,19 +264,7 @@ class LibvirtDriver(migration.MigrationMixin, base.ComputeDriver):
         path = self.disk_path(instance_uuid, host)
         if not os.path.exists(path):
             _fail('resize_disk', 'no disk for %s on %s' % (instance_uuid, host))
-        if self.img.virtual_size(path) != size_gb * GIB:
-            self._not_supported('resizing a disk (resize)')
-
-    def export_disk(self, instance_uuid, host):
-        self._not_supported('copying a disk outside a live migration '
-                            '(cold migration, resize)')
-
-    def unexport_disk(self, instance_uuid, host):
-        return False
-
-    def import_disk(self, instance_uuid, host, export, size_gb):
-        self._not_supported('copying a disk outside a live migration '
-                            '(cold migration, resize)')
+        self.img.grow(path, size_gb, operation='resize_disk', shrink=shrink)
 
     def delete_disk(self, instance_uuid, host):
         path = self.disk_path(instance_uuid, host)
