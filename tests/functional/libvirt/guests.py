@@ -83,3 +83,10 @@ def migrating(cloud, doc, minimum_mb=0.5):
         return (migration and migration['status'] == 'running'
                 and migration.get('transferred_mb', 0) >= minimum_mb)
     wait_for(moving)
+
+
+def virsh(host, *args):
+    proc = subprocess.run(['virsh', '-q', '-c', host.uri] + list(args),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

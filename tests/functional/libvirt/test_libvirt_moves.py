@@ -127,3 +127,19 @@ def test_source_libvirtd_restarted_during_a_live_migration(make_cloud, libvirt_h
     assert cloud.instance('vm1')['host'] == expected
     assert cloud.audit() == []
     print('after the restart: the move %s' % doc['state'])
+
+
+def test_evacuate(make_cloud, libvirt_hosts):
+    cloud = make_cloud()
+    vm = guests.boot(cloud, 'vm1')
+    # host1's guest dies (its daemon answers still: it is cleaned up).
+    guests.virsh(libvirt_hosts[0], 'destroy', vm['uuid'])
+    cloud.services.inventory.set_host_state('host1', 'down')
+
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('evacuate', 'completed'), doc['reason']
+    cloud.services.inventory.set_host_state('host1', 'up')    # repaired
+    assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+    guests.wait_for(lambda: len(guests.counters(cloud.services.driver, vm['uuid'],
+                                                'host2')) > 3)
+    assert cloud.audit() == []
