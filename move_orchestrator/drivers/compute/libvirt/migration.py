@@ -192,7 +192,7 @@ class MigrationMixin:
             mine = None
         src, dst = doms.get(rec['source']), doms.get(rec['dest'])
         result = {'id': rec.get('id'), 'source': rec['source'], 'dest': rec['dest'],
-                  'total_mb': 0, 'remaining_mb': 0,
+                  'started_at': rec.get('started_at'), 'total_mb': 0, 'remaining_mb': 0,
                   'postcopy_permitted': rec.get('postcopy_permitted', False),
                   'paused': False}
         if src is not None and states.job_active(src):
@@ -252,8 +252,22 @@ class MigrationMixin:
         except states.libvirt.libvirtError as e:
             LOG.info('abortJob of %s: %s', instance_uuid, e)
         job = self._jobs.get(instance_uuid)
-        if job is not None:
+        if job is not None and job['rec']['started_at'] == migration.get('started_at'):
             job['done'].wait(30)
+        elif dom is not None:
+            # Started by a process now gone (a conductor killed): no thread
+            # here writes its end, so the cancel does, once libvirt is done.
+            deadline = time.monotonic() + 30
+            while states.job_active(dom) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            spec, rec = domain_xml.read(dom.XMLDesc(0))
+            if rec and rec.get('id') == migration['id'] and \
+                    self._power(dom) is not None and not states.job_active(dom):
+                try:
+                    self._set_migration(dom, dict(rec, status=base.MIGRATION_CANCELLED))
+                except states.libvirt.libvirtError as e:
+                    if not states.is_no_domain(e):
+                        raise
         after = self.poll_migration(instance_uuid)
         if after and after['status'] == base.MIGRATION_COMPLETED:
             raise exception.MigrationPastSwitchover(instance=instance_uuid)
