@@ -6,7 +6,10 @@ import shutil
 import tempfile
 import uuid as uuid_mod
 
+import pytest
+
 from move_orchestrator.drivers.compute import base
+from move_orchestrator import exception
 from tests.functional.libvirt import daemons
 from tests.functional.libvirt import guests
 
@@ -86,6 +89,10 @@ def test_force_complete_by_suspending(make_driver, libvirt_hosts):
     uuid = spec['uuid']
     _migrate(driver, spec)
     guests.wait_for(lambda: driver.poll_migration(uuid).get('transferred_mb', 0) > 0.5)
+    # libvirt takes auto-converge only when a migration starts: refused.
+    with pytest.raises(exception.DriverNotSupported):
+        driver.tune_migration(uuid, base.TUNE_AUTO_CONVERGE,
+                              {'initial': 20, 'increment': 10})
     driver.force_complete_migration(uuid)
     assert driver.poll_migration(uuid)['paused'] is True
     driver.cancel_migration(uuid)       # 48 s at 1 MiB/s: not waited for
