@@ -108,6 +108,12 @@ class InstanceBusy(Conflict):
     msg_fmt = 'Instance %(instance)s is already being moved by task %(task)s.'
 
 
+class InstanceMoved(InstanceBusy):
+    """The instance left the host a move was made from (another move took
+    it) between the read the move was built from and its lock."""
+    msg_fmt = 'Instance %(instance)s is no longer on host %(host)s.'
+
+
 class HostUnavailable(Conflict):
     msg_fmt = 'Host %(host)s cannot take the instance: %(reason)s'
 

@@ -105,8 +105,14 @@ def get_server(transport, server, endpoints):
 
 def get_notifier(transport, publisher_id, conf=CONF):
     """A Notifier on the versioned topics; the driver comes from
-    ``[oslo_messaging_notifications] driver`` (none: nothing is sent)."""
+    ``[oslo_messaging_notifications] driver`` (none: nothing is sent).
+
+    Payloads go as they are, without JsonPayloadSerializer's to_primitive
+    walk over the whole payload on every state change: a task document is
+    primitive as built (records/tasks.py), and the drivers' jsonutils.dumps
+    still converts anything else it meets.
+    """
     return messaging.Notifier(
         transport, publisher_id=publisher_id,
         topics=conf.notifications.versioned_notifications_topics,
-        serializer=RequestContextSerializer(messaging.JsonPayloadSerializer()))
+        serializer=RequestContextSerializer())

@@ -28,6 +28,7 @@ ERRORS = {
     exc.MarkerNotFound: ('task.marker_not_found', 400),
     exc.Conflict: ('conflict', 409),
     exc.InstanceBusy: ('instance.busy', 409),
+    exc.InstanceMoved: ('instance.moved', 409),
     exc.HostUnavailable: ('host.unavailable', 409),
     exc.NoValidHost: ('host.no_valid_host', 409),
     exc.InsufficientCapacity: ('host.insufficient_capacity', 409),

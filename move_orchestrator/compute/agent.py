@@ -51,7 +51,12 @@ TOPIC_PREFIX = 'move_orchestrator.compute'
 #         refused with ClaimLost when the claim is no longer the move's
 #         current one (db/fencing.py). Signatures unchanged: a conductor
 #         sends it to agents of any version, older ones ignore it.
-VERSION = '1.6'
+#   1.7 - accept_migration and confirm_incoming: a live migration's
+#         destination readies itself and answers where the source sends the
+#         stream and mirrors the disk (start_migration's ``incoming``), then
+#         confirms the arrival itself; no host reaches the other's files.
+#         Both change the host: the claim is checked.
+VERSION = '1.7'
 # The longest a wait_migration call may hold one of the agent's threads.
 MAX_WAIT = 30.0
 
@@ -62,6 +67,7 @@ HOST_OPERATIONS = {
     'shares_storage': 'source', 'resize_disk': 'host', 'export_disk': 'host',
     'unexport_disk': 'host', 'import_disk': 'host',
     'prepare_incoming': 'host', 'start_migration': 'source',
+    'accept_migration': 'host', 'confirm_incoming': 'host',
     'topology': 'host', 'hotplug': 'host', 'hot_unplug': 'host',
 }
 # Port bindings, for conductors pinned below 1.5: the network driver's.

@@ -13,7 +13,9 @@ those.
 
 The decisions are made from the records, so any conductor of the database
 may tick any drain: a child made twice for one instance is refused by the
-instance's lock (InstanceBusy).
+instance's lock (InstanceBusy), and one for an instance that another move
+took off the host since the drain listed it by the lock's check of the host
+(InstanceMoved).
 """
 
 import uuid
@@ -220,6 +222,9 @@ class Drains:
         """A move of the instance, child of the drain; False if none."""
         request = {'instance': instance_uuid}
         instance = self.services.inventory.get_instance(instance_uuid)
+        if instance['host'] != drain['host']:
+            # Another move took it off the host since the tick's listing.
+            return False
         if drain['live'] is False or (
                 drain['live'] and instance['power_state'] != 'running'):
             request['live'] = False   # a stopped guest has nothing to keep
@@ -229,12 +234,16 @@ class Drains:
             values, params = move_request.build_move(
                 self.services.inventory, self.services.conf, request,
                 self.services.allocation_ratios)
+            if values['source_host'] != drain['host']:
+                return False   # moved off since the read above
             values.update(params=params, drain_id=drain['id'],
                           user_id=drain['user_id'],
                           project_id=drain['project_id'])
             move, created = self.services.store.create(values)
         except exception.InstanceBusy:
-            return False   # another conductor made it, or another task
+            # Another conductor made it, or another task moves it (or moved
+            # it off the host: InstanceMoved, checked with the lock).
+            return False
         except exception.MoveOrchestratorException as exc:
             LOG.warning('Drain %s: no move for %s: %s', drain['id'],
                         instance_uuid, exc)

@@ -100,8 +100,8 @@ class JobboardClaims:
         """An operator acted on a move: post it again unless a job for it
         is on the board (a failed move's job was consumed)."""
         self._connect()
-        if not any(job.details.get('move_id') == move_id
-                   for job in self.board.iterjobs(ensure_fresh=True)):
+        if not any((job.details or {}).get('move_id') == move_id
+                   for job in self.board.jobs()):
             self.posted({'id': move_id})
 
     def take_up(self):
@@ -142,7 +142,7 @@ class JobboardClaims:
         renewal, and a job posted here first would let another conductor
         run the move beside it until fencing stops the first."""
         on_board = {(job.details or {}).get('move_id')
-                    for job in self.board.iterjobs(ensure_fresh=True)}
+                    for job in self.board.jobs()}
         horizon = datetime.datetime.now(datetime.timezone.utc).replace(
             tzinfo=None) - datetime.timedelta(seconds=self.conf.claim_expiry)
         now = time.monotonic()
@@ -164,8 +164,8 @@ class JobboardClaims:
         free = self.conf.workers - len(self._claims)
         if free <= 0:
             return 0
-        jobs = sorted(self.board.iterjobs(only_unclaimed=True,
-                                          ensure_fresh=True),
+        jobs = sorted((job for job, owner in self.board.listing()
+                       if owner is None),
                       key=lambda j: j.sequence)   # first posted, first run
         if not jobs:
             return 0

@@ -2,7 +2,8 @@
 
 The claim is renewed by the dispatcher's renewal thread (``jobboard.py``),
 so it lives through long steps (a memory copy), not only between steps;
-``ClaimListener`` checks it at each step's state change. It carries a
+``ClaimListener`` checks it when a step starts or starts reverting and at
+each state change of the flow. It carries a
 fencing token (``db/fencing.py``): a conductor that lost its claim cannot
 write the move again even if it never notices.
 """
@@ -12,24 +13,36 @@ import threading
 from oslo_log import log as logging
 from taskflow import exceptions as tf_exc
 from taskflow.listeners import claims as tf_claims
+from taskflow import states as tf_states
 
 from move_orchestrator import states
 
 LOG = logging.getLogger(__name__)
 
+# Where a move that lost its claim must stop before it acts: a step's start
+# and its revert's. A step's end is checked by the next one's start or the
+# flow's end, and its writes are fenced meanwhile: a check there too would
+# be a board round trip per step for nothing.
+CHECKED_STEP_STATES = (tf_states.RUNNING, tf_states.REVERTING)
+
 
 class ClaimListener(tf_claims.CheckingClaimListener):
-    """TaskFlow's ``CheckingClaimListener`` (checks the claim at each
-    step's state change) with an owner check that survives an unclaimed
-    job (``find_owner`` raises TypeError on one); on a loss the claim is
-    marked lost before the engine is suspended (its writes are fenced
-    anyway).
+    """TaskFlow's ``CheckingClaimListener`` (checks the claim at every
+    state change of a step or flow), checking at a step's start and revert
+    only (``CHECKED_STEP_STATES``) and the flow's changes, with an owner
+    check that survives an unclaimed job (``find_owner`` raises TypeError
+    on one); on a loss the claim is marked lost before the engine is
+    suspended (its writes are fenced anyway).
     """
 
     def __init__(self, engine, claim):
         super().__init__(engine, claim.job, claim.board, claim.conductor,
                          on_job_loss=self._lost)
         self._claim = claim
+
+    def _task_receiver(self, state, details):
+        if state in CHECKED_STEP_STATES:
+            super()._task_receiver(state, details)
 
     def _has_been_lost(self):
         try:

@@ -17,7 +17,10 @@ OPTS = [
     cfg.HostAddressOpt('host_address', default='127.0.0.1',
                        help='Address of this host that the other hosts reach: '
                             'its disk exports (NBD) listen on it, on a free '
-                            'port, while a move copies the disk.'),
+                            'port, while a move copies the disk, and so does '
+                            'a live migration it accepts (its memory stream, '
+                            'and its disk mirror where the disk is not '
+                            'shared).'),
     cfg.StrOpt('guest_kernel', default='',
                help='Multiboot kernel the domains boot with "-kernel". Empty: '
                     'the test guest built from the project\'s source on first '

@@ -16,7 +16,11 @@ OPTS = [
     cfg.StrOpt('compute',
                help='Highest compute agent API version the rpc compute '
                     'driver sends, for example "1.1" while some agents run '
-                    'the previous release. Below 1.5 a disk is copied by '
+                    'the previous release. Below 1.7 a live migration\'s '
+                    'destination is prepared and reached through its files '
+                    '(prepare_incoming, as before) instead of accepting the '
+                    'migration over the network and confirming its '
+                    'arrival itself. Below 1.5 a disk is copied by '
                     'the source\'s agent in one call (copy_disk, which '
                     'needs hosts that see each other\'s files) instead of '
                     'exported and imported over the network. Below 1.4 '

@@ -14,6 +14,12 @@ DRAIN_FIELDS = ('id', 'host', 'state', 'live', 'evacuate', 'total',
 EVENT_FIELDS = ('id', 'kind', 'name', 'state', 'detail', 'user_id',
                 'project_id', 'created_at')
 
+# The conductors' watch reads the unfinished drains, their children and
+# their hosts' instances several times a second: rows, not ORM objects
+# (as db/moves.py).
+_DRAINS = models.Drain.__table__
+_MOVES = models.Move.__table__
+
 
 def drain_to_dict(row):
     return {f: getattr(row, f) for f in DRAIN_FIELDS}
@@ -57,7 +63,8 @@ class DrainStore:
 
     def get(self, drain_id):
         with self.db.reader() as s:
-            row = s.get(models.Drain, drain_id)
+            row = s.execute(sa.select(_DRAINS).where(
+                _DRAINS.c.id == drain_id)).first()
             if row is None:
                 raise exception.TaskNotFound(task=drain_id)
             return drain_to_dict(row)
@@ -84,10 +91,10 @@ class DrainStore:
 
     def list_unfinished(self):
         with self.db.reader() as s:
-            return [drain_to_dict(d) for d in s.scalars(
-                sa.select(models.Drain).where(models.Drain.state.not_in(
+            return [drain_to_dict(d) for d in s.execute(
+                sa.select(_DRAINS).where(_DRAINS.c.state.not_in(
                     (states.COMPLETED, states.REVERTED))).order_by(
-                    models.Drain.created_at))]
+                    _DRAINS.c.created_at))]
 
     def transition(self, drain_id, event, next_state, context=None,
                    reason=None, **values):
@@ -142,6 +149,6 @@ class DrainStore:
     def children(self, drain_id):
         """The drain's moves, oldest first (retries after the tries)."""
         with self.db.reader() as s:
-            return [db_moves.move_to_dict(m) for m in s.scalars(
-                sa.select(models.Move).filter_by(drain_id=drain_id)
-                .order_by(models.Move.created_at, models.Move.id))]
+            return [db_moves.move_to_dict(m) for m in s.execute(
+                sa.select(_MOVES).where(_MOVES.c.drain_id == drain_id)
+                .order_by(_MOVES.c.created_at, _MOVES.c.id))]

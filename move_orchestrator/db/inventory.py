@@ -30,6 +30,11 @@ INSTANCE_FIELDS = ('uuid', 'name', 'host', 'flavor', 'image', 'power_state',
                    'vm_state', 'move_id', 'project_id', 'user_id')
 ALLOCATION_FIELDS = ('consumer_uuid', 'host') + RESOURCES
 
+# Instances are read by every move request and every drain tick: rows, not
+# ORM objects (see db/moves.py).
+_INSTANCES = models.Instance.__table__
+_INSTANCE_COLUMNS = [_INSTANCES.c[f] for f in INSTANCE_FIELDS]
+
 
 class Inventory:
     """The built-in SQL inventory. Every method is one transaction."""
@@ -165,36 +170,45 @@ class Inventory:
     def get_instance(self, ref):
         """By uuid, or by name."""
         with self.db.reader() as s:
-            inst = s.get(models.Instance, ref) or s.scalars(
-                sa.select(models.Instance).filter_by(name=ref)).first()
+            inst = s.execute(sa.select(*_INSTANCE_COLUMNS).where(
+                _INSTANCES.c.uuid == ref)).first() or s.execute(
+                sa.select(*_INSTANCE_COLUMNS).where(
+                    _INSTANCES.c.name == ref)).first()
             if inst is None:
                 raise exception.InstanceNotFound(instance=ref)
             return _to_dict(inst, INSTANCE_FIELDS)
 
     def list_instances(self, host=None):
         with self.db.reader() as s:
-            q = sa.select(models.Instance).order_by(models.Instance.name)
+            q = sa.select(*_INSTANCE_COLUMNS).order_by(_INSTANCES.c.name)
             if host is not None:
-                q = q.filter_by(host=host)
-            return [_to_dict(i, INSTANCE_FIELDS) for i in s.scalars(q)]
+                q = q.where(_INSTANCES.c.host == host)
+            return [_to_dict(i, INSTANCE_FIELDS) for i in s.execute(q)]
 
     def update_instance(self, uuid, **values):
         with self.db.session() as s:
             s.execute(sa.update(models.Instance).filter_by(
                 uuid=uuid).values(**values))
 
-    def lock_instance(self, session, uuid, move_id):
-        """Mark the instance as moved by move_id, atomically; or refuse."""
+    def lock_instance(self, session, uuid, move_id, host=None):
+        """Mark the instance as moved by move_id, atomically; or refuse.
+
+        With ``host``, only while the instance is still there: a move built
+        from an older read of it would move it a second time.
+        """
+        where = [models.Instance.uuid == uuid,
+                 models.Instance.move_id.is_(None)]
+        if host is not None:
+            where.append(models.Instance.host == host)
         res = session.execute(
-            sa.update(models.Instance)
-            .where(models.Instance.uuid == uuid,
-                   models.Instance.move_id.is_(None))
-            .values(move_id=move_id))
+            sa.update(models.Instance).where(*where).values(move_id=move_id))
         if res.rowcount != 1:
             inst = session.get(models.Instance, uuid)
             if inst is None:
                 raise exception.InstanceNotFound(instance=uuid)
-            raise exception.InstanceBusy(instance=uuid, task=inst.move_id)
+            if inst.move_id is not None:
+                raise exception.InstanceBusy(instance=uuid, task=inst.move_id)
+            raise exception.InstanceMoved(instance=uuid, host=host)
 
     def unlock_instance(self, session, uuid, move_id):
         session.execute(

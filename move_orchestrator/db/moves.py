@@ -72,7 +72,8 @@ class MoveStore:
                 if existing is not None:
                     return move_to_dict(existing), False
             self.inventory.lock_instance(s, values['instance_uuid'],
-                                         values['id'])
+                                         values['id'],
+                                         host=values['source_host'])
             move = models.Move(state='accepted', **values)
             s.add(move)
             s.flush()

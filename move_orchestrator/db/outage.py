@@ -220,6 +220,11 @@ def _end_wait(cause, what):
                     'on', cause, time.time() - since, what)
 
 
+# The first wait after a failure; then twice as long each time, up to
+# [conductor] storage_retry_max_interval.
+_FIRST_WAIT = 0.1
+
+
 def call(func, *args, what='a move', **kwargs):
     """``func(*args, **kwargs)``; an outage is waited out in a waiting
     thread (retried with backoff until it is over), raised as
@@ -227,10 +232,24 @@ def call(func, *args, what='a move', **kwargs):
     if not waits():
         with raising_typed():
             return func(*args, **kwargs)
+    # Almost every call succeeds at once: the first attempt is a plain
+    # call, and only a failed one enters tenacity (its Retrying and
+    # per-call state cost more than many a query, on every read of a move).
+    try:
+        return func(*args, **kwargs)
+    except Exception as e:
+        if unavailable_cause(e) is None:
+            raise
+        first = e
+    return _wait_out(first, func, args, kwargs, what)
+
+
+def _wait_out(first, func, args, kwargs, what):
+    """Retry ``func`` with backoff after its first attempt failed with
+    ``first``, an outage, until it is over."""
     waited = []
 
-    def _before_sleep(state):
-        error = state.outcome.exception()
+    def _note(error):
         cause = unavailable_cause(error)
         if not waited or waited[-1] != cause:
             if waited:
@@ -241,10 +260,15 @@ def call(func, *args, what='a move', **kwargs):
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(
             lambda e: unavailable_cause(e) is not None),
-        wait=tenacity.wait_exponential(multiplier=0.1, min=0.1,
+        # Attempt n waits 2 ** n x the first wait (the first was 1 x).
+        wait=tenacity.wait_exponential(multiplier=2 * _FIRST_WAIT,
+                                       min=_FIRST_WAIT,
                                        max=_max_interval()),
-        before_sleep=_before_sleep, reraise=True)
+        before_sleep=lambda state: _note(state.outcome.exception()),
+        reraise=True)
     try:
+        _note(first)
+        time.sleep(_FIRST_WAIT)
         return retrying(func, *args, **kwargs)
     finally:
         if waited:

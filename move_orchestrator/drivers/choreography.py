@@ -11,13 +11,17 @@ how it is undone, so that no host ever reads or writes another's files:
   a resize in place, and the disk is never deleted from under the host
   that keeps using it;
 * a live migration's destination is made as large as the source says its
-  disk is, and built as the source's domain is (its topology).
+  disk is, and built as the source's domain is (its topology); it accepts
+  the migration itself and answers where the source sends the stream and
+  mirrors the disk, and after the switch-over confirms that the guest
+  arrived and runs.
 
 Every function is idempotent: steps call them again after a crash.
 """
 
 from oslo_log import log as logging
 
+from move_orchestrator.drivers.compute import base
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
@@ -78,9 +82,48 @@ def delete_disk(driver, instance_uuid, host, other):
     return driver.delete_disk(instance_uuid, host)
 
 
+def accept_incoming(driver, spec, source, dest):
+    """dest accepts the live migration from source (accept_migration),
+    built as the source's domain is, with a disk as large as the source's;
+    returns what the source needs to reach it. None from an agent too old
+    to accept (before API 1.7): it is prepared as before, and the source
+    reaches it through its files."""
+    spec = _incoming_spec(driver, spec, source, dest)
+    try:
+        return driver.accept_migration(spec, dest, source)
+    except exception.AgentTooOld:
+        driver.prepare_incoming(spec, dest)
+        return None
+
+
+def confirm_arrival(driver, instance_uuid, dest, migration):
+    """After the switch-over: dest confirms that the guest arrived and
+    runs. Returns the finished ``migration`` with the guest's pause from
+    the source's STOP to dest's RESUME where the source could not see the
+    latter."""
+    try:
+        arrived = driver.confirm_incoming(instance_uuid, dest)
+    except exception.AgentTooOld:
+        arrived = driver.describe_host(instance_uuid, dest)['domains'].get(dest)
+    if arrived is None or arrived['state'] != base.RUNNING:
+        raise exception.WorldDiverged(
+            instance=instance_uuid,
+            reason='destination %s does not run the instance' % dest)
+    if migration and migration.get('guest_pause_ms') is None and \
+            migration.get('stopped_at') and arrived.get('resumed_at'):
+        migration = dict(migration, guest_pause_ms=round(
+            (arrived['resumed_at'] - migration['stopped_at']) * 1000, 3))
+    return migration
+
+
 def prepare_incoming(driver, spec, source, dest):
-    """Start dest waiting for the live migration from source, built as the
-    source's domain is, with a disk as large as the source's."""
+    """Start dest waiting for the live migration from source, as before
+    API 1.7: the source makes it listen, through its files."""
+    driver.prepare_incoming(_incoming_spec(driver, spec, source, dest), dest)
+
+
+def _incoming_spec(driver, spec, source, dest):
+    """spec, with the source's topology and disk size."""
     uuid = spec['uuid']
     topology = driver.topology(uuid, source)
     if topology:
@@ -92,7 +135,7 @@ def prepare_incoming(driver, spec, source, dest):
                                         reason='instance %s has no disk on %s'
                                         % (uuid, source))
         spec = dict(spec, disk_bytes=int(round(disk['size_gb'] * GIB)))
-    driver.prepare_incoming(spec, dest)
+    return spec
 
 
 def undo_prepare_incoming(driver, instance_uuid, source, dest):

@@ -4,6 +4,7 @@ Its end is the point of no return. Until then every step can be reversed,
 because the source copy still exists.
 """
 
+from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base as driver_base
 from move_orchestrator import exception
 from move_orchestrator.steps import base
@@ -13,7 +14,7 @@ class SwitchOverMigration(base.MoveStep):
     """Pause the source, run the destination.
 
     Returns the finished migration (its figures: sent, downtime) for the
-    task record.
+    task record, once the destination confirmed the guest runs there.
     """
     phase = 'switch-over'
 
@@ -22,12 +23,9 @@ class SwitchOverMigration(base.MoveStep):
         # first, complete_migration tells a converged migration from a
         # finished one (a re-run) and refuses any other.
         self.driver.complete_migration(instance_uuid)
-        domain = self.driver.describe_host(instance_uuid, dest)['domains'].get(dest)
-        if domain is None or domain['state'] != driver_base.RUNNING:
-            raise exception.WorldDiverged(
-                instance=instance_uuid,
-                reason='destination %s does not run the instance' % dest)
-        return self.driver.poll_migration(instance_uuid)
+        return choreography.confirm_arrival(
+            self.driver, instance_uuid, dest,
+            self.driver.poll_migration(instance_uuid))
 
     def revert(self, instance_uuid, source, dest, **kwargs):
         domains = self.driver.describe(instance_uuid)['domains']

@@ -82,16 +82,18 @@ class RebuildDisk(base.MoveStep):
 
 
 class PrepareIncoming(base.MoveStep):
-    """Start the destination domain waiting for the memory copy.
+    """The destination accepts the memory copy: its domain waits, and it
+    says where the source sends it (``incoming``, for TransferMemory).
 
     It must be built as the source is (a live resize may have plugged
     vCPUs and memory into it), with a disk the size of the source's when
     the disk is mirrored: the choreography asks the source for both.
     """
     phase = 'transfer'
+    default_provides = 'incoming'
 
     def execute(self, new_spec, source, dest):
-        choreography.prepare_incoming(self.driver, new_spec, source, dest)
+        return choreography.accept_incoming(self.driver, new_spec, source, dest)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
         choreography.undo_prepare_incoming(self.driver, instance_uuid, source,
@@ -112,7 +114,7 @@ class TransferMemory(base.MoveStep):
     """
     phase = 'transfer'
 
-    def execute(self, move_id, instance_uuid, source, dest):
+    def execute(self, move_id, instance_uuid, source, dest, incoming=None):
         conf = self.services.conf.conductor
         migration = self.driver.poll_migration(instance_uuid)
         if migration is not None and migration.get('id') != move_id:
@@ -126,7 +128,7 @@ class TransferMemory(base.MoveStep):
         if status not in driver_base.MIGRATION_ACTIVE + (
                 driver_base.MIGRATION_COMPLETED,):
             self.driver.start_migration(instance_uuid, source, dest,
-                                        migration_id=move_id)
+                                        migration_id=move_id, incoming=incoming)
             migration = self.driver.poll_migration(instance_uuid)
         deadline = time.monotonic() + conf.migration_timeout
         policy = self.services.conf.live_migration

@@ -226,6 +226,38 @@ def test_an_instance_another_task_moves_is_waited_for(cloud):
     assert doc['progress']['completed'] == 3
 
 
+def test_no_child_for_an_instance_moved_off_the_host_meanwhile(cloud):
+    """A tick lists the host's instances, then makes their children one
+    at a time: one that another move took off the host in between must not
+    be moved a second time, from where it went."""
+    vm1 = cloud.instance('vm1')
+    assert cloud.move('vm1', destination='host3')['state'] == 'completed'
+    drain = cloud.api.drain_host(None, 'host1')
+    # A tick whose listing was read before vm1 moved offers it.
+    assert not cloud.api.conductor.drains._make_child(
+        cloud.services.drains.get(drain['id']), vm1['uuid'])
+    doc = cloud.api.wait_task(None, drain['id'], timeout=60)
+    assert doc['state'] == 'completed', doc
+    assert vm1['uuid'] not in {c['instance'] for c in doc['children']}
+    assert cloud.instance('vm1')['host'] == 'host3'
+    assert cloud.audit() == []
+
+
+def test_a_move_built_before_its_instance_moved_is_refused(cloud):
+    """The instance's lock checks the host the move was built from."""
+    from move_orchestrator.moves import request as move_request
+    services = cloud.services
+    values, params = move_request.build_move(
+        services.inventory, services.conf, {'instance': 'vm1'},
+        services.allocation_ratios)
+    assert values['source_host'] == 'host1'
+    assert cloud.move('vm1', destination='host3')['state'] == 'completed'
+    before = cloud.snapshot()
+    with pytest.raises(exception.InstanceMoved):
+        services.store.create(dict(values, params=params))
+    assert cloud.snapshot() == before
+
+
 @pytest.mark.parametrize('payload', [{'host': 7}, {'host': ''},
                                      {'host': 'host1', 'live': 'yes'}])
 def test_rpc_drain_payload_refused_before_anything(cloud, payload):

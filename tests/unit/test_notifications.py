@@ -1,7 +1,11 @@
-"""Whether a conductor observes state changes for notifications at all."""
+"""Whether a conductor observes state changes for notifications at all,
+and what it sends."""
+
+import json
 
 from oslo_config import cfg
 import oslo_messaging as messaging
+from oslo_messaging.notify import _impl_test
 
 from move_orchestrator import conf as mo_conf
 from move_orchestrator import notifications
@@ -36,3 +40,23 @@ def test_no_observer_when_switched_off():
     conf, transport = _conf(driver=['log'])
     conf.set_override('notify_on_state_change', False, 'notifications')
     assert notifications.build(None, conf, transport=transport) is None
+
+
+def test_a_task_document_is_sent_as_built(cloud):
+    """The notifier does not walk the payload (to_primitive): the document
+    must be JSON as it is, timestamps included."""
+    conf, transport = _conf(driver=['test'])
+    conf.set_override('notify_on_state_change', True, 'notifications')
+    _impl_test.reset()
+    observer = notifications.build(cloud.services.records, conf,
+                                   transport=transport)
+    move = cloud.move('vm1', destination='host3')
+    try:
+        observer(move['id'], 'completed')
+    finally:
+        observer.stop(timeout=5)
+    [(_ctxt, message, priority, _retry)] = _impl_test.NOTIFICATIONS
+    assert (message['event_type'], priority) == ('move.completed', 'INFO')
+    assert message['payload'] == notifications.payload(
+        cloud.services.records.get_task(move['id']))
+    assert json.loads(json.dumps(message['payload'])) == message['payload']

@@ -186,8 +186,30 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
-    def start_migration(self, instance_uuid, source, dest, migration_id=None):
+    def accept_migration(self, spec, host, source):
+        """On the destination host: prepare_incoming, then listen for the
+        migration from source on the network, with the disk target to
+        mirror into where they do not share storage. Returns what the
+        source needs to reach it (``{'host', 'uri', 'nbd'}``, for
+        start_migration's ``incoming``), so that the source never reaches
+        the destination's files; idempotent."""
+
+    @abc.abstractmethod
+    def confirm_incoming(self, instance_uuid, host):
+        """On the destination host, after the switch-over: the guest arrived
+        and runs there (MigrationFailed if not, in time), and what only
+        the migration needed ends. Returns ``{'host', 'state'}`` and, where
+        known, ``resumed_at`` (when the guest ran again there, seconds since
+        the epoch); idempotent."""
+
+    @abc.abstractmethod
+    def start_migration(self, instance_uuid, source, dest, migration_id=None,
+                        incoming=None):
         """Start the memory copy; returns at once (idempotent).
+
+        ``incoming``: what the destination's accept_migration answered; None
+        for a destination prepared with prepare_incoming, reached through
+        its files (agents before API 1.7).
 
         ``migration_id`` (the move's id) is kept with the migration and
         returned by poll_migration as ``id``: an instance's last migration

@@ -42,8 +42,25 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
                 self._fail('prepare_incoming', 'a %s domain of %s already '
                            'exists on %s' % (dom.state, spec['uuid'], host))
 
+    def accept_migration(self, spec, host, source):
+        """prepare_incoming (its delay and faults); what a source would
+        need to reach host."""
+        self.prepare_incoming(spec, host)
+        return {'host': host, 'uri': 'fake://%s' % host, 'nbd': None}
+
     @fake_operations.operation
-    def start_migration(self, instance_uuid, source, dest, migration_id=None):
+    def confirm_incoming(self, instance_uuid, host):
+        with self._db.session() as s:
+            dom = self._one(s, models.FakeDomain, instance_uuid, host)
+            if dom is None or dom.state != base.RUNNING:
+                raise exception.MigrationFailed(
+                    instance=instance_uuid, reason='the guest does not run on %s'
+                    % host)
+        return {'host': host, 'state': base.RUNNING}
+
+    @fake_operations.operation
+    def start_migration(self, instance_uuid, source, dest, migration_id=None,
+                        incoming=None):
         with self._db.session() as s:
             mig = s.get(models.FakeMigration, instance_uuid)
             if mig is not None and mig.status in base.MIGRATION_ACTIVE:

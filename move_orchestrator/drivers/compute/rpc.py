@@ -41,7 +41,14 @@ CALL_VERSIONS = {'shares_storage': '1.1', 'wait_migration': '1.1',
                  'start_migration': '1.2', 'topology': '1.3', 'hotplug': '1.3',
                  'hot_unplug': '1.3',
                  'tune_migration': '1.4', 'resize_disk': '1.5', 'export_disk': '1.5',
-                 'unexport_disk': '1.5', 'import_disk': '1.5'}
+                 'unexport_disk': '1.5', 'import_disk': '1.5',
+                 'accept_migration': '1.7', 'confirm_incoming': '1.7'}
+
+
+def _later(migration, other):
+    """Whether migration started after other (agents before 1.7 say no
+    start time: theirs is one record per instance)."""
+    return (migration.get('started_at') or 0) > (other.get('started_at') or 0)
 
 
 class RpcDriver(base.ComputeDriver):
@@ -155,13 +162,17 @@ class RpcDriver(base.ComputeDriver):
 
     # -- reading the world -------------------------------------------------------
     def describe(self, instance_uuid):
+        """Every host's part; of the migrations several sources keep (an
+        instance that went and came back), the latest."""
         world = {'domains': {}, 'disks': {}, 'migration': None}
         for host, part in self._each_host('describe_host',
                                           instance_uuid=instance_uuid).items():
             for key in ('domains', 'disks'):
                 world[key].update(part[key])
-            if part['migration'] is not None:
-                world['migration'] = part['migration']
+            migration = part['migration']
+            if migration is not None and (world['migration'] is None or _later(
+                    migration, world['migration'])):
+                world['migration'] = migration
                 self._sources[instance_uuid] = host
         return world
 
@@ -269,8 +280,23 @@ class RpcDriver(base.ComputeDriver):
     def prepare_incoming(self, spec, host):
         return self._call(host, 'prepare_incoming', spec=spec, host=host)
 
-    def start_migration(self, instance_uuid, source, dest, migration_id=None):
+    def accept_migration(self, spec, host, source):
+        """AgentTooOld below 1.7 (pinned, or the agent's): the
+        choreography prepares the destination as before then."""
+        return self._disk_call('accept_migration', host, spec=spec, source=source)
+
+    def confirm_incoming(self, instance_uuid, host):
+        return self._disk_call('confirm_incoming', host, instance_uuid=instance_uuid)
+
+    def start_migration(self, instance_uuid, source, dest, migration_id=None,
+                        incoming=None):
         self._sources[instance_uuid] = source
+        if incoming is not None:
+            # Only a destination of 1.7 answers one; a source older than
+            # that cannot take it (AgentTooOld: the move reverts).
+            return self._call(source, 'start_migration', None, '1.7',
+                              instance_uuid=instance_uuid, source=source, dest=dest,
+                              migration_id=migration_id, incoming=incoming)
         if not self._can_send(source, 'start_migration'):
             # An agent before 1.2 keeps no id: TransferMemory takes no
             # recorded migration for its own and asks again, which such an

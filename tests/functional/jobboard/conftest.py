@@ -22,7 +22,7 @@ REDIS = 'redis://127.0.0.1:6379'
 
 class Cluster:
     def __init__(self, workdir, broker_url, db_url, board, count, expiry,
-                 delay, redis_url=REDIS):
+                 delay, redis_url=REDIS, started=None):
         self.board = board
         self.broker_url = broker_url
         self.conductors = [
@@ -39,7 +39,7 @@ class Cluster:
         first.db_sync()
         self.hosts = harness.seed(first.services)
         self.services = first.services
-        for proc in self.conductors:
+        for proc in self.conductors[:started]:
             proc.start()
         self.api = harness.client(broker_url)
         self.admin = context.get_admin_context()
@@ -100,13 +100,15 @@ def cluster(tmp_path, postgresql_url):  # noqa: F811
 
     @contextlib.contextmanager
     def _make(count=3, expiry=3.0, delay=0.05, db_url=None,
-              redis_url=REDIS):
+              redis_url=REDIS, started=None):
         """``db_url`` and ``redis_url``: other servers than the shared
-        ones (a test that stops them brings its own)."""
+        ones (a test that stops them brings its own); ``started``: how
+        many of the conductors start at once (all by default), the rest
+        left for the test to start."""
         board = 'mo-test-%s' % uuid.uuid4().hex[:12]
         with harness.private_vhost() as broker_url:
             c = Cluster(tmp_path, broker_url, db_url or postgresql_url,
-                        board, count, expiry, delay, redis_url)
+                        board, count, expiry, delay, redis_url, started)
             made.append(c)
             try:
                 yield c

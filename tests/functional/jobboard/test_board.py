@@ -76,6 +76,23 @@ def test_claims_expire_and_only_their_owner_renews_them(boards):
     assert b.owner_of(job) == 'b'
 
 
+def test_listing_gives_every_job_with_its_owner(boards):
+    """The two round trips of a look say what iterjobs' 1 + N say."""
+    a, b = boards('a', expiry=30.0), boards('b', expiry=30.0)
+    for move_id in 'wxyz':
+        a.post('move-%s' % move_id, details={'move_id': move_id})
+    by_move = {j.details['move_id']: j for j in a.jobs()}
+    assert sorted(by_move) == list('wxyz')
+    a.claim(by_move['x'], 'a')
+    b.claim(by_move['y'], 'b')
+    b.claim(by_move['z'], 'b')
+    b.consume(by_move['z'], 'b')
+    owners = {j.details['move_id']: owner for j, owner in b.listing()}
+    assert owners == {'w': None, 'x': 'a', 'y': 'b'}
+    assert {j.details['move_id'] for j in a.iterjobs(
+        only_unclaimed=True, ensure_fresh=True)} == {'w'}
+
+
 def test_bad_jobboard_config_is_refused():
     with pytest.raises(exception.Invalid, match='only redis'):
         redisboard.board_conf(_conf(backend='zookeeper://h:2181'))

@@ -107,8 +107,11 @@ def test_sigterm_hands_moves_over_at_once(cluster):
     """A conductor stopped with SIGTERM suspends its moves after their
     current step and hands their jobs back: another carries them on long
     before their claims would lapse."""
-    with cluster(count=2, expiry=60.0, delay=0.2) as c:
-        leaving = c.conductors[0]
+    # The other conductor starts after the leaving one has stopped:
+    # started together, a loaded machine could let the other claim every
+    # move, and started in between, the moves could end meanwhile.
+    with cluster(count=2, expiry=60.0, delay=0.2, started=1) as c:
+        leaving, other = c.conductors
         name = c.runner_name(leaving)
         docs = c.storm(8)
         harness.wait_for(lambda: [
@@ -117,6 +120,7 @@ def test_sigterm_hands_moves_over_at_once(cluster):
             not in ('accepted', 'completed', 'reverted', 'failed')],
             timeout=60, interval=0.01)
         assert leaving.stop(signal.SIGTERM) == 0
+        other.start()
         done = c.wait_all(docs, timeout=50)
         c.check_world(done)
         assert any(cl['taken_over_from'] == name

@@ -115,11 +115,16 @@ def assert_runs_only_on(cloud, instance, host, power='running'):
                                        'ram_mb': world['domains'][host]['ram_mb']}}
     assert list(world['disks']) == [host]
     assert world['bindings'] == {host: True}
-    # That host's part, looked at alone, is the same.
+    # That host's part, looked at alone, is the same; its migration is the
+    # latest one if it left from there, else one that left before it (each
+    # source keeps its own record).
     migration = world['migration']
-    assert cloud.services.driver.describe_host(inst['uuid'], host) == {
-        'domains': world['domains'], 'disks': world['disks'],
-        'migration': migration if migration and migration['source'] == host else None}
+    part = cloud.services.driver.describe_host(inst['uuid'], host)
+    assert (part['domains'], part['disks']) == (world['domains'], world['disks'])
+    if migration and migration['source'] == host:
+        assert part['migration'] == migration
+    elif part['migration'] is not None:
+        assert part['migration']['started_at'] < migration['started_at']
     pids = qemu_pids(cloud, instance)
     if power == 'running':
         assert len(pids) == 1, pids

@@ -353,7 +353,7 @@ def test_cancel_that_wins_the_switch_over_lock(driver):
     spec = boot(driver)
     wait_for(lambda: counters(driver, spec, 'h1'))
     choreography.prepare_incoming(driver, spec, 'h1', 'h2')
-    with switchover.locked(driver._record_path(spec['uuid'])):
+    with switchover.locked(driver._record_path(spec['uuid'], 'h1')):
         driver.start_migration(spec['uuid'], 'h1', 'h2')
         poll_until(driver, spec, (base.MIGRATION_READY,))
         assert state(driver, spec, 'h1') == base.PAUSED

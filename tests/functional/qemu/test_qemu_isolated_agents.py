@@ -18,6 +18,7 @@ import subprocess
 import pytest
 
 from move_orchestrator import cloud as cloud_mod
+from move_orchestrator.drivers.compute import base
 from tests.functional.qemu import conftest
 from tests.functional.qemu import guests
 from tests.functional.qemu import test_qemu_agents
@@ -30,12 +31,18 @@ if not shutil.which('unshare') or os.geteuid() != 0:
 class IsolatedAgent(test_qemu_agents.Agent):
     """An agent whose instances_path shows its own host (and group) only."""
 
+    qemu_extra = {}     # more [qemu] options of the agents
+
     def __init__(self, tmp_path, host, transport_url, db_url, root, storage_groups=None):
         super().__init__(tmp_path, host, transport_url, db_url, root,
                          storage_groups=storage_groups)
         self.root = root
         self.group = (storage_groups or {}).get(host)
         self.stage = str(tmp_path / ('stage-%s' % host))
+        if self.qemu_extra:
+            with open(self.config, 'a') as f:   # oslo.config merges the section
+                f.write('[qemu]\n' + ''.join('%s = %s\n' % kv
+                                             for kv in self.qemu_extra.items()))
 
     def command(self):
         mounts = [(os.path.join(self.root, self.host), self.host)]
@@ -67,7 +74,10 @@ class IsolatedAgent(test_qemu_agents.Agent):
 
 @pytest.fixture
 def isolated(make_driver, tmp_path, request):
-    yield from test_qemu_agents.run_agents(make_driver, tmp_path, request, IsolatedAgent)
+    extra = getattr(request, 'param', {}).get('agent_qemu')
+    agent_class = (type('Agent', (IsolatedAgent,), {'qemu_extra': extra}) if extra
+                   else IsolatedAgent)
+    yield from test_qemu_agents.run_agents(make_driver, tmp_path, request, agent_class)
 
 
 def _boot(cloud, image, host='host1'):
@@ -139,3 +149,83 @@ def test_agents_of_one_storage_group_share_its_directory_only(isolated, image):
     path = cloud.world('vm1')['disks']['host2']['path']
     assert '/_shared/g/' in path and guests.same_disk(image, path)
     assert cloud.audit() == []
+
+
+def _others(agent, hosts=('host1', 'host2')):
+    """What the agent sees of the other hosts' directories."""
+    return [p for p in agent.sees() if p.split('/')[0] in hosts
+            and p.split('/')[0] != agent.host]
+
+
+def test_agents_that_share_nothing_live_migrate(isolated, image):
+    """The destination accepts the migration and says where to send it; the
+    source sends the memory and mirrors the disk there over the network;
+    the destination confirms the guest arrived. Both ways, so that each
+    host keeps its own record of the migration that left it."""
+    cloud, local, agents = isolated
+    vm = _boot(cloud, image)
+    for source, dest in (('host1', 'host2'), ('host2', 'host1')):
+        doc = cloud.move('vm1', destination=dest)
+        assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
+        guests.assert_runs_only_on(cloud, vm, dest)     # no QEMU left on source
+        assert guests.qmp_query(cloud, vm, dest, 'query-status')['status'] == 'running'
+        assert guests.same_disk(image, cloud.world('vm1')['disks'][dest]['path'])
+        migration = cloud.world('vm1')['migration']
+        assert (migration['source'], migration['dest'], migration['id']) == (
+            source, dest, doc['id'])
+        assert os.path.exists(os.path.join(local.root, source, '_migrations',
+                                           vm['uuid'] + '.json'))
+        # The guest's pause: the source's STOP to the destination's RESUME,
+        # each seen on its own host.
+        switch = [t for t in doc['subtasks'] if t['name'] == 'SwitchOverMigration'][0]
+        assert switch['result']['guest_pause_ms'] > 0
+        assert _others(agents['host1']) == [] and _others(agents['host2']) == []
+    assert cloud.audit() == []
+
+
+@pytest.mark.parametrize('isolated', [{
+    'task_faults': ['TransferMemory.execute.before=fail_once'],
+}], indirect=True, ids=['revert'])
+def test_a_live_migration_between_agents_that_share_nothing_reverts(isolated, image):
+    """Reverted after the destination accepted: its waiting QEMU, its
+    arrival watcher and its disk target are gone, the guest runs on."""
+    cloud, local, agents = isolated
+    vm = _boot(cloud, image)
+    doc = cloud.move('vm1', destination='host2')
+    assert (doc['type'], doc['state']) == ('live-migrate', 'reverted'), doc['reason']
+    assert doc['failed_step'] == 'TransferMemory'
+    guests.assert_runs_only_on(cloud, vm, 'host1')
+    assert guests.qmp_query(cloud, vm, 'host1', 'query-status')['status'] == 'running'
+    assert agents['host2'].sees() == ['host2']
+    guests.wait_for(lambda: _arrival_watchers(local.root) == [])
+
+
+@pytest.mark.parametrize('isolated', [{'agent_qemu': {'max_bandwidth': 2}}],
+                         indirect=True, ids=['throttled'])
+def test_a_live_migration_between_agents_that_share_nothing_is_aborted(isolated, image):
+    """Aborted during the copy (48 MiB at 2 MiB/s): the source's agent
+    cancels it, the destination's incoming QEMU fails and is destroyed."""
+    cloud, local, agents = isolated
+    vm = _boot(cloud, image)
+    doc = cloud.api.move_instance(None, 'vm1', destination='host2')
+    guests.migrating(cloud, doc)
+    cloud.api.abort_task(None, doc['id'])
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert doc['state'] == 'reverted', doc['reason']
+    assert cloud.world('vm1')['migration']['status'] == base.MIGRATION_CANCELLED
+    guests.assert_runs_only_on(cloud, vm, 'host1')
+    assert agents['host2'].sees() == ['host2']
+    guests.wait_for(lambda: _arrival_watchers(local.root) == [])
+
+
+def _arrival_watchers(root):
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b'arrival.py' in cmdline and root.encode() in cmdline:
+            found.append(int(pid))
+    return found

@@ -28,7 +28,8 @@ HOSTS = ('host1', 'host2', 'host3', 'host4')
 @pytest.fixture
 def make_upgrade_cloud(tmp_path):
     """factory(agent_version, cap): a seeded demo cloud whose agents serve
-    agent_version, driven with [upgrade_levels] compute = cap."""
+    agent_version (or {host: version}, the newest for the others), driven
+    with [upgrade_levels] compute = cap."""
     opened = []
 
     def factory(agent_version, cap, **overrides):
@@ -44,7 +45,9 @@ def make_upgrade_cloud(tmp_path):
         for host in HOSTS:
             manager = agent_mod.ComputeAgentManager(host, driver,
                                                     db=cloud.services.db)
-            manager.target = messaging.Target(version=agent_version)
+            version = (agent_version.get(host, agent_mod.VERSION)
+                       if isinstance(agent_version, dict) else agent_version)
+            manager.target = messaging.Target(version=version)
             server = messaging.get_rpc_server(
                 transport, messaging.Target(topic=agent_mod.topic(host), server=host),
                 [manager], executor='threading', serializer=rpc.RequestContextSerializer(),
@@ -70,7 +73,8 @@ def _stop(server):
 
 
 @pytest.mark.parametrize('agents,cap', [('1.0', '1.0'), ('1.1', '1.1'), ('1.2', None),
-                                        ('1.3', None), ('1.4', '1.4')])
+                                        ('1.3', None), ('1.4', '1.4'), ('1.6', None),
+                                        ('1.7', '1.6'), ('1.7', None)])
 def test_moves_through_agents_of_the_release_the_cap_names(make_upgrade_cloud, agents, cap):
     cloud = make_upgrade_cloud(agents, cap)
     doc = cloud.move('vm1', destination='host3')
@@ -143,6 +147,12 @@ def test_a_deposed_conductor_changes_nothing_through_the_agents(make_upgrade_clo
         driver.power_off(uuid, 'host3')
     with pytest.raises(exception.ClaimLost):
         driver.destroy(uuid, 'host3')
+    # Accepting and confirming a live migration change the host too.
+    with pytest.raises(exception.ClaimLost):
+        driver.accept_migration(dict(cloud.instance('vm1'), uuid=uuid), 'host2', 'host3')
+    with pytest.raises(exception.ClaimLost):
+        driver.confirm_incoming(uuid, 'host3')
+    assert 'host2' not in driver.describe(uuid)['domains']
     world = driver.describe_host(uuid, 'host3')     # reads are served
     assert world['domains']['host3']['state'] == 'running'
     assert world['disks']['host3']
@@ -226,3 +236,24 @@ def test_stall_actions_below_1_4_are_refused_by_type(make_upgrade_cloud):
     with pytest.raises(exception.AgentTooOld):
         cloud.services.driver.tune_migration(uuid, 'pause')
     assert cloud.audit() == []
+
+
+def test_a_live_migration_from_an_agent_before_1_7_to_one_of_1_7_reverts(make_upgrade_cloud):
+    """A known limit of a mixed-version route: a destination of 1.7 accepts
+    the migration, and a source before 1.7 cannot take what it answered
+    (AgentTooOld); the move reverts and the guest stays where it was. Set
+    [upgrade_levels] compute below 1.7 until every agent serves it."""
+    cloud = make_upgrade_cloud({'host1': '1.6'}, None)
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'reverted', doc['reason']
+    failed = [s for s in doc['subtasks'] if s['name'] == 'TransferMemory'][0]
+    assert failed['error']['type'] == 'AgentTooOld'
+    uuid = cloud.instance('vm1')['uuid']
+    assert cloud.instance('vm1')['host'] == 'host1'
+    assert list(cloud.services.driver.describe(uuid)['domains']) == ['host1']
+    assert cloud.audit() == []
+    # Pinned below 1.7, the same route completes.
+    cloud.override('compute', '1.6', 'upgrade_levels')
+    cloud.services.driver._clients.clear()
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'completed', doc['reason']

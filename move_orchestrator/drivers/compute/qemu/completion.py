@@ -8,6 +8,7 @@ does; the completion timeout (``[qemu] completion_timeout_per_gib``) takes
 where it was when the migration ends without it.
 """
 
+import contextlib
 import time
 
 from oslo_log import log as logging
@@ -96,12 +97,76 @@ class CompletionMixin:
             LOG.warning('Live migration of %s ended; its paused guest could not be '
                         'resumed: %s', instance_uuid, e)
 
+    def cancel_migration(self, instance_uuid):
+        path = self._record_path(instance_uuid)
+        if path is None:
+            return False        # never migrated: nothing to cancel
+        # Under the lock the switch-over watcher takes: one of the two wins.
+        with switchover.locked(path):
+            return self._cancel_locked(instance_uuid)
+
+    def _cancel_locked(self, instance_uuid):
+        current = self.poll_migration(instance_uuid, act=False)
+        rec = self._record(instance_uuid)
+        if current is not None and current['status'] == base.MIGRATION_COMPLETED \
+                and self._ends(rec, instance_uuid)[0].pid() is not None:
+            raise exception.MigrationPastSwitchover(instance=instance_uuid)
+        if current is None or current['status'] not in base.MIGRATION_ACTIVE:
+            return False
+        rec['continued'] = rec['continued'] or current.get('qemu_status') in \
+            migration.PAST_CONTINUE + ('completed',)
+        if rec['continued'] and self._source_runs(rec, instance_uuid):
+            # The switch-over began, then was undone: its destination never
+            # confirmed it runs (it died, say) and the switch-over's revert
+            # resumed the source. Nothing is left to cancel.
+            self._cancel(instance_uuid, rec, base.MIGRATION_CANCELLED,
+                         'the switch-over was undone: the source runs')
+            LOG.info('Live migration of %s: its switch-over was undone, the source '
+                     'runs again', instance_uuid)
+            return True
+        if rec['continued']:
+            raise exception.MigrationPastSwitchover(instance=instance_uuid)
+        self._cancel(instance_uuid, rec, base.MIGRATION_CANCELLED)
+        LOG.info('Live migration of %s cancelled; the source keeps running', instance_uuid)
+        return True
+
+    def _source_runs(self, rec, instance_uuid):
+        src = self._ends(rec, instance_uuid)[0]
+        try:
+            return src.status() == 'running'
+        except exception.DriverError:
+            return False    # cannot tell: not undone
+
+    def _cancel(self, instance_uuid, rec, status, error=None):
+        """Stop the memory copy and the mirror; the source runs again."""
+        src, dst = self._ends(rec, instance_uuid)
+        deadline = time.monotonic() + self.opts.operation_timeout
+        with src.qmp() as q:
+            if rec['migrate_started']:
+                q.execute('migrate_cancel')
+            if rec['block']:
+                try:
+                    q.execute('block-job-cancel', device=rec['job'], force=True)
+                except qmp.QMPError:
+                    pass    # already gone
+            while time.monotonic() < deadline:
+                busy = q.execute('query-migrate').get('status') in (
+                    'cancelling', 'setup', 'active', 'pre-switchover', 'device')
+                jobs = q.execute('query-block-jobs') if rec['block'] else []
+                if not busy and not any(j['device'] == rec['job'] for j in jobs):
+                    break
+                time.sleep(0.005)
+            if q.execute('query-status')['status'] != 'running':
+                q.execute('cont')
+        self._stop_target(rec, dst)
+        self._finish(instance_uuid, rec, status, error)
+
     def complete_migration(self, instance_uuid):
         current = self.poll_migration(instance_uuid, act=False)
         rec = self._record(instance_uuid)
         if rec is not None and rec['status'] == base.MIGRATION_COMPLETED:
             dst = self._ends(rec, instance_uuid)[1]
-            if (dst.read_definition() or {}).get('incoming'):
+            if not rec.get('incoming') and (dst.read_definition() or {}).get('incoming'):
                 dst.write_definition({'spec': dst.read_definition()['spec']})
             return
         if current is None or current['status'] not in (base.MIGRATION_READY,
@@ -111,19 +176,24 @@ class CompletionMixin:
                                         % instance_uuid)
         src, dst = self._ends(rec, instance_uuid)
         deadline = time.monotonic() + self.opts.operation_timeout
+        accepted = bool(rec.get('incoming'))
+        path = self._record_path(instance_uuid, rec['source'])
         # The destination listens from before the switch-over: its RESUME
-        # (and MIGRATION completed, after a post-copy) cannot be missed.
-        with src.qmp() as q, dst.qmp() as qd:
+        # (and MIGRATION completed, after a post-copy) cannot be missed. One
+        # that accepted the migration is not looked at from here: it
+        # confirms the arrival itself (confirm_incoming).
+        with src.qmp() as q, (contextlib.nullcontext() if accepted
+                              else dst.qmp()) as qd:
             # Done by the watcher already, as a rule; if it is gone, here.
-            if not switchover.switch_over(q, self._record_path(instance_uuid),
-                                          rec.get('id'), deadline):
+            if not switchover.switch_over(q, path, rec.get('id'), deadline):
                 _mfail(instance_uuid, 'it was cancelled at its switch-over')
             rec = self._record(instance_uuid)
             info = self._wait_switched(q, qd, instance_uuid, rec, deadline)
-        if rec['block']:
-            mirror.stop_nbd(dst)
-        dst.write_definition({'spec': dst.read_definition()['spec']})
-        rec.update(switchover.figures(self._record_path(instance_uuid), rec))
+        if not accepted:
+            if rec['block']:
+                mirror.stop_nbd(dst)
+            dst.write_definition({'spec': dst.read_definition()['spec']})
+        rec.update(switchover.figures(path, rec))
         rec.update(downtime_ms=info.get('downtime'), total_time_ms=info.get('total-time'),
                    transferred_mb=round(info.get('ram', {}).get('transferred', 0) / MIB, 1))
         self._finish(instance_uuid, rec, base.MIGRATION_COMPLETED)
@@ -140,6 +210,8 @@ class CompletionMixin:
             if status in ('failed', 'cancelled'):
                 self._finish(instance_uuid, rec, base.MIGRATION_FAILED, status)
                 _mfail(instance_uuid, 'the switch-over %s' % status)
+            if qd is None and status == 'completed':
+                return info     # all sent: the destination confirms the rest
             if status == 'completed' and rec.get('paused'):
                 stall.resume_destination(qd)
             done = (status == 'completed'
@@ -152,7 +224,7 @@ class CompletionMixin:
                 _mfail(instance_uuid, 'the destination did not start in %ss'
                        % self.opts.operation_timeout)
             try:
-                (qd if status == 'completed' else q).wait_event(
+                (qd if status == 'completed' and qd else q).wait_event(
                     ('MIGRATION', 'RESUME'), timeout=min(left, 0.2))
             except qmp.QMPError as e:
                 if e.kwargs.get('operation') != 'wait_event':

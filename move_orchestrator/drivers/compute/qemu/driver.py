@@ -3,10 +3,13 @@
 Layout under ``[qemu] instances_path``::
 
     <host>/<uuid>/            domain files (see process.py), disk.qcow2, disk.json,
-                              nbd.json while the disk is exported (nbd.py)
+                              nbd.json while the disk is exported (nbd.py),
+                              incoming.json and arrival.json while a live
+                              migration it accepted comes in (incoming.py)
+    <host>/_migrations/<uuid>.json
+                              the last live migration of the instance from host
     _shared/<group>/<uuid>/   disk.qcow2 of hosts sharing storage, and users/<host>
                               for each host of the group defining the domain
-    _migrations/<uuid>.json   the last live migration of the instance
 
 An operation on a host reads and writes only that host's directory (and its
 storage group's): an agent runs where it cannot see the others. A disk goes
@@ -28,6 +31,7 @@ from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import completion
 from move_orchestrator.drivers.compute.qemu import guest
 from move_orchestrator.drivers.compute.qemu import hotplug
+from move_orchestrator.drivers.compute.qemu import incoming as incoming_mod
 from move_orchestrator.drivers.compute.qemu import migration
 from move_orchestrator.drivers.compute.qemu import nbd
 from move_orchestrator.drivers.compute.qemu import process
@@ -38,7 +42,6 @@ from move_orchestrator import exception
 LOG = logging.getLogger(__name__)
 
 SHARED = '_shared'
-MIGRATIONS = '_migrations'
 
 # QMP run states -> driver power states.
 _STATES = {
@@ -54,7 +57,8 @@ def _fail(operation, reason):
 
 
 class QemuDriver(stall.StallMixin, completion.CompletionMixin,
-                 migration.MigrationMixin, hotplug.HotplugMixin, base.ComputeDriver):
+                 incoming_mod.IncomingMixin, migration.MigrationMixin,
+                 hotplug.HotplugMixin, base.ComputeDriver):
 
     def __init__(self, conf):
         super().__init__(conf)
@@ -100,8 +104,8 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
         path = os.path.join(self.root, host)
         if not os.path.isdir(path):
             return []
-        return sorted(u for u in os.listdir(path)
-                      if os.path.isdir(os.path.join(path, u)))
+        return sorted(u for u in os.listdir(path) if not u.startswith('_')
+                      and os.path.isdir(os.path.join(path, u)))
 
     def _disk_seen_from(self, instance_uuid, host):
         """Whether the instance's existing disk counts as host's.
@@ -254,7 +258,8 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
     def destroy(self, instance_uuid, host):
         dom = self._domain(instance_uuid, host)
         existed = dom.stop() or dom.read_definition() is not None
-        for name in ('domain.json', 'serial.log'):
+        for name in ('domain.json', 'serial.log', 'incoming.json', 'arrival.json',
+                     'arrival.log'):
             process.remove(dom.path(name))
         with contextlib.suppress(OSError):
             os.rmdir(dom.dir)

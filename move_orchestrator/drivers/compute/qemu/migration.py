@@ -13,10 +13,14 @@ mirror the disk into an NBD export of the destination (``drive-mirror``);
 the memory copy starts once the mirror is ready, and the mirror is finished
 (``block-job-cancel`` of a ready job) while the source is paused.
 
-The migration record (``_migrations/<uuid>.json``) holds only what QEMU does
-not know (hosts, start time, steps taken); the status comes from
-``query-migrate`` on the source and ``query-status`` on the destination, and
-is written to the record once final (completed, failed, cancelled).
+The migration record (``<source>/_migrations/<uuid>.json``, on the source's
+side: no host reads another's) holds only what QEMU does not know (hosts,
+start time, steps taken); the status comes from ``query-migrate`` on the
+source, and is written to the record once final (completed, failed,
+cancelled). A migration to a destination that accepted it
+(``accept_migration``, incoming.py) reaches it over the network only: its
+stream and disk mirror go to the addresses the destination gave, and the
+destination confirms the arrival itself (``confirm_incoming``).
 """
 
 import os
@@ -35,6 +39,7 @@ from move_orchestrator import exception
 LOG = logging.getLogger(__name__)
 
 MIB = 1 << 20
+MIGRATIONS = '_migrations'
 FINAL = (base.MIGRATION_COMPLETED, base.MIGRATION_FAILED, base.MIGRATION_CANCELLED)
 _ACTIVE = ('setup', 'active', 'pre-switchover', 'device', 'postcopy-active',
            'postcopy-paused', 'postcopy-recover', 'wait-unplug')
@@ -51,21 +56,55 @@ class MigrationMixin:
     """Live migration operations of QemuDriver."""
 
     # -- record -------------------------------------------------------------
-    def _record_path(self, instance_uuid):
-        return os.path.join(self.root, '_migrations', instance_uuid + '.json')
+    def _record_path(self, instance_uuid, host=None):
+        """The record of the instance's latest migration from host (None:
+        from any host this process sees), or None when there is none."""
+        if host is None:
+            host = self._record_source(instance_uuid)
+        if host is None:
+            return None
+        return os.path.join(self.root, host, MIGRATIONS, instance_uuid + '.json')
+
+    def _record_source(self, instance_uuid):
+        """The host the latest recorded migration left from."""
+        self._adopt_shared_record(instance_uuid)
+        latest = None
+        for host in self._hosts():
+            rec = process.read_json(self._record_path(instance_uuid, host))
+            if rec and (latest is None or rec['started_at'] > latest[0]):
+                latest = (rec['started_at'], host)
+        return latest and latest[1]
+
+    def _adopt_shared_record(self, instance_uuid):
+        """Agents before API 1.7 kept records in ``<root>/_migrations``,
+        shared by every host: a migration in flight across an upgrade has
+        its record moved beside its source's, where it is looked for now."""
+        shared = os.path.join(self.root, MIGRATIONS, instance_uuid + '.json')
+        rec = process.read_json(shared)
+        if rec is None:
+            return
+        path = self._record_path(instance_uuid, rec['source'])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.replace(shared, path)
+        LOG.info('Migration record of %s moved from %s to %s (written by an '
+                 'agent before API 1.7)', instance_uuid, shared, path)
 
     def _record(self, instance_uuid):
-        return process.read_json(self._record_path(instance_uuid))
+        path = self._record_path(instance_uuid)
+        return process.read_json(path) if path else None
 
     def _save(self, instance_uuid, rec):
-        os.makedirs(os.path.dirname(self._record_path(instance_uuid)), exist_ok=True)
-        process.write_json(self._record_path(instance_uuid), rec)
+        path = self._record_path(instance_uuid, rec['source'])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        process.write_json(path, rec)
 
     def _ends(self, rec, instance_uuid):
         return (self._domain(instance_uuid, rec['source']),
                 self._domain(instance_uuid, rec['dest']))
 
-    def _uri(self, dst):
+    def _uri(self, rec, dst):
+        if rec.get('incoming'):
+            return rec['incoming']['uri']
         return 'unix:' + dst.path('migrate.sock')
 
     # -- operations ---------------------------------------------------------
@@ -93,7 +132,8 @@ class MigrationMixin:
         dom.write_definition({'spec': spec, 'incoming': True})
         self._start(dom, incoming=True)
 
-    def start_migration(self, instance_uuid, source, dest, migration_id=None):
+    def start_migration(self, instance_uuid, source, dest, migration_id=None,
+                        incoming=None):
         rec = self._record(instance_uuid)
         if rec and self.poll_migration(instance_uuid, act=False)['status'] in \
                 base.MIGRATION_ACTIVE:
@@ -109,30 +149,25 @@ class MigrationMixin:
         if src.status() != 'running':
             raise exception.DriverError(operation='start_migration', reason='source '
                                         'domain on %s is not running' % source)
-        if dst.status() != 'inmigrate':
+        block = not self.shares_storage(source, dest)
+        if incoming is None and dst.status() != 'inmigrate':
             raise exception.DriverError(operation='start_migration', reason='destination '
                                         'on %s is not waiting for a migration' % dest)
-        block = not self.shares_storage(source, dest)
+        if incoming is not None and block and not incoming.get('nbd'):
+            raise exception.DriverError(operation='start_migration', reason='destination '
+                                        '%s gave no disk target to mirror into' % dest)
         spec = src.read_definition()['spec']
         rec = {'id': migration_id, 'source': source, 'dest': dest, 'block': block,
                'status': base.MIGRATION_RUNNING, 'started_at': time.time(),
                'ram_mb': spec['ram_mb'], 'migrate_started': False,
                'postcopy_permitted': self.opts.permit_post_copy,
                'continued': False, 'job': 'mirror-%s' % instance_uuid[:8],
+               'incoming': incoming,
                'disk_bytes': (self.img.virtual_size(self.disk_path(instance_uuid, source))
                               if block else 0)}
         self._save(instance_uuid, rec)
-        with dst.qmp() as q:
-            q.execute('migrate-set-capabilities', capabilities=[
-                {'capability': 'postcopy-ram', 'state': rec['postcopy_permitted']},
-                {'capability': 'events', 'state': True}])
-            if block:
-                mirror.export_disk(q, dst)
-            try:
-                q.execute('migrate-incoming', uri=self._uri(dst))
-            except qmp.QMPError as e:
-                if 'already' not in str(e):    # a re-run after a crash
-                    raise
+        if incoming is None:
+            self._listen(dst, rec)
         bandwidth = self.opts.max_bandwidth * MIB or UNLIMITED_BANDWIDTH
         with src.qmp() as q:
             q.execute('migrate-set-capabilities', capabilities=[
@@ -143,19 +178,36 @@ class MigrationMixin:
                 stall.HELD, **{'max-bandwidth': bandwidth,
                                'downtime-limit': self.opts.downtime_limit_ms}))
             # Listening before the copy starts: it continues at convergence.
-            rec['watcher'] = switchover.spawn(src, dst, self._record_path(instance_uuid),
-                                              migration_id, self.opts.operation_timeout)
+            rec['watcher'] = switchover.spawn(
+                src, None if incoming else dst,
+                self._record_path(instance_uuid, source), migration_id,
+                self.opts.operation_timeout)
             self._save(instance_uuid, rec)
             self._maybe_migrate(q, instance_uuid, rec, dst)
         LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
                  source, dest, ' with a disk mirror' if block else '')
 
+    def _listen(self, dst, rec):
+        """A destination prepared, not accepted (an agent before 1.7): it
+        is made to listen from here, which needs its files."""
+        with dst.qmp() as q:
+            q.execute('migrate-set-capabilities', capabilities=[
+                {'capability': 'postcopy-ram', 'state': rec['postcopy_permitted']},
+                {'capability': 'events', 'state': True}])
+            if rec['block']:
+                mirror.export_disk(q, dst)
+            # Asked, not told by an error's text: listening already after a
+            # crash, the destination reports the incoming migration's status.
+            if 'status' not in q.execute('query-migrate'):
+                q.execute('migrate-incoming', uri=self._uri(rec, dst))
+
     def _keep_watched(self, instance_uuid, rec):
         """Start the migration's switch-over watcher again if it is gone."""
-        path = self._record_path(instance_uuid)
+        path = self._record_path(instance_uuid, rec['source'])
         if not rec.get('continued') and not switchover.alive(rec.get('watcher'), path):
             src, dst = self._ends(rec, instance_uuid)
-            rec['watcher'] = switchover.spawn(src, dst, path, rec.get('id'),
+            rec['watcher'] = switchover.spawn(src, None if rec.get('incoming') else dst,
+                                              path, rec.get('id'),
                                               self.opts.operation_timeout)
             self._save(instance_uuid, rec)
 
@@ -169,7 +221,7 @@ class MigrationMixin:
             job = jobs.get(rec['job'])
             if job is None or not job.get('ready'):
                 return
-        q.execute('migrate', uri=self._uri(dst))
+        q.execute('migrate', uri=self._uri(rec, dst))
         rec['migrate_started'] = True
         self._save(instance_uuid, rec)
 
@@ -183,7 +235,7 @@ class MigrationMixin:
         # from a process that died before writing it down): its target may
         # be gone, so start over rather than follow it.
         mirror.drop(q, rec, deadline=time.monotonic() + self.opts.operation_timeout)
-        mirror.start(q, rec['job'], dst)
+        mirror.start(q, rec['job'], mirror.target(rec, dst))
         rec['mirror_started'] = True
         self._save(instance_uuid, rec)
 
@@ -205,7 +257,7 @@ class MigrationMixin:
             return None
         total = rec['ram_mb'] + rec['disk_bytes'] / MIB
         result = {'id': rec.get('id'), 'source': rec['source'], 'dest': rec['dest'],
-                  'status': rec['status'],
+                  'status': rec['status'], 'started_at': rec['started_at'],
                   'total_mb': total, 'remaining_mb': total,
                   'postcopy': rec.get('postcopy', False),
                   'postcopy_permitted': rec.get('postcopy_permitted', True),
@@ -215,14 +267,14 @@ class MigrationMixin:
             if rec.get('error'):
                 result['error'] = rec['error']
             for key in ('downtime_ms', 'total_time_ms', 'transferred_mb',
-                        'guest_pause_ms', 'switchover_wait_ms'):
+                        'guest_pause_ms', 'switchover_wait_ms', 'stopped_at'):
                 if rec.get(key) is not None:
                     result[key] = rec[key]
             return result
         src, dst = self._ends(rec, instance_uuid)
         if src.pid() is None:
             # The source is gone: the guest lives on only if the destination runs.
-            if rec['continued'] and self._dest_done(dst):
+            if rec['continued'] and self._arrived(rec, dst):
                 self._finish(instance_uuid, rec, base.MIGRATION_COMPLETED)
             else:
                 self._finish(instance_uuid, rec, base.MIGRATION_FAILED,
@@ -253,7 +305,7 @@ class MigrationMixin:
         if qstatus in ('pre-switchover',) + PAST_CONTINUE:
             result['status'] = base.MIGRATION_READY
         elif qstatus == 'completed':
-            done = self._dest_done(dst)
+            done = self._arrived(rec, dst)
             result['status'] = base.MIGRATION_COMPLETED if done else base.MIGRATION_READY
         elif qstatus in ('failed', 'cancelled'):
             status = (base.MIGRATION_CANCELLED if qstatus == 'cancelled'
@@ -268,7 +320,7 @@ class MigrationMixin:
                 except (qmp.QMPError, exception.DriverError) as e:
                     LOG.warning('Live migration of %s %s; its disk mirror could not be '
                                 'cancelled: %s', instance_uuid, qstatus, e)
-                mirror.stop_nbd(dst)
+                self._stop_target(rec, dst)
             if rec.get('paused'):
                 self._resume_source(src, instance_uuid)
             self._finish(instance_uuid, rec, status, info.get('error-desc'))
@@ -318,66 +370,18 @@ class MigrationMixin:
         job = {j['device']: j for j in q.execute('query-block-jobs')}.get(rec['job'])
         return job is None or job.get('ready', False)
 
-    def cancel_migration(self, instance_uuid):
-        # Under the lock the switch-over watcher takes: one of the two wins.
-        with switchover.locked(self._record_path(instance_uuid)):
-            return self._cancel_locked(instance_uuid)
+    def _arrived(self, rec, dst):
+        """Whether the guest runs on the destination, as far as the source
+        can tell: one that accepted the migration is not looked at from
+        here (it confirms the arrival itself, confirm_incoming)."""
+        return bool(rec.get('incoming')) or self._dest_done(dst)
 
-    def _cancel_locked(self, instance_uuid):
-        current = self.poll_migration(instance_uuid, act=False)
-        rec = self._record(instance_uuid)
-        if current is not None and current['status'] == base.MIGRATION_COMPLETED \
-                and self._ends(rec, instance_uuid)[0].pid() is not None:
-            raise exception.MigrationPastSwitchover(instance=instance_uuid)
-        if current is None or current['status'] not in base.MIGRATION_ACTIVE:
-            return False
-        rec['continued'] = rec['continued'] or current.get('qemu_status') in \
-            PAST_CONTINUE + ('completed',)
-        if rec['continued'] and self._source_runs(rec, instance_uuid):
-            # The switch-over began, then was undone: its destination never
-            # confirmed it runs (it died, say) and the switch-over's revert
-            # resumed the source. Nothing is left to cancel.
-            self._cancel(instance_uuid, rec, base.MIGRATION_CANCELLED,
-                         'the switch-over was undone: the source runs')
-            LOG.info('Live migration of %s: its switch-over was undone, the source '
-                     'runs again', instance_uuid)
-            return True
-        if rec['continued']:
-            raise exception.MigrationPastSwitchover(instance=instance_uuid)
-        self._cancel(instance_uuid, rec, base.MIGRATION_CANCELLED)
-        LOG.info('Live migration of %s cancelled; the source keeps running', instance_uuid)
-        return True
-
-    def _source_runs(self, rec, instance_uuid):
-        src = self._ends(rec, instance_uuid)[0]
-        try:
-            return src.status() == 'running'
-        except exception.DriverError:
-            return False    # cannot tell: not undone
-
-    def _cancel(self, instance_uuid, rec, status, error=None):
-        """Stop the memory copy and the mirror; the source runs again."""
-        src, dst = self._ends(rec, instance_uuid)
-        deadline = time.monotonic() + self.opts.operation_timeout
-        with src.qmp() as q:
-            if rec['migrate_started']:
-                q.execute('migrate_cancel')
-            if rec['block']:
-                try:
-                    q.execute('block-job-cancel', device=rec['job'], force=True)
-                except qmp.QMPError:
-                    pass    # already gone
-            while time.monotonic() < deadline:
-                busy = q.execute('query-migrate').get('status') in (
-                    'cancelling', 'setup', 'active', 'pre-switchover', 'device')
-                jobs = q.execute('query-block-jobs') if rec['block'] else []
-                if not busy and not any(j['device'] == rec['job'] for j in jobs):
-                    break
-                time.sleep(0.005)
-            if q.execute('query-status')['status'] != 'running':
-                q.execute('cont')
-        mirror.stop_nbd(dst)
-        self._finish(instance_uuid, rec, status, error)
+    @staticmethod
+    def _stop_target(rec, dst):
+        """The NBD export of a prepared destination; an accepted one's
+        ends with its QEMU, or at its confirm_incoming."""
+        if not rec.get('incoming'):
+            mirror.stop_nbd(dst)
 
     @staticmethod
     def _dest_done(dst):

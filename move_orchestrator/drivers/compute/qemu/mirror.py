@@ -9,28 +9,36 @@ from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator import exception
 
 
-def export_disk(q, dst):
-    """The destination's disk as a writable NBD export on its socket
-    (idempotent: a re-run finds it there)."""
+def export_disk(q, dst, address=None):
+    """The destination's disk as a writable NBD export (idempotent: a
+    re-run finds it there), on its socket or on ``address`` (a QMP
+    SocketAddress: an accepted migration's, reached over the network).
+    Looked at first, not told by QEMU's error text."""
+    if any(e.get('id') == 'mirror' for e in q.execute('query-block-exports')):
+        return
     try:
-        q.execute('nbd-server-start', addr={
-            'type': 'unix', 'data': {'path': dst.path('nbd.sock')}})
+        q.execute('nbd-server-stop')    # one a crash left without its export
     except qmp.QMPError as e:
-        if 'already running' not in str(e):
+        if e.error_class != 'GenericError':     # none was running
             raise
-    try:
-        q.execute('block-export-add', type='nbd', id='mirror', name='disk0',
-                  **{'node-name': 'disk0', 'writable': True})
-    except qmp.QMPError as e:
-        if 'already' not in str(e):
-            raise
+    q.execute('nbd-server-start', addr=address or {
+        'type': 'unix', 'data': {'path': dst.path('nbd.sock')}})
+    q.execute('block-export-add', type='nbd', id='mirror', name='disk0',
+              **{'node-name': 'disk0', 'writable': True})
 
 
-def start(q, job, dst):
+def target(rec, dst):
+    """Where the disk mirror writes: the NBD export the destination gave
+    when it accepted the migration, else its socket (through its files)."""
+    if rec.get('incoming'):
+        return rec['incoming']['nbd']
+    return 'nbd+unix:///disk0?socket=%s' % dst.path('nbd.sock')
+
+
+def start(q, job, target):
     """Mirror the source's disk into the destination's NBD export."""
     q.execute('drive-mirror', **{
-        'job-id': job, 'device': 'drive0', 'format': 'raw',
-        'target': 'nbd+unix:///disk0?socket=%s' % dst.path('nbd.sock'),
+        'job-id': job, 'device': 'drive0', 'format': 'raw', 'target': target,
         'sync': 'full', 'mode': 'existing'})
 
 

@@ -22,14 +22,14 @@ LOG = logging.getLogger(__name__)
 ATTEMPTS = 5    # ports taken between our probe and qemu-nbd's bind
 
 
-def _free_port(address):
+def free_port(address):
     family = socket.AF_INET6 if ':' in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((address, 0))
         return s.getsockname()[1]
 
 
-def _uri(address, port):
+def nbd_uri(address, port):
     return 'nbd://%s:%d' % ('[%s]' % address if ':' in address else address, port)
 
 
@@ -67,7 +67,7 @@ class Exports:
         os.makedirs(state_dir, exist_ok=True)
         pidfile = os.path.join(state_dir, 'nbd.pid')
         for _attempt in range(ATTEMPTS):
-            port = _free_port(self.address)
+            port = free_port(self.address)
             process.remove(pidfile)
             argv = [self.binary, '--read-only', '--shared=4', '--persistent',
                     '--fork', '--format=qcow2', '--bind=%s' % self.address,
@@ -82,7 +82,7 @@ class Exports:
             if proc.returncode == 0:
                 with open(pidfile) as f:
                     pid = int(f.read().strip())
-                uri = _uri(self.address, port)
+                uri = nbd_uri(self.address, port)
                 process.write_json(self._state(state_dir), {'pid': pid, 'uri': uri})
                 LOG.info('Disk %s exported read-only at %s', disk, uri)
                 return uri

@@ -202,7 +202,8 @@ def switch_over(q, record_path, migration_id, deadline):
         return True
 
 
-def _timestamp(event):
+def timestamp(event):
+    """When QEMU emitted the event, in seconds since the epoch."""
     ts = event.get('timestamp', {})
     return ts.get('seconds', 0) + ts.get('microseconds', 0) / 1e6
 
@@ -228,10 +229,13 @@ def _figures(q, qd, seen, deadline):
         key = ev['event']
         if key == 'MIGRATION':
             key = (ev.get('data') or {}).get('status')
-        at.setdefault(key, _timestamp(ev))
+        at.setdefault(key, timestamp(ev))
     figures = {}
+    if 'STOP' in at:
+        # For a destination's RESUME seen elsewhere (arrival.py).
+        figures['stopped_at'] = at['STOP']
     if 'STOP' in at and resume is not None:
-        figures['guest_pause_ms'] = round((_timestamp(resume) - at['STOP']) * 1000, 3)
+        figures['guest_pause_ms'] = round((timestamp(resume) - at['STOP']) * 1000, 3)
     if 'pre-switchover' in at and 'device' in at:
         figures['switchover_wait_ms'] = round(
             (at['device'] - at['pre-switchover']) * 1000, 3)
@@ -271,8 +275,11 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
     q = _connect(source_sock, record_path, time.monotonic() + timeout)
     if q is None:
         return 'the source monitor does not answer'
-    # The destination's RESUME is the end of the guest's pause.
-    qd = _connect(dest_sock, record_path, time.monotonic() + 1)
+    # The destination's RESUME is the end of the guest's pause; one that
+    # accepted the migration is not reached from here (its own arrival
+    # watcher sees RESUME, arrival.py).
+    qd = (_connect(dest_sock, record_path, time.monotonic() + 1)
+          if dest_sock else None)
     seen = []       # the source's events, for the figures
     ready()
     try:
@@ -306,12 +313,13 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
 
 def spawn(source, dest, record_path, migration_id, timeout):
     """Start the watcher of a migration, detached; returns its pid once it
-    listens (or has given up)."""
+    listens (or has given up). ``dest``: the destination's domain, None
+    when it is not within reach (it accepted the migration)."""
     log = open(record_path[:-len('.json')] + '.switchover.log', 'a')
     with log:
         proc = subprocess.Popen(
             [sys.executable, '-I', '-S', os.path.abspath(__file__),
-             source.switchover_path, dest.switchover_path, record_path,
+             source.switchover_path, dest.switchover_path if dest else '', record_path,
              migration_id or '', str(timeout)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
             start_new_session=True, close_fds=True)

@@ -1,0 +1,111 @@
+"""The arrival watcher: a destination sees its incoming guest arrive.
+
+accept_migration (incoming.py) starts one per accepted migration, detached
+as the source's switch-over watcher is, listening on the destination's
+second monitor. When QEMU says the incoming migration completed it runs a
+guest that arrived paused (paused on the source so that its copy could
+finish: start_migration refuses a source that does not run, so no other
+guest arrives paused) and writes ``arrival.json`` beside the domain: the
+outcome and the time of QEMU's RESUME, the end of the guest's pause. No
+conductor and no source is in that loop; confirm_incoming reads what it
+wrote (and asks QEMU).
+
+It runs in a bare interpreter (``-I -S``), as switchover.py does, whose
+standard-library monitor client it borrows.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+if __name__ == '__main__':
+    # A bare interpreter: the stand-alone monitor client beside this file.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import switchover
+else:
+    from move_orchestrator.drivers.compute.qemu import switchover
+
+ARRIVAL = 'arrival.json'
+STATE = 'incoming.json'
+
+
+def _resume_time(q):
+    for ev in q.events:
+        if ev['event'] == 'RESUME':
+            return switchover.timestamp(ev)
+    return None
+
+
+def watch(sock, domain_dir, timeout, ready):
+    """Until the incoming migration ended (or its domain is gone)."""
+    state = os.path.join(domain_dir, STATE)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            q = switchover.Monitor(sock, timeout=10)
+            break
+        except switchover.MonitorError:
+            if time.monotonic() > deadline or not os.path.exists(state):
+                return 'the destination monitor does not answer'
+            time.sleep(0.01)
+    ready()
+    try:
+        while os.path.exists(state):
+            status = q.execute('query-migrate').get('status')
+            if status == 'completed':
+                if q.execute('query-status')['status'] == 'paused':
+                    q.execute('cont')
+                if _resume_time(q) is None:
+                    q.wait_event('RESUME', 1.0)
+                arrived = {'status': 'arrived', 'resumed_at': _resume_time(q)}
+                switchover.write_json(os.path.join(domain_dir, ARRIVAL), arrived)
+                return 'arrived: %s' % arrived
+            if status in ('failed', 'cancelled'):
+                switchover.write_json(os.path.join(domain_dir, ARRIVAL),
+                                      {'status': status})
+                return 'the incoming migration %s' % status
+            q.wait_event('MIGRATION', 0.5)
+        return 'the domain is gone'
+    finally:
+        q.close()
+
+
+def spawn(dom, timeout):
+    """Start the arrival watcher of dom (a process.Domain), detached;
+    returns its pid once it listens (or has given up)."""
+    log = open(dom.path('arrival.log'), 'a')
+    with log:
+        proc = subprocess.Popen(
+            [sys.executable, '-I', '-S', os.path.abspath(__file__),
+             dom.switchover_path, dom.dir, str(timeout)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+            start_new_session=True, close_fds=True)
+    with proc.stdout:
+        proc.stdout.readline()      # "listening", or EOF if it ended
+    threading.Thread(target=proc.wait, daemon=True).start()
+    return proc.pid
+
+
+def main(argv):
+    sock, domain_dir, timeout = argv
+    started = time.time()
+
+    def ready():
+        print('listening', flush=True)
+        os.close(1)
+        sys.stdout = sys.stderr
+
+    try:
+        why = watch(sock, domain_dir, float(timeout), ready)
+    except (switchover.MonitorError, OSError) as e:
+        why = 'stopped: %s' % e
+    print('%.3f arrival watcher of %s: %s after %.3fs'
+          % (time.time(), domain_dir, why, time.time() - started),
+          file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,80 @@
+"""A live migration's destination accepts it and confirms it (qemu driver).
+
+The source gets only what accept_migration answered (a TCP address for the
+stream, an NBD URI for the disk mirror) and reaches nothing of the
+destination's files: the source's record says so, and the destination's
+arrival watcher sees the guest arrive without the source or a conductor.
+"""
+
+import os
+
+import pytest
+
+from move_orchestrator.drivers import choreography
+from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute.qemu import arrival
+from move_orchestrator import exception
+from tests.functional.qemu import test_qemu_driver as tqd
+
+wait_for = tqd.wait_for
+
+
+def _accept(driver, spec, source='h1', dest='h2'):
+    incoming = choreography.accept_incoming(driver, spec, source, dest)
+    assert choreography.accept_incoming(driver, spec, source, dest) == incoming
+    assert tqd.state(driver, spec, dest) == base.INCOMING
+    return incoming
+
+
+@pytest.mark.parametrize('shared', [False, True], ids=['local-storage', 'shared-storage'])
+def test_accepted_migration_arrives_and_is_confirmed(make_driver, shared):
+    driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'} if shared else {})
+    spec = tqd.boot(driver)
+    wait_for(lambda: len(tqd.counters(driver, spec, 'h1')) > 10)
+    incoming = _accept(driver, spec)
+    assert incoming['host'] == 'h2' and incoming['uri'].startswith('tcp:')
+    # A disk that is not shared is mirrored into an export on the network.
+    assert (incoming['nbd'] or '').startswith('nbd://') is not shared
+
+    driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
+                           incoming=incoming)
+    tqd.poll_until(driver, spec, tqd.CONVERGED)
+    # The destination's own watcher saw it arrive and run.
+    dest_dir = os.path.join(driver.root, 'h2', spec['uuid'])
+    wait_for(lambda: os.path.exists(os.path.join(dest_dir, arrival.ARRIVAL)))
+    driver.complete_migration(spec['uuid'])
+    migration = driver.poll_migration(spec['uuid'])
+    assert migration['status'] == base.MIGRATION_COMPLETED
+    # Kept on the source's side; the destination has no migration record.
+    assert os.path.exists(os.path.join(driver.root, 'h1', '_migrations',
+                                       spec['uuid'] + '.json'))
+    assert not os.path.exists(os.path.join(driver.root, 'h2', '_migrations'))
+
+    done = choreography.confirm_arrival(driver, spec['uuid'], 'h2', migration)
+    assert done['guest_pause_ms'] > 0
+    again = driver.confirm_incoming(spec['uuid'], 'h2')          # idempotent
+    assert again['state'] == base.RUNNING
+    assert not os.path.exists(os.path.join(dest_dir, arrival.STATE))
+    if not shared:
+        assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
+    last = tqd.counters(driver, spec, 'h1')[-1]
+    on_dest = wait_for(lambda: tqd.counters(driver, spec, 'h2')[:5])
+    assert last < on_dest[0] <= last + 2
+    assert driver.destroy(spec['uuid'], 'h1') is True
+    assert driver.list_domains() == [(spec['uuid'], 'h2', base.RUNNING)]
+
+
+def test_a_cancelled_accepted_migration_leaves_the_source_running(make_driver):
+    driver = make_driver(max_bandwidth=1)       # slow enough to cancel
+    spec = tqd.boot(driver)
+    incoming = _accept(driver, spec)
+    driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
+                           incoming=incoming)
+    assert driver.cancel_migration(spec['uuid']) is True
+    assert driver.poll_migration(spec['uuid'])['status'] == base.MIGRATION_CANCELLED
+    with pytest.raises(exception.MigrationFailed):
+        driver.confirm_incoming(spec['uuid'], 'h2')
+    choreography.undo_prepare_incoming(driver, spec['uuid'], 'h1', 'h2')
+    assert driver.list_domains() == [(spec['uuid'], 'h1', base.RUNNING)]
+    count = tqd.counters(driver, spec, 'h1')[-1]
+    wait_for(lambda: tqd.counters(driver, spec, 'h1')[-1] > count)
