@@ -89,7 +89,22 @@ class MigrationMixin:
                 operation='prepare_incoming', reason='a domain of %s already '
                 'exists on %s' % (uuid, host))
 
-    def start_migration(self, instance_uuid, source, dest, migration_id=None):
+    def accept_migration(self, spec, host, source):
+        """The source's daemon reaches host's itself (peer to peer): what
+        is left to the destination is prepare_incoming's."""
+        self.prepare_incoming(spec, host)
+        return {'host': host, 'uri': self.conns.uri(host), 'nbd': None}
+
+    def confirm_incoming(self, instance_uuid, host):
+        dom = self._dom(instance_uuid, host)
+        if dom is None or self._power(dom) != base.RUNNING:
+            raise exception.MigrationFailed(
+                instance=instance_uuid,
+                reason='the guest does not run on %s' % host)
+        return {'host': host, 'state': base.RUNNING}
+
+    def start_migration(self, instance_uuid, source, dest, migration_id=None,
+                        incoming=None):
         current = self.poll_migration(instance_uuid)
         if current and current['status'] in base.MIGRATION_ACTIVE:
             if (current['source'], current['dest'], current['id']) == (
