@@ -145,6 +145,12 @@ class DriverError(MoveOrchestratorException):
     msg_fmt = 'Compute driver operation %(operation)s failed: %(reason)s'
 
 
+class DriverNotSupported(DriverError):
+    """The driver cannot do this (yet): the move is refused, or reverted
+    before it changed anything, with this one line."""
+    msg_fmt = 'The %(driver)s driver does not support %(operation)s'
+
+
 class MigrationFailed(DriverError):
     msg_fmt = 'Live migration of %(instance)s failed: %(reason)s'
 

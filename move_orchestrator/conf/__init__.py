@@ -9,6 +9,7 @@ from move_orchestrator.conf import database
 from move_orchestrator.conf import fake_driver
 from move_orchestrator.conf import fault_injection
 from move_orchestrator.conf import jobboard
+from move_orchestrator.conf import libvirt
 from move_orchestrator.conf import limits
 from move_orchestrator.conf import live_migration
 from move_orchestrator.conf import move
@@ -22,7 +23,7 @@ from move_orchestrator.conf import upgrade_levels
 CONF = cfg.CONF
 
 MODULES = (api, compute, conductor, database, fake_driver, fault_injection,
-           jobboard, limits, live_migration, move, network, notifications, qemu,
+           jobboard, libvirt, limits, live_migration, move, network, notifications, qemu,
            scheduler, service, upgrade_levels)
 
 

@@ -1,0 +1,52 @@
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('libvirt', title='libvirt compute driver options')
+
+OPTS = [
+    cfg.StrOpt('connection_uri', default='qemu:///system',
+               help='libvirt URI of the host\'s daemon, for a host not in '
+                    'host_uris: what a compute agent uses for its own '
+                    'host.'),
+    cfg.DictOpt('host_uris', default={},
+                help='host:URI pairs, when one process reaches several '
+                     'hosts\' daemons (the embedded conductor, the tests): '
+                     'e.g. host2:qemu+tcp://host2/system. Hosts not listed '
+                     'use connection_uri.'),
+    cfg.DictOpt('migration_addresses', default={},
+                help='host:address pairs: the address the memory stream of a '
+                     'live migration to that host connects to (libvirt\'s '
+                     'migrate_uri, tcp://ADDRESS); a host not listed is '
+                     'reached by the name libvirt knows it by.'),
+    cfg.StrOpt('domain_type', default='qemu', choices=('qemu', 'kvm'),
+               help='Domain type: qemu (TCG, no hardware virtualisation '
+                    'needed) or kvm where the hosts have /dev/kvm.'),
+    cfg.StrOpt('instances_path', default='/var/lib/move-orchestrator/libvirt',
+               help='Directory of one sub-directory per host with each '
+                    'instance\'s disk and serial log (the hosts\' local '
+                    'storage), and _shared/<group> for storage groups.'),
+    cfg.DictOpt('storage_groups', default={},
+                help='host:group pairs of hosts sharing storage: a live '
+                     'migration between them copies no disk. Other hosts\' '
+                     'disks are copied by the migration (over NBD).'),
+    cfg.StrOpt('guest_kernel', default='',
+               help='Multiboot kernel the domains boot. Empty: the qemu '
+                    'driver\'s test guest, built on first use (binutils).'),
+    cfg.FloatOpt('guest_fill_ratio', default=0.75, min=0, max=1,
+                 help='Share of its RAM the built-in guest fills with data.'),
+    cfg.IntOpt('max_bandwidth', default=0, min=0,
+               help='Live migration bandwidth limit in MiB/s (libvirt\'s '
+                    'bandwidth parameter); 0: no limit.'),
+    cfg.BoolOpt('permit_post_copy', default=False,
+                help='Start live migrations with VIR_MIGRATE_POSTCOPY so '
+                     'force-complete can switch to post-copy; without it '
+                     'force-complete suspends the guest until the copy ends.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP.name: OPTS}

@@ -1,0 +1,77 @@
+"""One libvirt connection per host, opened when first needed and opened
+again when the daemon went away (restarted: libvirt keeps its QEMUs)."""
+
+import threading
+
+from oslo_log import log as logging
+
+from move_orchestrator.drivers.compute.libvirt import states
+from move_orchestrator import exception
+
+LOG = logging.getLogger(__name__)
+
+INSTALL_HINT = ('pip install libvirt-python (needs libvirt-dev and '
+                'pkg-config)')
+
+
+def _quiet(_ctx, _err):
+    """libvirt prints every error on stderr by default: they are raised."""
+
+
+class Connections:
+
+    def __init__(self, opts):
+        if states.libvirt is None:
+            raise exception.DriverError(operation='connect',
+                                        reason='libvirt-python missing: %s'
+                                        % INSTALL_HINT)
+        states.libvirt.registerErrorHandler(_quiet, None)
+        self.opts = opts
+        self._conns = {}
+        self._lock = threading.Lock()
+
+    def uri(self, host):
+        return self.opts.host_uris.get(host, self.opts.connection_uri)
+
+    def hosts(self):
+        return sorted(self.opts.host_uris)
+
+    def get(self, host):
+        with self._lock:
+            conn = self._conns.get(host)
+            if conn is not None:
+                try:
+                    if conn.isAlive():
+                        return conn
+                except states.libvirt.libvirtError:
+                    pass
+                LOG.info('Connection to %s lost: reconnecting', host)
+                self.close_one(conn)
+            try:
+                conn = states.libvirt.open(self.uri(host))
+            except states.libvirt.libvirtError as e:
+                raise exception.DriverError(
+                    operation='connect', reason='%s (%s): %s'
+                    % (host, self.uri(host), e))
+            self._conns[host] = conn
+            return conn
+
+    def reachable(self, host):
+        try:
+            self.get(host)
+            return True
+        except exception.DriverError:
+            return False
+
+    @staticmethod
+    def close_one(conn):
+        try:
+            conn.close()
+        except states.libvirt.libvirtError:
+            pass
+
+    def close(self):
+        with self._lock:
+            for conn in self._conns.values():
+                self.close_one(conn)
+            self._conns.clear()

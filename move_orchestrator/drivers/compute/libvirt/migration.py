@@ -1,0 +1,344 @@
+"""Live migration the way Nova's libvirt driver does it.
+
+libvirt's own peer-to-peer migration (``migrateToURI3`` with LIVE,
+PEER2PEER, PERSIST_DEST and UNDEFINE_SOURCE; NON_SHARED_DISK over NBD
+between hosts that do not share storage): the source's daemon drives the
+copy and switches over by itself, so ``complete_migration`` has nothing to
+order but checks the result. The call blocks until the end: it runs in a
+thread of the driver, and its outcome is the thread's.
+
+What survives the process is libvirt's: the migration (id, hosts) is in the
+domain's metadata, which travels with it, and written there as failed or
+cancelled when it ends so; the source's job says whether it still runs, the
+domain's place whether it completed.
+"""
+
+import os
+import threading
+import time
+
+from oslo_log import log as logging
+
+from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute.libvirt import domain_xml
+from move_orchestrator.drivers.compute.libvirt import hosts
+from move_orchestrator.drivers.compute.libvirt import states
+from move_orchestrator import exception
+
+LOG = logging.getLogger(__name__)
+
+MIB = 1 << 20
+FINAL = (base.MIGRATION_FAILED, base.MIGRATION_CANCELLED)
+
+
+def flags(block, post_copy):
+    lv = states.libvirt
+    value = (lv.VIR_MIGRATE_LIVE | lv.VIR_MIGRATE_PEER2PEER
+             | lv.VIR_MIGRATE_PERSIST_DEST | lv.VIR_MIGRATE_UNDEFINE_SOURCE)
+    if block:
+        value |= lv.VIR_MIGRATE_NON_SHARED_DISK
+    else:
+        # Declared shared by [libvirt] storage_groups: libvirt recognises
+        # only the network filesystems it knows as shared, not a local one.
+        value |= lv.VIR_MIGRATE_UNSAFE
+    if post_copy:
+        value |= lv.VIR_MIGRATE_POSTCOPY
+    return value
+
+
+def figures(stats):
+    """jobStats() -> the migration dict's sizes and rates."""
+    total = stats.get('memory_total', 0) + stats.get('disk_total', 0)
+    remaining = stats.get('memory_remaining', 0) + stats.get('disk_remaining', 0)
+    page = stats.get('memory_page_size', 4096)
+    return {'total_mb': total / MIB, 'remaining_mb': remaining / MIB,
+            'transferred_mb': stats.get('data_processed', 0) / MIB,
+            'iteration': stats.get('memory_iteration'),
+            'dirty_rate_mb_s': stats.get('memory_dirty_rate', 0) * page / MIB,
+            'bandwidth_mb_s': stats.get('memory_bps', 0) / MIB,
+            'downtime_ms': stats.get('downtime')}
+
+
+class MigrationMixin:
+    """Live migration operations of LibvirtDriver."""
+
+    def _set_migration(self, dom, rec):
+        spec, _ = domain_xml.read(dom.XMLDesc(0))
+        lv = states.libvirt
+        dom.setMetadata(lv.VIR_DOMAIN_METADATA_ELEMENT,
+                        domain_xml.metadata_text(spec, rec), 'mo', domain_xml.NS,
+                        lv.VIR_DOMAIN_AFFECT_LIVE | lv.VIR_DOMAIN_AFFECT_CONFIG)
+
+    def prepare_incoming(self, spec, host):
+        """libvirt makes the destination domain itself: this checks the
+        daemon answers and makes the disk the migration copies into."""
+        self.conns.get(host)
+        uuid = spec['uuid']
+        path = self.disk_path(uuid, host)
+        if not os.path.exists(path):
+            # The copy's target, as large as the source says its disk is.
+            if not spec.get('disk_bytes'):
+                raise exception.DriverError(
+                    operation='prepare_incoming', reason='no disk of %s on '
+                    '%s and no disk_bytes' % (uuid, host))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.img.create_like(path, spec['disk_bytes'])
+        os.makedirs(self._host_dir(uuid, host), exist_ok=True)
+        if self._dom(uuid, host) is not None:
+            raise exception.DriverError(
+                operation='prepare_incoming', reason='a domain of %s already '
+                'exists on %s' % (uuid, host))
+
+    def accept_migration(self, spec, host, source):
+        """The source's daemon reaches host's itself (peer to peer): what
+        is left to the destination is prepare_incoming's."""
+        self.prepare_incoming(spec, host)
+        return {'host': host, 'uri': self.conns.uri(host), 'nbd': None}
+
+    def confirm_incoming(self, instance_uuid, host):
+        dom = self._dom(instance_uuid, host)
+        if dom is None or self._power(dom) != base.RUNNING:
+            raise exception.MigrationFailed(
+                instance=instance_uuid,
+                reason='the guest does not run on %s' % host)
+        return {'host': host, 'state': base.RUNNING}
+
+    def start_migration(self, instance_uuid, source, dest, migration_id=None,
+                        incoming=None):
+        current = self.poll_migration(instance_uuid)
+        if current and current['status'] in base.MIGRATION_ACTIVE:
+            if (current['source'], current['dest'], current['id']) == (
+                    source, dest, migration_id):
+                return      # a re-run: it goes on
+            raise exception.DriverError(
+                operation='start_migration', reason='a migration of %s from %s '
+                'to %s (%s) is in progress' % (instance_uuid, current['source'],
+                                               current['dest'], current['id']))
+        dom = self._dom(instance_uuid, source)
+        if dom is None or self._power(dom) != base.RUNNING:
+            raise exception.DriverError(operation='start_migration', reason='source '
+                                        'domain on %s is not running' % source)
+        block = not self.shares_storage(source, dest)
+        post_copy = self.opts.permit_post_copy
+        rec = {'id': migration_id, 'source': source, 'dest': dest,
+               'block': block, 'postcopy_permitted': post_copy,
+               'started_at': time.time()}
+        self._set_migration(dom, rec)
+        lv = states.libvirt
+        xml = domain_xml.retarget(dom.XMLDesc(lv.VIR_DOMAIN_XML_MIGRATABLE),
+                                  self.disk_path(instance_uuid, dest),
+                                  self.serial_path(instance_uuid, dest), rec)
+        params = {lv.VIR_MIGRATE_PARAM_DEST_XML: xml,
+                  lv.VIR_MIGRATE_PARAM_PERSIST_XML: xml}
+        address = self.opts.migration_addresses.get(dest)
+        if address:
+            params[lv.VIR_MIGRATE_PARAM_URI] = 'tcp://%s' % address
+            if block:
+                params[lv.VIR_MIGRATE_PARAM_DISKS_URI] = 'tcp://%s' % address
+        if block:
+            params[lv.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = ['vda']
+        if self.opts.max_bandwidth:
+            params[lv.VIR_MIGRATE_PARAM_BANDWIDTH] = self.opts.max_bandwidth
+        job = {'rec': rec, 'error': None, 'done': threading.Event()}
+        job['thread'] = threading.Thread(
+            target=self._migrate, args=(instance_uuid, source, self.conns.uri(dest),
+                                        params, flags(block, post_copy), job),
+            name='migrate-%s' % instance_uuid, daemon=True)
+        self._jobs[instance_uuid] = job
+        job['thread'].start()
+        # Returns once libvirt has the job, so a poll sees it running.
+        deadline = time.monotonic() + 10
+        while (not job['done'].is_set() and not states.job_active(dom)
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
+
+    def _migrate(self, instance_uuid, source, dest_uri, params, flag_value, job):
+        """The migration, on a connection of its own: calls on the driver's
+        connection to the source wait behind a running migrateToURI3."""
+        conn = dom = None
+        try:
+            conn = states.libvirt.open(self.conns.uri(source))
+            dom = conn.lookupByUUIDString(instance_uuid)
+            dom.migrateToURI3(dest_uri, params, flag_value)
+        except states.libvirt.libvirtError as e:
+            job['error'] = e
+            if states.connection_lost(e):
+                LOG.warning('Live migration of %s: connection to the source lost '
+                            '(%s); its end is read from libvirt', instance_uuid, e)
+                return
+            status = (base.MIGRATION_CANCELLED if states.is_aborted(e)
+                      else base.MIGRATION_FAILED)
+            LOG.warning('Live migration of %s %s: %s', instance_uuid, status, e)
+            try:
+                if dom is not None:
+                    self._set_migration(dom, dict(job['rec'], status=status,
+                                                  reason=str(e)))
+            except states.libvirt.libvirtError as e2:
+                LOG.warning('Could not record the end of the migration: %s', e2)
+        finally:
+            job['done'].set()
+            if conn is not None:
+                hosts.Connections.close_one(conn)
+
+    def poll_migration(self, instance_uuid):
+        return self._poll(instance_uuid, self._reachable_doms(instance_uuid))
+
+    def _poll(self, instance_uuid, doms):
+        """The last migration of the instance, from libvirt's truth."""
+        rec = None
+        for dom in doms.values():
+            try:
+                _, found = domain_xml.read(dom.XMLDesc(0))
+            except states.libvirt.libvirtError:
+                continue
+            if found and (rec is None or found.get('started_at', 0)
+                          >= rec.get('started_at', 0)):
+                rec = found
+        job = self._jobs.get(instance_uuid)
+        if job and (rec is None or job['rec']['started_at'] > rec['started_at']):
+            rec = job['rec']
+        if rec is None:
+            return None
+        # This process's own thread of that migration, if it has one. One
+        # whose connection broke (the source's libvirtd restarted) does not
+        # know the end: libvirt does.
+        mine = job if job and job['rec']['started_at'] == rec['started_at'] else None
+        if mine is not None and states.connection_lost(mine['error']):
+            mine = None
+        src, dst = doms.get(rec['source']), doms.get(rec['dest'])
+        result = {'id': rec.get('id'), 'source': rec['source'], 'dest': rec['dest'],
+                  'started_at': rec.get('started_at'), 'total_mb': 0, 'remaining_mb': 0,
+                  'postcopy_permitted': rec.get('postcopy_permitted', False),
+                  'paused': False}
+        if src is not None and states.job_active(src):
+            result['status'] = base.MIGRATION_RUNNING
+            result['paused'] = self._power(src) == base.PAUSED
+            result.update(self._stats(src, 0))
+        elif rec.get('status') in FINAL:
+            result['status'] = rec['status']
+            result['reason'] = rec.get('reason')
+        elif mine is not None and mine['error'] is not None:
+            result['status'] = (base.MIGRATION_CANCELLED
+                                if states.is_aborted(mine['error'])
+                                else base.MIGRATION_FAILED)
+            result['reason'] = str(mine['error'])
+        elif mine is not None and not mine['done'].is_set():
+            result['status'] = base.MIGRATION_RUNNING
+        elif mine is None and src is None and not self.conns.reachable(rec['source']):
+            # Not "undefined there": unknown (its daemon restarting, say).
+            result['status'] = base.MIGRATION_RUNNING
+            result['reason'] = 'source host %s does not answer' % rec['source']
+        elif mine is not None or (dst is not None and src is None):
+            # Ended without error here (an agent that sees only its own
+            # host: the domain left it), or found where it went.
+            result['status'] = base.MIGRATION_COMPLETED
+            if dst is not None:
+                result.update(self._stats(
+                    dst, states.libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED))
+        else:
+            result.update(self._settled(src, dst))
+        return result
+
+    def _settled(self, src, dst):
+        """No job and no end known (this process was gone, or lost its
+        connection): where the guest runs says how it ended."""
+        if src is not None and self._power(src) == base.RUNNING:
+            return {'status': base.MIGRATION_FAILED,
+                    'reason': 'ended without completing: the source runs'}
+        if dst is not None and self._power(dst) == base.RUNNING:
+            return {'status': base.MIGRATION_COMPLETED}
+        # Between the two (libvirt reconnecting to its QEMUs): ask again.
+        return {'status': base.MIGRATION_RUNNING}
+
+    def _stats(self, dom, flag_value):
+        try:
+            return figures(dom.jobStats(flag_value))
+        except states.libvirt.libvirtError:
+            return {}
+
+    def cancel_migration(self, instance_uuid):
+        migration = self.poll_migration(instance_uuid)
+        if migration is None or migration['status'] not in base.MIGRATION_ACTIVE:
+            return
+        dom = self._dom(instance_uuid, migration['source'])
+        try:
+            if dom is not None:
+                dom.abortJob()
+        except states.libvirt.libvirtError as e:
+            LOG.info('abortJob of %s: %s', instance_uuid, e)
+        job = self._jobs.get(instance_uuid)
+        if job is not None and job['rec']['started_at'] == migration.get('started_at'):
+            job['done'].wait(30)
+        elif dom is not None:
+            # Started by a process now gone (a conductor killed): no thread
+            # here writes its end, so the cancel does, once libvirt is done.
+            deadline = time.monotonic() + 30
+            while states.job_active(dom) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            spec, rec = domain_xml.read(dom.XMLDesc(0))
+            if rec and rec.get('id') == migration['id'] and \
+                    self._power(dom) is not None and not states.job_active(dom):
+                try:
+                    self._set_migration(dom, dict(rec, status=base.MIGRATION_CANCELLED))
+                except states.libvirt.libvirtError as e:
+                    if not states.is_no_domain(e):
+                        raise
+        after = self.poll_migration(instance_uuid)
+        if after and after['status'] == base.MIGRATION_COMPLETED:
+            raise exception.MigrationPastSwitchover(instance=instance_uuid)
+        if dom is not None and self._power(dom) == base.PAUSED:
+            dom.resume()    # suspended by a force-complete: runs again
+
+    def force_complete_migration(self, instance_uuid):
+        migration = self.poll_migration(instance_uuid)
+        if migration is None or migration['status'] not in base.MIGRATION_ACTIVE:
+            return
+        action = (base.TUNE_POST_COPY if migration['postcopy_permitted']
+                  else base.TUNE_PAUSE)
+        self.tune_migration(instance_uuid, action)
+
+    def tune_migration(self, instance_uuid, action, params=None):
+        migration = self.poll_migration(instance_uuid)
+        if migration is None or migration['status'] not in base.MIGRATION_ACTIVE:
+            raise exception.DriverError(operation='tune_migration',
+                                        reason='no migration of %s is running'
+                                        % instance_uuid)
+        dom = self._dom(instance_uuid, migration['source'])
+        if action == base.TUNE_POST_COPY and migration['postcopy_permitted']:
+            dom.migrateStartPostCopy(0)
+        elif action == base.TUNE_PAUSE:
+            if self._power(dom) != base.PAUSED:
+                dom.suspend()
+        else:
+            raise exception.DriverNotSupported(
+                driver='libvirt', operation='%s on a running migration' % action)
+        return {'action': action}
+
+    def complete_migration(self, instance_uuid, timeout=60):
+        """libvirt switched over by itself: wait for its end, and run a
+        destination that a suspended (force-completed) source left paused."""
+        deadline = time.monotonic() + timeout
+        migration = self.poll_migration(instance_uuid)
+        while (migration and migration['status'] in base.MIGRATION_ACTIVE
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
+            migration = self.poll_migration(instance_uuid)
+        if migration is None or migration['status'] != base.MIGRATION_COMPLETED:
+            raise exception.DriverError(
+                operation='complete_migration', reason='migration of %s is %s'
+                % (instance_uuid, migration and migration['status']))
+        dom = self._dom(instance_uuid, migration['dest'])
+        if dom is None:
+            return      # another agent's host: the migration says enough
+        # libvirt resumes the destination itself at the end (also when a
+        # restarted source daemon finishes it): given a moment, it runs.
+        settle = time.monotonic() + 5
+        while self._power(dom) == base.PAUSED and time.monotonic() < settle:
+            time.sleep(0.05)
+        if self._power(dom) == base.PAUSED:
+            try:
+                dom.resume()     # a force-completed (suspended) guest
+            except states.libvirt.libvirtError as e:
+                if states.error_code(e) != states.libvirt.VIR_ERR_OPERATION_INVALID:
+                    raise
+                LOG.info('Destination of %s runs already: %s', instance_uuid, e)

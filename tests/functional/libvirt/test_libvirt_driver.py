@@ -1,0 +1,164 @@
+"""The libvirt driver against two real libvirtd daemons, and the harness
+that runs them."""
+
+import os
+import shutil
+import tempfile
+import uuid as uuid_mod
+
+import pytest
+
+from move_orchestrator.drivers.compute import base
+from move_orchestrator import exception
+from tests.functional.libvirt import daemons
+from tests.functional.libvirt import guests
+
+SPEC = {'name': 'vm', 'vcpus': 1, 'ram_mb': 64, 'disk_gb': 1}
+
+
+def _spawn(driver, host='host1'):
+    spec = dict(SPEC, uuid=str(uuid_mod.uuid4()))
+    driver.create_disk(spec, host)
+    driver.spawn(spec, host)
+    guests.wait_for(lambda: len(guests.counters(driver, spec['uuid'], host)) > 3)
+    return spec
+
+
+def _migrate(driver, spec, migration_id='m1'):
+    uuid = spec['uuid']
+    disk = driver.describe_host(uuid, 'host1')['disks']['host1']
+    driver.prepare_incoming(dict(spec, disk_bytes=int(disk['size_gb'] * (1 << 30))),
+                            'host2')
+    driver.start_migration(uuid, 'host1', 'host2', migration_id=migration_id)
+
+
+def test_live_migration(make_driver, libvirt_hosts):
+    driver = make_driver()
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    tail = guests.SerialTail(driver, uuid, 'host1')
+    _migrate(driver, spec)
+    # Started again with the same id (a step re-run after a crash): a no-op.
+    driver.start_migration(uuid, 'host1', 'host2', migration_id='m1')
+    migration = guests.wait_for(
+        lambda: (lambda m: m['status'] != base.MIGRATION_RUNNING and m)(
+            driver.poll_migration(uuid)))
+    assert migration['status'] == base.MIGRATION_COMPLETED, migration.get('reason')
+    assert migration['id'] == 'm1' and migration['downtime_ms'] >= 0
+    driver.complete_migration(uuid)    # already done: no-op
+    guests.assert_continues(driver, uuid, tail, 'host2')
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host2': 'running'}
+    world = driver.describe(uuid)
+    assert world['domains'] == {'host2': {'state': base.RUNNING, 'vcpus': 1,
+                                          'ram_mb': 64}}
+    assert world['migration']['status'] == base.MIGRATION_COMPLETED
+    # A driver that did not start it (a conductor restarted) reads the same
+    # from libvirt: the record travelled with the domain.
+    again = make_driver().poll_migration(uuid)
+    assert (again['id'], again['status']) == ('m1', base.MIGRATION_COMPLETED)
+    # Nothing to cancel once it completed.
+    driver.cancel_migration(uuid)
+    assert driver.destroy(uuid, 'host1') is False
+
+
+def test_abort_of_a_throttled_migration(make_driver, libvirt_hosts):
+    # 48 MiB at 1 MiB/s: about 48 s, unless aborted.
+    driver = make_driver(max_bandwidth=1)
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    _migrate(driver, spec)
+    guests.wait_for(lambda: driver.poll_migration(uuid).get('transferred_mb', 0) > 0.5)
+    running = driver.poll_migration(uuid)
+    assert running['status'] == base.MIGRATION_RUNNING
+    assert 0 < running['remaining_mb'] < running['total_mb']
+    seen = make_driver().poll_migration(uuid)     # from libvirt's job alone
+    assert (seen['id'], seen['status']) == ('m1', base.MIGRATION_RUNNING)
+    assert seen['total_mb'] > 0
+    driver.cancel_migration(uuid)
+    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_CANCELLED
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host1': 'running'}
+    count = guests.counters(driver, uuid, 'host1')[-1]
+    guests.wait_for(lambda: guests.counters(driver, uuid, 'host1')[-1] > count)
+    # Another driver (a conductor restarted) reads the same end from libvirt.
+    assert make_driver().poll_migration(uuid)['status'] == base.MIGRATION_CANCELLED
+
+
+def test_force_complete_by_suspending(make_driver, libvirt_hosts):
+    driver = make_driver(max_bandwidth=1)
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    _migrate(driver, spec)
+    guests.wait_for(lambda: driver.poll_migration(uuid).get('transferred_mb', 0) > 0.5)
+    # libvirt takes auto-converge only when a migration starts: refused.
+    with pytest.raises(exception.DriverNotSupported):
+        driver.tune_migration(uuid, base.TUNE_AUTO_CONVERGE,
+                              {'initial': 20, 'increment': 10})
+    driver.force_complete_migration(uuid)
+    assert driver.poll_migration(uuid)['paused'] is True
+    driver.cancel_migration(uuid)       # 48 s at 1 MiB/s: not waited for
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host1': 'running'}
+
+
+def test_disk_copied_by_libvirt_volume_download(make_driver, libvirt_hosts):
+    driver = make_driver()
+    spec = dict(SPEC, uuid=str(uuid_mod.uuid4()))
+    uuid = spec['uuid']
+    driver.create_disk(spec, 'host1')
+    guests.qemu_guests.run('qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 1M 1M',
+                           driver.disk_path(uuid, 'host1'))
+    export = driver.export_disk(uuid, 'host1')
+    assert driver.export_disk(uuid, 'host1') == export       # a re-run: the same
+    driver.import_disk(uuid, 'host2', export, 2)
+    driver.import_disk(uuid, 'host2', export, 2)             # there already
+    assert driver.unexport_disk(uuid, 'host1') is True
+    assert driver.unexport_disk(uuid, 'host1') is False
+    assert driver.compare_disks(uuid, 'host1', 'host2')
+    assert driver.describe_host(uuid, 'host2')['disks']['host2']['size_gb'] == 2
+    assert driver.delete_disk(uuid, 'host1') is True
+    assert driver.delete_disk(uuid, 'host2') is True
+
+
+def test_stopped_hosts_leave_nothing_behind(make_driver):
+    """A daemon stopped with a domain running: its QEMU, socket, mounts
+    and files all go (what the session fixture checks at its end)."""
+    root = tempfile.mkdtemp(prefix='mol', dir='/tmp')
+    [host] = daemons.start_hosts(root, ['host9'])
+    try:
+        driver = make_driver(host_uris={'host9': host.uri},
+                             instances_path=os.path.join(host.root, 'inst'))
+        spec = _spawn(driver, 'host9')
+        assert daemons.leftovers(root)      # a daemon, a QEMU, sockets, mounts
+    finally:
+        killed = host.stop()
+    assert len(killed) == 1, killed          # the domain's QEMU
+    driver.close()
+    shutil.rmtree(host.root)
+    assert daemons.leftovers(root) == []     # no process, mount or file
+    assert daemons.processes(spec['uuid']) == []
+    os.rmdir(root)
+
+
+def test_source_libvirtd_restarted_during_a_migration(make_driver, libvirt_hosts):
+    """libvirt keeps the QEMUs running across a restart: the driver's end
+    of the migration is where the guest then runs, never a guess from the
+    call that the restart cut off."""
+    groups = {'host1': 'g', 'host2': 'g'}
+    driver = make_driver(max_bandwidth=8, storage_groups=groups)   # ~6 s
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    driver.prepare_incoming(spec, 'host2')
+    driver.start_migration(uuid, 'host1', 'host2', migration_id='m1')
+    guests.wait_for(lambda: driver.poll_migration(uuid).get('transferred_mb', 0) > 1)
+
+    libvirt_hosts[0].restart()
+    migration = guests.wait_for(
+        lambda: (lambda m: m['status'] != base.MIGRATION_RUNNING and m)(
+            driver.poll_migration(uuid)), timeout=90)
+    where = guests.defined_on(libvirt_hosts, uuid)
+    if migration['status'] == base.MIGRATION_COMPLETED:
+        assert where == {'host2': 'running'}
+    else:
+        assert migration['status'] in (base.MIGRATION_FAILED,
+                                       base.MIGRATION_CANCELLED), migration
+        assert where['host1'] == 'running' and where.get('host2') != 'running'
+    print('after the restart: %s, %s' % (migration['status'], where))
