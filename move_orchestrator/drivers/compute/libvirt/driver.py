@@ -21,6 +21,7 @@ import shutil
 from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute import layout
 from move_orchestrator.drivers.compute.libvirt import domain_xml
 from move_orchestrator.drivers.compute.libvirt import hosts
 from move_orchestrator.drivers.compute.libvirt import migration
@@ -32,7 +33,6 @@ from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
 
-SHARED = '_shared'
 GIB = storage.GIB
 
 
@@ -41,7 +41,7 @@ def _fail(operation, reason):
 
 
 class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
-                    base.ComputeDriver):
+                    layout.StorageLayout, base.ComputeDriver):
 
     def __init__(self, conf):
         super().__init__(conf)
@@ -56,25 +56,6 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
         self.conns.close()
 
     # -- layout -------------------------------------------------------------
-    def _group(self, host):
-        return self.opts.storage_groups.get(host)
-
-    def storage_group(self, host):
-        return self._group(host)
-
-    def shares_storage(self, source, dest):
-        return source == dest or (self._group(source) is not None
-                                  and self._group(source) == self._group(dest))
-
-    def _host_dir(self, instance_uuid, host):
-        return os.path.join(self.root, host, instance_uuid)
-
-    def disk_path(self, instance_uuid, host):
-        group = self._group(host)
-        base_dir = (os.path.join(self.root, SHARED, group, instance_uuid) if group
-                    else self._host_dir(instance_uuid, host))
-        return os.path.join(base_dir, 'disk.qcow2')
-
     def serial_path(self, instance_uuid, host):
         return os.path.join(self._host_dir(instance_uuid, host), 'serial.log')
 
@@ -183,17 +164,15 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
             defined[instance_uuid].add(host)
         result = set()
         for host in self._hosts():
-            group = self._group(host)
-            base_dir = (os.path.join(self.root, SHARED, group) if group
-                        else os.path.join(self.root, host))
+            base_dir = self._disks_dir(host)
             if not os.path.isdir(base_dir):
                 continue
             for instance_uuid in os.listdir(base_dir):
                 if not os.path.exists(os.path.join(base_dir, instance_uuid,
-                                                   'disk.qcow2')):
+                                                   layout.DISK)):
                     continue
                 users = defined[instance_uuid]
-                if group and users and host not in users:
+                if self._group(host) and users and host not in users:
                     continue
                 result.add((instance_uuid, host))
         return sorted(result)

@@ -28,6 +28,7 @@ import shutil
 from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute import layout
 from move_orchestrator.drivers.compute.qemu import completion
 from move_orchestrator.drivers.compute.qemu import guest
 from move_orchestrator.drivers.compute.qemu import hotplug
@@ -41,7 +42,6 @@ from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
 
-SHARED = '_shared'
 
 # QMP run states -> driver power states.
 _STATES = {
@@ -58,7 +58,8 @@ def _fail(operation, reason):
 
 class QemuDriver(stall.StallMixin, completion.CompletionMixin,
                  incoming_mod.IncomingMixin, migration.MigrationMixin,
-                 hotplug.HotplugMixin, base.ComputeDriver):
+                 hotplug.HotplugMixin, layout.StorageLayout,
+                 base.ComputeDriver):
 
     def __init__(self, conf):
         super().__init__(conf)
@@ -72,26 +73,6 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
     # -- layout -------------------------------------------------------------
     def _domain(self, instance_uuid, host):
         return process.Domain(self.root, host, instance_uuid)
-
-    def _group(self, host):
-        return self.opts.storage_groups.get(host)
-
-    def storage_group(self, host):
-        return self._group(host)
-
-    def shares_storage(self, source, dest):
-        """Whether both hosts reach one disk file (copy_disk works in place)."""
-        return source == dest or (self._group(source) is not None
-                                  and self._group(source) == self._group(dest))
-
-    def _disk_dir(self, instance_uuid, host):
-        group = self._group(host)
-        if group:
-            return os.path.join(self.root, SHARED, group, instance_uuid)
-        return os.path.join(self.root, host, instance_uuid)
-
-    def disk_path(self, instance_uuid, host):
-        return os.path.join(self._disk_dir(instance_uuid, host), 'disk.qcow2')
 
     def _hosts(self):
         hosts = set(self.opts.storage_groups)
@@ -201,13 +182,11 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
     def list_disks(self):
         result = []
         for host in self._hosts():
-            group = self._group(host)
-            base_dir = (os.path.join(self.root, SHARED, group) if group
-                        else os.path.join(self.root, host))
+            base_dir = self._disks_dir(host)
             if not os.path.isdir(base_dir):
                 continue
             for instance_uuid in sorted(os.listdir(base_dir)):
-                if (os.path.exists(os.path.join(base_dir, instance_uuid, 'disk.qcow2'))
+                if (os.path.exists(os.path.join(base_dir, instance_uuid, layout.DISK))
                         and self._disk_seen_from(instance_uuid, host)):
                     result.append((instance_uuid, host))
         return result
