@@ -50,8 +50,11 @@ def test_sigkill_mid_storm(cluster):
 def test_sigstop_longer_than_the_claim(cluster):
     """A conductor frozen past its claims' expiry wakes up to find its
     moves taken over: it writes nothing more for them."""
-    with cluster(count=2, expiry=2.0, delay=0.2) as c:
-        frozen = c.conductors[0]
+    # The other conductor starts once this one is frozen: started
+    # together, the other could claim every move (the first dispatcher to
+    # see the jobs admits as many as the limits let run).
+    with cluster(count=2, expiry=2.0, delay=0.2, started=1) as c:
+        frozen, other = c.conductors
         pid = c.runner_pid(frozen)
         name = c.runner_name(frozen)
         docs = c.storm(8)
@@ -61,6 +64,7 @@ def test_sigstop_longer_than_the_claim(cluster):
             not in ('completed', 'reverted', 'failed')], timeout=60)
         os.kill(pid, signal.SIGSTOP)
         try:
+            other.start()
             taken = harness.wait_for(lambda: [
                 d for d in mine if any(
                     cl['detail'].get('taken_over_from') == name
