@@ -14,23 +14,23 @@ from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import arrival
 from move_orchestrator import exception
-from tests.functional.qemu import test_qemu_driver as tqd
+from tests.functional.qemu import domains
 
-wait_for = tqd.wait_for
+wait_for = domains.wait_for
 
 
 def _accept(driver, spec, source='h1', dest='h2'):
     incoming = choreography.accept_incoming(driver, spec, source, dest)
     assert choreography.accept_incoming(driver, spec, source, dest) == incoming
-    assert tqd.state(driver, spec, dest) == base.INCOMING
+    assert domains.state(driver, spec, dest) == base.INCOMING
     return incoming
 
 
 @pytest.mark.parametrize('shared', [False, True], ids=['local-storage', 'shared-storage'])
 def test_accepted_migration_arrives_and_is_confirmed(make_driver, shared):
     driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'} if shared else {})
-    spec = tqd.boot(driver)
-    wait_for(lambda: len(tqd.counters(driver, spec, 'h1')) > 10)
+    spec = domains.boot(driver)
+    wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
     incoming = _accept(driver, spec)
     assert incoming['host'] == 'h2' and incoming['uri'].startswith('tcp:')
     # A disk that is not shared is mirrored into an export on the network.
@@ -38,7 +38,7 @@ def test_accepted_migration_arrives_and_is_confirmed(make_driver, shared):
 
     driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
                            incoming=incoming)
-    tqd.poll_until(driver, spec, tqd.CONVERGED)
+    domains.poll_until(driver, spec, domains.CONVERGED)
     # The destination's own watcher saw it arrive and run.
     dest_dir = os.path.join(driver.root, 'h2', spec['uuid'])
     wait_for(lambda: os.path.exists(os.path.join(dest_dir, arrival.ARRIVAL)))
@@ -57,8 +57,8 @@ def test_accepted_migration_arrives_and_is_confirmed(make_driver, shared):
     assert not os.path.exists(os.path.join(dest_dir, arrival.STATE))
     if not shared:
         assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
-    last = tqd.counters(driver, spec, 'h1')[-1]
-    on_dest = wait_for(lambda: tqd.counters(driver, spec, 'h2')[:5])
+    last = domains.counters(driver, spec, 'h1')[-1]
+    on_dest = wait_for(lambda: domains.counters(driver, spec, 'h2')[:5])
     assert last < on_dest[0] <= last + 2
     assert driver.destroy(spec['uuid'], 'h1') is True
     assert driver.list_domains() == [(spec['uuid'], 'h2', base.RUNNING)]
@@ -66,7 +66,7 @@ def test_accepted_migration_arrives_and_is_confirmed(make_driver, shared):
 
 def test_a_cancelled_accepted_migration_leaves_the_source_running(make_driver):
     driver = make_driver(max_bandwidth=1)       # slow enough to cancel
-    spec = tqd.boot(driver)
+    spec = domains.boot(driver)
     incoming = _accept(driver, spec)
     driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
                            incoming=incoming)
@@ -76,5 +76,5 @@ def test_a_cancelled_accepted_migration_leaves_the_source_running(make_driver):
         driver.confirm_incoming(spec['uuid'], 'h2')
     choreography.undo_prepare_incoming(driver, spec['uuid'], 'h1', 'h2')
     assert driver.list_domains() == [(spec['uuid'], 'h1', base.RUNNING)]
-    count = tqd.counters(driver, spec, 'h1')[-1]
-    wait_for(lambda: tqd.counters(driver, spec, 'h1')[-1] > count)
+    count = domains.counters(driver, spec, 'h1')[-1]
+    wait_for(lambda: domains.counters(driver, spec, 'h1')[-1] > count)

@@ -10,7 +10,7 @@ import pytest
 from move_orchestrator.drivers import choreography
 from move_orchestrator import exception
 
-from tests.functional.qemu import test_qemu_driver as drv
+from tests.functional.qemu import domains
 
 
 def _nbd_pids():
@@ -25,7 +25,7 @@ def test_disk_copied_over_nbd_then_compared(make_driver, tmp_path):
     before = set(_nbd_pids())
     image = tmp_path / 'image.raw'
     image.write_bytes(os.urandom(2 << 20) + b'\0' * (2 << 20))
-    spec = drv.make_spec(image=str(image))
+    spec = domains.make_spec(image=str(image))
     driver.create_disk(spec, 'h1')
     driver.create_disk(spec, 'h1')                      # idempotent
     export = driver.export_disk(spec['uuid'], 'h1')
@@ -71,7 +71,7 @@ def test_an_export_left_by_a_crash_is_stopped_by_the_revert(make_driver):
     idempotent."""
     driver = make_driver()
     before = set(_nbd_pids())
-    spec = drv.boot(driver)
+    spec = domains.boot(driver)
     driver.power_off(spec['uuid'], 'h1')
     driver.export_disk(spec['uuid'], 'h1')
     assert len(set(_nbd_pids()) - before) == 1

@@ -7,14 +7,14 @@ import os
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import migration
 
-from tests.functional.qemu import test_qemu_driver as helpers
+from tests.functional.qemu import domains
 
 
 def test_a_record_in_the_shared_directory_is_found_and_moved(make_driver):
     driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'})
-    spec = helpers.boot(driver)
-    helpers.wait_for(lambda: len(helpers.counters(driver, spec, 'h1')) > 10)
-    helpers._migrate(driver, spec)
+    spec = domains.boot(driver)
+    domains.wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
+    domains.migrate(driver, spec)
     uuid = spec['uuid']
     per_host = os.path.join(driver.root, 'h1', migration.MIGRATIONS,
                             uuid + '.json')

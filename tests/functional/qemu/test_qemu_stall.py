@@ -13,7 +13,7 @@ from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
 from move_orchestrator import exception
 from tests.functional.qemu import guests
-from tests.functional.qemu import test_qemu_driver as drv
+from tests.functional.qemu import domains
 
 wait_for = guests.wait_for
 
@@ -93,7 +93,7 @@ def test_post_copy_not_permitted_is_skipped_for_pause(make_cloud):
 
 def test_paused_guest_resumes_on_the_source_when_cancelled(make_driver):
     driver = make_driver(max_bandwidth=8, downtime_limit_ms=20)
-    spec = drv.boot(driver, dirty=True, fill_mb=8)
+    spec = domains.boot(driver, dirty=True, fill_mb=8)
     choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2')
     caps = {c['capability']: c['state'] for c in _query(driver, spec, 'h1',
@@ -114,12 +114,12 @@ def test_paused_guest_resumes_on_the_source_when_cancelled(make_driver):
             params['max-cpu-throttle']) == (30, 5, 99)
 
     assert driver.tune_migration(spec['uuid'], base.TUNE_PAUSE) == {'paused': True}
-    assert drv.state(driver, spec, 'h1') == base.PAUSED
+    assert domains.state(driver, spec, 'h1') == base.PAUSED
     assert driver.poll_migration(spec['uuid'])['paused'] is True
     assert driver.cancel_migration(spec['uuid']) is True
-    assert drv.state(driver, spec, 'h1') == base.RUNNING
-    count = drv.counters(driver, spec, 'h1')[-1]
-    wait_for(lambda: drv.counters(driver, spec, 'h1')[-1] > count)
+    assert domains.state(driver, spec, 'h1') == base.RUNNING
+    count = domains.counters(driver, spec, 'h1')[-1]
+    wait_for(lambda: domains.counters(driver, spec, 'h1')[-1] > count)
     driver.destroy(spec['uuid'], 'h2')
     driver.delete_disk(spec['uuid'], 'h2')
 
