@@ -25,25 +25,28 @@ from taskflow.tests.unit.persistence import base as tf_base
 from move_orchestrator.persistence import backend as mo_backend
 from move_orchestrator.persistence import engines
 from tests import db_fixtures
+from tests.unit.persistence import base
 from tests.unit.persistence import test_backend
+from tests.unit.persistence import test_commits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class PostgresqlPersistenceTest(test_backend.BackendTestBase, tf_base.PersistenceTestMixin):
+class PostgresqlPersistenceTest(base.BackendTestBase, tf_base.PersistenceTestMixin):
     kind = 'postgresql'
 
 
-class MysqlPersistenceTest(test_backend.BackendTestBase, tf_base.PersistenceTestMixin):
+class MysqlPersistenceTest(base.BackendTestBase, tf_base.PersistenceTestMixin):
     kind = 'mysql'
 
 
-class PostgresqlBackendTest(test_backend.BackendTestBase,
-                            test_backend.BackendBehaviourMixin):
+class PostgresqlBackendTest(base.BackendTestBase, test_backend.BackendBehaviourMixin,
+                            test_commits.CommitBehaviourMixin):
     kind = 'postgresql'
 
 
-class MysqlBackendTest(test_backend.BackendTestBase, test_backend.BackendBehaviourMixin):
+class MysqlBackendTest(base.BackendTestBase, test_backend.BackendBehaviourMixin,
+                       test_commits.CommitBehaviourMixin):
     kind = 'mysql'
 
 
