@@ -1,17 +1,20 @@
 """Where a driver that keeps instances as files puts them, per host: a
 directory per host and instance, and the disk in its storage group's
-directory when the host shares storage with others. One layout for the
-qemu and libvirt drivers, so that a host's files look the same whichever
-runs it."""
+directory when the host shares storage with others. One layout (and the
+disk operations that depend on nothing else) for the qemu and libvirt
+drivers, so that a host's files look the same whichever runs it."""
 
 import os
+
+from move_orchestrator import exception
 
 SHARED = '_shared'
 DISK = 'disk.qcow2'
 
 
 class StorageLayout:
-    """Mixin; needs ``self.root`` and ``self.opts.storage_groups``."""
+    """Mixin; needs ``self.root``, ``self.opts.storage_groups`` and
+    ``self.img`` (qemu-img)."""
 
     def _group(self, host):
         return self.opts.storage_groups.get(host)
@@ -38,3 +41,26 @@ class StorageLayout:
 
     def disk_path(self, instance_uuid, host):
         return os.path.join(self._disk_dir(instance_uuid, host), DISK)
+
+    def resize_disk(self, instance_uuid, host, size_gb, shrink=False):
+        path = self.disk_path(instance_uuid, host)
+        if not os.path.exists(path):
+            raise exception.DriverError(
+                operation='resize_disk',
+                reason='no disk for %s on %s' % (instance_uuid, host))
+        self.img.grow(path, size_gb, operation='resize_disk', shrink=shrink)
+
+    def _make_incoming_disk(self, spec, host):
+        """The disk a live migration copies into on host, as large as the
+        source says its disk is (``disk_bytes``: a host never looks at
+        another's disks); the one there already is kept (shared storage, a
+        re-run)."""
+        path = self.disk_path(spec['uuid'], host)
+        if os.path.exists(path):
+            return
+        if not spec.get('disk_bytes'):
+            raise exception.DriverError(
+                operation='prepare_incoming', reason='no disk of %s on %s, '
+                'and no disk_bytes to make the copy target' % (spec['uuid'], host))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.img.create_like(path, spec['disk_bytes'])

@@ -239,12 +239,6 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
         self.img.create(path, spec['disk_gb'],
                         image if image and os.path.isfile(image) else None)
 
-    def resize_disk(self, instance_uuid, host, size_gb, shrink=False):
-        path = self.disk_path(instance_uuid, host)
-        if not os.path.exists(path):
-            _fail('resize_disk', 'no disk for %s on %s' % (instance_uuid, host))
-        self.img.grow(path, size_gb, operation='resize_disk', shrink=shrink)
-
     def delete_disk(self, instance_uuid, host):
         path = self.disk_path(instance_uuid, host)
         if not os.path.exists(path):

@@ -74,15 +74,7 @@ class MigrationMixin:
         daemon answers and makes the disk the migration copies into."""
         self.conns.get(host)
         uuid = spec['uuid']
-        path = self.disk_path(uuid, host)
-        if not os.path.exists(path):
-            # The copy's target, as large as the source says its disk is.
-            if not spec.get('disk_bytes'):
-                raise exception.DriverError(
-                    operation='prepare_incoming', reason='no disk of %s on '
-                    '%s and no disk_bytes' % (uuid, host))
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            self.img.create_like(path, spec['disk_bytes'])
+        self._make_incoming_disk(spec, host)
         os.makedirs(self._host_dir(uuid, host), exist_ok=True)
         if self._dom(uuid, host) is not None:
             raise exception.DriverError(

@@ -298,12 +298,6 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
                         image if image and os.path.isfile(image) else None)
         self._write_disk_meta(spec['uuid'], host, image)
 
-    def resize_disk(self, instance_uuid, host, size_gb, shrink=False):
-        path = self.disk_path(instance_uuid, host)
-        if not os.path.exists(path):
-            _fail('resize_disk', 'no disk for %s on %s' % (instance_uuid, host))
-        self.img.grow(path, size_gb, operation='resize_disk', shrink=shrink)
-
     def export_disk(self, instance_uuid, host):
         path = self.disk_path(instance_uuid, host)
         if not os.path.exists(path):

@@ -110,15 +110,7 @@ class MigrationMixin:
     # -- operations ---------------------------------------------------------
     def prepare_incoming(self, spec, host):
         uuid = spec['uuid']
-        path = self.disk_path(uuid, host)
-        if not os.path.exists(path):
-            # The mirror's target, as large as the source says its disk is.
-            if not spec.get('disk_bytes'):
-                raise exception.DriverError(
-                    operation='prepare_incoming', reason='no disk of %s on %s, '
-                    'and no disk_bytes to make the mirror target' % (uuid, host))
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            self.img.create_like(path, spec['disk_bytes'])
+        self._make_incoming_disk(spec, host)
         dom = self._domain(uuid, host)
         status = dom.status()
         if status == 'inmigrate':
