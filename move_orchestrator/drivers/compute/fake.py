@@ -99,8 +99,10 @@ class FakeDriver(fake_migration.FakeMigrationMixin, base.ComputeDriver):
                             q = q.where(t.live.is_(True))
                         self._raise_peak(s, scope, host, s.scalar(q))
                 break
-            except db_exc.DBDuplicateEntry:
-                continue   # another transfer made a row first
+            except (db_exc.DBDuplicateEntry, db_exc.DBDeadlock):
+                # Another transfer made a row first, or (MariaDB) locked
+                # the same peak rows in the other order: count again.
+                continue
 
     @staticmethod
     def _raise_peak(session, scope, host, count):
