@@ -13,7 +13,6 @@ Printed: the median of each, and (b)/(a).
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -80,7 +79,7 @@ def _ours(driver, spec, source, dest, n):
 
 def run(argv=None):
     args = _options(argv if argv is not None else sys.argv[1:])
-    from tests.functional.libvirt import daemons
+    from move_orchestrator.drivers.compute.libvirt import daemons
     root = tempfile.mkdtemp(prefix='mob', dir='/tmp')
     hosts = daemons.start_hosts(root, ['host1', 'host2'])
     driver = None
@@ -109,7 +108,5 @@ def run(argv=None):
         if driver is not None:
             driver.destroy_all()
             driver.close()
-        for host in hosts:
-            host.destroy_domains()
-            host.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        for problem in daemons.stop_hosts(root, hosts):
+            print('left behind: %s' % problem)

@@ -13,6 +13,7 @@ from rich.table import Table
 import sqlalchemy as sa
 
 from move_orchestrator import cloud
+from move_orchestrator.cli import demo_libvirt
 from move_orchestrator.cli import demo_qemu
 from move_orchestrator.cli import render
 from move_orchestrator.conf import CONF
@@ -49,9 +50,12 @@ class Demo(command.Command):
         parser = super().get_parser(prog_name)
         parser.add_argument('--delay', type=float, default=0.0,
                             help='seconds added to every driver operation')
-        parser.add_argument('--driver', choices=('fake', 'qemu'), default='fake',
+        parser.add_argument('--driver', choices=('fake', 'qemu', 'libvirt'),
+                            default='fake',
                             help='qemu: real QEMU VMs (see README: Real VMs with '
-                                 'QEMU)')
+                                 'QEMU); libvirt: real libvirt domains, on '
+                                 'libvirtd daemons of its own unless [libvirt] '
+                                 'host_uris names three')
         parser.add_argument('--keep', action='store_true',
                             help='with --driver qemu: leave the VMs running')
         return parser
@@ -66,6 +70,8 @@ class Demo(command.Command):
                 'inventory load FILE" and use "move"')
         console = Console(file=self.app.stdout,
                           width=None if self.app.stdout.isatty() else 160)
+        if args.driver == 'libvirt':
+            return self.libvirt_demo(console, args)
         if args.driver == 'qemu':
             demo_qemu.configure(CONF)
         if self.app.client.embedded:
@@ -75,6 +81,18 @@ class Demo(command.Command):
         else:
             docs = self.fake_moves(args, console)
         return self.report(console, docs, args)
+
+    def libvirt_demo(self, console, args):
+        hosts = demo_libvirt.configure(CONF)    # may start daemons
+        code, client = 1, None
+        try:
+            reset_database(CONF.database.connection)
+            client = self.app.client
+            docs = demo_libvirt.run_moves(client, console, hosts)
+            code = self.report(console, docs, args)
+        finally:
+            left = demo_libvirt.finish(client, console, hosts)
+        return code or (1 if left else 0)
 
     def fake_moves(self, args, console):
         CONF.set_override('faults', [DEMO_FAULT], group='fake_driver')
@@ -137,7 +155,7 @@ class Demo(command.Command):
                                      if problems else 'no violations'))
         if args.driver == 'qemu':
             demo_qemu.finish(client, console, args.keep)
-        else:
+        elif args.driver == 'fake':
             console.print('Go on with: move-orchestrator instance list; '
                           'move-orchestrator move vm6 --wait; '
                           'move-orchestrator task show %s' % docs[-1]['id'])

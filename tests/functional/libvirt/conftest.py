@@ -9,7 +9,6 @@ missing skips the tests with the command that installs it, except under
 
 import itertools
 import os
-import shutil
 import tempfile
 
 from oslo_config import cfg
@@ -17,7 +16,7 @@ import pytest
 
 from move_orchestrator import conf as mo_conf
 from move_orchestrator.conf import libvirt as libvirt_conf
-from tests.functional.libvirt import daemons
+from move_orchestrator.drivers.compute.libvirt import daemons
 from tests import harness
 from tests import services
 
@@ -26,15 +25,10 @@ FLAVORS = (('l.small', 1, 64, 1), ('l.big', 2, 96, 2))
 
 
 def _require_libvirt():
-    missing = [b for b in ('libvirtd', 'virsh', 'qemu-system-x86_64', 'qemu-img',
-                           'as', 'ld', 'unshare') if shutil.which(b) is None]
-    try:
-        import libvirt  # noqa: F401
-    except ImportError:
-        missing.append('libvirt-python')
+    missing = daemons.missing()
     if missing:
-        msg = '%s not found: install with `%s`' % (
-            ', '.join(missing), daemons.INSTALL)
+        msg = '%s not found: install with `%s`, then `tox -e functional ' \
+              '--recreate`' % (', '.join(missing), daemons.INSTALL)
         if services.in_ci():
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
@@ -47,15 +41,7 @@ def libvirt_hosts():
     root = tempfile.mkdtemp(prefix='mol', dir='/tmp')
     hosts = daemons.start_hosts(root, HOSTS)
     yield hosts
-    for host in hosts:
-        host.destroy_domains()
-    left_running = [pid for host in hosts for pid in host.stop()]
-    # The daemons' own files go with them; what else is there was left.
-    for host in hosts:
-        shutil.rmtree(host.root)
-    problems = daemons.leftovers(root)
-    shutil.rmtree(root, ignore_errors=True)
-    assert not left_running, 'QEMUs left running: %s' % left_running
+    problems = daemons.stop_hosts(root, hosts)
     assert not problems, problems
     assert not os.path.exists(root)
 

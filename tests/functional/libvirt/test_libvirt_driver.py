@@ -10,7 +10,7 @@ import pytest
 
 from move_orchestrator.drivers.compute import base
 from move_orchestrator import exception
-from tests.functional.libvirt import daemons
+from move_orchestrator.drivers.compute.libvirt import daemons
 from tests.functional.libvirt import guests
 
 SPEC = {'name': 'vm', 'vcpus': 1, 'ram_mb': 64, 'disk_gb': 1}

@@ -1,4 +1,6 @@
-"""Two (or more) libvirtd "hosts" on one machine, for the functional tests.
+"""Two (or more) libvirtd "hosts" on one machine: what the functional
+tests, the benchmark and ``move-orchestrator demo --driver libvirt`` run
+the libvirt driver against when no real hosts are configured.
 
 Each runs in its own mount and UTS namespace (hostinit.py) with its own
 configuration, socket directory, host UUID and migration ports, all under
@@ -20,8 +22,10 @@ import uuid as uuid_mod
 HOSTINIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'hostinit.py')
 INSTALL = ('apt-get install -y --no-install-recommends libvirt-daemon '
            'libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config '
-           'qemu-system-x86 qemu-utils binutils  (or .ci/run\'s install_libvirt), '
-           'then `tox -e functional --recreate`')
+           'qemu-system-x86 qemu-utils binutils, then pip install libvirt-python '
+           '(or .ci/run install_libvirt)')
+BINARIES = ('libvirtd', 'virsh', 'qemu-system-x86_64', 'qemu-img', 'as', 'ld',
+            'unshare', 'mount')
 
 LIBVIRTD_CONF = '''unix_sock_dir = "%(sock)s"
 unix_sock_rw_perms = "0700"
@@ -60,6 +64,17 @@ def processes(needle):
         if needle.encode() in cmdline and state not in ('Z', 'X'):
             pids.append(int(pid))
     return pids
+
+
+def missing():
+    """What of libvirt, QEMU, binutils and libvirt-python this machine
+    lacks to run local hosts: [] when nothing."""
+    lacking = [b for b in BINARIES if shutil.which(b) is None]
+    try:
+        import libvirt  # noqa: F401
+    except ImportError:
+        lacking.append('libvirt-python')
+    return lacking
 
 
 def _write(path, text):
@@ -177,10 +192,13 @@ class Host:
         return qemus
 
 
-def start_hosts(root, names):
+def start_hosts(root, names, first_index=0):
+    """Start a daemon per name under root. first_index picks the hosts'
+    migration port ranges (100 ports each from 49152): hosts started by
+    another process at the same time use other indexes."""
     hosts = []
     try:
-        for index, name in enumerate(names):
+        for index, name in enumerate(names, first_index):
             host = Host(name, os.path.join(root, name), index)
             hosts.append(host)
             host.start()
@@ -189,6 +207,24 @@ def start_hosts(root, names):
             host.stop()
         raise
     return hosts
+
+
+def stop_hosts(root, hosts):
+    """Destroy every domain, stop the daemons, delete root; return what
+    outlived them ([] when nothing): QEMUs that had to be killed,
+    processes, mounts, sockets or files under root."""
+    for host in hosts:
+        host.destroy_domains()
+    problems = ['QEMU left running: %d' % pid
+                for host in hosts for pid in host.stop()]
+    # The daemons' own files go with them; what else is there was left.
+    for host in hosts:
+        shutil.rmtree(host.root, ignore_errors=True)
+    problems += leftovers(root)
+    shutil.rmtree(root, ignore_errors=True)
+    if os.path.exists(root):
+        problems.append('%s could not be deleted' % root)
+    return problems
 
 
 def leftovers(root):
