@@ -156,6 +156,13 @@ def _report(args, results, n):
     if windows:
         print('  (b)\'s migration window (PrepareIncoming to SwitchOverMigration): '
               '%.3f s' % statistics.median(windows))
+    steps = {}
+    for sample in results['libvirt']:
+        for name, seconds in sample.get('steps', {}).items():
+            steps.setdefault(name, []).append(seconds)
+    slowest = sorted(((statistics.median(v), k) for k, v in steps.items()), reverse=True)
+    print('  (b)\'s slowest steps (medians): %s' % ', '.join(
+        '%s %.3f s' % (name, seconds) for seconds, name in slowest[:4]))
 
 
 def run(argv=None):

@@ -54,7 +54,9 @@ def main(url, transport_url, ram_mb):
             if 'PrepareIncoming' in subs and 'SwitchOverMigration' in subs:
                 window = _seconds(subs['PrepareIncoming']['started'],
                                   subs['SwitchOverMigration']['finished'])
-            print(json.dumps({'whole': elapsed, 'migration': window,
+            steps = {n: _seconds(s['started'], s['finished']) for n, s in subs.items()
+                     if s.get('started') and s.get('finished')}
+            print(json.dumps({'whole': elapsed, 'migration': window, 'steps': steps,
                               'state': doc['state'], 'reason': doc['reason']}),
                   flush=True)
         print(json.dumps({'audit': api.audit(None)}), flush=True)
