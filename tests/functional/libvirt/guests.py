@@ -90,3 +90,20 @@ def virsh(host, *args):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+class LifecycleEvents:
+    """``virsh event --loop`` on a daemon: its domains' lifecycle events,
+    as libvirt words them (e.g. "Suspended Post-copy")."""
+
+    def __init__(self, host):
+        self.proc = subprocess.Popen(
+            ['virsh', '-q', '-c', host.uri, 'event', '--loop', '--event',
+             'lifecycle'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+
+    def stop(self):
+        """The events seen, once virsh is ended."""
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=30)
+        return out
