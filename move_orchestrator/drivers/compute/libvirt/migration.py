@@ -250,6 +250,11 @@ class MigrationMixin:
 
     def cancel_migration(self, instance_uuid):
         migration = self.poll_migration(instance_uuid)
+        if migration is not None and migration['status'] == base.MIGRATION_COMPLETED \
+                and self._unconfirmed(instance_uuid, migration):
+            # libvirt switched the guest over by itself: a step that failed
+            # after it rolls the move forward, never back.
+            raise exception.MigrationPastSwitchover(instance=instance_uuid)
         if migration is None or migration['status'] not in base.MIGRATION_ACTIVE:
             return
         dom = self._dom(instance_uuid, migration['source'])
@@ -280,6 +285,14 @@ class MigrationMixin:
             raise exception.MigrationPastSwitchover(instance=instance_uuid)
         if dom is not None and self._power(dom) == base.PAUSED:
             dom.resume()    # suspended by a force-complete: runs again
+
+    def _unconfirmed(self, instance_uuid, migration):
+        """Whether the migration is this process's own, not yet confirmed
+        by complete_migration: the move that started it is still deciding
+        (an earlier move's record, which the domain keeps, is not)."""
+        job = self._jobs.get(instance_uuid)
+        return (job is not None and not job.get('confirmed')
+                and job['rec']['started_at'] == migration.get('started_at'))
 
     def force_complete_migration(self, instance_uuid):
         migration = self.poll_migration(instance_uuid)
@@ -319,6 +332,9 @@ class MigrationMixin:
             raise exception.DriverError(
                 operation='complete_migration', reason='migration of %s is %s'
                 % (instance_uuid, migration and migration['status']))
+        job = self._jobs.get(instance_uuid)
+        if job is not None and job['rec']['started_at'] == migration.get('started_at'):
+            job['confirmed'] = True
         dom = self._dom(instance_uuid, migration['dest'])
         if dom is None:
             return      # another agent's host: the migration says enough
