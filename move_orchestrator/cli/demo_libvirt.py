@@ -172,4 +172,3 @@ def finish(client, console, hosts):
             ', the demo\'s libvirt daemons stopped: nothing is left behind'
             if hosts.own else ''))
     return problems
-
