@@ -18,6 +18,7 @@ import threading
 import time
 
 from oslo_log import log as logging
+import tenacity
 
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.libvirt import domain_xml
@@ -29,6 +30,7 @@ LOG = logging.getLogger(__name__)
 
 MIB = 1 << 20
 FINAL = (base.MIGRATION_FAILED, base.MIGRATION_CANCELLED)
+SOURCE_WAIT = 30    # seconds a cancel waits for the source's daemon
 
 
 def flags(block, post_copy):
@@ -173,7 +175,16 @@ class MigrationMixin:
                 hosts.Connections.close_one(conn)
 
     def poll_migration(self, instance_uuid):
-        return self._poll(instance_uuid, self._reachable_doms(instance_uuid))
+        try:
+            return self._poll(instance_uuid, self._reachable_doms(instance_uuid))
+        except states.libvirt.libvirtError as e:
+            if not states.connection_lost(e):
+                raise
+            # A daemon went away between two calls (restarting): asked
+            # again, it answers from a new connection or is left out.
+            LOG.info('Polling the migration of %s: %s; asking again',
+                     instance_uuid, e)
+            return self._poll(instance_uuid, self._reachable_doms(instance_uuid))
 
     def _poll(self, instance_uuid, doms):
         """The last migration of the instance, from libvirt's truth."""
@@ -257,7 +268,7 @@ class MigrationMixin:
             raise exception.MigrationPastSwitchover(instance=instance_uuid)
         if migration is None or migration['status'] not in base.MIGRATION_ACTIVE:
             return
-        dom = self._dom(instance_uuid, migration['source'])
+        dom = self._source_dom(instance_uuid, migration['source'])
         try:
             if dom is not None:
                 dom.abortJob()
@@ -285,6 +296,16 @@ class MigrationMixin:
             raise exception.MigrationPastSwitchover(instance=instance_uuid)
         if dom is not None and self._power(dom) == base.PAUSED:
             dom.resume()    # suspended by a force-complete: runs again
+
+    def _source_dom(self, instance_uuid, source):
+        """The source's domain, waiting a while for a daemon that does not
+        answer (restarting: libvirt keeps its QEMUs, and the migration's
+        end is its to tell); DriverError if it stays away."""
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(exception.DriverError),
+            wait=tenacity.wait_fixed(0.2), reraise=True,
+            stop=tenacity.stop_after_delay(SOURCE_WAIT))
+        return retrying(self._dom, instance_uuid, source)
 
     def _unconfirmed(self, instance_uuid, migration):
         """Whether the migration is this process's own, not yet confirmed
