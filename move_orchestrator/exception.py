@@ -151,6 +151,12 @@ class DriverNotSupported(DriverError):
     msg_fmt = 'The %(driver)s driver does not support %(operation)s'
 
 
+class HostSoftwareMissing(DriverError):
+    """What a driver runs on this machine is not installed; the message
+    says what to install."""
+    msg_fmt = '%(missing)s not found: %(install)s'
+
+
 class MigrationFailed(DriverError):
     msg_fmt = 'Live migration of %(instance)s failed: %(reason)s'
 

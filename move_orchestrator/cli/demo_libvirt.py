@@ -22,11 +22,6 @@ NAMES = ('host1', 'host2', 'host3')
 ABORT_BANDWIDTH = 2     # MiB/s: the aborted live migration would take ~40 s
 
 
-class LibvirtMissing(exception.DriverError):
-    msg_fmt = ('%(missing)s not found: the libvirt demo needs libvirt, QEMU '
-               'and binutils: %(install)s')
-
-
 class Hosts:
     """The demo's hosts: names, and the daemons it started (if any)."""
 
@@ -44,8 +39,12 @@ def _check_installed():
     from move_orchestrator.drivers.compute.libvirt import daemons
     lacking = daemons.missing()
     if lacking:
-        raise LibvirtMissing(message=LibvirtMissing.msg_fmt % {
-            'missing': ', '.join(lacking), 'install': daemons.INSTALL})
+        # Unquoted: the install line is ours, and longer than a quoted value.
+        raise exception.HostSoftwareMissing(
+            message=exception.HostSoftwareMissing.msg_fmt % {
+                'missing': ', '.join(lacking),
+                'install': 'the libvirt demo needs libvirt, QEMU and binutils: '
+                           + daemons.INSTALL})
     if os.geteuid() != 0:
         raise exception.Invalid(
             'the demo\'s own libvirt hosts need root (mount namespaces); '
