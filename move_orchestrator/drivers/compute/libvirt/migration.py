@@ -175,6 +175,11 @@ class MigrationMixin:
                 hosts.Connections.close_one(conn)
 
     def poll_migration(self, instance_uuid):
+        job = self._jobs.get(instance_uuid)
+        if job is not None and not job['done'].is_set():
+            running = self._poll_running(instance_uuid, job['rec'])
+            if running is not None:
+                return running
         try:
             return self._poll(instance_uuid, self._reachable_doms(instance_uuid))
         except states.libvirt.libvirtError as e:
@@ -185,6 +190,35 @@ class MigrationMixin:
             LOG.info('Polling the migration of %s: %s; asking again',
                      instance_uuid, e)
             return self._poll(instance_uuid, self._reachable_doms(instance_uuid))
+
+    def wait_migration(self, instance_uuid, timeout):
+        """Answered the moment this process's migration call returns."""
+        job = self._jobs.get(instance_uuid)
+        if job is not None:
+            job['done'].wait(timeout)
+        else:
+            time.sleep(timeout)
+        return self.poll_migration(instance_uuid)
+
+    def _poll_running(self, instance_uuid, rec):
+        """This process's own migration while its call runs: one jobStats()
+        of the source (the full poll reads both daemons' domains, and a
+        poll every few ms that costs more slows the migration down).
+        None when the job is not running there: the full poll tells."""
+        lv = states.libvirt
+        try:
+            dom = self.conns.get(rec['source']).lookupByUUIDString(instance_uuid)
+            stats = dom.jobStats(0)
+            if stats.get('type') not in (lv.VIR_DOMAIN_JOB_BOUNDED,
+                                         lv.VIR_DOMAIN_JOB_UNBOUNDED):
+                return None
+            paused = self._power(dom) == base.PAUSED
+        except (lv.libvirtError, exception.DriverError):
+            return None
+        return dict(figures(stats), id=rec.get('id'), source=rec['source'],
+                    dest=rec['dest'], started_at=rec.get('started_at'),
+                    postcopy_permitted=rec.get('postcopy_permitted', False),
+                    paused=paused, status=base.MIGRATION_RUNNING)
 
     def _poll(self, instance_uuid, doms):
         """The last migration of the instance, from libvirt's truth."""
