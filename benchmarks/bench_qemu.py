@@ -12,13 +12,16 @@ the three kinds run in turn, ``--qemu-moves`` samples each after
 ``--qemu-warmup`` rounds, so that machine noise hits them alike:
 
 * bare QMP: start the destination QEMU with ``-incoming defer``,
-  migrate-incoming, migrate (unlimited bandwidth, the driver's downtime
-  limit), wait for the source's MIGRATION completed and the destination's
-  RESUME events, quit the source. Events, not polls: a client that polls
-  QEMU's monitor every few ms slows the migration it watches;
-* driver: the same through the qemu driver's API (prepare_incoming,
-  start_migration, wait_migration until converged, complete_migration,
-  destroy), the pause before the switch-over included;
+  migrate-incoming on a TCP port of ``[qemu] host_address`` (as a
+  destination that accepts a migration listens: hosts share no files),
+  migrate (unlimited bandwidth, the driver's downtime limit), wait for the
+  source's MIGRATION completed and the destination's RESUME events, quit
+  the source. Events, not polls: a client that polls QEMU's monitor every
+  few ms slows the migration it watches;
+* driver: the same through the qemu driver's API as the orchestrated
+  move's steps call it (accept_incoming, start_migration, wait_migration
+  until converged, complete_migration, confirm_arrival, destroy), the
+  pause before the switch-over included;
 * orchestrated: ``ConductorAPI.move_instance`` + ``wait_task`` of a live
   migration (13 steps in two TaskFlow engines persisted to SQLite),
   ``[conductor] poll_interval`` at its default unless ``--qemu-poll-ms``.
@@ -147,10 +150,15 @@ class Cloud:
         t0 = time.perf_counter()
         dst.write_definition({'spec': self.spec})
         self.driver._start(dst, incoming=True)
-        uri = 'unix:' + dst.path('migrate.sock')
         with src.qmp() as qs, dst.qmp() as qd:
             t1 = time.perf_counter()
-            qd.execute('migrate-incoming', uri=uri)
+            # Over TCP on [qemu] host_address, as a destination that accepts
+            # a migration listens (incoming.py): hosts that share nothing
+            # reach each other over the network, not a unix socket.
+            qd.execute('migrate-incoming', uri='tcp:%s:0'
+                       % self.conf.qemu.host_address)
+            port = qd.execute('query-migrate')['socket-address'][0]['port']
+            uri = 'tcp:%s:%s' % (self.conf.qemu.host_address, port)
             # A guest that came in through the driver keeps the capabilities
             # it was given then: plain pre-copy here.
             qs.execute('migrate-set-capabilities', capabilities=[
@@ -181,8 +189,10 @@ class Cloud:
         source, dest = self.hosts()
         d = self.driver
         t0 = time.perf_counter()
-        choreography.prepare_incoming(d, self.spec, source, dest)
-        d.start_migration(self.uuid, source, dest)
+        # The destination accepts the migration as the orchestrated move's
+        # does (PrepareIncoming), and confirms the arrival (SwitchOverMigration).
+        incoming = choreography.accept_incoming(d, self.spec, source, dest)
+        d.start_migration(self.uuid, source, dest, incoming=incoming)
         migration = d.poll_migration(self.uuid)
         while migration['status'] == base.MIGRATION_RUNNING:
             migration = d.wait_migration(self.uuid, self.conf.conductor.poll_interval)
@@ -190,10 +200,11 @@ class Cloud:
                                        base.MIGRATION_COMPLETED):
             raise RuntimeError('driver migration %s' % migration['status'])
         d.complete_migration(self.uuid)
+        migration = choreography.confirm_arrival(d, self.uuid, dest,
+                                                 d.poll_migration(self.uuid))
         t1 = time.perf_counter()
         d.destroy(self.uuid, source)
         elapsed = time.perf_counter() - t0
-        migration = d.poll_migration(self.uuid)
         self._put_right(source, dest, destroyed=True)
         return {'whole': elapsed, 'migration': t1 - t0,
                 'downtime': migration.get('downtime_ms'),
