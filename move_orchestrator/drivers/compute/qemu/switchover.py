@@ -281,14 +281,21 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
     qd = (_connect(dest_sock, record_path, time.monotonic() + 1)
           if dest_sock else None)
     seen = []       # the source's events, for the figures
+    news = None     # the status QEMU announced last, not yet looked at
     ready()
     try:
         while True:
-            rec = read_json(record_path)
-            if not rec or rec.get('id') != migration_id or \
-                    rec['status'] in FINAL or rec.get('continued'):
-                return 'the migration ended, or was switched over'
-            status = q.execute('query-migrate').get('status')
+            if news == 'pre-switchover':
+                # Straight on, the guest paused: switch_over looks again
+                # under the lock, at the record and at QEMU.
+                status = news
+            else:
+                rec = read_json(record_path)
+                if not rec or rec.get('id') != migration_id or \
+                        rec['status'] in FINAL or rec.get('continued'):
+                    return 'the migration ended, or was switched over'
+                status = q.execute('query-migrate').get('status')
+            news = None
             if status == 'pre-switchover' or status in PAST_CONTINUE:
                 deadline = time.monotonic() + timeout
                 if switch_over(q, record_path, migration_id, deadline):
@@ -299,12 +306,20 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
                     return 'switched over: %s' % figures
             elif status in FINAL and rec['migrate_started']:
                 return 'the migration %s' % status
+            # A status change announced while query-migrate was asked is
+            # news too: waiting for the next one would leave a guest paused
+            # at pre-switchover until the half second is over.
+            told = [ev for ev in q.events if ev['event'] == 'MIGRATION']
             _drain(q, seen)
+            if told:
+                news = (told[-1].get('data') or {}).get('status')
+                continue
             # Woken by QEMU's news (a status change), else a look every
             # half second (the record may say it ended).
             event = q.wait_event('MIGRATION', 0.5)
             if event is not None:
                 seen.append(event)
+                news = (event.get('data') or {}).get('status')
     finally:
         q.close()
         if qd is not None:
