@@ -12,13 +12,16 @@ the three kinds run in turn, ``--qemu-moves`` samples each after
 ``--qemu-warmup`` rounds, so that machine noise hits them alike:
 
 * bare QMP: start the destination QEMU with ``-incoming defer``,
-  migrate-incoming, migrate (unlimited bandwidth, the driver's downtime
-  limit), wait for the source's MIGRATION completed and the destination's
-  RESUME events, quit the source. Events, not polls: a client that polls
-  QEMU's monitor every few ms slows the migration it watches;
-* driver: the same through the qemu driver's API (prepare_incoming,
-  start_migration, wait_migration until converged, complete_migration,
-  destroy), the pause before the switch-over included;
+  migrate-incoming on a TCP port of ``[qemu] host_address`` (as a
+  destination that accepts a migration listens: hosts share no files),
+  migrate (unlimited bandwidth, the driver's downtime limit), wait for the
+  source's MIGRATION completed and the destination's RESUME events, quit
+  the source. Events, not polls: a client that polls QEMU's monitor every
+  few ms slows the migration it watches;
+* driver: the same through the qemu driver's API as the orchestrated
+  move's steps call it (accept_incoming, start_migration, wait_migration
+  until converged, complete_migration, confirm_arrival, destroy), the
+  pause before the switch-over included;
 * orchestrated: ``ConductorAPI.move_instance`` + ``wait_task`` of a live
   migration (13 steps in two TaskFlow engines persisted to SQLite),
   ``[conductor] poll_interval`` at its default unless ``--qemu-poll-ms``.
@@ -29,8 +32,10 @@ measured it, and its pause from QEMU's events (the source's STOP to the
 destination's RESUME) with, for the driver and the orchestrator, the
 source's wait at pre-switchover; TaskFlow's own floor (as many no-op tasks
 as the move has steps, in memory); and the goals of issue 13's item 7, each
-beside its figure: the migration window (PrepareIncoming's start to
-SwitchOverMigration's end, read from the task record) <= 1.05x bare QMP's,
+beside its figure: the migration window, from preparing the destination
+(bare: starting its QEMU; orchestrated: PrepareIncoming's start, read from
+the task record) to the guest running there (the destination's RESUME, by
+QEMU's own timestamp, for all three kinds alike) <= 1.05x bare QMP's,
 downtime and pause <= bare + 2 ms, the orchestrator's cost outside the
 migration <= 3x TaskFlow's floor. ``--qemu-ram-mb 1024`` for 1 GiB.
 ``[qemu] permit_post_copy`` is the product's default (false) unless
@@ -144,13 +149,18 @@ class Cloud:
     def bare(self):
         source, dest = self.hosts()
         src, dst = self._domain(source), self._domain(dest)
-        t0 = time.perf_counter()
+        t0, t0_epoch = time.perf_counter(), time.time()
         dst.write_definition({'spec': self.spec})
         self.driver._start(dst, incoming=True)
-        uri = 'unix:' + dst.path('migrate.sock')
         with src.qmp() as qs, dst.qmp() as qd:
             t1 = time.perf_counter()
-            qd.execute('migrate-incoming', uri=uri)
+            # Over TCP on [qemu] host_address, as a destination that accepts
+            # a migration listens (incoming.py): hosts that share nothing
+            # reach each other over the network, not a unix socket.
+            qd.execute('migrate-incoming', uri='tcp:%s:0'
+                       % self.conf.qemu.host_address)
+            port = qd.execute('query-migrate')['socket-address'][0]['port']
+            uri = 'tcp:%s:%s' % (self.conf.qemu.host_address, port)
             # A guest that came in through the driver keeps the capabilities
             # it was given then: plain pre-copy here.
             qs.execute('migrate-set-capabilities', capabilities=[
@@ -172,7 +182,8 @@ class Cloud:
         src.stop()
         elapsed = time.perf_counter() - t0
         self._put_right(source, dest)
-        return {'whole': elapsed, 'migration': t2 - t0, 'migrate': t2 - t1,
+        return {'whole': elapsed, 'migration': _at(resume) - t0_epoch,
+                'to_end': t2 - t0, 'migrate': t2 - t1,
                 'downtime': info.get('downtime'),
                 'pause': (_at(resume) - _at(stop[0])) * 1000 if stop else None,
                 'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20)}
@@ -180,9 +191,11 @@ class Cloud:
     def by_driver(self):
         source, dest = self.hosts()
         d = self.driver
-        t0 = time.perf_counter()
-        choreography.prepare_incoming(d, self.spec, source, dest)
-        d.start_migration(self.uuid, source, dest)
+        t0, t0_epoch = time.perf_counter(), time.time()
+        # The destination accepts the migration as the orchestrated move's
+        # does (PrepareIncoming), and confirms the arrival (SwitchOverMigration).
+        incoming = choreography.accept_incoming(d, self.spec, source, dest)
+        d.start_migration(self.uuid, source, dest, incoming=incoming)
         migration = d.poll_migration(self.uuid)
         while migration['status'] == base.MIGRATION_RUNNING:
             migration = d.wait_migration(self.uuid, self.conf.conductor.poll_interval)
@@ -190,12 +203,14 @@ class Cloud:
                                        base.MIGRATION_COMPLETED):
             raise RuntimeError('driver migration %s' % migration['status'])
         d.complete_migration(self.uuid)
+        migration = choreography.confirm_arrival(d, self.uuid, dest,
+                                                 d.poll_migration(self.uuid))
         t1 = time.perf_counter()
         d.destroy(self.uuid, source)
         elapsed = time.perf_counter() - t0
-        migration = d.poll_migration(self.uuid)
         self._put_right(source, dest, destroyed=True)
-        return {'whole': elapsed, 'migration': t1 - t0,
+        return {'whole': elapsed, 'to_end': t1 - t0,
+                'migration': _resumed(migration, t0_epoch, t1 - t0),
                 'downtime': migration.get('downtime_ms'),
                 'pause': migration.get('guest_pause_ms'),
                 'wait': migration.get('switchover_wait_ms'),
@@ -215,9 +230,12 @@ class Cloud:
             phases[sub['phase']] = (phases.get(sub['phase'], 0)
                                     + _seconds(sub['started'], sub['finished']))
         result = subs['SwitchOverMigration']['result'] or {}
-        return {'whole': elapsed, 'phases': phases,
-                'migration': _seconds(subs['PrepareIncoming']['started'],
-                                      subs['SwitchOverMigration']['finished']),
+        to_end = _seconds(subs['PrepareIncoming']['started'],
+                          subs['SwitchOverMigration']['finished'])
+        started = datetime.datetime.fromisoformat(
+            subs['PrepareIncoming']['started']).timestamp()
+        return {'whole': elapsed, 'phases': phases, 'to_end': to_end,
+                'migration': _resumed(result, started, to_end),
                 'downtime': result.get('downtime_ms'),
                 'pause': result.get('guest_pause_ms'),
                 'wait': result.get('switchover_wait_ms'),
@@ -249,6 +267,15 @@ class Cloud:
             self.driver.destroy_all()
             for name, _value, group in self._overrides:
                 self.conf.clear_override(name, group)
+
+
+def _resumed(migration, started, otherwise):
+    """Seconds from ``started`` (epoch) to the destination's RESUME, QEMU's
+    own timestamp (the source's STOP plus the guest's pause); ``otherwise``
+    when the figures are missing."""
+    if migration.get('stopped_at') is None or migration.get('guest_pause_ms') is None:
+        return otherwise
+    return migration['stopped_at'] + migration['guest_pause_ms'] / 1000 - started
 
 
 def _at(event):

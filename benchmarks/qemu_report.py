@@ -28,8 +28,8 @@ def report(args, results, poll):
             med(kind, 'sent')))
     print('  (whole: bare = start the destination, migrate, quit the source; '
           'orchestrated = move_instance + wait_task, completed.\n'
-          '   migration: bare = from starting the destination to its RESUME; '
-          'orchestrated = PrepareIncoming start\n   to SwitchOverMigration end; '
+          '   migration: from starting the destination (orchestrated: '
+          'PrepareIncoming\'s start) to its RESUME\n   (QEMU\'s timestamp); '
           'downtime: QEMU\'s, ms;\n   pause: the guest\'s, from the '
           'source\'s STOP to the destination\'s RESUME (QEMU\'s events), ms;\n'
           '   sw wait: the source at pre-switchover until continued, ms; '
@@ -38,6 +38,10 @@ def report(args, results, poll):
         r['phases'].get(p, 0) for r in results['orchestrated']) * 1000)
         for p in ('claim', 'pre-check', 'transfer', 'switch-over', 'cleanup'))
     print('  orchestrated per phase (ms, steps only): %s' % phases)
+    print('  to the end of the client\'s work (bare: RESUME received; driver: '
+          'confirm_arrival returned;\n   orchestrated: SwitchOverMigration\'s '
+          'end, its bookkeeping included): %s' % ' '.join(
+              '%s %.1f' % (kind, med(kind, 'to_end') * 1000) for kind in KINDS))
     outside = statistics.median(
         r['whole'] - r['migration'] for r in results['orchestrated'])
     print('  orchestrated outside the migration (claim, pre-checks, '

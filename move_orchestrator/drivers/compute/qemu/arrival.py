@@ -17,7 +17,6 @@ standard-library monitor client it borrows.
 import os
 import subprocess
 import sys
-import threading
 import time
 
 if __name__ == '__main__':
@@ -72,33 +71,26 @@ def watch(sock, domain_dir, timeout, ready):
         q.close()
 
 
-def spawn(dom, timeout):
-    """Start the arrival watcher of dom (a process.Domain), detached;
-    returns its pid once it listens (or has given up)."""
+def start(dom, timeout):
+    """Start the arrival watcher of dom (a process.Domain), detached, and
+    return its process at once (``switchover.listening`` waits until it
+    listens): it waits for dom's QEMU as long as dom's STATE file is
+    there, so it can start while that QEMU does."""
     log = open(dom.path('arrival.log'), 'a')
     with log:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, '-I', '-S', os.path.abspath(__file__),
              dom.switchover_path, dom.dir, str(timeout)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
             start_new_session=True, close_fds=True)
-    with proc.stdout:
-        proc.stdout.readline()      # "listening", or EOF if it ended
-    threading.Thread(target=proc.wait, daemon=True).start()
-    return proc.pid
 
 
 def main(argv):
     sock, domain_dir, timeout = argv
     started = time.time()
 
-    def ready():
-        print('listening', flush=True)
-        os.close(1)
-        sys.stdout = sys.stderr
-
     try:
-        why = watch(sock, domain_dir, float(timeout), ready)
+        why = watch(sock, domain_dir, float(timeout), switchover.announce)
     except (switchover.MonitorError, OSError) as e:
         why = 'stopped: %s' % e
     print('%.3f arrival watcher of %s: %s after %.3fs'

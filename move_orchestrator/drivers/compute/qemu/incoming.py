@@ -10,6 +10,7 @@ sees the guest arrive without a conductor. confirm_incoming checks that it
 did and runs, and ends what only the migration needed.
 """
 
+import os
 import time
 
 from move_orchestrator.drivers.compute import base
@@ -19,6 +20,7 @@ from move_orchestrator.drivers.compute.qemu import nbd
 from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import stall
+from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator import exception
 
 ARRIVAL_WAIT = 1.0      # seconds for the watcher's figures after the arrival
@@ -37,16 +39,29 @@ class IncomingMixin:
     """accept_migration and confirm_incoming of QemuDriver."""
 
     def accept_migration(self, spec, host, source):
-        self.prepare_incoming(spec, host)
         dom = self._domain(spec['uuid'], host)
         state_path = dom.path(arrival.STATE)
         state = process.read_json(state_path, {})
-        if state.get('answer'):
-            return state['answer']          # a re-run
-        address = self.opts.host_address
         # The NBD port is written down before QEMU listens on it: a re-run
         # after a crash in between finds the export there, on that port.
         state.setdefault('nbd_port', None)
+        watcher = None
+        if not state.get('answer') and dom.pid() is None:
+            # The arrival watcher's interpreter starts while QEMU does: it
+            # waits for QEMU's monitor while the state file is there.
+            os.makedirs(dom.dir, exist_ok=True)
+            process.write_json(state_path, state)
+            watcher = arrival.start(dom, self.opts.operation_timeout)
+        try:
+            self.prepare_incoming(spec, host)
+        except Exception:
+            if watcher is not None:
+                process.remove(state_path)      # its watcher ends with it
+                switchover.listening(watcher)
+            raise
+        if state.get('answer'):
+            return state['answer']          # a re-run
+        address = self.opts.host_address
         answer = {'host': host, 'uri': None, 'nbd': None}
         with dom.qmp() as q:
             q.execute('migrate-set-capabilities', capabilities=[
@@ -63,7 +78,9 @@ class IncomingMixin:
         answer['uri'] = 'tcp:%s:%s' % (_host(address), port)
         state.update(answer=answer, source=source)
         process.write_json(state_path, state)
-        state['watcher'] = arrival.spawn(dom, self.opts.operation_timeout)
+        if watcher is None:     # a re-run that found QEMU started
+            watcher = arrival.start(dom, self.opts.operation_timeout)
+        state['watcher'] = switchover.listening(watcher)
         process.write_json(state_path, state)
         return answer
 

@@ -158,26 +158,38 @@ class MigrationMixin:
                'disk_bytes': (self.img.virtual_size(self.disk_path(instance_uuid, source))
                               if block else 0)}
         self._save(instance_uuid, rec)
+        # The switch-over watcher's interpreter starts while the source is
+        # readied (it follows the record just written); it listens before
+        # the copy starts, and continues it at convergence.
+        watcher = switchover.start(
+            src, None if incoming else dst,
+            self._record_path(instance_uuid, source), migration_id,
+            self.opts.operation_timeout)
+        rec['watcher'] = watcher.pid
+        self._save(instance_uuid, rec)
+        try:
+            with src.qmp() as q:
+                self._ready_source(q, dst, rec, incoming)
+                switchover.listening(watcher)
+                self._maybe_migrate(q, instance_uuid, rec, dst)
+        finally:
+            switchover.listening(watcher)   # after an error: reaped all the same
+        LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
+                 source, dest, ' with a disk mirror' if block else '')
+
+    def _ready_source(self, q, dst, rec, incoming):
+        """The migration's capabilities and parameters (and a destination
+        prepared, not accepted, made to listen)."""
         if incoming is None:
             self._listen(dst, rec)
         bandwidth = self.opts.max_bandwidth * MIB or UNLIMITED_BANDWIDTH
-        with src.qmp() as q:
-            q.execute('migrate-set-capabilities', capabilities=[
-                {'capability': 'postcopy-ram', 'state': rec['postcopy_permitted']},
-                {'capability': 'pause-before-switchover', 'state': True},
-                {'capability': 'events', 'state': True}, stall.CAPABILITY])
-            q.execute('migrate-set-parameters', **dict(
-                stall.HELD, **{'max-bandwidth': bandwidth,
-                               'downtime-limit': self.opts.downtime_limit_ms}))
-            # Listening before the copy starts: it continues at convergence.
-            rec['watcher'] = switchover.spawn(
-                src, None if incoming else dst,
-                self._record_path(instance_uuid, source), migration_id,
-                self.opts.operation_timeout)
-            self._save(instance_uuid, rec)
-            self._maybe_migrate(q, instance_uuid, rec, dst)
-        LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
-                 source, dest, ' with a disk mirror' if block else '')
+        q.execute('migrate-set-capabilities', capabilities=[
+            {'capability': 'postcopy-ram', 'state': rec['postcopy_permitted']},
+            {'capability': 'pause-before-switchover', 'state': True},
+            {'capability': 'events', 'state': True}, stall.CAPABILITY])
+        q.execute('migrate-set-parameters', **dict(
+            stall.HELD, **{'max-bandwidth': bandwidth,
+                           'downtime-limit': self.opts.downtime_limit_ms}))
 
     def _listen(self, dst, rec):
         """A destination prepared, not accepted (an agent before 1.7): it

@@ -281,14 +281,21 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
     qd = (_connect(dest_sock, record_path, time.monotonic() + 1)
           if dest_sock else None)
     seen = []       # the source's events, for the figures
+    news = None     # the status QEMU announced last, not yet looked at
     ready()
     try:
         while True:
-            rec = read_json(record_path)
-            if not rec or rec.get('id') != migration_id or \
-                    rec['status'] in FINAL or rec.get('continued'):
-                return 'the migration ended, or was switched over'
-            status = q.execute('query-migrate').get('status')
+            if news == 'pre-switchover':
+                # Straight on, the guest paused: switch_over looks again
+                # under the lock, at the record and at QEMU.
+                status = news
+            else:
+                rec = read_json(record_path)
+                if not rec or rec.get('id') != migration_id or \
+                        rec['status'] in FINAL or rec.get('continued'):
+                    return 'the migration ended, or was switched over'
+                status = q.execute('query-migrate').get('status')
+            news = None
             if status == 'pre-switchover' or status in PAST_CONTINUE:
                 deadline = time.monotonic() + timeout
                 if switch_over(q, record_path, migration_id, deadline):
@@ -299,35 +306,68 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
                     return 'switched over: %s' % figures
             elif status in FINAL and rec['migrate_started']:
                 return 'the migration %s' % status
+            # A status change announced while query-migrate was asked is
+            # news too: waiting for the next one would leave a guest paused
+            # at pre-switchover until the half second is over.
+            told = [ev for ev in q.events if ev['event'] == 'MIGRATION']
             _drain(q, seen)
+            if told:
+                news = (told[-1].get('data') or {}).get('status')
+                continue
             # Woken by QEMU's news (a status change), else a look every
             # half second (the record may say it ended).
             event = q.wait_event('MIGRATION', 0.5)
             if event is not None:
                 seen.append(event)
+                news = (event.get('data') or {}).get('status')
     finally:
         q.close()
         if qd is not None:
             qd.close()
 
 
-def spawn(source, dest, record_path, migration_id, timeout):
-    """Start the watcher of a migration, detached; returns its pid once it
-    listens (or has given up). ``dest``: the destination's domain, None
-    when it is not within reach (it accepted the migration)."""
+def start(source, dest, record_path, migration_id, timeout):
+    """Start the watcher of a migration, detached, and return its process
+    at once: its interpreter starts while the caller readies the migration
+    (``listening`` then waits for it). It ends at once unless the record
+    of ``migration_id`` is written. ``dest``: the destination's domain,
+    None when it is not within reach (it accepted the migration)."""
     log = open(record_path[:-len('.json')] + '.switchover.log', 'a')
     with log:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, '-I', '-S', os.path.abspath(__file__),
              source.switchover_path, dest.switchover_path if dest else '', record_path,
              migration_id or '', str(timeout)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
             start_new_session=True, close_fds=True)
+
+
+def listening(proc):
+    """The pid of a watcher ``start`` started, once it listens (or has
+    given up); at once when asked again."""
+    if proc.stdout.closed:
+        return proc.pid
     with proc.stdout:
         proc.stdout.readline()      # "listening", or EOF if it ended
     # Reaped here while this process lives; adopted by init once it dies.
     threading.Thread(target=proc.wait, daemon=True).start()
     return proc.pid
+
+
+def spawn(source, dest, record_path, migration_id, timeout):
+    """start and listening: the pid of a watcher that listens."""
+    return listening(start(source, dest, record_path, migration_id, timeout))
+
+
+def announce():
+    """Say "listening" to the process that started the watcher; it may be
+    gone (killed while it waited), which must not end the watcher."""
+    try:
+        print('listening', flush=True)
+        os.close(1)
+    except OSError:
+        pass
+    sys.stdout = sys.stderr
 
 
 def alive(pid, record_path):
@@ -343,14 +383,9 @@ def main(argv):
     source_sock, dest_sock, record_path, migration_id, timeout = argv
     started = time.time()
 
-    def ready():
-        print('listening', flush=True)
-        os.close(1)
-        sys.stdout = sys.stderr
-
     try:
         why = watch(source_sock, dest_sock, record_path, migration_id or None,
-                    float(timeout), ready)
+                    float(timeout), announce)
     except (MonitorError, OSError) as e:
         why = 'stopped: %s' % e
     print('%.3f switch-over watcher of %s (%s): %s after %.3fs'
