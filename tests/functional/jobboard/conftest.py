@@ -23,7 +23,7 @@ REDIS = 'redis://127.0.0.1:6379'
 
 class Cluster:
     def __init__(self, workdir, broker_url, db_url, board, count, expiry,
-                 delay, redis_url=REDIS, started=None, limits=None):
+                 delay, redis_url=REDIS, limits=None):
         self.board = board
         self.broker_url = broker_url
         self.conductors = [
@@ -41,7 +41,7 @@ class Cluster:
         first.db_sync()
         self.hosts = harness.seed(first.services)
         self.services = first.services
-        for proc in self.conductors[:started]:
+        for proc in self.conductors:
             proc.start()
         self.api = harness.client(broker_url)
         self.admin = context.get_admin_context()
@@ -123,16 +123,14 @@ def cluster(tmp_path, postgresql_url):  # noqa: F811
 
     @contextlib.contextmanager
     def _make(count=3, expiry=3.0, delay=0.05, db_url=None,
-              redis_url=REDIS, started=None, limits=None):
+              redis_url=REDIS, limits=None):
         """``db_url`` and ``redis_url``: other servers than the shared
-        ones (a test that stops them brings its own); ``started``: how
-        many of the conductors start at once (all by default), the rest
-        left for the test to start; ``limits``: [limits] options."""
+        ones (a test that stops them brings its own); ``limits``: [limits]
+        options."""
         board = 'mo-test-%s' % uuid.uuid4().hex[:12]
         with harness.private_vhost() as broker_url:
             c = Cluster(tmp_path, broker_url, db_url or postgresql_url,
-                        board, count, expiry, delay, redis_url, started,
-                        limits)
+                        board, count, expiry, delay, redis_url, limits)
             made.append(c)
             try:
                 yield c
