@@ -20,7 +20,6 @@ itself forgets a dead conductor (fields do not expire).
 
 import math
 import os
-
 import urllib.parse
 
 from oslo_serialization import jsonutils
@@ -163,7 +162,8 @@ class Board(impl_redis.RedisJobBoard):
 
     def live_conductors(self):
         """The names of the conductors whose key has not lapsed; the
-        lapsed ones leave the index."""
+        lapsed ones leave the index (one that registers again between the
+        read and the removal is back in it at its next renewal round)."""
         with impl_redis._translate_failures():
             names = sorted(n.decode() for n in
                            self._client.smembers(self.conductors_key))
