@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from move_orchestrator import audit
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.conductor import api
+from move_orchestrator.conductor import claims as claims_mod
+from move_orchestrator.conductor import runner
 from move_orchestrator.conductor import services as services_mod
 from move_orchestrator.conf import CONF
 from move_orchestrator.db import migration
@@ -25,7 +27,9 @@ DEFAULTS = {
 
 class Cloud:
     def __init__(self, url, task_faults=(), driver_faults=(), seed=True,
-                 **overrides):
+                 run_jobs=False, **overrides):
+        """``run_jobs``: with a ``jobboard__backend``, this process is a
+        conductor of the board (claims and runs the moves posted)."""
         self.url = url
         self._overrides = []
         self.override('connection', url, 'database')
@@ -42,7 +46,8 @@ class Cloud:
         migration.upgrade(url)
         self.services = services_mod.Services(CONF)
         self.services.upgrade_persistence()
-        self.api = api.ConductorAPI(self.services)
+        self.api = api.ConductorAPI(self.services, runner.Conductor(
+            self.services, claims_mod.for_conf(self.services, run=run_jobs)))
         assert self.api.conductor.start(), 'another conductor owns the db'
         self.instances = {}
         if seed:

@@ -305,7 +305,7 @@ def drain_view(client, doc):
     summary = '%d of %d completed' % (p['completed'], p['total'])
     others = ', '.join('%d %s' % (p[k], k.replace('_', ' ')) for k in (
         'running', 'waiting', 'failed', 'reverted', 'refused',
-        'not_started') if p[k])
+        'moved_elsewhere', 'not_started') if p.get(k))
     names = instance_names(client)
     children = '\n'.join(
         '%s %s %s -> %s %s%s' % (c['id'], names.get(c['instance'],

@@ -9,7 +9,9 @@ pauses (no new children; waiting ones stay waiting), resumes, or aborts it
 (children not past their point of no return are aborted; the others
 complete and stay moved). A child that fails, or an instance no move can be
 made for, leaves the drain ``failed`` with them named; resuming it retries
-those.
+those, but for a reverted child whose instance another move has taken off
+the host since: nothing is left to move, and the drain records where it
+went (``moved-elsewhere``) rather than failing on it again.
 
 The decisions are made from the records, so any conductor of the database
 may tick any drain: a child made twice for one instance is refused by the
@@ -181,7 +183,8 @@ class Drains:
                     drain_id, 'finish', drain_machine.next_state,
                     reason=self._abort_summary(drain, latest))
             return False
-        failed = sorted(c['id'] for c in latest.values() if child_failed(c))
+        failed = sorted(c['id'] for c in latest.values() if child_failed(c)
+                        and not self._moved_elsewhere(drain, c))
         if drain['state'] in (states.DRAINING, states.PAUSED) and (
                 failed or drain['refused']):
             self.store.transition(drain_id, 'fail', drain_machine.next_state,
@@ -217,6 +220,32 @@ class Drains:
         if blocked != drain['waiting']:
             self.store.update(drain_id, waiting=blocked)
         return made
+
+    def _moved_elsewhere(self, drain, child):
+        """Whether a reverted child's instance has left the drained host
+        (another move took it); recorded on the drain the first time."""
+        if child['state'] != states.REVERTED:
+            return False
+        try:
+            host = self.services.inventory.get_instance(
+                child['instance_uuid'])['host']
+        except exception.InstanceNotFound:
+            host = None     # deleted: nothing to move either
+        if host == drain['host']:
+            return False
+        recorded = self.store.events_of([drain['id']])[drain['id']]
+        if not any(e['kind'] == 'child' and
+                   (e['detail'] or {}).get('child') == child['id']
+                   for e in recorded):
+            LOG.info('Drain %s: instance %s of reverted child %s is on %s '
+                     'now; nothing to retry', drain['id'],
+                     child['instance_uuid'], child['id'], host)
+            self.store.add_event(drain['id'], 'child', 'moved-elsewhere',
+                                 'skipped', detail={
+                                     'child': child['id'],
+                                     'instance': child['instance_uuid'],
+                                     'host': host})
+        return True
 
     def _make_child(self, drain, instance_uuid):
         """A move of the instance, child of the drain; False if none."""

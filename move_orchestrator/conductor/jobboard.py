@@ -7,6 +7,11 @@ through the same execution path as the embedded conductor, under a
 ``jobclaim.JobClaim``. The dispatcher also renews every claim it holds from
 a thread of its own, takes back a claim that vanished while nobody else
 took the move, and posts again the moves that have no job.
+
+Conductors share the jobs: each announces itself on the board (a key that
+lapses one claim expiry after its last renewal round) and takes in one look
+its part of the jobs waiting, ``redisboard.share``, then lets the others
+look before it takes more; a conductor alone takes everything at once.
 """
 
 import datetime
@@ -48,6 +53,7 @@ class JobboardClaims:
             self.name, redisboard.board_conf(services.conf),
             self.conf.claim_expiry)
         self.conductor = None
+        self.entity = redisboard.conductor_entity(self.name)
         self._claims = {}       # move id -> JobClaim being renewed
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -76,6 +82,10 @@ class JobboardClaims:
             if self.conductor is not None:
                 return True
             self.conductor = conductor
+        try:
+            self.board.register_entity(self.entity)
+        except tf_exc.JobFailure as e:
+            self._board_down(e, 'renewing claims')    # the renewal retries
         for target, name in ((self._dispatch, 'jobboard-dispatch'),
                              (self._renew, 'jobboard-renew')):
             threading.Thread(target=target, name=name, daemon=True).start()
@@ -118,7 +128,7 @@ class JobboardClaims:
                 # Once per pass, whatever the board holds (a drain with no
                 # child yet has no job) and however busy this process is.
                 self.conductor.tick_drains()
-                claimed = self._claim_some()
+                claimed, left = self._claim_some()
                 if time.monotonic() > next_sweep:
                     next_sweep = time.monotonic() + self.conf.claim_expiry
                     self._sweep()
@@ -128,8 +138,8 @@ class JobboardClaims:
                     self._board_down(e, 'looking for jobs')
                 else:
                     LOG.exception('Looking for jobs failed; trying again')
-                claimed = 0
-            if not claimed:
+                claimed, left = 0, False
+            if left or not claimed:
                 self._stopping.wait(self.conf.poll_interval)
 
     def _sweep(self):
@@ -161,31 +171,39 @@ class JobboardClaims:
         self._missing = missing
 
     def _claim_some(self):
+        """Claim this conductor's share of the runnable unclaimed jobs:
+        (how many it claimed, whether the others should look first)."""
         free = self.conf.workers - len(self._claims)
         if free <= 0:
-            return 0
-        jobs = sorted((job for job, owner in self.board.listing()
-                       if owner is None),
+            return 0, False
+        listing = self.board.listing()
+        jobs = sorted((job for job, owner in listing if owner is None),
                       key=lambda j: j.sequence)   # first posted, first run
         if not jobs:
-            return 0
+            return 0, False
         # Admission once per pass, for every job at once: one read of the
         # unfinished moves, one decision of the limits.
         unfinished = self.services.store.list_unfinished()
         allowed = {m['id'] for m in self.admit(self.services, unfinished)}
         known = {m['id'] for m in unfinished}
-        claimed = 0
+        runnable = []
         for job in jobs:
-            if claimed >= free or self._stopping.is_set():
-                break
             move_id = (job.details or {}).get('move_id')
             if move_id is None or self.conductor.running(move_id):
                 continue
-            gone = False
-            if move_id not in allowed:
-                if move_id in known or self._exists(move_id):
-                    continue    # waits for a slot, or ended
-                gone = True
+            if move_id in allowed:
+                runnable.append((job, move_id, False))
+            elif move_id not in known and not self._exists(move_id):
+                runnable.append((job, move_id, True))   # nothing to run
+            # else: it waits for a slot, or it ended
+        if not runnable:
+            return 0, False
+        limit, others = self.board.part(self.name, len(runnable), free,
+                                        listing)
+        claimed = 0
+        for job, move_id, gone in runnable:
+            if claimed >= limit or self._stopping.is_set():
+                break
             try:
                 self.board.claim(job, self.name)
             except (tf_exc.UnclaimableJob, tf_exc.NotFound):
@@ -197,7 +215,9 @@ class JobboardClaims:
                 self._claims[move_id] = jobclaim.JobClaim(self, job, move_id)
             self.conductor.schedule(move_id, interrupted=True)
             claimed += 1
-        return claimed
+        # With others live, look again only after they could: a conductor
+        # looking again at once would take each job as it is posted.
+        return claimed, others and claimed > 0
 
     def _exists(self, move_id):
         try:
@@ -222,6 +242,11 @@ class JobboardClaims:
     def _renew(self):
         """Renew every claim this process holds, whatever its steps do."""
         while not self._stopping.wait(self.conf.renew_interval):
+            try:
+                # This conductor is alive as long as its claims are.
+                self.board.register_entity(self.entity)
+            except Exception as e:
+                self._board_down(e, 'renewing claims')
             with self._lock:
                 held = list(self._claims.values())
             for claim in held:
@@ -283,4 +308,10 @@ class JobboardClaims:
         with self._lock:
             connected, self._connected = self._connected, False
         if connected:
+            if self.conductor is not None:
+                try:
+                    self.board.unregister(self.name)   # gone: at once
+                except tf_exc.JobFailure as e:
+                    LOG.info('Conductor %s left the board as is: %s',
+                             self.name, e)
             self.board.close()

@@ -2,10 +2,10 @@
 
 The claim is renewed by the dispatcher's renewal thread (``jobboard.py``),
 so it lives through long steps (a memory copy), not only between steps;
-``ClaimListener`` checks it when a step starts or starts reverting and at
-each state change of the flow. It carries a
-fencing token (``db/fencing.py``): a conductor that lost its claim cannot
-write the move again even if it never notices.
+``ClaimListener`` checks it when a step ends (done or undone) and at each
+state change of the flow. It carries a fencing token (``db/fencing.py``):
+a conductor that lost its claim cannot write the move again even if it
+never notices.
 """
 
 import threading
@@ -19,20 +19,26 @@ from move_orchestrator import states
 
 LOG = logging.getLogger(__name__)
 
-# Where a move that lost its claim must stop before it acts: a step's start
-# and its revert's. A step's end is checked by the next one's start or the
-# flow's end, and its writes are fenced meanwhile: a check there too would
-# be a board round trip per step for nothing.
-CHECKED_STEP_STATES = (tf_states.RUNNING, tf_states.REVERTING)
+# Where a move that lost its claim must stop before it acts again: the end
+# of a step (done or failed) or of its revert. TaskFlow schedules the next
+# step (or revert) only if the flow is still running once the step's end
+# is saved and notified, so a loss found there suspends the engine before
+# the next one starts. Found
+# at a step's start (RUNNING, REVERTING) it could not stop that step:
+# TaskFlow notifies the state, then runs the step whatever the listener
+# did. One board round trip per step either way; the first step is
+# covered by the flow's start.
+CHECKED_STEP_STATES = (tf_states.SUCCESS, tf_states.FAILURE,
+                       tf_states.REVERTED)
 
 
 class ClaimListener(tf_claims.CheckingClaimListener):
     """TaskFlow's ``CheckingClaimListener`` (checks the claim at every
-    state change of a step or flow), checking at a step's start and revert
-    only (``CHECKED_STEP_STATES``) and the flow's changes, with an owner
-    check that survives an unclaimed job (``find_owner`` raises TypeError
-    on one); on a loss the claim is marked lost before the engine is
-    suspended (its writes are fenced anyway).
+    state change of a step or flow), checking at a step's end and its
+    revert's only (``CHECKED_STEP_STATES``) and the flow's changes, with an
+    owner check that survives an unclaimed job (``find_owner`` raises
+    TypeError on one); on a loss the claim is marked lost before the
+    engine is suspended (its writes are fenced anyway).
     """
 
     def __init__(self, engine, claim):

@@ -8,12 +8,25 @@ another conductor holds: ``Board.renew`` extends a claim only if it is
 still the caller's (one Redis script, so the check and the extension are
 one step). ``Board.listing`` reads every job with its owner in two round
 trips, where ``iterjobs`` asks each job's state in a round trip of its own.
+
+TaskFlow's Redis board registers no entity (``register_entity`` does
+nothing; its ZooKeeper board makes an ephemeral node that dies with the
+session): here a conductor entity is a key of the board's namespace
+expiring after one claim expiry, registered again at each renewal, so
+conductors can count the live ones and share the jobs among them. A key
+of its own per conductor, not a field of a shared hash, so that Redis
+itself forgets a dead conductor (fields do not expire).
 """
 
+import math
+import os
 import urllib.parse
 
+from oslo_serialization import jsonutils
 from taskflow import exceptions as tf_exc
+from taskflow.conductors import base as conductor_base
 from taskflow.jobs.backends import impl_redis
+from taskflow.types import entity as tf_entity
 
 from move_orchestrator import exception
 
@@ -23,6 +36,44 @@ if redis.call("get", KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+# KEYS: the conductor's key, the index; ARGV: name, entity, expiry (ms).
+_REGISTER = """
+redis.call("set", KEYS[1], ARGV[2], "px", ARGV[3])
+redis.call("sadd", KEYS[2], ARGV[1])
+if redis.call("pttl", KEYS[2]) < tonumber(ARGV[3]) then
+    redis.call("pexpire", KEYS[2], ARGV[3])
+end
+return 1
+"""
+
+
+def conductor_entity(name):
+    """This process as TaskFlow names a conductor entity."""
+    return tf_entity.Entity(conductor_base.Conductor.ENTITY_KIND, name,
+                            {'pid': os.getpid()})
+
+
+def share(unclaimed, live, free, held=0, mine=0):
+    """How many of ``unclaimed`` jobs one of ``live`` conductors claims in
+    one look, with ``free`` workers, the live conductors holding ``held``
+    jobs already, ``mine`` of them its own.
+
+    At most its part of the jobs waiting, rounded up so that none is left
+    over (at least one), never more than it can run; and never so many
+    that it would hold more than its part of all the jobs, waiting or
+    held: a conductor whose looks come quicker (a less loaded machine)
+    would otherwise take a part at each of its looks while a slower one
+    makes one, and end up with all of them. A conductor alone takes
+    everything; others' full workers count as their part, so a busy
+    conductor leaves the jobs to the one with room.
+    """
+    if free <= 0 or unclaimed <= 0:
+        return 0
+    live = max(1, live)
+    whole = math.ceil((unclaimed + held) / live) - mine
+    return max(0, min(free, math.ceil(unclaimed / live), whole))
 
 
 def masked(url):
@@ -72,10 +123,60 @@ class Board(impl_redis.RedisJobBoard):
         super().__init__(name, conf)
         self.expiry = expiry
         self._renew_script = None
+        self._register_script = None
 
     def connect(self):
         super().connect()
         self._renew_script = self._client.register_script(_RENEW)
+        self._register_script = self._client.register_script(_REGISTER)
+
+    # -- conductors ---------------------------------------------------------
+    @property
+    def conductors_key(self):
+        """The set naming the conductors that registered (live or not)."""
+        return self.join(b'conductors')
+
+    def conductor_key(self, name):
+        return self.join(b'conductor', name)
+
+    def register_entity(self, entity):
+        """Announce (again) a conductor: its key lives one claim expiry.
+        The index set lives as long as its newest member, so neither
+        outlives the last conductor by more than an expiry."""
+        if entity.kind != conductor_base.Conductor.ENTITY_KIND:
+            return
+        with impl_redis._translate_failures():
+            self._register_script(
+                keys=[self.conductor_key(entity.name), self.conductors_key],
+                args=[entity.name, jsonutils.dumps(entity.to_dict()),
+                      int(self.expiry * 1000)])
+
+    def unregister(self, name):
+        """A conductor that leaves (or a dead one's replacement) says so
+        at once, rather than waiting for its key to lapse."""
+        with impl_redis._translate_failures():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(self.conductor_key(name))
+            pipe.srem(self.conductors_key, name)
+            pipe.execute()
+
+    def live_conductors(self):
+        """The names of the conductors whose key has not lapsed; the
+        lapsed ones leave the index (one that registers again between the
+        read and the removal is back in it at its next renewal round)."""
+        with impl_redis._translate_failures():
+            names = sorted(n.decode() for n in
+                           self._client.smembers(self.conductors_key))
+            if not names:
+                return []
+            pipe = self._client.pipeline(transaction=False)
+            for name in names:
+                pipe.exists(self.conductor_key(name))
+            alive = pipe.execute()
+            dead = [n for n, up in zip(names, alive) if not up]
+            if dead:
+                self._client.srem(self.conductors_key, *dead)
+        return [n for n, up in zip(names, alive) if up]
 
     def claim(self, job, who, expiry=None):
         return super().claim(job, who, expiry=expiry or self.expiry)
@@ -92,6 +193,15 @@ class Board(impl_redis.RedisJobBoard):
         with impl_redis._translate_failures():
             raw = self._client.get(job.owner_key)
         return self._decode_owner(raw) if raw is not None else None
+
+    def part(self, who, waiting, free, listing):
+        """How many of ``waiting`` jobs ``who`` claims now (``share``),
+        from the live conductors and the owners in ``listing``; whether
+        others are live (then it lets them look before it looks again)."""
+        live = set(self.live_conductors()) | {who}
+        owners = [owner for _job, owner in listing if owner in live]
+        return share(waiting, len(live), free, held=len(owners),
+                     mine=owners.count(who)), len(live) > 1
 
     def jobs(self):
         """Every job listed, in one round trip (``iterjobs`` also asks each
@@ -121,6 +231,7 @@ def abandon_jobs_of(services, owner):
                   services.conf.jobboard.claim_expiry)
     board.connect()
     try:
+        board.unregister(owner)
         given = 0
         for job, holder in board.listing():
             if holder == owner:

@@ -18,16 +18,28 @@ def _child(move):
     return doc
 
 
-def progress(drain, children):
-    """Counts over each instance's newest child (a retry supersedes)."""
+def moved_elsewhere(events):
+    """The reverted children whose instance another move took off the
+    host: {'instance', 'child', 'host'} each."""
+    return [{key: e['detail'].get(key) for key in ('instance', 'child',
+                                                   'host')}
+            for e in events if e['kind'] == 'child' and
+            e['name'] == 'moved-elsewhere']
+
+
+def progress(drain, children, elsewhere=()):
+    """Counts over each instance's newest child (a retry supersedes);
+    ``elsewhere``: the ids of the children counted as moved elsewhere."""
     latest = {}
     for child in children:
         latest[child['instance_uuid']] = child
     counts = {'total': drain['total'], 'completed': 0, 'running': 0,
               'waiting': 0, 'reverted': 0, 'failed': 0,
-              'refused': len(drain['refused'] or {})}
+              'refused': len(drain['refused'] or {}), 'moved_elsewhere': 0}
     for child in latest.values():
-        if child['state'] == states.COMPLETED:
+        if child['id'] in elsewhere:
+            counts['moved_elsewhere'] += 1
+        elif child['state'] == states.COMPLETED:
             counts['completed'] += 1
         elif child['state'] in (states.REVERTED, states.FAILED):
             counts[child['state']] += 1
@@ -42,6 +54,7 @@ def progress(drain, children):
 
 def build_document(drain, events, children):
     ts = task_docs.timestamp
+    elsewhere = moved_elsewhere(events)
     return {
         'id': drain['id'],
         'type': 'drain',
@@ -74,8 +87,10 @@ def build_document(drain, events, children):
                      'user_id': e['user_id'], 'project_id': e['project_id']}
                     for e in events if e['kind'] == 'action'],
         'subtasks': [],
-        'progress': progress(drain, children),
+        'progress': progress(drain, children,
+                             {e['child'] for e in elsewhere}),
         'children': [_child(c) for c in children],
         'refused': [{'instance': i, 'error': why} for i, why in
                     sorted((drain['refused'] or {}).items())],
+        'moved_elsewhere': elsewhere,
     }

@@ -62,7 +62,8 @@ def test_drain_is_one_task(cloud):
     assert doc['state'] == 'completed', doc
     assert doc['progress'] == {'total': 3, 'completed': 3, 'running': 0,
                                'waiting': 0, 'reverted': 0, 'failed': 0,
-                               'refused': 0, 'not_started': 0}
+                               'refused': 0, 'not_started': 0,
+                               'moved_elsewhere': 0}
     assert names(cloud, [c['instance'] for c in doc['children']]) == \
         list(HOST1)
     assert {c['type'] for c in doc['children']} == {'live-migrate'}
@@ -177,6 +178,37 @@ def test_a_failed_child_fails_the_drain_and_resume_retries_it(make_cloud):
                if c['instance'] == failed[0]['instance']]
     assert [c['state'] for c in retried] == ['reverted', 'completed']
     assert cloud.services.inventory.list_instances(host='host1') == []
+
+
+def test_resume_skips_a_reverted_child_whose_instance_moved_elsewhere(
+        make_cloud):
+    """A failed drain's reverted child whose instance another move took
+    off the host since: resuming makes no child for it and does not count
+    it as failed again; the drain completes and says where it went."""
+    cloud = make_cloud(driver_faults=['prepare_incoming@host3=fail_once'])
+    drain = cloud.api.drain_host(None, 'host1')
+    doc = cloud.api.wait_task(None, drain['id'], timeout=60)
+    assert doc['state'] == 'failed', doc
+    [failed] = [c for c in doc['children'] if c['state'] == 'reverted']
+    moved = cloud.api.move_instance(None, failed['instance'],
+                                    destination='host2')
+    assert cloud.api.wait_task(None, moved['id'],
+                               timeout=60)['state'] == 'completed'
+    cloud.api.resume_task(None, drain['id'])
+    doc = cloud.api.wait_task(None, drain['id'], timeout=60)
+    assert doc['state'] == 'completed', doc
+    # No new child for it: its only one is the reverted try.
+    assert [c['state'] for c in doc['children']
+            if c['instance'] == failed['instance']] == ['reverted']
+    assert doc['moved_elsewhere'] == [{
+        'instance': failed['instance'], 'child': failed['id'],
+        'host': 'host2'}]
+    assert doc['progress']['completed'] == 2
+    assert doc['progress']['moved_elsewhere'] == 1
+    assert doc['progress']['reverted'] == 0
+    assert cloud.services.inventory.list_instances(host='host1') == []
+    assert cloud.instance(failed['instance'])['host'] == 'host2'
+    assert cloud.audit() == []
 
 
 def test_an_instance_that_cannot_move_is_named(cloud):

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from move_orchestrator import audit
+from move_orchestrator.conductor import redisboard
 from move_orchestrator import context
 from tests.db_fixtures import postgresql_url  # noqa: F401
 from tests.functional.rpc import harness
@@ -22,7 +23,7 @@ REDIS = 'redis://127.0.0.1:6379'
 
 class Cluster:
     def __init__(self, workdir, broker_url, db_url, board, count, expiry,
-                 delay, redis_url=REDIS, started=None):
+                 delay, redis_url=REDIS, limits=None):
         self.board = board
         self.broker_url = broker_url
         self.conductors = [
@@ -33,13 +34,14 @@ class Cluster:
                           'renew_interval': expiry / 6.0, 'workers': 6,
                           'poll_interval': 0.1},
                 fake_driver={'operation_delay': delay, 'faults': '',
-                             'record_operations': True})
+                             'record_operations': True},
+                limits=limits or {})
             for i in range(count)]
         first = self.conductors[0]
         first.db_sync()
         self.hosts = harness.seed(first.services)
         self.services = first.services
-        for proc in self.conductors[:started]:
+        for proc in self.conductors:
             proc.start()
         self.api = harness.client(broker_url)
         self.admin = context.get_admin_context()
@@ -51,6 +53,27 @@ class Cluster:
 
     def runner_name(self, proc, pid=None):
         return '%s.%d' % (proc.host, pid or self.runner_pid(proc))
+
+    def live_on_board(self):
+        """The conductors the board says are alive (their runners' names)."""
+        board = redisboard.Board('test', redisboard.board_conf(
+            self.services.conf), self.services.conf.jobboard.claim_expiry)
+        board.connect()
+        try:
+            return set(board.live_conductors())
+        finally:
+            board.close()
+
+    def wait_live(self, procs=None):
+        """Until every one of ``procs`` (all) is seen live on the board."""
+        def _live():
+            try:
+                names = {self.runner_name(p) for p in procs or self.conductors}
+            except IndexError:
+                return False        # a runner not started yet
+            return names <= self.live_on_board()
+
+        harness.wait_for(_live, timeout=60)
 
     def kill(self, proc):
         """SIGKILL the whole conductor at once, as a lost machine: its
@@ -100,15 +123,14 @@ def cluster(tmp_path, postgresql_url):  # noqa: F811
 
     @contextlib.contextmanager
     def _make(count=3, expiry=3.0, delay=0.05, db_url=None,
-              redis_url=REDIS, started=None):
+              redis_url=REDIS, limits=None):
         """``db_url`` and ``redis_url``: other servers than the shared
-        ones (a test that stops them brings its own); ``started``: how
-        many of the conductors start at once (all by default), the rest
-        left for the test to start."""
+        ones (a test that stops them brings its own); ``limits``: [limits]
+        options."""
         board = 'mo-test-%s' % uuid.uuid4().hex[:12]
         with harness.private_vhost() as broker_url:
             c = Cluster(tmp_path, broker_url, db_url or postgresql_url,
-                        board, count, expiry, delay, redis_url, started)
+                        board, count, expiry, delay, redis_url, limits)
             made.append(c)
             try:
                 yield c

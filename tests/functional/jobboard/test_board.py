@@ -111,3 +111,73 @@ def test_backend_password_never_shown():
     board = redisboard.board_conf(_conf(backend=url))
     assert (board['password'], board['db'], board['username']) == (
         's3cr3t', 2, 'user')
+
+
+def test_conductors_share_the_jobs_and_a_dead_ones_part_lapses(boards):
+    """Each live conductor takes its part of the jobs waiting; a conductor
+    that stops announcing itself lapses after one expiry (its key with it),
+    and the survivor's part is then everything."""
+    a, b = boards('a', expiry=1.0), boards('b', expiry=1.0)
+    for board in (a, b):
+        board.register_entity(redisboard.conductor_entity(board.name))
+    for n in range(5):
+        a.post('move-%d' % n, details={'move_id': str(n)})
+    assert a.live_conductors() == b.live_conductors() == ['a', 'b']
+
+    def waiting(board):
+        listing = board.listing()
+        return [j for j, owner in listing if owner is None], listing
+
+    def part(board, free=6):
+        jobs, listing = waiting(board)
+        return board.part(board.name, len(jobs), free, listing)
+
+    # 5 jobs, 2 conductors: a takes 3 (rounded up), b 1 of the 2 left.
+    assert part(a) == (3, True)
+    held = waiting(a)[0][:3]
+    for job in held:
+        a.claim(job, 'a')
+    assert part(b) == (1, True)
+    assert part(b, free=0) == (0, True)
+    # a holds its part of all 5 already: the 2 left are b's.
+    assert part(a) == (0, True)
+    # b dies: a keeps announcing itself (its renewal rounds), b lapses.
+    for _ in range(6):
+        time.sleep(0.25)
+        a.register_entity(redisboard.conductor_entity('a'))
+        assert all(a.renew(job, 'a') for job in held)
+    assert a.live_conductors() == ['a']
+    assert part(a) == (2, False)
+    assert part(a, free=1) == (1, False)
+    client = a._client
+    assert not client.exists(b.conductor_key('b'))
+    assert client.smembers(a.conductors_key) == {b'a'}
+    # Keys of the board's namespace only; gone an expiry after the last.
+    keys = set(client.scan_iter(a.namespace + b'*conductor*'))
+    assert keys == {a.conductor_key('a'), a.conductors_key}
+    assert all(k.startswith(a.namespace + b':') for k in keys)
+    time.sleep(1.2)
+    assert not set(client.scan_iter(a.namespace + b'*conductor*'))
+    assert a.live_conductors() == []
+
+
+@pytest.mark.parametrize('waiting,live,free,held,mine,part', [
+    (8, 1, 6, 0, 0, 6),     # alone: all it can run
+    (8, 2, 6, 0, 0, 4),
+    (7, 3, 6, 0, 0, 3),     # rounded up: none left over
+    (1, 3, 6, 0, 0, 1),
+    (4, 2, 6, 4, 4, 0),     # holds its part of the 8 already
+    (4, 2, 6, 6, 0, 2),     # the other's workers are full: half each pass
+    (4, 2, 0, 0, 0, 0),
+    (0, 2, 6, 0, 0, 0),
+])
+def test_share_arithmetic(waiting, live, free, held, mine, part):
+    assert redisboard.share(waiting, live, free, held, mine) == part
+
+
+def test_a_conductor_that_leaves_says_so_at_once(boards):
+    a, b = boards('a', expiry=30.0), boards('b', expiry=30.0)
+    for board in (a, b):
+        board.register_entity(redisboard.conductor_entity(board.name))
+    b.unregister('b')
+    assert a.live_conductors() == ['a']

@@ -50,11 +50,10 @@ def test_sigkill_mid_storm(cluster):
 def test_sigstop_longer_than_the_claim(cluster):
     """A conductor frozen past its claims' expiry wakes up to find its
     moves taken over: it writes nothing more for them."""
-    # The other conductor starts once this one is frozen: started
-    # together, the other could claim every move (the first dispatcher to
-    # see the jobs admits as many as the limits let run).
-    with cluster(count=2, expiry=2.0, delay=0.2, started=1) as c:
+    with cluster(count=2, expiry=2.0, delay=0.2) as c:
         frozen, other = c.conductors
+        # Both live before the moves come: they share them.
+        c.wait_live()
         pid = c.runner_pid(frozen)
         name = c.runner_name(frozen)
         docs = c.storm(8)
@@ -64,7 +63,6 @@ def test_sigstop_longer_than_the_claim(cluster):
             not in ('completed', 'reverted', 'failed')], timeout=60)
         os.kill(pid, signal.SIGSTOP)
         try:
-            other.start()
             taken = harness.wait_for(lambda: [
                 d for d in mine if any(
                     cl['detail'].get('taken_over_from') == name
@@ -111,11 +109,9 @@ def test_sigterm_hands_moves_over_at_once(cluster):
     """A conductor stopped with SIGTERM suspends its moves after their
     current step and hands their jobs back: another carries them on long
     before their claims would lapse."""
-    # The other conductor starts after the leaving one has stopped:
-    # started together, a loaded machine could let the other claim every
-    # move, and started in between, the moves could end meanwhile.
-    with cluster(count=2, expiry=60.0, delay=0.2, started=1) as c:
+    with cluster(count=2, expiry=60.0, delay=0.2) as c:
         leaving, other = c.conductors
+        c.wait_live()       # they share the moves
         name = c.runner_name(leaving)
         docs = c.storm(8)
         harness.wait_for(lambda: [
@@ -124,7 +120,8 @@ def test_sigterm_hands_moves_over_at_once(cluster):
             not in ('accepted', 'completed', 'reverted', 'failed')],
             timeout=60, interval=0.01)
         assert leaving.stop(signal.SIGTERM) == 0
-        other.start()
+        # It left the board at once, not one (60 s) expiry later.
+        assert c.live_on_board() == {c.runner_name(other)}
         done = c.wait_all(docs, timeout=50)
         c.check_world(done)
         assert any(cl['taken_over_from'] == name
