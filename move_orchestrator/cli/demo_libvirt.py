@@ -12,8 +12,8 @@ throttled live migration that an operator aborts.
 import contextlib
 import os
 import tempfile
-import time
 
+from move_orchestrator.cli import demo_abort
 from move_orchestrator import cloud
 from move_orchestrator import exception
 
@@ -128,21 +128,7 @@ def run_moves(client, console, hosts):
     conf = client.services.conf
     conf.set_override('max_bandwidth', ABORT_BANDWIDTH, 'libvirt')
     try:
-        here = client.services.inventory.get_instance('vm1')['host']
-        doc = client.move_instance(ctxt, 'vm1', destination=h3 if here != h3 else h1)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            doc = client.get_task(ctxt, doc['id'])
-            migration = driver.poll_migration(doc['instance']) or {}
-            if doc['state'] not in ('accepted', 'claiming', 'pre-checking',
-                                    'preparing-destination', 'migrating-memory') or (
-                    doc['state'] == 'migrating-memory'
-                    and migration.get('transferred_mb', 0) > 1):
-                break
-            time.sleep(0.05)
-        if doc['state'] == 'migrating-memory':
-            client.abort_task(ctxt, doc['id'])
-        docs.append(client.wait_task(ctxt, doc['id']))
+        docs.append(demo_abort.abort_mid_copy(client, 'vm1', (h3, h1)))
     finally:
         conf.set_override('max_bandwidth', 0, 'libvirt')
     return docs

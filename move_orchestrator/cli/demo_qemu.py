@@ -8,10 +8,10 @@ aborts. Needs ``qemu-system-x86``, ``qemu-utils`` and ``binutils``.
 
 import os
 import tempfile
-import time
 
 from rich import markup
 
+from move_orchestrator.cli import demo_abort
 from move_orchestrator import cloud
 from move_orchestrator.conf import qemu as qemu_conf
 from move_orchestrator import exception
@@ -103,22 +103,7 @@ def _run_moves(client, console):
     conf = client.services.conf
     conf.set_override('max_bandwidth', ABORT_BANDWIDTH, 'qemu')
     try:
-        here = client.services.inventory.get_instance('vm1')['host']
-        doc = client.move_instance(ctxt, 'vm1', destination='host3' if here == 'host1'
-                                   else 'host1')
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            doc = client.get_task(ctxt, doc['id'])
-            migration = client.services.driver.describe(doc['instance'])['migration']
-            if doc['state'] not in ('accepted', 'claiming', 'pre-checking',
-                                    'preparing-destination', 'migrating-memory') or (
-                    doc['state'] == 'migrating-memory'
-                    and migration.get('transferred_mb', 0) > 1):
-                break
-            time.sleep(0.05)
-        if doc['state'] == 'migrating-memory':
-            client.abort_task(ctxt, doc['id'])
-        docs.append(client.wait_task(ctxt, doc['id']))
+        docs.append(demo_abort.abort_mid_copy(client, 'vm1', ('host3', 'host1')))
     finally:
         conf.set_override('max_bandwidth', 0, 'qemu')
     return docs

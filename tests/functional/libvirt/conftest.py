@@ -16,6 +16,7 @@ import pytest
 
 from move_orchestrator import conf as mo_conf
 from move_orchestrator.conf import libvirt as libvirt_conf
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.libvirt import daemons
 from tests import harness
 from tests import services
@@ -64,7 +65,7 @@ def _test_dir(hosts):
 def _check_clean(hosts, path):
     domains = [(h.name, d) for h in hosts for d in h.destroy_domains()]
     assert domains == [], 'domains left defined: %s' % domains
-    assert daemons.processes(path) == []
+    assert procfs.processes(path) == []
     assert not os.path.exists(path)
 
 

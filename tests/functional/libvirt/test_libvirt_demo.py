@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from move_orchestrator.cli import exitcodes
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.libvirt import daemons
 
 PREFIX = '/tmp/mo-demo-'
@@ -41,7 +42,7 @@ def test_demo_with_libvirt(libvirt_hosts, tmp_path):
     assert 'nothing is left behind' in out
     # Its daemons, QEMUs, sockets, mounts and disks: all gone.
     assert set(glob.glob(PREFIX + '*')) == before
-    assert daemons.processes(PREFIX) == []
+    assert procfs.processes(PREFIX) == []
     assert _mounts_of(PREFIX) == []
     # The session's own hosts were left alone.
     assert all(h.proc.poll() is None for h in libvirt_hosts)

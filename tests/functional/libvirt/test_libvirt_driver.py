@@ -9,6 +9,7 @@ import uuid as uuid_mod
 import pytest
 
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator import exception
 from move_orchestrator.drivers.compute.libvirt import daemons
 from tests.functional.libvirt import guests
@@ -134,7 +135,7 @@ def test_stopped_hosts_leave_nothing_behind(make_driver):
     driver.close()
     shutil.rmtree(host.root)
     assert daemons.leftovers(root) == []     # no process, mount or file
-    assert daemons.processes(spec['uuid']) == []
+    assert procfs.processes(spec['uuid']) == []
     os.rmdir(root)
 
 

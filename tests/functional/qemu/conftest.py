@@ -18,6 +18,7 @@ import pytest
 
 from move_orchestrator import conf as mo_conf
 from move_orchestrator.conf import qemu as qemu_conf
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute import qemu
 from move_orchestrator.drivers.compute.qemu import guest
 from tests import harness
@@ -27,22 +28,8 @@ INSTALL = 'apt-get install -y qemu-system-x86 qemu-utils binutils'
 
 
 def qemu_processes(root):
-    """Pids of live (non-zombie) processes whose command line mentions root."""
-    pids = []
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % pid, 'rb') as f:
-                cmdline = f.read()
-            with open('/proc/%s/stat' % pid) as f:
-                state = f.read().rsplit(')', 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if (b'qemu-system' in cmdline and root.encode() in cmdline
-                and state not in ('Z', 'X')):
-            pids.append(int(pid))
-    return pids
+    """Pids of live QEMU processes whose command line mentions root."""
+    return procfs.processes('qemu-system', root)
 
 
 def _require_qemu():

@@ -19,6 +19,8 @@ import sys
 import time
 import uuid as uuid_mod
 
+from move_orchestrator.drivers.compute import procfs
+
 HOSTINIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'hostinit.py')
 INSTALL = ('apt-get install -y --no-install-recommends libvirt-daemon '
            'libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config '
@@ -46,24 +48,6 @@ namespaces = [ ]
 migration_port_min = %(port)d
 migration_port_max = %(port_max)d
 '''
-
-
-def processes(needle):
-    """Pids of live processes whose command line contains needle."""
-    pids = []
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % pid, 'rb') as f:
-                cmdline = f.read()
-            with open('/proc/%s/stat' % pid) as f:
-                state = f.read().rsplit(')', 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if needle.encode() in cmdline and state not in ('Z', 'X'):
-            pids.append(int(pid))
-    return pids
 
 
 def missing():
@@ -133,11 +117,11 @@ class Host:
         """Restart the daemon (its QEMUs keep running); back when it
         answers again."""
         sock = os.path.join(self.sock, 'libvirt-sock')
-        old = processes(self.conf_path)
+        old = procfs.processes(self.conf_path)
         self.proc.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            now = processes(self.conf_path)
+            now = procfs.processes(self.conf_path)
             if now and not set(now) & set(old) and os.path.exists(sock) and \
                     subprocess.run(['virsh', '-c', self.uri, 'version'],
                                    capture_output=True).returncode == 0:
@@ -173,14 +157,14 @@ class Host:
         be killed (QEMUs still running when the daemon was gone)."""
         if self.proc is None:
             return []
-        qemus = [p for p in processes(self.root) if p != self.proc.pid
-                 and p not in processes(self.conf_path)]
+        qemus = [p for p in procfs.processes(self.root) if p != self.proc.pid
+                 and p not in procfs.processes(self.conf_path)]
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while processes(self.conf_path) and time.monotonic() < deadline:
+        while procfs.processes(self.conf_path) and time.monotonic() < deadline:
             time.sleep(0.02)
-        for pid in processes(self.root):
+        for pid in procfs.processes(self.root):
             if pid != self.proc.pid:
                 os.kill(pid, signal.SIGKILL)
         try:
@@ -230,7 +214,7 @@ def stop_hosts(root, hosts):
 def leftovers(root):
     """What of the hosts under root is still there: processes (libvirtd,
     QEMU, our reaper), mounts any process sees, sockets and files."""
-    problems = ['process %d' % pid for pid in processes(root)]
+    problems = ['process %d' % pid for pid in procfs.processes(root)]
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
             path = os.path.join(dirpath, name)

@@ -1,0 +1,28 @@
+"""Live processes found by their command line, from /proc.
+
+The hosts the project starts for itself (libvirtd daemons, QEMU guests of
+the demos and tests) are found this way to be stopped, and to prove that
+nothing outlived them; no pid file survives a SIGKILL of their parent.
+"""
+
+import os
+
+
+def processes(*needles):
+    """Pids of live (not zombie) processes whose command line contains
+    every one of needles."""
+    wanted = [n.encode() for n in needles]
+    pids = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                cmdline = f.read()
+            with open('/proc/%s/stat' % pid) as f:
+                state = f.read().rsplit(')', 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if all(n in cmdline for n in wanted) and state not in ('Z', 'X'):
+            pids.append(int(pid))
+    return pids
