@@ -40,6 +40,7 @@ ERRORS = {
     exc.Forbidden: ('policy.forbidden', 403),
     exc.DriverError: ('driver.error', 502),
     exc.DriverNotSupported: ('driver.not_supported', 501),
+    exc.HostSoftwareMissing: ('driver.software_missing', 503),
     exc.MigrationFailed: ('driver.migration_failed', 502),
     exc.HotUnplugRefused: ('driver.hot_unplug_refused', 502),
     exc.AgentTooOld: ('driver.agent_too_old', 502),
