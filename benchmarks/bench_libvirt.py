@@ -24,9 +24,10 @@ in one run:
 The kinds take turns, each there and back (``--libvirt-moves`` samples of
 each after a warm-up round), memory compacted before each sample (as
 bench_qemu does). (a) and (b) move the same domain and swap places every
-round: libvirt's own job of whichever goes second was the longer (by 0.3 s
-when (b) went second, 0.07 s when (a) did, one run each), so a fixed order
-charged that to one of them. Printed: the medians, each ratio beside its
+round, so neither always migrates it right after the other's two
+migrations (with (a) always first, libvirt's own job of whichever went
+second was the longer in two runs; taking turns, (b)'s was still 0.2 s
+longer in one: the order is not all of it). Printed: the medians, each ratio beside its
 goal, and libvirt's own figures of (a)'s and (b)'s migrations (the destination's
 completed job: time elapsed, downtime), which tell a gap inside libvirt's
 migration from our steps' cost around it.
