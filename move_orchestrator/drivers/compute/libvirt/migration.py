@@ -270,8 +270,13 @@ class MigrationMixin:
             # host: the domain left it), or found where it went.
             result['status'] = base.MIGRATION_COMPLETED
             if dst is not None:
+                # KEEP: libvirt forgets a completed job's figures once read
+                # without it, and every later poll (SwitchOverMigration's
+                # second, a resumed step's) would find them gone.
+                lv = states.libvirt
                 result.update(self._stats(
-                    dst, states.libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED))
+                    dst, lv.VIR_DOMAIN_JOB_STATS_COMPLETED
+                    | lv.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED))
         else:
             result.update(self._settled(src, dst))
         return result
