@@ -360,7 +360,8 @@ class MigrationMixin:
                 with src.qmp(timeout=max(timeout, 1.0)) as q:
                     if not self._moved_on(q, rec):
                         q.wait_event(_WAKE_EVENTS, timeout=timeout)
-                    paused.hold(q, dst)
+                    if rec['migrate_started']:      # else: an earlier attempt's status
+                        paused.hold(q, dst)
             except qmp.QMPError:
                 pass    # a quiet interval, or the source is gone: the poll says
         return self.poll_migration(instance_uuid)

@@ -34,8 +34,8 @@ def _wait(q, names, deadline):
 
 
 def hold(src_q, dst, bound=HOLD_BOUND):
-    """Until the guest runs on dst (a process.Domain this process sees,
-    or None when it cannot), or bound seconds passed."""
+    """Until the guest runs on dst (a process.Domain; its QEMU is not
+    looked for when this process cannot see it), or bound seconds passed."""
     deadline = time.monotonic() + bound
     status = src_q.execute('query-migrate').get('status')
     while status in PAUSED:
@@ -45,7 +45,9 @@ def hold(src_q, dst, bound=HOLD_BOUND):
     if status != 'completed' or dst is None or dst.pid() is None:
         return
     with dst.qmp(timeout=bound) as q:
-        while q.execute('query-status')['status'] != 'running':
+        # Only while it loads: a guest that arrived paused (paused on the
+        # source on purpose) waits for whoever runs it, not for this hold.
+        while q.execute('query-status')['status'] == 'inmigrate':
             if q.execute('query-migrate').get('status') in ('failed', 'cancelled'):
                 return
             if not _wait(q, ('RESUME', 'MIGRATION'), deadline):
