@@ -361,7 +361,9 @@ class MigrationMixin:
                     if not self._moved_on(q, rec):
                         q.wait_event(_WAKE_EVENTS, timeout=timeout)
                     if rec['migrate_started']:      # else: an earlier attempt's status
-                        paused.hold(q, dst)
+                        paused.hold(q, dst, switchover.alive(
+                            rec.get('watcher'), self._record_path(instance_uuid,
+                                                                  rec['source'])))
             except qmp.QMPError:
                 pass    # a quiet interval, or the source is gone: the poll says
         return self.poll_migration(instance_uuid)

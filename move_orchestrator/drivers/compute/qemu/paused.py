@@ -6,16 +6,18 @@ returned then would let its caller (a conductor step) save its success and
 schedule the next step meanwhile, taking CPU from the destination QEMU
 still loading the last pages: the guest's pause grows by that work. So the
 wait stays idle on QEMU's events until the guest runs again, or HOLD_BOUND
-passes (a watcher gone, a destination hung: the caller then carries on as
-without the hold). Nothing is written here; what follows the hold is the
-poll it would have made anyway.
+passes (a destination hung: the caller then carries on as without the
+hold). A source at ``pre-switchover`` whose switch-over watcher is gone
+needs its caller (complete_migration continues it): no hold then.
+Nothing is written here; what follows the hold is the poll it would have
+made anyway.
 """
 
 import time
 
 from move_orchestrator.drivers.compute.qemu import qmp
 
-HOLD_BOUND = 1.0        # seconds the guest may stay paused before the wait ends
+HOLD_BOUND = 3.0        # seconds the guest may stay paused before the wait ends
 PAUSED = ('pre-switchover', 'device')
 
 
@@ -33,12 +35,15 @@ def _wait(q, names, deadline):
     return True
 
 
-def hold(src_q, dst, bound=HOLD_BOUND):
+def hold(src_q, dst, watched, bound=HOLD_BOUND):
     """Until the guest runs on dst (a process.Domain; its QEMU is not
-    looked for when this process cannot see it), or bound seconds passed."""
+    looked for when this process cannot see it), or bound seconds passed.
+    watched: whether the source's switch-over watcher runs."""
     deadline = time.monotonic() + bound
     status = src_q.execute('query-migrate').get('status')
     while status in PAUSED:
+        if status == 'pre-switchover' and not watched:
+            return
         if not _wait(src_q, 'MIGRATION', deadline):
             return
         status = src_q.execute('query-migrate').get('status')
