@@ -78,3 +78,25 @@ def test_a_cancelled_accepted_migration_leaves_the_source_running(make_driver):
     assert driver.list_domains() == [(spec['uuid'], 'h1', base.RUNNING)]
     count = domains.counters(driver, spec, 'h1')[-1]
     wait_for(lambda: domains.counters(driver, spec, 'h1')[-1] > count)
+
+
+def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(make_driver):
+    # A wait that returned while the guest runs nowhere (the source
+    # switched over, the destination still loading) would let a conductor
+    # work meanwhile, on the destination's CPU: it holds until the RESUME.
+    driver = make_driver()
+    spec = domains.boot(driver)
+    wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
+    incoming = _accept(driver, spec)
+    driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
+                           incoming=incoming)
+    migration = wait_for(lambda: (lambda m: m if m['status'] != base.MIGRATION_RUNNING
+                                  else None)(driver.wait_migration(spec['uuid'], 5)),
+                         timeout=120)
+    assert migration['status'] in domains.CONVERGED, migration
+    assert migration['qemu_status'] == 'completed', migration
+    assert domains.state(driver, spec, 'h2') == base.RUNNING
+    driver.complete_migration(spec['uuid'])
+    choreography.confirm_arrival(driver, spec['uuid'], 'h2',
+                                 driver.poll_migration(spec['uuid']))
+    assert driver.destroy(spec['uuid'], 'h1') is True

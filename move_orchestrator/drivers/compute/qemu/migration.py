@@ -31,6 +31,7 @@ from oslo_log import log as logging
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator.drivers.compute.qemu import mirror
+from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import stall
 from move_orchestrator.drivers.compute.qemu import switchover
@@ -349,15 +350,20 @@ class MigrationMixin:
         so this listens on the source instead of polling it: a poll every few
         ms costs QEMU's main loop, which the migration needs, and only ever
         sees a change late. A change made before the connection shows in the
-        queries right after it.
+        queries right after it. Past the switch-over it returns once the
+        guest runs again (paused.py), not while it is paused.
         """
         rec = self._record(instance_uuid)
         if rec is not None and rec['status'] not in FINAL:
-            src, _dst = self._ends(rec, instance_uuid)
+            src, dst = self._ends(rec, instance_uuid)
             try:
                 with src.qmp(timeout=max(timeout, 1.0)) as q:
                     if not self._moved_on(q, rec):
                         q.wait_event(_WAKE_EVENTS, timeout=timeout)
+                    if rec['migrate_started']:      # else: an earlier attempt's status
+                        paused.hold(q, dst, switchover.alive(
+                            rec.get('watcher'), self._record_path(instance_uuid,
+                                                                  rec['source'])))
             except qmp.QMPError:
                 pass    # a quiet interval, or the source is gone: the poll says
         return self.poll_migration(instance_uuid)
