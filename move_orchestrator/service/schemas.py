@@ -97,7 +97,8 @@ SUBTASK = obj({
 ADMIN_ONLY = ('source', 'destination', 'reason', 'waiting', 'conductor',
               'claims')
 # Keys of a drain's document only (records/drains.py).
-DRAIN_ONLY = ('host', 'evacuate', 'progress', 'children', 'refused')
+DRAIN_ONLY = ('host', 'evacuate', 'progress', 'children', 'refused',
+              'moved_elsewhere')
 
 TASK = obj({
     'id': STR, 'instance': OPT_STR, 'type': STR, 'state': STR,
@@ -109,6 +110,8 @@ TASK = obj({
     'waiting': OPT_STR, 'admitted': TIME, 'drain': OPT_STR,
     'host': STR, 'evacuate': {'type': ['boolean', 'null']}, 'progress': {},
     'children': {'type': 'array'}, 'refused': {'type': 'array'},
+    'moved_elsewhere': {'type': 'array', 'items': obj(
+        {'instance': STR, 'child': STR, 'host': OPT_STR})},
     'created': TIME, 'updated': TIME, 'finished': TIME,
     **ACTOR,
     'history': {'type': 'array', 'items': obj(dict(
