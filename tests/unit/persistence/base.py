@@ -43,6 +43,15 @@ def new_book(conn, flow_name='flow'):
     return book, fd
 
 
+def new_atom(conn):
+    """A flow of one task detail, saved: (flow detail, atom detail)."""
+    _book, fd = new_book(conn)
+    ad = models.TaskDetail('t', uuidutils.generate_uuid())
+    fd.add(ad)
+    conn.update_flow_details(fd)
+    return fd, ad
+
+
 class BackendTestBase(testtools.TestCase):
     """A fresh database of ``kind`` with the backend's tables."""
 

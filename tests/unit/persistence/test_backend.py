@@ -7,8 +7,6 @@ import threading
 
 import sqlalchemy as sa
 
-from oslo_utils import uuidutils
-from taskflow.persistence import models
 from taskflow import states
 from taskflow.tests.unit.persistence import base as tf_base
 
@@ -68,10 +66,7 @@ class BackendBehaviourMixin:
     def test_save_hook_commits_with_the_atom(self):
         self._hook_setup()
         with contextlib.closing(self.backend.get_connection()) as conn:
-            _book, fd = base.new_book(conn)
-            ad = models.TaskDetail('t', uuidutils.generate_uuid())
-            fd.add(ad)
-            conn.update_flow_details(fd)
+            fd, ad = base.new_atom(conn)
             ad.state = states.RUNNING
             conn.update_atom_details(ad)
         self.assertEqual([(ad.uuid, None, fd.uuid), (ad.uuid, states.RUNNING, fd.uuid)],
@@ -81,10 +76,7 @@ class BackendBehaviourMixin:
     def test_save_hook_rolls_back_with_the_atom(self):
         self._hook_setup(fail_on=states.RUNNING)
         with contextlib.closing(self.backend.get_connection()) as conn:
-            _book, fd = base.new_book(conn)
-            ad = models.TaskDetail('t', uuidutils.generate_uuid())
-            fd.add(ad)
-            conn.update_flow_details(fd)
+            fd, ad = base.new_atom(conn)
             ad.state = states.RUNNING
             self.assertRaises(RuntimeError, conn.update_atom_details, ad)
         self.assertEqual([(ad.uuid, None, fd.uuid)], self.hook_rows())
@@ -92,10 +84,7 @@ class BackendBehaviourMixin:
 
     def test_save_hook_gets_the_flow_from_a_cold_backend(self):
         with contextlib.closing(self.make_backend().get_connection()) as conn:
-            _book, fd = base.new_book(conn)
-            ad = models.TaskDetail('t', uuidutils.generate_uuid())
-            fd.add(ad)
-            conn.update_flow_details(fd)
+            fd, ad = base.new_atom(conn)
         self._hook_setup()
         ad.state = states.RUNNING
         with contextlib.closing(self.backend.get_connection()) as conn:

@@ -42,10 +42,7 @@ class CommitBehaviourMixin:
 
     def test_deferred_progress_is_visible_to_readers(self):
         with contextlib.closing(self.backend.get_connection()) as conn:
-            _book, fd = base.new_book(conn)
-            ad = models.TaskDetail('t', uuidutils.generate_uuid())
-            fd.add(ad)
-            conn.update_flow_details(fd)
+            fd, ad = base.new_atom(conn)
             ad.state = states.SUCCESS
             conn.update_atom_details(ad)
             ad.meta = {'progress': 1.0}
@@ -195,10 +192,7 @@ class CommitBehaviourMixin:
 
     def test_intermediate_progress_is_written_at_once(self):
         with contextlib.closing(self.backend.get_connection()) as conn:
-            _book, fd = base.new_book(conn)
-            ad = models.TaskDetail('t', uuidutils.generate_uuid())
-            fd.add(ad)
-            conn.update_flow_details(fd)
+            fd, ad = base.new_atom(conn)
             ad.meta = {'progress': 0.5}
             conn.update_atom_details(ad)
         self.assertEqual(0.5, self.stored_flow(fd.uuid).find(ad.uuid).meta['progress'])
