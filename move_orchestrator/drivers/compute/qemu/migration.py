@@ -13,11 +13,9 @@ mirror the disk into an NBD export of the destination (``drive-mirror``);
 the memory copy starts once the mirror is ready, and the mirror is finished
 (``block-job-cancel`` of a ready job) while the source is paused.
 
-The migration record (``<source>/_migrations/<uuid>.json``, on the source's
-side: no host reads another's) holds only what QEMU does not know (hosts,
-start time, steps taken); the status comes from ``query-migrate`` on the
-source, and is written to the record once final (completed, failed,
-cancelled). A migration to a destination that accepted it
+The migration record (records.py) holds only what QEMU does not know;
+the status comes from ``query-migrate`` on the source, and is written to
+the record once final (completed, failed, cancelled). A migration to a destination that accepted it
 (``accept_migration``, incoming.py) reaches it over the network only: its
 stream and disk mirror go to the addresses the destination gave, and the
 destination confirms the arrival itself (``confirm_incoming``).
@@ -29,10 +27,10 @@ import time
 from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
-from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator.drivers.compute.qemu import mirror
 from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator.drivers.compute.qemu import records
 from move_orchestrator.drivers.compute.qemu import stall
 from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator import exception
@@ -40,7 +38,7 @@ from move_orchestrator import exception
 LOG = logging.getLogger(__name__)
 
 MIB = 1 << 20
-MIGRATIONS = '_migrations'
+MIGRATIONS = records.MIGRATIONS
 FINAL = (base.MIGRATION_COMPLETED, base.MIGRATION_FAILED, base.MIGRATION_CANCELLED)
 _ACTIVE = ('setup', 'active', 'pre-switchover', 'device', 'postcopy-active',
            'postcopy-paused', 'postcopy-recover', 'wait-unplug')
@@ -53,51 +51,8 @@ _WAKE_EVENTS = ('MIGRATION', 'MIGRATION_PASS', 'BLOCK_JOB_READY', 'BLOCK_JOB_COM
                 'BLOCK_JOB_ERROR', 'BLOCK_JOB_CANCELLED')
 
 
-class MigrationMixin:
+class MigrationMixin(records.RecordsMixin):
     """Live migration operations of QemuDriver."""
-
-    # -- record -------------------------------------------------------------
-    def _record_path(self, instance_uuid, host=None):
-        """The record of the instance's latest migration from host (None:
-        from any host this process sees), or None when there is none."""
-        if host is None:
-            host = self._record_source(instance_uuid)
-        if host is None:
-            return None
-        return os.path.join(self.root, host, MIGRATIONS, instance_uuid + '.json')
-
-    def _record_source(self, instance_uuid):
-        """The host the latest recorded migration left from."""
-        self._adopt_shared_record(instance_uuid)
-        latest = None
-        for host in self._hosts():
-            rec = process.read_json(self._record_path(instance_uuid, host))
-            if rec and (latest is None or rec['started_at'] > latest[0]):
-                latest = (rec['started_at'], host)
-        return latest and latest[1]
-
-    def _adopt_shared_record(self, instance_uuid):
-        """Agents before API 1.7 kept records in ``<root>/_migrations``,
-        shared by every host: a migration in flight across an upgrade has
-        its record moved beside its source's, where it is looked for now."""
-        shared = os.path.join(self.root, MIGRATIONS, instance_uuid + '.json')
-        rec = process.read_json(shared)
-        if rec is None:
-            return
-        path = self._record_path(instance_uuid, rec['source'])
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        os.replace(shared, path)
-        LOG.info('Migration record of %s moved from %s to %s (written by an '
-                 'agent before API 1.7)', instance_uuid, shared, path)
-
-    def _record(self, instance_uuid):
-        path = self._record_path(instance_uuid)
-        return process.read_json(path) if path else None
-
-    def _save(self, instance_uuid, rec):
-        path = self._record_path(instance_uuid, rec['source'])
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        process.write_json(path, rec)
 
     def _ends(self, rec, instance_uuid):
         return (self._domain(instance_uuid, rec['source']),
