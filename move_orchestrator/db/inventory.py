@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from move_orchestrator.db import models
 from move_orchestrator.db import session as db_session
 from move_orchestrator import exception
+from move_orchestrator import states
 
 RESOURCES = ('vcpus', 'ram_mb', 'disk_gb')
 
@@ -114,15 +115,32 @@ class Inventory:
         with self.db.reader() as s:
             return self._usage(s, name)
 
-    def usage_by_host(self):
+    def usage_by_host(self, promised=False):
         """{host: usage} of every host that has allocations, in one query
-        (a scheduler weighing every host asks once, not once a host)."""
-        sums = [sa.func.coalesce(sa.func.sum(getattr(models.Allocation, r)),
-                                 0) for r in RESOURCES]
+        (a scheduler weighing every host asks once, not once a host).
+
+        With ``promised``, a destination also counts the new flavor of
+        every move to it still ``accepted``: such a move claims only once
+        it runs, and without its promise every move picked before that
+        would be sent to the same emptiest host, to fail its claim there.
+        """
+        alloc = models.Allocation.__table__
+        rows = sa.select(alloc.c.host, *[alloc.c[r] for r in RESOURCES])
+        if promised:
+            moves, flavors = models.Move.__table__, models.Flavor.__table__
+            rows = sa.union_all(rows, sa.select(
+                moves.c.dest_host, *[flavors.c[r] for r in RESOURCES])
+                .join(flavors, flavors.c.name == moves.c.new_flavor)
+                .where(moves.c.state == states.ACCEPTED,
+                       # It claims only what it adds, on its own host.
+                       moves.c.type != 'live-resize'))
+        rows = rows.subquery()
+        sums = [sa.func.coalesce(sa.func.sum(rows.c[r]), 0)
+                for r in RESOURCES]
         with self.db.reader() as s:
-            rows = s.execute(sa.select(models.Allocation.host, *sums)
-                             .group_by(models.Allocation.host))
-            return {row[0]: dict(zip(RESOURCES, row[1:])) for row in rows}
+            return {row[0]: dict(zip(RESOURCES, map(int, row[1:])))
+                    for row in s.execute(sa.select(rows.c.host, *sums)
+                                         .group_by(rows.c.host))}
 
     @staticmethod
     def _usage(session, host):

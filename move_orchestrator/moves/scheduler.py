@@ -16,13 +16,14 @@ def select_destination(inventory, ratios, source, flavor, live,
     """The host with the most free RAM that fits; NoValidHost otherwise.
 
     Two queries whatever the number of hosts: the hosts, and the usage of
-    all of them summed by the database.
+    all of them summed by the database, with what accepted moves will
+    claim (moves picked at once, as a drain's, spread out).
     """
     hosts = inventory.list_hosts()
     src = next((h for h in hosts if h['name'] == source), None)
     if src is None:
         src = inventory.get_host(source)    # raises HostNotFound
-    usage = inventory.usage_by_host()
+    usage = inventory.usage_by_host(promised=True)
     reasons = {}
     candidates = []
     for host in hosts:

@@ -55,3 +55,32 @@ def test_the_most_free_ram_wins_in_two_queries_whatever_the_hosts(cloud):
     dest, many = _statements(cloud, lambda: _pick(cloud, flavor))
     assert dest == 'host4'
     assert few == many == 2
+
+
+def _accept(cloud, instance, dest, flavor):
+    """A move of instance to dest, recorded as accepted and not run."""
+    import uuid
+    instance = cloud.services.inventory.get_instance(instance)
+    values = {'id': str(uuid.uuid4()), 'instance_uuid': instance['uuid'],
+              'type': 'resize', 'source_host': instance['host'],
+              'dest_host': dest, 'old_flavor': instance['flavor'],
+              'new_flavor': flavor, 'live': False, 'request': {}}
+    return cloud.services.store.create(values)[0]
+
+
+def test_an_accepted_move_counts_on_its_destination_until_it_claims(cloud):
+    inventory = cloud.services.inventory
+    flavor = inventory.get_flavor('m1.small')
+    assert _pick(cloud, flavor) == 'host3'   # host3 and host4 are empty (a tie)
+    move = _accept(cloud, 'vm1', 'host3', 'm1.medium')
+    # What it will claim on host3 is promised: the next pick goes to host4.
+    assert inventory.usage_by_host(promised=True)['host3']['ram_mb'] == 4096
+    assert 'host3' not in inventory.usage_by_host()
+    assert _pick(cloud, flavor) == 'host4'
+    # Once it runs its claim is an allocation and the promise is gone:
+    # counted once, not twice.
+    inventory.claim(move['id'], 'host3', {'vcpus': 2, 'ram_mb': 4096,
+                                          'disk_gb': 40},
+                    cloud.services.allocation_ratios)
+    cloud.services.store.update(move['id'], state='claiming')
+    assert inventory.usage_by_host(promised=True)['host3']['ram_mb'] == 4096
