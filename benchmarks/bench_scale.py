@@ -65,6 +65,24 @@ def cpu_seconds(procs):
     return total
 
 
+def servers_cpu():
+    """CPU seconds used so far by the machine's PostgreSQL and Redis
+    servers (every process of each), and by the whole machine (busy, not
+    idle or waiting for I/O)."""
+    used = {'postgresql': 0.0, 'redis': 0.0}
+    for p in psutil.process_iter(['name', 'cpu_times']):
+        name, times = p.info['name'] or '', p.info['cpu_times']
+        if times is None:
+            continue
+        kind = 'postgresql' if name.startswith('postgres') else \
+            'redis' if name.startswith('redis') else None
+        if kind:
+            used[kind] += times.user + times.system
+    t = psutil.cpu_times()
+    used['machine'] = sum(t) - t.idle - getattr(t, 'iowait', 0.0)
+    return used
+
+
 def _median(values):
     values = sorted(v for v in values if v is not None)
     return values[len(values) // 2] if values else float('nan')
@@ -224,6 +242,7 @@ def drain(c, args):
     admin = context.get_admin_context()
     print('  (load %s before)' % load(), flush=True)
     cpu0 = cpu_seconds(procs)
+    servers0 = servers_cpu()
     t0 = time.monotonic()
     started = utcnow()
     drains = [c.api.drain_host(admin, host, live=False)['id']
@@ -237,6 +256,7 @@ def drain(c, args):
         time.sleep(0.2)
     wall = time.monotonic() - t0
     cpu = cpu_seconds(procs) - cpu0
+    servers = {k: v - servers0[k] for k, v in servers_cpu().items()}
     children = [m for d in drains for m in services.drains.children(d)]
     ends = [m['finished_at'] for m in children if m['finished_at']]
     measured = ((max(ends) - started).total_seconds() if ends else wall)
@@ -255,6 +275,14 @@ def drain(c, args):
     print('  conductors used %.0f CPU s (%.0f ms per move): on %d cores '
           'shared with nothing else, the CPU alone needs %.0f s' % (
               cpu, 1000 * cpu / max(1, len(children)), cores, cpu / cores),
+          flush=True)
+    n = max(1, len(children))
+    print('  servers used %.0f CPU s (PostgreSQL %.0f ms per move, Redis %.0f '
+          'ms per move); the machine was busy %.0f%% of its %d cores over '
+          'the %.0f s' % (
+              servers['postgresql'] + servers['redis'],
+              1000 * servers['postgresql'] / n, 1000 * servers['redis'] / n,
+              100.0 * servers['machine'] / (cores * wall), cores, wall),
           flush=True)
     if children:
         profile(services, children, started, measured, 2, t)

@@ -1,10 +1,12 @@
 """Drains: a host emptied as one task whose children are moves.
 
 The host is disabled first (an evacuation drain's host is down already),
-then the conductors' watch (``tick``) gives the drain its children one at a
-time: a child is made only when the drain has no child waiting for a slot,
-so each destination is picked once the moves before it have been admitted,
-and the limits (conductor/admission) decide when each runs. An operator
+then the conductors' watch (``tick``) gives the drain its children a few at
+a time: as many waiting for a slot as the host has outbound slots, so a
+slot that frees is taken at once and the admission's and the board's looks
+stay short however large the host. Each child's destination is picked when
+it is made; the scheduler counts what the waiting ones will claim, so they
+spread out. The limits (conductor/admission) decide when each runs. An operator
 pauses (no new children; waiting ones stay waiting), resumes, or aborts it
 (children not past their point of no return are aborted; the others
 complete and stay moved). A child that fails, or an instance no move can be
@@ -31,9 +33,9 @@ from move_orchestrator import states
 
 LOG = logging.getLogger(__name__)
 
-# Children of one drain that may wait for a slot at once; see the module
-# doc for why one.
-WAITING_CHILDREN = 1
+# Children of one drain that may wait for a slot at once when its host's
+# outbound moves are unlimited; see the module doc.
+WAITING_UNLIMITED = 8
 ENDED = (states.COMPLETED, states.REVERTED)
 
 
@@ -158,9 +160,12 @@ class Drains:
     def tick(self):
         """Advance every unfinished drain once; whether a child was made."""
         made = False
-        for drain in self.store.list_unfinished():
+        drains = self.store.list_unfinished()
+        # One read for every drain: the watch runs several times a second.
+        children = self.store.children_of([d['id'] for d in drains])
+        for drain in drains:
             try:
-                made = self._advance(drain) or made
+                made = self._advance(drain, children[drain['id']]) or made
             except exception.InvalidDrainTransition as exc:
                 LOG.debug('Drain %s moved on meanwhile: %s', drain['id'], exc)
             except Exception:
@@ -168,12 +173,26 @@ class Drains:
                               drain['id'])
         return made
 
-    def _advance(self, drain):
+    def _waiting_cap(self, drain):
+        """Children of the drain that may wait for a slot at once: its
+        host's outbound slots for the moves it makes."""
+        if drain['evacuate']:
+            limit = 0     # nothing leaves a down host: inbound limits only
+        else:
+            limits = self.services.conf.limits
+            slots = [limits.max_outbound_per_host]
+            if drain['live'] is not False:
+                slots.append(limits.max_outbound_live_per_host)
+            slots = [n for n in slots if n]
+            limit = min(slots) if slots else 0
+        return limit or WAITING_UNLIMITED
+
+    def _advance(self, drain, children):
         drain_id = drain['id']
         if drain['state'] == states.ACCEPTED:
             self.store.transition(drain_id, 'start', drain_machine.next_state)
             drain = self.store.get(drain_id)
-        latest = latest_children(self.store.children(drain_id))
+        latest = latest_children(children)
         active = [c for c in latest.values()
                   if c['state'] not in states.TERMINAL_STATES]
         if drain['state'] == states.ABORTING:
@@ -192,6 +211,13 @@ class Drains:
             return False
         if drain['state'] != states.DRAINING:
             return False
+        waiting = sum(c['admitted_at'] is None for c in active)
+        cap = self._waiting_cap(drain)
+        if waiting >= cap:
+            # No child to make, and not finished: the host is not read.
+            if drain['waiting']:
+                self.store.update(drain_id, waiting=None)
+            return False
         remaining = [i for i in self.services.inventory.list_instances(
             host=drain['host'])
             if i['uuid'] not in latest or
@@ -203,10 +229,9 @@ class Drains:
                     sum(c['state'] == states.COMPLETED
                         for c in latest.values()), drain['host']))
             return False
-        waiting = sum(c['admitted_at'] is None for c in active)
         made, busy = False, []
         for instance in remaining:
-            if waiting >= WAITING_CHILDREN:
+            if waiting >= cap:
                 break
             if instance['move_id']:
                 busy.append(instance)   # another task moves it: later

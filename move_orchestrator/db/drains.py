@@ -11,6 +11,10 @@ DRAIN_FIELDS = ('id', 'host', 'state', 'live', 'evacuate', 'total',
                 'refused', 'reason', 'waiting', 'abort_requested_by',
                 'user_id',
                 'project_id', 'created_at', 'updated_at', 'finished_at')
+# A child as the conductors' watch sees it (not its request, parameters
+# or reason: the watch reads every drain's children several times a second).
+CHILD_FIELDS = ('id', 'drain_id', 'instance_uuid', 'state', 'admitted_at',
+                'ponr', 'abort_requested_by')
 EVENT_FIELDS = ('id', 'kind', 'name', 'state', 'detail', 'user_id',
                 'project_id', 'created_at')
 
@@ -144,6 +148,20 @@ class DrainStore:
                     .order_by(models.DrainEvent.id)):
                 found[e.drain_id].append({f: getattr(e, f)
                                           for f in EVENT_FIELDS})
+        return found
+
+    def children_of(self, drain_ids):
+        """{drain id: its children, oldest first} in one query, with only
+        what the conductors' watch decides on (CHILD_FIELDS)."""
+        found = {drain_id: [] for drain_id in drain_ids}
+        if not found:
+            return found
+        with self.db.reader() as s:
+            for row in s.execute(
+                    sa.select(*[_MOVES.c[f] for f in CHILD_FIELDS])
+                    .where(_MOVES.c.drain_id.in_(list(found)))
+                    .order_by(_MOVES.c.created_at, _MOVES.c.id)):
+                found[row.drain_id].append(dict(row._mapping))
         return found
 
     def children(self, drain_id):

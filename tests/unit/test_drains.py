@@ -180,6 +180,31 @@ def test_a_failed_child_fails_the_drain_and_resume_retries_it(make_cloud):
     assert cloud.services.inventory.list_instances(host='host1') == []
 
 
+def test_children_made_at_once_spread_over_the_destinations(make_cloud):
+    """Four children are made in one look (four outbound slots) before any
+    claims: the scheduler counts what each will claim, so they do not all
+    go to the emptiest host, where two claims would fail."""
+    from move_orchestrator import cloud as cloud_mod
+    cloud = make_cloud(seed=False, limits__max_outbound_per_host=4,
+                       limits__max_inbound_per_host=0)
+    inventory = cloud.services.inventory
+    inventory.create_flavor('m1.small', 1, 2048, 20)
+    inventory.create_host('src', vcpus=64, ram_mb=65536, disk_gb=1000,
+                          cpu_model='Cascadelake')
+    for host in ('dst1', 'dst2'):   # room for two m1.small each
+        inventory.create_host(host, vcpus=64, ram_mb=5120, disk_gb=1000,
+                              cpu_model='Cascadelake')
+    for i in range(4):
+        cloud_mod.boot_instance(cloud.services, 'vm%d' % i, 'src',
+                                'm1.small', power_state='shutdown')
+    drain = cloud.api.drain_host(None, 'src', live=False)
+    doc = cloud.api.wait_task(None, drain['id'], timeout=60)
+    assert doc['state'] == 'completed', doc
+    assert sorted(c['state'] for c in doc['children']) == ['completed'] * 4
+    assert [len(inventory.list_instances(host=h))
+            for h in ('src', 'dst1', 'dst2')] == [0, 2, 2]
+
+
 def test_resume_skips_a_reverted_child_whose_instance_moved_elsewhere(
         make_cloud):
     """A failed drain's reverted child whose instance another move took
