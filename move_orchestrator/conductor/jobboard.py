@@ -183,7 +183,8 @@ class JobboardClaims:
             return 0, False
         # Admission once per pass, for every job at once: one read of the
         # unfinished moves, one decision of the limits.
-        unfinished = self.services.store.list_unfinished()
+        unfinished = self.services.store.list_unfinished(
+            fields=('id', 'state'))
         allowed = {m['id'] for m in self.admit(self.services, unfinished)}
         known = {m['id'] for m in unfinished}
         runnable = []
