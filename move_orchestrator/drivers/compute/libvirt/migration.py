@@ -11,6 +11,16 @@ What survives the process is libvirt's: the migration (id, hosts) is in the
 domain's metadata, which travels with it, and written there as failed or
 cancelled when it ends so; the source's job says whether it still runs, the
 domain's place whether it completed.
+
+Whether the move has confirmed a completed migration (``complete_migration``
+called) is kept there too, not in this process: the record starts
+``confirmed: false`` and complete_migration writes ``true`` into the
+destination's domain (live and persistent; the source's is undefined by
+then). Until then a cancel refuses (MigrationPastSwitchover), also from an
+agent restarted after libvirt switched over. A record without the mark,
+written before it existed, counts as unconfirmed: refused, a cancel rolls
+a move forward (it runs its migration step again), where a wrong cancel
+would revert it with the guest on the destination.
 """
 
 import os
@@ -116,7 +126,7 @@ class MigrationMixin:
         post_copy = self.opts.permit_post_copy
         rec = {'id': migration_id, 'source': source, 'dest': dest,
                'block': block, 'postcopy_permitted': post_copy,
-               'started_at': time.time()}
+               'started_at': time.time(), 'confirmed': False}
         self._set_migration(dom, rec)
         lv = states.libvirt
         xml = domain_xml.retarget(dom.XMLDesc(lv.VIR_DOMAIN_XML_MIGRATABLE),
@@ -347,12 +357,46 @@ class MigrationMixin:
         return retrying(self._dom, instance_uuid, source)
 
     def _unconfirmed(self, instance_uuid, migration):
-        """Whether the migration is this process's own, not yet confirmed
-        by complete_migration: the move that started it is still deciding
-        (an earlier move's record, which the domain keeps, is not)."""
+        """Whether complete_migration has not yet confirmed the completed
+        migration: the move that started it is still deciding (an earlier
+        move's, which the domain's record keeps, was confirmed by its own
+        move). Confirmed when this process's job or the domain's record
+        says so; the record answers for a process started since (an agent
+        restarted after libvirt switched over). A record without the mark
+        (written before it existed), or none found, is unconfirmed."""
         job = self._jobs.get(instance_uuid)
-        return (job is not None and not job.get('confirmed')
-                and job['rec']['started_at'] == migration.get('started_at'))
+        if job is not None and job.get('confirmed') and \
+                job['rec']['started_at'] == migration.get('started_at'):
+            return False
+        rec = self._record_of(instance_uuid, migration)
+        return not (rec and rec.get('confirmed') is True)
+
+    def _record_of(self, instance_uuid, migration):
+        """The migration's record as a domain keeps it: the destination's
+        (the source is undefined once it completed), else the source's;
+        None when neither answers with it."""
+        for host in (migration['dest'], migration['source']):
+            try:
+                dom = self._dom(instance_uuid, host)
+                if dom is None:
+                    continue
+                _, rec = domain_xml.read(dom.XMLDesc(0))
+            except (exception.DriverError, states.libvirt.libvirtError) as e:
+                LOG.info('Record of the migration of %s on %s not read: %s',
+                         instance_uuid, host, e)
+                continue
+            if rec and rec.get('started_at') == migration.get('started_at'):
+                return rec
+        return None
+
+    def _confirm(self, dom, migration):
+        """complete_migration's mark, in the record the destination's domain
+        keeps (live and persistent); once is enough."""
+        _, rec = domain_xml.read(dom.XMLDesc(0))
+        if rec is None or rec.get('confirmed') is True or \
+                rec.get('started_at') != migration.get('started_at'):
+            return
+        self._set_migration(dom, dict(rec, confirmed=True))
 
     def force_complete_migration(self, instance_uuid):
         migration = self.poll_migration(instance_uuid)
@@ -380,8 +424,9 @@ class MigrationMixin:
         return {'action': action}
 
     def complete_migration(self, instance_uuid, timeout=60):
-        """libvirt switched over by itself: wait for its end, and run a
-        destination that a suspended (force-completed) source left paused."""
+        """libvirt switched over by itself: wait for its end, mark it
+        confirmed (a cancel no longer refuses), and run a destination that
+        a suspended (force-completed) source left paused."""
         deadline = time.monotonic() + timeout
         migration = self.poll_migration(instance_uuid)
         while (migration and migration['status'] in base.MIGRATION_ACTIVE
@@ -398,6 +443,7 @@ class MigrationMixin:
         dom = self._dom(instance_uuid, migration['dest'])
         if dom is None:
             return      # another agent's host: the migration says enough
+        self._confirm(dom, migration)
         # libvirt resumes the destination itself at the end (also when a
         # restarted source daemon finishes it): given a moment, it runs.
         settle = time.monotonic() + 5
