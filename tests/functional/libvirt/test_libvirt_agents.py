@@ -7,6 +7,7 @@ import contextlib
 
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.db import migration
+from move_orchestrator import faults
 from tests.functional.libvirt import agents
 from tests.functional.libvirt import guests
 from tests.functional.rpc import harness as rpc_harness
@@ -58,6 +59,47 @@ def test_live_migration_through_agents(make_driver, libvirt_hosts, tmp_path):
         guests.assert_continues(local, vm['uuid'], tail, 'host2')
         assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
         assert cloud.world('vm1')['migration']['id'] == doc['id']
+        assert cloud.audit() == []
+
+
+def test_source_agent_restarted_after_the_switch_over(
+        make_driver, libvirt_hosts, tmp_path, monkeypatch):
+    """libvirt switched the guest over; the source's agent is restarted (its
+    memory of the migration gone) before the move confirms it, and the
+    migration step then fails: the new agent refuses the cancel from the
+    mark in the domain's metadata, so the move runs forward and completes
+    with the guest on the destination, never reverted under it."""
+    local = make_driver()
+    with agent_cloud(local, libvirt_hosts, tmp_path) as cloud:
+        vm = _boot(cloud, local, 'vm1')
+        tail = guests.SerialTail(local, vm['uuid'], 'host1')
+        point = 'TransferMemory.execute.after'
+        cloud.services.task_faults = faults.parse([point + '=fail_once'])
+        agent, restarted, trigger = cloud.agents['host1'], [], faults.trigger
+
+        def restart_then_fail(at, action):
+            if at == point and not restarted:
+                # The step saw libvirt's migration completed.
+                assert guests.defined_on(libvirt_hosts, vm['uuid']).get(
+                    'host2') == 'running'
+                pid = agent.proc.pid
+                agent.stop()
+                agent.start()
+                restarted.append((pid, agent.proc.pid))
+            trigger(at, action)
+        monkeypatch.setattr(faults, 'trigger', restart_then_fail)
+
+        doc = cloud.move('vm1', destination='host2')
+        assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), \
+            doc['reason']
+        [(before, after)] = restarted
+        assert before != after
+        assert 'reverting' not in [h['state'] for h in doc['history']]
+        [sub] = [s for s in doc['subtasks'] if s['name'] == 'TransferMemory']
+        assert 'FAILURE' in [h['state'] for h in sub['history']]
+        guests.assert_continues(local, vm['uuid'], tail, 'host2')
+        assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+        assert cloud.instance('vm1')['host'] == 'host2'
         assert cloud.audit() == []
 
 

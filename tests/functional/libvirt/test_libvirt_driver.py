@@ -12,6 +12,7 @@ from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute import procfs
 from move_orchestrator import exception
 from move_orchestrator.drivers.compute.libvirt import daemons
+from move_orchestrator.drivers.compute.libvirt import domain_xml
 from tests.functional.libvirt import guests
 
 SPEC = {'name': 'vm', 'vcpus': 1, 'ram_mb': 64, 'disk_gb': 1}
@@ -62,6 +63,44 @@ def test_live_migration(make_driver, libvirt_hosts):
     # Nothing to cancel once it completed.
     driver.cancel_migration(uuid)
     assert driver.destroy(uuid, 'host1') is False
+
+
+def test_unconfirmed_migration_refused_by_a_driver_started_since(
+        make_driver, libvirt_hosts):
+    """libvirt completed the migration and the process that started it is
+    gone before complete_migration (an agent restarted): a driver without
+    its job still refuses to cancel, from the mark in the destination's
+    domain, until complete_migration confirms it there."""
+    driver = make_driver()
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    _migrate(driver, spec)
+    migration = guests.wait_for(
+        lambda: (lambda m: m['status'] != base.MIGRATION_RUNNING and m)(
+            driver.poll_migration(uuid)))
+    assert migration['status'] == base.MIGRATION_COMPLETED, migration.get('reason')
+    driver.close()
+
+    restarted = make_driver()
+    with pytest.raises(exception.MigrationPastSwitchover):
+        restarted.cancel_migration(uuid)
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host2': 'running'}
+    restarted.complete_migration(uuid)
+    restarted.complete_migration(uuid)      # confirmed already: the same
+    # A later move's driver: an earlier move's migration, nothing to cancel.
+    make_driver().cancel_migration(uuid)
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host2': 'running'}
+
+    # A record written before the mark existed: its confirmation unknown,
+    # it counts as unconfirmed.
+    dom = restarted._dom(uuid, 'host2')
+    _, rec = domain_xml.read(dom.XMLDesc(0))
+    assert rec['confirmed'] is True
+    del rec['confirmed']
+    restarted._set_migration(dom, rec)
+    with pytest.raises(exception.MigrationPastSwitchover):
+        make_driver().cancel_migration(uuid)
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host2': 'running'}
 
 
 def test_abort_of_a_throttled_migration(make_driver, libvirt_hosts):

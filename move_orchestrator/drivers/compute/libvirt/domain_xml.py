@@ -2,9 +2,9 @@
 
 The domain is named after the instance's uuid. Its ``<metadata>`` holds the
 spec it was built from and the instance's last live migration (id, hosts,
-and its end when it failed or was cancelled): libvirt carries both to the
-destination with the domain, so the truth about a move lives with the
-domain, not in the driver process.
+its end when it failed or was cancelled, whether the move confirmed its
+completion): libvirt carries both to the destination with the domain, so
+the truth about a move lives with the domain, not in the driver process.
 """
 
 import json

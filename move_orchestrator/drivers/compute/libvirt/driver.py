@@ -8,9 +8,9 @@ Nothing is cached but the connections: every call asks libvirt where the
 domain is defined, whether it runs, whether a job is active, so a conductor
 restarted after a crash sees what really happened.
 
-Domains move live by libvirt's migration (migration.py); a disk moves
-outside one (cold migration, resize) by libvirt's volume download stream
-(volumes.py).
+Domains move live by libvirt's migration (migration.py, what libvirt says
+of one in jobs.py); a disk moves outside one (cold migration, resize) by
+libvirt's volume download stream (volumes.py).
 """
 
 import collections

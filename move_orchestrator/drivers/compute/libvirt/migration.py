@@ -11,6 +11,16 @@ What survives the process is libvirt's: the migration (id, hosts) is in the
 domain's metadata, which travels with it, and written there as failed or
 cancelled when it ends so; the source's job says whether it still runs, the
 domain's place whether it completed.
+
+Whether the move has confirmed a completed migration (``complete_migration``
+called) is kept there too, not in this process: the record starts
+``confirmed: false`` and complete_migration writes ``true`` into the
+destination's domain (live and persistent; the source's is undefined by
+then). Until then a cancel refuses (MigrationPastSwitchover), also from an
+agent restarted after libvirt switched over. A record without the mark,
+written before it existed, counts as unconfirmed: refused, a cancel rolls
+a move forward (it runs its migration step again), where a wrong cancel
+would revert it with the guest on the destination.
 """
 
 import os
@@ -23,13 +33,12 @@ import tenacity
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.libvirt import domain_xml
 from move_orchestrator.drivers.compute.libvirt import hosts
+from move_orchestrator.drivers.compute.libvirt import jobs
 from move_orchestrator.drivers.compute.libvirt import states
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
 
-MIB = 1 << 20
-FINAL = (base.MIGRATION_FAILED, base.MIGRATION_CANCELLED)
 SOURCE_WAIT = 30    # seconds a cancel waits for the source's daemon
 
 
@@ -48,21 +57,9 @@ def flags(block, post_copy):
     return value
 
 
-def figures(stats):
-    """jobStats() -> the migration dict's sizes and rates."""
-    total = stats.get('memory_total', 0) + stats.get('disk_total', 0)
-    remaining = stats.get('memory_remaining', 0) + stats.get('disk_remaining', 0)
-    page = stats.get('memory_page_size', 4096)
-    return {'total_mb': total / MIB, 'remaining_mb': remaining / MIB,
-            'transferred_mb': stats.get('data_processed', 0) / MIB,
-            'iteration': stats.get('memory_iteration'),
-            'dirty_rate_mb_s': stats.get('memory_dirty_rate', 0) * page / MIB,
-            'bandwidth_mb_s': stats.get('memory_bps', 0) / MIB,
-            'downtime_ms': stats.get('downtime')}
-
-
-class MigrationMixin:
-    """Live migration operations of LibvirtDriver."""
+class MigrationMixin(jobs.JobsMixin):
+    """Live migration operations of LibvirtDriver (what libvirt says of
+    one: jobs.py)."""
 
     def _set_migration(self, dom, rec):
         spec, _ = domain_xml.read(dom.XMLDesc(0))
@@ -116,7 +113,7 @@ class MigrationMixin:
         post_copy = self.opts.permit_post_copy
         rec = {'id': migration_id, 'source': source, 'dest': dest,
                'block': block, 'postcopy_permitted': post_copy,
-               'started_at': time.time()}
+               'started_at': time.time(), 'confirmed': False}
         self._set_migration(dom, rec)
         lv = states.libvirt
         xml = domain_xml.retarget(dom.XMLDesc(lv.VIR_DOMAIN_XML_MIGRATABLE),
@@ -200,104 +197,6 @@ class MigrationMixin:
             time.sleep(timeout)
         return self.poll_migration(instance_uuid)
 
-    def _poll_running(self, instance_uuid, rec):
-        """This process's own migration while its call runs: one jobStats()
-        of the source (the full poll reads both daemons' domains, and a
-        poll every few ms that costs more slows the migration down).
-        None when the job is not running there: the full poll tells."""
-        lv = states.libvirt
-        try:
-            dom = self.conns.get(rec['source']).lookupByUUIDString(instance_uuid)
-            stats = dom.jobStats(0)
-            if stats.get('type') not in (lv.VIR_DOMAIN_JOB_BOUNDED,
-                                         lv.VIR_DOMAIN_JOB_UNBOUNDED):
-                return None
-            paused = self._power(dom) == base.PAUSED
-        except (lv.libvirtError, exception.DriverError):
-            return None
-        return dict(figures(stats), id=rec.get('id'), source=rec['source'],
-                    dest=rec['dest'], started_at=rec.get('started_at'),
-                    postcopy_permitted=rec.get('postcopy_permitted', False),
-                    paused=paused, status=base.MIGRATION_RUNNING)
-
-    def _poll(self, instance_uuid, doms):
-        """The last migration of the instance, from libvirt's truth."""
-        rec = None
-        for dom in doms.values():
-            try:
-                _, found = domain_xml.read(dom.XMLDesc(0))
-            except states.libvirt.libvirtError:
-                continue
-            if found and (rec is None or found.get('started_at', 0)
-                          >= rec.get('started_at', 0)):
-                rec = found
-        job = self._jobs.get(instance_uuid)
-        if job and (rec is None or job['rec']['started_at'] > rec['started_at']):
-            rec = job['rec']
-        if rec is None:
-            return None
-        # This process's own thread of that migration, if it has one. One
-        # whose connection broke (the source's libvirtd restarted) does not
-        # know the end: libvirt does.
-        mine = job if job and job['rec']['started_at'] == rec['started_at'] else None
-        if mine is not None and states.connection_lost(mine['error']):
-            mine = None
-        src, dst = doms.get(rec['source']), doms.get(rec['dest'])
-        result = {'id': rec.get('id'), 'source': rec['source'], 'dest': rec['dest'],
-                  'started_at': rec.get('started_at'), 'total_mb': 0, 'remaining_mb': 0,
-                  'postcopy_permitted': rec.get('postcopy_permitted', False),
-                  'paused': False}
-        if src is not None and states.job_active(src):
-            result['status'] = base.MIGRATION_RUNNING
-            result['paused'] = self._power(src) == base.PAUSED
-            result.update(self._stats(src, 0))
-        elif rec.get('status') in FINAL:
-            result['status'] = rec['status']
-            result['reason'] = rec.get('reason')
-        elif mine is not None and mine['error'] is not None:
-            result['status'] = (base.MIGRATION_CANCELLED
-                                if states.is_aborted(mine['error'])
-                                else base.MIGRATION_FAILED)
-            result['reason'] = str(mine['error'])
-        elif mine is not None and not mine['done'].is_set():
-            result['status'] = base.MIGRATION_RUNNING
-        elif mine is None and src is None and not self.conns.reachable(rec['source']):
-            # Not "undefined there": unknown (its daemon restarting, say).
-            result['status'] = base.MIGRATION_RUNNING
-            result['reason'] = 'source host %s does not answer' % rec['source']
-        elif mine is not None or (dst is not None and src is None):
-            # Ended without error here (an agent that sees only its own
-            # host: the domain left it), or found where it went.
-            result['status'] = base.MIGRATION_COMPLETED
-            if dst is not None:
-                # KEEP: libvirt forgets a completed job's figures once read
-                # without it, and every later poll (SwitchOverMigration's
-                # second, a resumed step's) would find them gone.
-                lv = states.libvirt
-                result.update(self._stats(
-                    dst, lv.VIR_DOMAIN_JOB_STATS_COMPLETED
-                    | lv.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED))
-        else:
-            result.update(self._settled(src, dst))
-        return result
-
-    def _settled(self, src, dst):
-        """No job and no end known (this process was gone, or lost its
-        connection): where the guest runs says how it ended."""
-        if src is not None and self._power(src) == base.RUNNING:
-            return {'status': base.MIGRATION_FAILED,
-                    'reason': 'ended without completing: the source runs'}
-        if dst is not None and self._power(dst) == base.RUNNING:
-            return {'status': base.MIGRATION_COMPLETED}
-        # Between the two (libvirt reconnecting to its QEMUs): ask again.
-        return {'status': base.MIGRATION_RUNNING}
-
-    def _stats(self, dom, flag_value):
-        try:
-            return figures(dom.jobStats(flag_value))
-        except states.libvirt.libvirtError:
-            return {}
-
     def cancel_migration(self, instance_uuid):
         migration = self.poll_migration(instance_uuid)
         if migration is not None and migration['status'] == base.MIGRATION_COMPLETED \
@@ -347,12 +246,46 @@ class MigrationMixin:
         return retrying(self._dom, instance_uuid, source)
 
     def _unconfirmed(self, instance_uuid, migration):
-        """Whether the migration is this process's own, not yet confirmed
-        by complete_migration: the move that started it is still deciding
-        (an earlier move's record, which the domain keeps, is not)."""
+        """Whether complete_migration has not yet confirmed the completed
+        migration: the move that started it is still deciding (an earlier
+        move's, which the domain's record keeps, was confirmed by its own
+        move). Confirmed when this process's job or the domain's record
+        says so; the record answers for a process started since (an agent
+        restarted after libvirt switched over). A record without the mark
+        (written before it existed), or none found, is unconfirmed."""
         job = self._jobs.get(instance_uuid)
-        return (job is not None and not job.get('confirmed')
-                and job['rec']['started_at'] == migration.get('started_at'))
+        if job is not None and job.get('confirmed') and \
+                job['rec']['started_at'] == migration.get('started_at'):
+            return False
+        rec = self._record_of(instance_uuid, migration)
+        return not (rec and rec.get('confirmed') is True)
+
+    def _record_of(self, instance_uuid, migration):
+        """The migration's record as a domain keeps it: the destination's
+        (the source is undefined once it completed), else the source's;
+        None when neither answers with it."""
+        for host in (migration['dest'], migration['source']):
+            try:
+                dom = self._dom(instance_uuid, host)
+                if dom is None:
+                    continue
+                _, rec = domain_xml.read(dom.XMLDesc(0))
+            except (exception.DriverError, states.libvirt.libvirtError) as e:
+                LOG.info('Record of the migration of %s on %s not read: %s',
+                         instance_uuid, host, e)
+                continue
+            if rec and rec.get('started_at') == migration.get('started_at'):
+                return rec
+        return None
+
+    def _confirm(self, dom, migration):
+        """complete_migration's mark, in the record the destination's domain
+        keeps (live and persistent); once is enough."""
+        _, rec = domain_xml.read(dom.XMLDesc(0))
+        if rec is None or rec.get('confirmed') is True or \
+                rec.get('started_at') != migration.get('started_at'):
+            return
+        self._set_migration(dom, dict(rec, confirmed=True))
 
     def force_complete_migration(self, instance_uuid):
         migration = self.poll_migration(instance_uuid)
@@ -380,8 +313,9 @@ class MigrationMixin:
         return {'action': action}
 
     def complete_migration(self, instance_uuid, timeout=60):
-        """libvirt switched over by itself: wait for its end, and run a
-        destination that a suspended (force-completed) source left paused."""
+        """libvirt switched over by itself: wait for its end, mark it
+        confirmed (a cancel no longer refuses), and run a destination that
+        a suspended (force-completed) source left paused."""
         deadline = time.monotonic() + timeout
         migration = self.poll_migration(instance_uuid)
         while (migration and migration['status'] in base.MIGRATION_ACTIVE
@@ -398,6 +332,7 @@ class MigrationMixin:
         dom = self._dom(instance_uuid, migration['dest'])
         if dom is None:
             return      # another agent's host: the migration says enough
+        self._confirm(dom, migration)
         # libvirt resumes the destination itself at the end (also when a
         # restarted source daemon finishes it): given a moment, it runs.
         settle = time.monotonic() + 5
