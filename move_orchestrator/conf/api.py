@@ -25,7 +25,9 @@ OPTS = [
                 help='Run the moves in the API process when no conductor '
                      'runs this database\'s moves (the embedded mode). '
                      'Moves accepted otherwise are taken up by a '
-                     'conductor watching the same database.'),
+                     'conductor watching the same database. No effect with '
+                     '[jobboard] backend set: the API only posts its moves '
+                     'on the board, for the conductor services.'),
 ]
 
 

@@ -31,39 +31,15 @@ FAULTS = ['copy_disk@host-faulty=fail', 'copy_disk@host-bad1=fail_once',
 EXTRA_HOSTS = ('host-bad1', 'host-bad2', 'host-slow')
 
 
-class ApiServer:
+class Client:
+    """Requests to an API served at ``url``, as a caller (noauth headers)."""
+
     def __init__(self, url):
-        conf = cfg.ConfigOpts()
-        conf([], project='move-orchestrator')
-        policy.reset()
-        policy.init(conf)       # the defaults in code
-        self.cloud = cloud_harness.Cloud(
-            url, seed=False, driver_faults=FAULTS,
-            fake_driver__operation_delay=0.002, compute__driver='fake')
-        self.services = self.cloud.services
-        self.hosts = rpc_harness.seed(self.services)
-        for name in EXTRA_HOSTS:
-            self.services.inventory.create_host(
-                name, vcpus=4096, ram_mb=4096 * 1024, disk_gb=1024 * 1024,
-                cpu_model='Cascadelake', storage_group='local-' + name)
-        self.httpd = server.make_server(
-            server.make_app(CONF, api=self.cloud.api), '127.0.0.1', 0)
-        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever,
-                                        daemon=True)
-        self._thread.start()
+        self.url = url
         self.session = requests.Session()
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
         self.session.close()
-        self.cloud.close()
-        policy.reset()
-
-    def boot(self, host='host1', project_id='p-owner', **kwargs):
-        return rpc_harness.boot(self.services, host, project_id=project_id,
-                                **kwargs)
 
     def call(self, method, path, who=ADMIN, body=None, headers=None,
              **kwargs):
@@ -87,6 +63,43 @@ class ApiServer:
                 return task
             assert time.monotonic() < deadline, task['state']
             time.sleep(0.05)
+
+
+class ApiServer(Client):
+    """The API served in this process over a simulated cloud."""
+
+    def __init__(self, url):
+        conf = cfg.ConfigOpts()
+        conf([], project='move-orchestrator')
+        policy.reset()
+        policy.init(conf)       # the defaults in code
+        self.cloud = cloud_harness.Cloud(
+            url, seed=False, driver_faults=FAULTS,
+            fake_driver__operation_delay=0.002, compute__driver='fake')
+        self.services = self.cloud.services
+        self.hosts = rpc_harness.seed(self.services)
+        for name in EXTRA_HOSTS:
+            self.services.inventory.create_host(
+                name, vcpus=4096, ram_mb=4096 * 1024, disk_gb=1024 * 1024,
+                cpu_model='Cascadelake', storage_group='local-' + name)
+        self.httpd = server.make_server(
+            server.make_app(CONF, api=self.cloud.api), '127.0.0.1', 0)
+        super().__init__('http://127.0.0.1:%d'
+                         % self.httpd.server_address[1])
+        self._thread = threading.Thread(target=self.httpd.serve_forever,
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        super().close()
+        self.cloud.close()
+        policy.reset()
+
+    def boot(self, host='host1', project_id='p-owner', **kwargs):
+        return rpc_harness.boot(self.services, host, project_id=project_id,
+                                **kwargs)
 
     def settle(self, timeout=60):
         """Until no move runs (an accepted one writes as it goes)."""
