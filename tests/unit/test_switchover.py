@@ -107,3 +107,10 @@ def test_a_revert_keeps_a_guest_found_only_on_the_destination(
     assert list(world['domains']) == ['host3']
     assert world['domains']['host3']['state'] == base.RUNNING
     assert 'host3' in world['disks']
+    # A resume (which cannot roll it forward yet: the destination's
+    # preparation fails on the guest there) keeps it too.
+    cloud.api.resume_task(None, doc['id'])
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    world = cloud.world('vm1')
+    assert list(world['domains']) == ['host3']
+    assert world['domains']['host3']['state'] == base.RUNNING
