@@ -186,6 +186,15 @@ class MigrationPastSwitchover(DriverError):
                'cannot be cancelled, it completes')
 
 
+class GuestOnlyOnDestination(DriverError):
+    """A live migration's revert found the guest running on the destination
+    and on its source no more (switched over, and nobody recorded it):
+    destroying the destination would lose it, so the revert stops."""
+    msg_fmt = ('Instance %(instance)s runs only on %(host)s, the live '
+               'migration\'s destination: kept there, not reverted; resume the '
+               'task to roll the move forward')
+
+
 class MigrationStalled(MigrationFailed):
     msg_fmt = ('Live migration of %(instance)s stalled: %(reason)s')
 

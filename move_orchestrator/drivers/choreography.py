@@ -139,5 +139,25 @@ def _incoming_spec(driver, spec, source, dest):
 
 
 def undo_prepare_incoming(driver, instance_uuid, source, dest):
+    """prepare/accept_incoming's revert: dest's domain and disk gone, unless
+    the guest lives there alone (GuestOnlyOnDestination)."""
+    _check_not_only_on(driver, instance_uuid, dest, source)
     driver.destroy(instance_uuid, dest)
     delete_disk(driver, instance_uuid, dest, source)
+
+
+def _check_not_only_on(driver, instance_uuid, dest, source):
+    """Refuse to undo a destination the guest was switched over to while
+    nobody recorded it (the conductor and the source's agent restarted
+    since, say: no cancel refused). Before the switch-over the source runs
+    the guest, or holds it paused, and dest does not run it; a dest that is
+    down cannot be asked, and its cleanup is left to its agent as before."""
+    try:
+        there = driver.describe_host(instance_uuid, dest)['domains'].get(dest)
+    except exception.HostUnavailable:
+        return
+    if there is None or there['state'] != base.RUNNING or source == dest:
+        return
+    left = driver.describe_host(instance_uuid, source)['domains'].get(source)
+    if left is None or left['state'] not in (base.RUNNING, base.PAUSED):
+        raise exception.GuestOnlyOnDestination(instance=instance_uuid, host=dest)

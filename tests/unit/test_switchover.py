@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from move_orchestrator.db import models
 from move_orchestrator.drivers.compute import base
 from move_orchestrator import exception
+from move_orchestrator import faults
 from tests import waiting
 
 SPEC = {'vcpus': 1, 'ram_mb': 2048, 'disk_gb': 20, 'name': 'vm1',
@@ -75,3 +76,41 @@ def test_an_abort_after_the_convergence_completes_the_move(make_cloud):
     assert answer == 'refused' or ('abort', 'refused') in actions, actions
     assert 'reverting' not in [h['state'] for h in doc['history']]
     assert cloud.audit() == []
+
+
+def test_a_revert_keeps_a_guest_found_only_on_the_destination(
+        make_cloud, monkeypatch):
+    """Switched over, its source gone (as libvirt undefines it) and no
+    record of it left to refuse the cancel: the revert stops at the
+    destination's domain (GuestOnlyOnDestination), which runs on, and the
+    move fails for the operator instead of destroying the guest."""
+    cloud = make_cloud()
+    uuid = cloud.instances['vm1']['uuid']
+    point, trigger = 'TransferMemory.execute.after', faults.trigger
+    cloud.services.task_faults = faults.parse([point + '=fail_once'])
+
+    def source_gone_then_fail(at, action):
+        if at == point:
+            cloud.services.driver.destroy(uuid, 'host1')
+        trigger(at, action)
+    monkeypatch.setattr(faults, 'trigger', source_gone_then_fail)
+
+    doc = cloud.move('vm1', destination='host3')
+    assert (doc['state'], doc['failed_step']) == ('failed', 'PrepareIncoming'), \
+        doc['reason']
+    assert 'GuestOnlyOnDestination' in doc['reason']
+    assert 'TransferMemory failed' in doc['reason']
+    [sub] = [s for s in doc['subtasks'] if s['name'] == 'PrepareIncoming']
+    assert (sub['state'], sub['error']['type']) == (
+        'REVERT_FAILURE', 'GuestOnlyOnDestination')
+    world = cloud.world('vm1')
+    assert list(world['domains']) == ['host3']
+    assert world['domains']['host3']['state'] == base.RUNNING
+    assert 'host3' in world['disks']
+    # A resume (which cannot roll it forward yet: the destination's
+    # preparation fails on the guest there) keeps it too.
+    cloud.api.resume_task(None, doc['id'])
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    world = cloud.world('vm1')
+    assert list(world['domains']) == ['host3']
+    assert world['domains']['host3']['state'] == base.RUNNING

@@ -103,6 +103,48 @@ def test_source_agent_restarted_after_the_switch_over(
         assert cloud.audit() == []
 
 
+def test_conductor_and_source_agent_restarted_after_the_switch_over(
+        make_driver, libvirt_hosts, tmp_path, monkeypatch):
+    """As above, and the conductor restarted too: nobody knows of the
+    migration any more (the new source agent's host has no domain, the
+    conductor no source to ask), so the cancel cannot refuse and the move
+    reverts. Its revert finds the guest running on the destination alone
+    and keeps it (GuestOnlyOnDestination): the move fails, the guest runs
+    on, defined on one host."""
+    local = make_driver()
+    with agent_cloud(local, libvirt_hosts, tmp_path) as cloud:
+        vm = _boot(cloud, local, 'vm1')
+        tail = guests.SerialTail(local, vm['uuid'], 'host1')
+        point = 'TransferMemory.execute.after'
+        cloud.services.task_faults = faults.parse([point + '=fail_once'])
+        agent, restarted, trigger = cloud.agents['host1'], [], faults.trigger
+
+        def restart_both_then_fail(at, action):
+            if at == point and not restarted:
+                assert guests.defined_on(libvirt_hosts, vm['uuid']) == {
+                    'host2': 'running'}
+                agent.stop()
+                agent.start()
+                # What a restart of the conductor loses of the rpc driver:
+                # which agent follows the migration (its only cache).
+                cloud.services.driver._sources.clear()
+                restarted.append(agent.proc.pid)
+            trigger(at, action)
+        monkeypatch.setattr(faults, 'trigger', restart_both_then_fail)
+
+        doc = cloud.move('vm1', destination='host2')
+        assert (doc['state'], doc['failed_step']) == ('failed', 'PrepareIncoming'), \
+            doc['reason']
+        assert restarted
+        assert 'GuestOnlyOnDestination' in doc['reason']
+        [sub] = [s for s in doc['subtasks'] if s['name'] == 'PrepareIncoming']
+        assert (sub['state'], sub['error']['type']) == (
+            'REVERT_FAILURE', 'GuestOnlyOnDestination')
+        guests.assert_continues(local, vm['uuid'], tail, 'host2')
+        assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+        assert 'host2' in cloud.world('vm1')['disks']
+
+
 def test_cold_migration_resize_and_evacuation_through_agents(
         make_driver, libvirt_hosts, tmp_path):
     local = make_driver()
