@@ -191,8 +191,9 @@ class GuestOnlyOnDestination(DriverError):
     and on its source no more (switched over, and nobody recorded it):
     destroying the destination would lose it, so the revert stops."""
     msg_fmt = ('Instance %(instance)s runs only on %(host)s, the live '
-               'migration\'s destination: kept there, not reverted; resume the '
-               'task to roll the move forward')
+               'migration\'s destination: kept there, not reverted; the move '
+               'stays failed for an operator (the instance\'s record still '
+               'names its source)')
 
 
 class MigrationStalled(MigrationFailed):
