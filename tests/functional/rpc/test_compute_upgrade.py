@@ -257,3 +257,18 @@ def test_a_live_migration_from_an_agent_before_1_7_to_one_of_1_7_reverts(make_up
     cloud.services.driver._clients.clear()
     doc = cloud.move('vm1', destination='host3')
     assert doc['state'] == 'completed', doc['reason']
+
+
+def test_an_agents_typed_error_reaches_the_task_as_one_line(make_upgrade_cloud):
+    """The agent's InjectedFault is raised here as its own class, not as
+    oslo.messaging's subclass whose message carries the agent's traceback
+    into the task's reason and the step's error."""
+    cloud = make_upgrade_cloud(agent_mod.VERSION, None,
+                               fake_driver__faults='copy_disk@host3=fail')
+    doc = cloud.move('vm2', destination='host3', live=False)
+    assert doc['state'] == 'reverted', doc['reason']
+    assert 'InjectedFault' in doc['reason'] and '\n' not in doc['reason'], \
+        doc['reason']
+    [step] = [s for s in doc['subtasks'] if s.get('error')]
+    assert (step['name'], step['error']['type']) == ('CopyDisk', 'InjectedFault')
+    assert 'Traceback' not in step['error']['message']
