@@ -17,9 +17,13 @@ SPEC = {'vcpus': 1, 'ram_mb': 2048, 'disk_gb': 20, 'name': 'vm1',
 
 
 def _converge(cloud):
+    """Its next poll finds it converged (a migration must have started:
+    with none, nothing would converge and the test would mean nothing)."""
     with cloud.services.db.session() as s:
-        s.execute(sa.update(models.FakeMigration).values(
-            created_at=models.utcnow() - datetime.timedelta(seconds=7200)))
+        rows = s.execute(sa.update(models.FakeMigration).values(
+            created_at=models.utcnow() - datetime.timedelta(seconds=7200)
+        )).rowcount
+    assert rows == 1, 'no migration to converge'
 
 
 def _start(cloud, migration_id):
@@ -60,11 +64,14 @@ def test_an_abort_after_the_convergence_completes_the_move(make_cloud):
     late, refused at once or recorded as refused; the move completes."""
     cloud = make_cloud(fake_driver__transfer_time=3600.0,
                        fake_driver__migration_steps=1)
+    driver, uuid = cloud.services.driver, cloud.instances['vm1']['uuid']
     doc = cloud.api.move_instance(None, 'vm1', destination='host3')
-    waiting.wait_for(lambda: cloud.api.get_task(None, doc['id'])['state']
-                     == 'migrating-memory')
+    # The move enters migrating-memory as TransferMemory starts, before
+    # the step starts the migration: converged only once it runs.
+    waiting.wait_for(lambda: (driver.poll_migration(uuid) or {}).get('id')
+                     == doc['id'], what='the move to start its migration')
     _converge(cloud)
-    cloud.services.driver.poll_migration(cloud.instances['vm1']['uuid'])
+    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_COMPLETED
     try:
         cloud.api.abort_task(None, doc['id'])
         answer = 'accepted'
