@@ -311,16 +311,19 @@ class MigrationMixin(records.RecordsMixin):
         rec = self._record(instance_uuid)
         if rec is not None and rec['status'] not in FINAL:
             src, dst = self._ends(rec, instance_uuid)
+            why = 'this attempt\'s migrate has not started'
             try:
                 with src.qmp(timeout=max(timeout, 1.0)) as q:
                     if not self._moved_on(q, rec):
                         q.wait_event(_WAKE_EVENTS, timeout=timeout)
                     if rec['migrate_started']:      # else: an earlier attempt's status
-                        paused.hold(q, dst, switchover.alive(
+                        why = paused.hold(q, dst, switchover.alive(
                             rec.get('watcher'), self._record_path(instance_uuid,
                                                                   rec['source'])))
-            except qmp.QMPError:
-                pass    # a quiet interval, or the source is gone: the poll says
+            except qmp.QMPError as e:
+                # A quiet interval, or the source is gone: the poll says.
+                why = 'QMPError: %s' % e
+            LOG.debug('Wait on the live migration of %s: %s', instance_uuid, why)
         return self.poll_migration(instance_uuid)
 
     @staticmethod

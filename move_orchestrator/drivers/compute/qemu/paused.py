@@ -38,22 +38,31 @@ def _wait(q, names, deadline):
 def hold(src_q, dst, watched, bound=HOLD_BOUND):
     """Until the guest runs on dst (a process.Domain; its QEMU is not
     looked for when this process cannot see it), or bound seconds passed.
-    watched: whether the source's switch-over watcher runs."""
+    watched: whether the source's switch-over watcher runs. Returns why it
+    ended, for the caller's log."""
     deadline = time.monotonic() + bound
     status = src_q.execute('query-migrate').get('status')
     while status in PAUSED:
         if status == 'pre-switchover' and not watched:
-            return
+            return 'the switch-over watcher is not alive'
         if not _wait(src_q, 'MIGRATION', deadline):
-            return
+            return 'timeout: the source still %s after %ss' % (status, bound)
         status = src_q.execute('query-migrate').get('status')
-    if status != 'completed' or dst is None or dst.pid() is None:
-        return
+    if status != 'completed':
+        return 'the source is not at the switch-over (%s)' % status
+    if dst is None or dst.pid() is None:
+        return 'the destination is not seen from here'
     with dst.qmp(timeout=bound) as q:
         # Only while it loads: a guest that arrived paused (paused on the
         # source on purpose) waits for whoever runs it, not for this hold.
-        while q.execute('query-status')['status'] == 'inmigrate':
-            if q.execute('query-migrate').get('status') in ('failed', 'cancelled'):
-                return
+        while True:
+            run_state = q.execute('query-status')['status']
+            if run_state == 'running':
+                return 'the guest runs on the destination'
+            if run_state != 'inmigrate':
+                return 'the destination is not loading (%s)' % run_state
+            incoming = q.execute('query-migrate').get('status')
+            if incoming in ('failed', 'cancelled'):
+                return 'the destination is not loading (migration %s)' % incoming
             if not _wait(q, ('RESUME', 'MIGRATION'), deadline):
-                return
+                return 'timeout: the destination still loading after %ss' % bound
