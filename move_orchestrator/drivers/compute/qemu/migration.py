@@ -306,25 +306,45 @@ class MigrationMixin(records.RecordsMixin):
         ms costs QEMU's main loop, which the migration needs, and only ever
         sees a change late. A change made before the connection shows in the
         queries right after it. Past the switch-over it returns once the
-        guest runs again (paused.py), not while it is paused.
+        guest runs again (paused.py), not while it is paused: a source that
+        reached the switch-over after the hold looked, and before the poll
+        did, is held then, and polled again.
         """
         rec = self._record(instance_uuid)
-        if rec is not None and rec['status'] not in FINAL:
-            src, dst = self._ends(rec, instance_uuid)
-            why = 'this attempt\'s migrate has not started'
-            try:
-                with src.qmp(timeout=max(timeout, 1.0)) as q:
-                    if not self._moved_on(q, rec):
-                        q.wait_event(_WAKE_EVENTS, timeout=timeout)
-                    if rec['migrate_started']:      # else: an earlier attempt's status
-                        why = paused.hold(q, dst, switchover.alive(
-                            rec.get('watcher'), self._record_path(instance_uuid,
-                                                                  rec['source'])))
-            except qmp.QMPError as e:
-                # A quiet interval, or the source is gone: the poll says.
-                why = 'QMPError: %s' % e
-            LOG.debug('Wait on the live migration of %s: %s', instance_uuid, why)
-        return self.poll_migration(instance_uuid)
+        if rec is None or rec['status'] in FINAL:
+            return self.poll_migration(instance_uuid)
+        why = self._wait_and_hold(instance_uuid, rec, timeout)
+        result = self.poll_migration(instance_uuid)
+        if why == paused.BEFORE and result.get('qemu_status') in paused.HELD:
+            why = '%s, then %s' % (why, self._wait_and_hold(instance_uuid, rec, timeout))
+            result = self.poll_migration(instance_uuid)
+        LOG.debug('Wait on the live migration of %s (%s): %s', instance_uuid,
+                  result.get('qemu_status'), why)
+        return result
+
+    def _wait_and_hold(self, instance_uuid, rec, timeout):
+        """Wait for news, then hold while the guest is paused: why it ended."""
+        src, dst = self._ends(rec, instance_uuid)
+        try:
+            with src.qmp(timeout=max(timeout, 1.0)) as q:
+                if not self._moved_on(q, rec):
+                    # News, or a quiet interval: the hold looks all the same.
+                    paused.wait_event(q, _WAKE_EVENTS, time.monotonic() + timeout)
+                if not rec['migrate_started']:  # QEMU's status: an earlier attempt's
+                    return 'this attempt\'s migrate has not started'
+                return paused.hold(q, dst, lambda: self._continued_by_host(
+                    instance_uuid, rec))
+        except qmp.QMPError as e:
+            # The source is gone, say: the poll tells.
+            return 'QMPError: %s' % e
+
+    def _continued_by_host(self, instance_uuid, rec):
+        """Whether the host side continues the migration from pre-switchover:
+        its watcher runs, or it has continued (and ended: looked at second,
+        as it writes the record before it ends)."""
+        path = self._record_path(instance_uuid, rec['source'])
+        return (switchover.alive(rec.get('watcher'), path)
+                or bool((switchover.read_json(path) or {}).get('continued')))
 
     @staticmethod
     def _moved_on(q, rec):
