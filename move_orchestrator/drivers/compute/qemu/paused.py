@@ -22,6 +22,7 @@ HOLD_BOUND = 3.0        # seconds the guest may stay paused before the wait ends
 PAUSED = ('pre-switchover', 'device')
 HELD = PAUSED + ('completed',)      # the source's statuses the hold waits through
 BEFORE = 'the source is not at the switch-over yet'
+RUNS = 'the guest runs on the destination'
 
 
 def wait_event(q, names, deadline):
@@ -62,7 +63,7 @@ def hold(src_q, dst, watched, bound=HOLD_BOUND):
         while True:
             run_state = q.execute('query-status')['status']
             if run_state == 'running':
-                return 'the guest runs on the destination'
+                return RUNS
             if run_state != 'inmigrate':
                 return 'the destination is not loading (%s)' % run_state
             incoming = q.execute('query-migrate').get('status')
