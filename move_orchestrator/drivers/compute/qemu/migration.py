@@ -49,6 +49,7 @@ UNLIMITED_BANDWIDTH = 1 << 40
 # mirror's news.
 _WAKE_EVENTS = ('MIGRATION', 'MIGRATION_PASS', 'BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED',
                 'BLOCK_JOB_ERROR', 'BLOCK_JOB_CANCELLED')
+_QUIET = 'no news within the timeout'     # the hold did not look
 
 
 class MigrationMixin(records.RecordsMixin):
@@ -307,15 +308,15 @@ class MigrationMixin(records.RecordsMixin):
         sees a change late. A change made before the connection shows in the
         queries right after it. Past the switch-over it returns once the
         guest runs again (paused.py), not while it is paused: a source that
-        reached the switch-over after the hold looked, and before the poll
-        did, is held then, and polled again.
+        reached the switch-over after the hold looked (or a quiet wait
+        ended), and before the poll did, is held then, and polled again.
         """
         rec = self._record(instance_uuid)
         if rec is None or rec['status'] in FINAL:
             return self.poll_migration(instance_uuid)
         why = self._wait_and_hold(instance_uuid, rec, timeout)
         result = self.poll_migration(instance_uuid)
-        if why == paused.BEFORE and result.get('qemu_status') in paused.HELD:
+        if why in (paused.BEFORE, _QUIET) and result.get('qemu_status') in paused.HELD:
             why = '%s, then %s' % (why, self._wait_and_hold(instance_uuid, rec, timeout))
             result = self.poll_migration(instance_uuid)
         LOG.debug('Wait on the live migration of %s (%s): %s', instance_uuid,
@@ -327,9 +328,9 @@ class MigrationMixin(records.RecordsMixin):
         src, dst = self._ends(rec, instance_uuid)
         try:
             with src.qmp(timeout=max(timeout, 1.0)) as q:
-                if not self._moved_on(q, rec):
-                    # News, or a quiet interval: the hold looks all the same.
-                    paused.wait_event(q, _WAKE_EVENTS, time.monotonic() + timeout)
+                if not self._moved_on(q, rec) and not paused.wait_event(
+                        q, _WAKE_EVENTS, time.monotonic() + timeout):
+                    return _QUIET
                 if not rec['migrate_started']:  # QEMU's status: an earlier attempt's
                     return 'this attempt\'s migrate has not started'
                 return paused.hold(q, dst, lambda: self._continued_by_host(
