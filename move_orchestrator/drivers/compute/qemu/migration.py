@@ -287,7 +287,8 @@ class MigrationMixin(records.RecordsMixin):
             self._finish(instance_uuid, rec, status, info.get('error-desc'))
             result['status'] = status
         elif (rec['block'] and rec.get('mirror_started') and not rec.get('mirror_done')
-              and not any(j['device'] == rec['job'] for j in jobs)):
+              and not any(j['device'] == rec['job'] for j in jobs)
+              and not self._converged_since(src, rec)):
             # The mirror failed: the destination's disk is not a copy, so
             # the memory copy must not complete either.
             LOG.warning('Disk mirror of %s ended before the switch-over: cancelling '
@@ -297,6 +298,15 @@ class MigrationMixin(records.RecordsMixin):
         if act and result['status'] == base.MIGRATION_RUNNING:
             return self._check_timeout(instance_uuid, rec, result)
         return result
+
+    @staticmethod
+    def _converged_since(src, rec):
+        """Whether the source reached its switch-over since the poll asked:
+        the watcher ends the mirror there, so a mirror gone is no failure."""
+        if not rec['migrate_started']:
+            return False
+        with src.qmp() as q:
+            return q.execute('query-migrate').get('status') not in ('setup', 'active')
 
     def wait_migration(self, instance_uuid, timeout):
         """poll_migration, as soon as the migration moved on, or after timeout.
