@@ -6,6 +6,7 @@ destination's files: the source's record says so, and the destination's
 arrival watcher sees the guest arrive without the source or a conductor.
 """
 
+import logging
 import os
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import arrival
+from move_orchestrator.drivers.compute.qemu import migration
+from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator import exception
 from tests.functional.qemu import domains
 
@@ -80,23 +83,31 @@ def test_a_cancelled_accepted_migration_leaves_the_source_running(make_driver):
     wait_for(lambda: domains.counters(driver, spec, 'h1')[-1] > count)
 
 
-def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(make_driver):
+def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
+        make_driver, caplog):
     # A wait that returned while the guest runs nowhere (the source
     # switched over, the destination still loading) would let a conductor
-    # work meanwhile, on the destination's CPU: the wait that sees the
-    # source's completion holds until the RESUME. (At pre-switchover it
-    # holds too while the watcher is seen alive; a wait may return there
-    # first on a loaded machine, as it did once in CI: waited again.)
+    # work meanwhile, on the destination's CPU: the first wait that sees the
+    # switch-over, at pre-switchover or later, holds until the RESUME. Its
+    # log line says why it returned.
+    caplog.set_level(logging.DEBUG, logger=migration.__name__)
     driver = make_driver()
     spec = domains.boot(driver)
     wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
     incoming = _accept(driver, spec)
     driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
                            incoming=incoming)
-    migration = wait_for(lambda: (lambda m: m if m.get('qemu_status') == 'completed'
-                                  else None)(driver.wait_migration(spec['uuid'], 5)),
-                         timeout=120)
-    assert migration['status'] in domains.CONVERGED, migration
+
+    def converged():
+        caplog.clear()
+        found = driver.wait_migration(spec['uuid'], 5)
+        return found if found['status'] != base.MIGRATION_RUNNING else None
+
+    found = wait_for(converged, timeout=120)
+    why = [r.getMessage() for r in caplog.records if r.name == migration.__name__]
+    assert found['status'] in domains.CONVERGED, (found, why)
+    assert found['qemu_status'] == 'completed', (found, why)
+    assert why and why[-1].endswith(paused.RUNS), why
     assert domains.state(driver, spec, 'h2') == base.RUNNING
     driver.complete_migration(spec['uuid'])
     choreography.confirm_arrival(driver, spec['uuid'], 'h2',

@@ -49,6 +49,7 @@ UNLIMITED_BANDWIDTH = 1 << 40
 # mirror's news.
 _WAKE_EVENTS = ('MIGRATION', 'MIGRATION_PASS', 'BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED',
                 'BLOCK_JOB_ERROR', 'BLOCK_JOB_CANCELLED')
+_QUIET = 'no news within the timeout'     # the hold did not look
 
 
 class MigrationMixin(records.RecordsMixin):
@@ -286,7 +287,8 @@ class MigrationMixin(records.RecordsMixin):
             self._finish(instance_uuid, rec, status, info.get('error-desc'))
             result['status'] = status
         elif (rec['block'] and rec.get('mirror_started') and not rec.get('mirror_done')
-              and not any(j['device'] == rec['job'] for j in jobs)):
+              and not any(j['device'] == rec['job'] for j in jobs)
+              and not self._converged_since(src, rec)):
             # The mirror failed: the destination's disk is not a copy, so
             # the memory copy must not complete either.
             LOG.warning('Disk mirror of %s ended before the switch-over: cancelling '
@@ -297,6 +299,15 @@ class MigrationMixin(records.RecordsMixin):
             return self._check_timeout(instance_uuid, rec, result)
         return result
 
+    @staticmethod
+    def _converged_since(src, rec):
+        """Whether the source reached its switch-over since the poll asked:
+        the watcher ends the mirror there, so a mirror gone is no failure."""
+        if not rec['migrate_started']:
+            return False
+        with src.qmp() as q:
+            return q.execute('query-migrate').get('status') not in ('setup', 'active')
+
     def wait_migration(self, instance_uuid, timeout):
         """poll_migration, as soon as the migration moved on, or after timeout.
 
@@ -306,22 +317,45 @@ class MigrationMixin(records.RecordsMixin):
         ms costs QEMU's main loop, which the migration needs, and only ever
         sees a change late. A change made before the connection shows in the
         queries right after it. Past the switch-over it returns once the
-        guest runs again (paused.py), not while it is paused.
+        guest runs again (paused.py), not while it is paused: a source that
+        reached the switch-over after the hold looked (or a quiet wait
+        ended), and before the poll did, is held then, and polled again.
         """
         rec = self._record(instance_uuid)
-        if rec is not None and rec['status'] not in FINAL:
-            src, dst = self._ends(rec, instance_uuid)
-            try:
-                with src.qmp(timeout=max(timeout, 1.0)) as q:
-                    if not self._moved_on(q, rec):
-                        q.wait_event(_WAKE_EVENTS, timeout=timeout)
-                    if rec['migrate_started']:      # else: an earlier attempt's status
-                        paused.hold(q, dst, switchover.alive(
-                            rec.get('watcher'), self._record_path(instance_uuid,
-                                                                  rec['source'])))
-            except qmp.QMPError:
-                pass    # a quiet interval, or the source is gone: the poll says
-        return self.poll_migration(instance_uuid)
+        if rec is None or rec['status'] in FINAL:
+            return self.poll_migration(instance_uuid)
+        why = self._wait_and_hold(instance_uuid, rec, timeout)
+        result = self.poll_migration(instance_uuid)
+        if why in (paused.BEFORE, _QUIET) and result.get('qemu_status') in paused.HELD:
+            why = '%s, then %s' % (why, self._wait_and_hold(instance_uuid, rec, timeout))
+            result = self.poll_migration(instance_uuid)
+        LOG.debug('Wait on the live migration of %s (%s): %s', instance_uuid,
+                  result.get('qemu_status'), why)
+        return result
+
+    def _wait_and_hold(self, instance_uuid, rec, timeout):
+        """Wait for news, then hold while the guest is paused: why it ended."""
+        src, dst = self._ends(rec, instance_uuid)
+        try:
+            with src.qmp(timeout=max(timeout, 1.0)) as q:
+                if not self._moved_on(q, rec) and not paused.wait_event(
+                        q, _WAKE_EVENTS, time.monotonic() + timeout):
+                    return _QUIET
+                if not rec['migrate_started']:  # QEMU's status: an earlier attempt's
+                    return 'this attempt\'s migrate has not started'
+                return paused.hold(q, dst, lambda: self._continued_by_host(
+                    instance_uuid, rec))
+        except qmp.QMPError as e:
+            # The source is gone, say: the poll tells.
+            return 'QMPError: %s' % e
+
+    def _continued_by_host(self, instance_uuid, rec):
+        """Whether the host side continues the migration from pre-switchover:
+        its watcher runs, or it has continued (and ended: looked at second,
+        as it writes the record before it ends)."""
+        path = self._record_path(instance_uuid, rec['source'])
+        return (switchover.alive(rec.get('watcher'), path)
+                or bool((switchover.read_json(path) or {}).get('continued')))
 
     @staticmethod
     def _moved_on(q, rec):
