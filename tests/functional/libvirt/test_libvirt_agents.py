@@ -62,6 +62,32 @@ def test_live_migration_through_agents(make_driver, libvirt_hosts, tmp_path):
         assert cloud.audit() == []
 
 
+def _restart_source_agent_then_fail(cloud, libvirt_hosts, vm, monkeypatch,
+                                    conductor_too=False):
+    """Once libvirt has switched the guest over (TransferMemory's execute
+    saw it complete), restart host1's agent, and with conductor_too forget
+    what a conductor restart loses of the rpc driver (which agent follows
+    the migration, its only cache); then fail the step. The agent's
+    [(pid before, pid after)]."""
+    point = 'TransferMemory.execute.after'
+    cloud.services.task_faults = faults.parse([point + '=fail_once'])
+    agent, restarted, trigger = cloud.agents['host1'], [], faults.trigger
+
+    def restart_then_fail(at, action):
+        if at == point and not restarted:
+            assert guests.defined_on(libvirt_hosts, vm['uuid']) == {
+                'host2': 'running'}
+            pid = agent.proc.pid
+            agent.stop()
+            agent.start()
+            if conductor_too:
+                cloud.services.driver._sources.clear()
+            restarted.append((pid, agent.proc.pid))
+        trigger(at, action)
+    monkeypatch.setattr(faults, 'trigger', restart_then_fail)
+    return restarted
+
+
 def test_source_agent_restarted_after_the_switch_over(
         make_driver, libvirt_hosts, tmp_path, monkeypatch):
     """libvirt switched the guest over; the source's agent is restarted (its
@@ -73,21 +99,8 @@ def test_source_agent_restarted_after_the_switch_over(
     with agent_cloud(local, libvirt_hosts, tmp_path) as cloud:
         vm = _boot(cloud, local, 'vm1')
         tail = guests.SerialTail(local, vm['uuid'], 'host1')
-        point = 'TransferMemory.execute.after'
-        cloud.services.task_faults = faults.parse([point + '=fail_once'])
-        agent, restarted, trigger = cloud.agents['host1'], [], faults.trigger
-
-        def restart_then_fail(at, action):
-            if at == point and not restarted:
-                # The step saw libvirt's migration completed.
-                assert guests.defined_on(libvirt_hosts, vm['uuid']).get(
-                    'host2') == 'running'
-                pid = agent.proc.pid
-                agent.stop()
-                agent.start()
-                restarted.append((pid, agent.proc.pid))
-            trigger(at, action)
-        monkeypatch.setattr(faults, 'trigger', restart_then_fail)
+        restarted = _restart_source_agent_then_fail(
+            cloud, libvirt_hosts, vm, monkeypatch)
 
         doc = cloud.move('vm1', destination='host2')
         assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), \
@@ -115,22 +128,8 @@ def test_conductor_and_source_agent_restarted_after_the_switch_over(
     with agent_cloud(local, libvirt_hosts, tmp_path) as cloud:
         vm = _boot(cloud, local, 'vm1')
         tail = guests.SerialTail(local, vm['uuid'], 'host1')
-        point = 'TransferMemory.execute.after'
-        cloud.services.task_faults = faults.parse([point + '=fail_once'])
-        agent, restarted, trigger = cloud.agents['host1'], [], faults.trigger
-
-        def restart_both_then_fail(at, action):
-            if at == point and not restarted:
-                assert guests.defined_on(libvirt_hosts, vm['uuid']) == {
-                    'host2': 'running'}
-                agent.stop()
-                agent.start()
-                # What a restart of the conductor loses of the rpc driver:
-                # which agent follows the migration (its only cache).
-                cloud.services.driver._sources.clear()
-                restarted.append(agent.proc.pid)
-            trigger(at, action)
-        monkeypatch.setattr(faults, 'trigger', restart_both_then_fail)
+        restarted = _restart_source_agent_then_fail(
+            cloud, libvirt_hosts, vm, monkeypatch, conductor_too=True)
 
         doc = cloud.move('vm1', destination='host2')
         assert (doc['state'], doc['failed_step']) == ('failed', 'PrepareIncoming'), \
