@@ -21,11 +21,14 @@ class SwitchOverMigration(base.MoveStep):
     def execute(self, instance_uuid, dest):
         # The guest is paused from here until the destination runs: no look
         # first, complete_migration tells a converged migration from a
-        # finished one (a re-run) and refuses any other.
-        self.driver.complete_migration(instance_uuid)
-        return choreography.confirm_arrival(
-            self.driver, instance_uuid, dest,
-            self.driver.poll_migration(instance_uuid))
+        # finished one (a re-run) and refuses any other. A driver that
+        # answers the finished migration saves a poll (a round trip to the
+        # source's agent, with the rpc driver).
+        finished = self.driver.complete_migration(instance_uuid)
+        if finished is None:
+            finished = self.driver.poll_migration(instance_uuid)
+        return choreography.confirm_arrival(self.driver, instance_uuid, dest,
+                                            finished)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
         domains = self.driver.describe(instance_uuid)['domains']

@@ -262,7 +262,9 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         """Switch over: stop the source, run the destination.
 
         No-op when the migration has completed already; DriverError when
-        it has not converged (or there is none).
+        it has not converged (or there is none). May answer the finished
+        migration as poll_migration would (saving the caller that poll);
+        None says nothing, and the caller polls.
         """
 
     # -- live resize (hotplug) --------------------------------------------

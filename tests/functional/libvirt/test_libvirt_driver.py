@@ -49,7 +49,11 @@ def test_live_migration(make_driver, libvirt_hosts):
     assert migration['id'] == 'm1' and migration['downtime_ms'] >= 0
     # libvirt's figures of the completed job answer every poll, not the first.
     assert driver.poll_migration(uuid)['downtime_ms'] == migration['downtime_ms']
-    driver.complete_migration(uuid)    # already done: no-op
+    # Already done: nothing to do, and it answers the finished migration
+    # (the move then needs no second poll).
+    finished = driver.complete_migration(uuid)
+    assert finished['status'] == base.MIGRATION_COMPLETED
+    assert finished['id'] == 'm1' and finished['downtime_ms'] == migration['downtime_ms']
     guests.assert_continues(driver, uuid, tail, 'host2')
     assert guests.defined_on(libvirt_hosts, uuid) == {'host2': 'running'}
     world = driver.describe(uuid)

@@ -315,7 +315,9 @@ class MigrationMixin(jobs.JobsMixin):
     def complete_migration(self, instance_uuid, timeout=60):
         """libvirt switched over by itself: wait for its end, mark it
         confirmed (a cancel no longer refuses), and run a destination that
-        a suspended (force-completed) source left paused."""
+        a suspended (force-completed) source left paused. Answers the
+        finished migration, so the move needs no second poll (one more
+        round trip to the agent on the guest's way to its new home)."""
         deadline = time.monotonic() + timeout
         migration = self.poll_migration(instance_uuid)
         while (migration and migration['status'] in base.MIGRATION_ACTIVE
@@ -331,7 +333,7 @@ class MigrationMixin(jobs.JobsMixin):
             job['confirmed'] = True
         dom = self._dom(instance_uuid, migration['dest'])
         if dom is None:
-            return      # another agent's host: the migration says enough
+            return migration    # another agent's host: the migration says enough
         self._confirm(dom, migration)
         # libvirt resumes the destination itself at the end (also when a
         # restarted source daemon finishes it): given a moment, it runs.
@@ -345,3 +347,4 @@ class MigrationMixin(jobs.JobsMixin):
                 if states.error_code(e) != states.libvirt.VIR_ERR_OPERATION_INVALID:
                     raise
                 LOG.info('Destination of %s runs already: %s', instance_uuid, e)
+        return migration
