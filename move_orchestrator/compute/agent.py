@@ -134,7 +134,7 @@ class ComputeAgentManager:
 
     def _migration_call(self, ctxt, operation, instance_uuid):
         # A poll is frequent and reads only; the others check the source.
-        migration = (self.driver.describe(instance_uuid)['migration']
+        migration = (self.driver.migration_of(instance_uuid)
                      if operation != 'poll_migration' else None)
         if migration is not None:
             self._check_host(operation, migration['source'])
@@ -143,7 +143,7 @@ class ComputeAgentManager:
 
     def tune_migration(self, ctxt, instance_uuid, action, params=None):
         """The stall policy's action on the migration leaving this host."""
-        migration = self.driver.describe(instance_uuid)['migration']
+        migration = self.driver.migration_of(instance_uuid)
         if migration is not None:
             self._check_host('tune_migration', migration['source'])
         self._check_claim(ctxt, 'tune_migration')

@@ -218,6 +218,12 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         own. A migration of another id still in progress is refused.
         """
 
+    def migration_of(self, instance_uuid):
+        """describe()'s migration, read only: its source says which agent
+        serves the operations on it. A driver that can tell it without
+        the rest of describe (domains, disks) answers it cheaper."""
+        return self.describe(instance_uuid)['migration']
+
     @abc.abstractmethod
     def poll_migration(self, instance_uuid):
         """The migration dict of describe(), or None when none is known.

@@ -60,6 +60,9 @@ def test_live_migration(make_driver, libvirt_hosts):
     assert world['domains'] == {'host2': {'state': base.RUNNING, 'vcpus': 1,
                                           'ram_mb': 64}}
     assert world['migration']['status'] == base.MIGRATION_COMPLETED
+    # What the agent checks a migration's source by: describe's migration,
+    # read without the domains and disks.
+    assert driver.migration_of(uuid) == world['migration']
     # A driver that did not start it (a conductor restarted) reads the same
     # from libvirt: the record travelled with the domain.
     again = make_driver().poll_migration(uuid)

@@ -188,6 +188,12 @@ class MigrationMixin(jobs.JobsMixin):
                      instance_uuid, e)
             return self._poll(instance_uuid, self._reachable_doms(instance_uuid))
 
+    def migration_of(self, instance_uuid):
+        """poll_migration reads nothing but the migration (describe reads
+        every domain's XML and every disk as well): the agent's check of a
+        complete_migration's source, right after libvirt's end."""
+        return self.poll_migration(instance_uuid)
+
     def wait_migration(self, instance_uuid, timeout):
         """Answered the moment this process's migration call returns."""
         job = self._jobs.get(instance_uuid)
