@@ -19,8 +19,6 @@ how it is undone, so that no host ever reads or writes another's files:
 Every function is idempotent: steps call them again after a crash.
 """
 
-from concurrent import futures
-
 from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
@@ -125,17 +123,12 @@ def prepare_incoming(driver, spec, source, dest):
 
 
 def _incoming_spec(driver, spec, source, dest):
-    """spec, with the source's topology and disk size. The two questions
-    to the source go at once: with the rpc driver each is a round trip to
-    its agent, before the migration can start."""
+    """spec, with the source's topology and disk size."""
     uuid = spec['uuid']
-    with futures.ThreadPoolExecutor(max_workers=1) as pool:
-        shared = pool.submit(driver.shares_storage, source, dest)
-        topology = driver.topology(uuid, source)
-        shared = shared.result()
+    topology = driver.topology(uuid, source)
     if topology:
         spec = dict(spec, topology=topology)
-    if not shared:
+    if not driver.shares_storage(source, dest):
         disk = driver.describe_host(uuid, source)['disks'].get(source)
         if disk is None:
             raise exception.DriverError(operation='prepare_incoming',
