@@ -95,8 +95,8 @@ def as_raised_there(error):
     error, the audit or the CLI's line; the traceback is in the server's
     log. Anything else is returned as it is."""
     cls = type(error)
-    original = cls.__bases__[0] if cls.__bases__ else None
-    if (cls.__name__ == '%s_Remote' % getattr(original, '__name__', '')
+    original = cls.__bases__[0]    # an exception's class has one at least
+    if (cls.__name__ == original.__name__ + '_Remote'
             and original.__module__ in ALLOWED_EXMODS):
         error.__class__ = original   # args, kwargs and message kept
     return error
