@@ -81,7 +81,7 @@ def _restart_source_agent_then_fail(cloud, libvirt_hosts, vm, monkeypatch,
             agent.stop()
             agent.start()
             if conductor_too:
-                cloud.services.driver._sources.clear()
+                cloud.restart_conductor_driver()
             restarted.append((pid, agent.proc.pid))
         trigger(at, action)
     monkeypatch.setattr(faults, 'trigger', restart_then_fail)
