@@ -57,6 +57,7 @@ _STATES = {
 # guest left it at the switch-over), and after a failed one of a guest paused
 # before it: its migration's status tells them apart (_migrated).
 _MIGRATED = 'postmigrate'
+_ASK = object()
 
 
 def _fail(operation, reason):
@@ -139,10 +140,11 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
         return self._kernel
 
     # -- reading the world ----------------------------------------------------
-    def _state(self, dom, status=None):
+    def _state(self, dom, status=_ASK):
         """Power state of a domain (of its QMP run state ``status``, asked
         if not given), or None when it is not defined."""
-        status = status or dom.status()
+        if status is _ASK:
+            status = dom.status()
         if status is None and dom.read_definition() is None:
             return None
         return _STATES.get(status, base.PAUSED)
