@@ -22,17 +22,19 @@ class SwitchOverMigration(base.MoveStep):
     """
     phase = 'switch-over'
 
-    def execute(self, instance_uuid, source, dest):
+    def execute(self, move_id, instance_uuid, source, dest):
         # The guest is paused from here until the destination runs: no look
         # first, complete_migration tells a converged migration from a
         # finished one (a re-run) and refuses any other.
         try:
             self.driver.complete_migration(instance_uuid)
         except exception.DriverError:
-            # None known (nothing recorded the switch-over: a resumed move,
-            # see TransferMemory): done if the hosts say so.
-            if not choreography.switched_over(self.driver, instance_uuid,
-                                              source, dest):
+            # Refused as none is known (nothing recorded the switch-over: a
+            # resumed move, see TransferMemory): done if the hosts say so.
+            known = self.driver.poll_migration(instance_uuid)
+            if (known and known.get('id') == move_id) or \
+                    not choreography.switched_over(self.driver, instance_uuid,
+                                                   source, dest):
                 raise
             LOG.info('%s runs on %s alone: its switch-over is confirmed '
                      'there', instance_uuid, dest)
