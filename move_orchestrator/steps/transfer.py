@@ -92,8 +92,11 @@ class PrepareIncoming(base.MoveStep):
     phase = 'transfer'
     default_provides = 'incoming'
 
-    def execute(self, instance_uuid, new_spec, source, dest):
-        if choreography.switched_over(self.driver, instance_uuid, source, dest):
+    def execute(self, move_id, instance_uuid, new_spec, source, dest):
+        # The look costs a round trip to each host: only a move that ran
+        # before may find its guest there already.
+        if self.ran_before(move_id) and choreography.switched_over(
+                self.driver, instance_uuid, source, dest):
             # A resumed move whose guest was switched over while nobody
             # recorded it: it has arrived, nothing to prepare or reach.
             LOG.info('%s runs on %s alone, switched over already: no '
@@ -133,8 +136,8 @@ class TransferMemory(base.MoveStep):
                 'failed while the conductor was away')
         if status not in driver_base.MIGRATION_ACTIVE + (
                 driver_base.MIGRATION_COMPLETED,):
-            if choreography.switched_over(self.driver, instance_uuid, source,
-                                          dest):
+            if self.ran_before(move_id) and choreography.switched_over(
+                    self.driver, instance_uuid, source, dest):
                 # Switched over, and nothing knows of it any more (libvirt
                 # undefined the source, whose agent restarted, and so did
                 # the conductor): the hosts say it completed.
