@@ -68,10 +68,10 @@ def test_live_migration_through_agents(make_driver, libvirt_hosts, tmp_path):
 def _restart_source_agent_then_fail(cloud, libvirt_hosts, vm, monkeypatch,
                                     conductor_too=False):
     """Once libvirt has switched the guest over (TransferMemory's execute
-    saw it complete), restart host1's agent, and with conductor_too forget
-    what a conductor restart loses of the rpc driver (which agent follows
-    the migration, its only cache); then fail the step. The agent's
-    [(pid before, pid after)]."""
+    saw it complete), restart host1's agent, and with conductor_too give
+    the conductor a new rpc driver, as a restarted conductor has it (it
+    no longer knows which agent follows the migration); then fail the
+    step. The agent's [(pid before, pid after)]."""
     point = 'TransferMemory.execute.after'
     cloud.services.task_faults = faults.parse([point + '=fail_once'])
     agent, restarted, trigger = cloud.agents['host1'], [], faults.trigger
