@@ -189,11 +189,12 @@ class MigrationPastSwitchover(DriverError):
 class GuestOnlyOnDestination(DriverError):
     """A live migration's revert found the guest running on the destination
     and on its source no more (switched over, and nobody recorded it):
-    destroying the destination would lose it, so the revert stops."""
+    destroying the destination would lose it, so the revert stops, and a
+    resume rolls the move forward."""
     msg_fmt = ('Instance %(instance)s runs only on %(host)s, the live '
-               'migration\'s destination: kept there, not reverted; the move '
-               'stays failed for an operator (the instance\'s record still '
-               'names its source)')
+               'migration\'s destination: kept there, not reverted (it was '
+               'switched over, which cannot be undone); resume the task to '
+               'complete the move')
 
 
 class MigrationStalled(MigrationFailed):

@@ -88,10 +88,56 @@ def client_target(version):
     return messaging.Target(topic=TOPIC, version=version)
 
 
+def as_raised_there(error):
+    """A typed error from the server as its own class. oslo.messaging raises
+    a subclass of it (named ``<class>_Remote``) whose str() appends the
+    server's whole traceback, which would reach a task's reason, a step's
+    error, the audit or the CLI's line; the traceback is in the server's
+    log. Anything else is returned as it is."""
+    cls = type(error)
+    original = cls.__bases__[0]    # an exception's class has one at least
+    if (cls.__name__ == original.__name__ + '_Remote'
+            and original.__module__ in ALLOWED_EXMODS):
+        error.__class__ = original   # args, kwargs and message kept
+    return error
+
+
+class _Prepared:
+    """A prepared call context whose call() raises typed errors as the
+    server raised them; everything else is the context's own."""
+
+    def __init__(self, context):
+        self._context = context
+
+    def __getattr__(self, name):
+        return getattr(self._context, name)
+
+    def prepare(self, **kwargs):
+        return _Prepared(self._context.prepare(**kwargs))
+
+    def call(self, ctxt, method, **kwargs):
+        try:
+            return self._context.call(ctxt, method, **kwargs)
+        except Exception as e:
+            as_raised_there(e)
+            raise
+
+
+class Client(messaging.RPCClient):
+    """Every RPC client of ours (oslo.messaging's ``client_cls``): call()
+    and prepare().call() raise a server's typed error as its class."""
+
+    def prepare(self, **kwargs):
+        return _Prepared(super().prepare(**kwargs))
+
+    def call(self, ctxt, method, **kwargs):
+        return self.prepare().call(ctxt, method, **kwargs)
+
+
 def get_client(transport, target, version_cap=None, timeout=None):
     return messaging.get_rpc_client(
-        transport, target, version_cap=version_cap, timeout=timeout,
-        serializer=RequestContextSerializer())
+        transport, target, client_cls=Client, version_cap=version_cap,
+        timeout=timeout, serializer=RequestContextSerializer())
 
 
 def get_server(transport, server, endpoints):

@@ -25,6 +25,27 @@ DEFAULTS = {
 }
 
 
+class _Services(services_mod.Services):
+    """The conductor's, and what a test makes of its restart."""
+
+    def __init__(self, conf):
+        super().__init__(conf)
+        self.old_drivers = []
+
+    def restart_driver(self):
+        """Keep the compute driver out of use: the next use loads a new one,
+        as a restarted conductor process would have it."""
+        if self._driver is not None:
+            self.old_drivers.append(self._driver)
+            self._driver = None
+
+    def close(self):
+        for driver in self.old_drivers:
+            driver.close()
+        self.old_drivers = []
+        super().close()
+
+
 class Cloud:
     def __init__(self, url, task_faults=(), driver_faults=(), seed=True,
                  run_jobs=False, **overrides):
@@ -44,7 +65,7 @@ class Cloud:
                 self.override(name, value, group)
         faults.reset()
         migration.upgrade(url)
-        self.services = services_mod.Services(CONF)
+        self.services = _Services(CONF)
         self.services.upgrade_persistence()
         self.api = api.ConductorAPI(self.services, runner.Conductor(
             self.services, claims_mod.for_conf(self.services, run=run_jobs)))
@@ -64,6 +85,14 @@ class Cloud:
         for name, group in self._overrides:
             CONF.clear_override(name, group=group)
         db_session.reset()
+
+    def restart_conductor_driver(self):
+        """What a conductor restart does to the compute driver: a new
+        instance of ``[compute] driver`` from the conf as it is now,
+        remembering nothing of the old one (the rpc driver's clients, the
+        source whose agent follows a migration). The old one is closed with
+        the cloud: a call of a running move may still be on it."""
+        self.services.restart_driver()
 
     # -- acting --------------------------------------------------------------
     def move(self, instance, timeout=60, **kwargs):

@@ -1,9 +1,9 @@
 """What the CLI prints when a command fails: one line on stderr,
 ``Error: <why>``; the traceback only with ``--debug``.
 
-A typed error rebuilt from the conductor service by oslo.messaging carries
-the server's traceback in its ``str()``; its ``message`` is the line the
-server meant, so that is what is printed.
+A typed error from the conductor service arrives as the class the service
+raised (move_orchestrator/rpc.py), its ``str()`` the line the service meant,
+escaped and bounded here like any other.
 """
 
 import sys
@@ -21,7 +21,7 @@ LINE_LIMIT = 400
 
 def one_line(exc):
     if isinstance(exc, exception.MoveOrchestratorException):
-        text = exc.message
+        text = str(exc)    # all of it: a newline in it is escaped below
     elif isinstance(exc, (db_exc.DBError, sqlalchemy.exc.SQLAlchemyError)):
         cause = getattr(exc, 'inner_exception', None) or exc
         cause = getattr(cause, 'orig', None) or cause  # the driver's own

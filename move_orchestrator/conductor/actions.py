@@ -34,6 +34,16 @@ def resume_target(services, move, move_type):
     return move_type.after_ponr_states[0]
 
 
+def _switched_over(services, move):
+    """Whether the host side passed the move's point of no return while
+    nothing recorded it (a live migration switched over by its hosts), as
+    its point-of-no-return step can tell."""
+    move_type = move_types.get(move['type'])
+    step = move_type.step_for(move_type.ponr_step).cls(services)
+    check = getattr(step, 'switched_over', None)
+    return check is not None and check(move)
+
+
 class Actions:
     def __init__(self, services, recorder, nudge):
         self.services = services
@@ -90,6 +100,12 @@ class Actions:
             raise exception.InvalidTaskAction(
                 task=move_id, action='reverted',
                 reason='it has passed its point of no return: resume it')
+        if _switched_over(self.services, move):
+            raise exception.InvalidTaskAction(
+                task=move_id, action='reverted',
+                reason='its instance was switched over to %s and runs there '
+                       'alone, which cannot be undone: resume it to complete '
+                       'the move' % move['dest_host'])
         self._record(move_id, 'revert', context)
         self.recorder.fire(move_id, states.REVERT, context=context,
                            reason='revert asked by %s' % _who(context))

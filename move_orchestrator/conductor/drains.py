@@ -66,6 +66,10 @@ class Drains:
         # The claim source's: a new child is run (or posted as a job) as
         # an accepted move is.
         self._post_move = post_move
+        # Reverted children whose instance this process saw recorded as
+        # moved elsewhere, by drain: a fact that does not change, so the
+        # watch reads it once, not on every tick.
+        self._elsewhere = {}
 
     # -- operators' actions ---------------------------------------------------
     def create(self, host, live=None, context=None):
@@ -163,6 +167,8 @@ class Drains:
         drains = self.store.list_unfinished()
         # One read for every drain: the watch runs several times a second.
         children = self.store.children_of([d['id'] for d in drains])
+        for gone in set(self._elsewhere) - {d['id'] for d in drains}:
+            del self._elsewhere[gone]
         for drain in drains:
             try:
                 made = self._advance(drain, children[drain['id']]) or made
@@ -251,6 +257,9 @@ class Drains:
         (another move took it); recorded on the drain the first time."""
         if child['state'] != states.REVERTED:
             return False
+        known = self._elsewhere.setdefault(drain['id'], set())
+        if child['id'] in known:
+            return True
         try:
             host = self.services.inventory.get_instance(
                 child['instance_uuid'])['host']
@@ -270,6 +279,7 @@ class Drains:
                                      'child': child['id'],
                                      'instance': child['instance_uuid'],
                                      'host': host})
+        known.add(child['id'])
         return True
 
     def _make_child(self, drain, instance_uuid):

@@ -4,6 +4,7 @@ from oslo_log import log as logging
 from taskflow import states as tf_states
 
 from move_orchestrator.conductor import flowstate
+from move_orchestrator import exception
 from move_orchestrator.moves.types import base as types_base
 from move_orchestrator import states
 
@@ -53,12 +54,15 @@ class Outcomes:
                       % (self.services.conf.conductor.cleanup_attempts,
                          reason, move['dest_host']), first[0])
         else:
+            advice = 'Fix the cause, then revert or resume the task.'
             if listener.revert_failures:
                 step, err = listener.revert_failures[0]
                 what = '%s: %s' % (err['type'], err['message'])
+                if err['type'] == exception.GuestOnlyOnDestination.__name__:
+                    # Switched over: a revert is refused, a resume completes.
+                    advice = 'Resume the task.'
             else:
                 step = revert_failed[0] if revert_failed else first[0]
                 what = str(error) if error else 'unknown error'
-            self.fail(move_id, 'revert of %s failed: %s (after %s). Fix '
-                      'the cause, then revert or resume the task.'
-                      % (step, what, reason), step)
+            self.fail(move_id, 'revert of %s failed: %s (after %s). %s'
+                      % (step, what, reason, advice), step)

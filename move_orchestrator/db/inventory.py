@@ -8,6 +8,8 @@ from move_orchestrator import exception
 from move_orchestrator import states
 
 RESOURCES = ('vcpus', 'ram_mb', 'disk_gb')
+# A move's state from the start of its claim step (saved) to its end.
+CLAIMING = states.PHASE_STATES['claim']
 
 
 def _to_dict(row, fields):
@@ -123,15 +125,21 @@ class Inventory:
         every move to it still ``accepted``: such a move claims only once
         it runs, and without its promise every move picked before that
         would be sent to the same emptiest host, to fail its claim there.
+        So does a move ``claiming`` whose allocation is not written yet
+        (its claim step started, its claim not made): counted once, as a
+        promise until the allocation replaces it.
         """
         alloc = models.Allocation.__table__
         rows = sa.select(alloc.c.host, *[alloc.c[r] for r in RESOURCES])
         if promised:
             moves, flavors = models.Move.__table__, models.Flavor.__table__
+            claimed = sa.exists().where(alloc.c.consumer_uuid == moves.c.id,
+                                        alloc.c.host == moves.c.dest_host)
             rows = sa.union_all(rows, sa.select(
                 moves.c.dest_host, *[flavors.c[r] for r in RESOURCES])
                 .join(flavors, flavors.c.name == moves.c.new_flavor)
-                .where(moves.c.state == states.ACCEPTED,
+                .where(sa.or_(moves.c.state == states.ACCEPTED,
+                              sa.and_(moves.c.state == CLAIMING, ~claimed)),
                        # It claims only what it adds, on its own host.
                        moves.c.type != 'live-resize'))
         rows = rows.subquery()

@@ -146,18 +146,40 @@ def undo_prepare_incoming(driver, instance_uuid, source, dest):
     delete_disk(driver, instance_uuid, dest, source)
 
 
+def switched_over(driver, instance_uuid, source, dest):
+    """Whether the live migration's guest was switched over to dest, as the
+    hosts tell, whatever was recorded of it: dest runs it, and the source
+    holds it no more (no domain running, none paused before the
+    switch-over: libvirt undefines the source, QEMU leaves it
+    ``migrated``). Before the switch-over the source runs the guest, or
+    holds it paused, and dest does not run it: this is never true then."""
+    return _runs_on(driver, instance_uuid, dest) and \
+        _left(driver, instance_uuid, source, dest)
+
+
+def _runs_on(driver, instance_uuid, host):
+    there = driver.describe_host(instance_uuid, host)['domains'].get(host)
+    return there is not None and there['state'] == base.RUNNING
+
+
+def _left(driver, instance_uuid, source, dest):
+    """Whether the source holds the guest no more (dest runs it)."""
+    if source == dest:
+        return False
+    left = driver.describe_host(instance_uuid, source)['domains'].get(source)
+    return left is None or bool(left.get('migrated')) or \
+        left['state'] not in (base.RUNNING, base.PAUSED)
+
+
 def _check_not_only_on(driver, instance_uuid, dest, source):
     """Refuse to undo a destination the guest was switched over to while
     nobody recorded it (the conductor and the source's agent restarted
-    since, say: no cancel refused). Before the switch-over the source runs
-    the guest, or holds it paused, and dest does not run it; a dest that is
-    down cannot be asked, and its cleanup is left to its agent as before."""
+    since, say: no cancel refused); the move can only be resumed then,
+    which rolls it forward (switched_over). A dest that is down cannot be
+    asked, and its cleanup is left to its agent as before."""
     try:
-        there = driver.describe_host(instance_uuid, dest)['domains'].get(dest)
+        runs = _runs_on(driver, instance_uuid, dest)
     except exception.HostUnavailable:
         return
-    if there is None or there['state'] != base.RUNNING or source == dest:
-        return
-    left = driver.describe_host(instance_uuid, source)['domains'].get(source)
-    if left is None or left['state'] not in (base.RUNNING, base.PAUSED):
+    if runs and _left(driver, instance_uuid, source, dest):
         raise exception.GuestOnlyOnDestination(instance=instance_uuid, host=dest)

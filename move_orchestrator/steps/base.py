@@ -70,5 +70,12 @@ class MoveStep(task.Task):
     def inventory(self):
         return self.services.inventory
 
+    def ran_before(self, move_id):
+        """Whether the move may have run before this claim of it (resumed,
+        taken over): only then can its hosts be past what its records
+        say. Its first claim is generation 1, and every run claims it."""
+        token = self.services.store.fences.token(move_id)
+        return token is None or token > 1
+
     def revert(self, *args, **kwargs):
         """Most checks change nothing, so there is nothing to undo."""

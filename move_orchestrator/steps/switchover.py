@@ -4,10 +4,14 @@ Its end is the point of no return. Until then every step can be reversed,
 because the source copy still exists.
 """
 
+from oslo_log import log as logging
+
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base as driver_base
 from move_orchestrator import exception
 from move_orchestrator.steps import base
+
+LOG = logging.getLogger(__name__)
 
 
 class SwitchOverMigration(base.MoveStep):
@@ -18,17 +22,30 @@ class SwitchOverMigration(base.MoveStep):
     """
     phase = 'switch-over'
 
-    def execute(self, instance_uuid, dest):
+    def execute(self, move_id, instance_uuid, source, dest):
         # The guest is paused from here until the destination runs: no look
         # first, complete_migration tells a converged migration from a
-        # finished one (a re-run) and refuses any other. A driver that
-        # answers the finished migration saves a poll (a round trip to the
-        # source's agent, with the rpc driver).
-        finished = self.driver.complete_migration(instance_uuid)
-        if finished is None:
-            finished = self.driver.poll_migration(instance_uuid)
+        # finished one (a re-run) and refuses any other.
+        try:
+            finished = self.driver.complete_migration(instance_uuid)
+        except exception.DriverError:
+            # Refused as none is known (nothing recorded the switch-over: a
+            # resumed move, see TransferMemory): done if the hosts say so.
+            known = self.driver.poll_migration(instance_uuid)
+            if (known and known.get('id') == move_id) or \
+                    not choreography.switched_over(self.driver, instance_uuid,
+                                                   source, dest):
+                raise
+            LOG.info('%s runs on %s alone: its switch-over is confirmed '
+                     'there', instance_uuid, dest)
+            migration = None
+        else:
+            # A driver that answers the finished migration saves a poll (a
+            # round trip to the source's agent, with the rpc driver).
+            migration = finished if finished is not None \
+                else self.driver.poll_migration(instance_uuid)
         return choreography.confirm_arrival(self.driver, instance_uuid, dest,
-                                            finished)
+                                            migration)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
         domains = self.driver.describe(instance_uuid)['domains']

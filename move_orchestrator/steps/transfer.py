@@ -92,7 +92,16 @@ class PrepareIncoming(base.MoveStep):
     phase = 'transfer'
     default_provides = 'incoming'
 
-    def execute(self, new_spec, source, dest):
+    def execute(self, move_id, instance_uuid, new_spec, source, dest):
+        # The look costs a round trip to each host: only a move that ran
+        # before may find its guest there already.
+        if self.ran_before(move_id) and choreography.switched_over(
+                self.driver, instance_uuid, source, dest):
+            # A resumed move whose guest was switched over while nobody
+            # recorded it: it has arrived, nothing to prepare or reach.
+            LOG.info('%s runs on %s alone, switched over already: no '
+                     'destination to prepare', instance_uuid, dest)
+            return None
         return choreography.accept_incoming(self.driver, new_spec, source, dest)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
@@ -127,6 +136,17 @@ class TransferMemory(base.MoveStep):
                 'failed while the conductor was away')
         if status not in driver_base.MIGRATION_ACTIVE + (
                 driver_base.MIGRATION_COMPLETED,):
+            if self.ran_before(move_id) and choreography.switched_over(
+                    self.driver, instance_uuid, source, dest):
+                # Switched over, and nothing knows of it any more (libvirt
+                # undefined the source, whose agent restarted, and so did
+                # the conductor): the hosts say it completed.
+                LOG.info('%s runs on %s alone: its live migration completed '
+                         'while nobody recorded it', instance_uuid, dest)
+                self.update_progress(1.0)
+                return {'id': move_id, 'source': source, 'dest': dest,
+                        'status': driver_base.MIGRATION_COMPLETED,
+                        'found': 'switched over, unrecorded'}
             self.driver.start_migration(instance_uuid, source, dest,
                                         migration_id=move_id, incoming=incoming)
             migration = self.driver.poll_migration(instance_uuid)
@@ -230,6 +250,19 @@ class TransferMemory(base.MoveStep):
             store.add_event(move_id, 'action', name, 'taken', phase=self.phase,
                             detail=detail)
             return
+
+    def switched_over(self, move):
+        """Whether the hosts say the move's guest was switched over (so it
+        can only be rolled forward), for an operator's revert; False when
+        they cannot tell (a host down): the revert's own look decides."""
+        try:
+            return choreography.switched_over(
+                self.driver, move['instance_uuid'], move['source_host'],
+                move['dest_host'])
+        except exception.MoveOrchestratorException as e:
+            LOG.info('Move %s: whether it was switched over is not known: '
+                     '%s', move['id'], e)
+            return False
 
     def revert(self, instance_uuid, **kwargs):
         self.driver.cancel_migration(instance_uuid)

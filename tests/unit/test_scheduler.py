@@ -84,3 +84,20 @@ def test_an_accepted_move_counts_on_its_destination_until_it_claims(cloud):
                     cloud.services.allocation_ratios)
     cloud.services.store.update(move['id'], state='claiming')
     assert inventory.usage_by_host(promised=True)['host3']['ram_mb'] == 4096
+
+
+def test_a_claiming_move_counts_until_its_allocation_is_written(cloud):
+    """Between the claim step's start (state ``claiming``, saved) and its
+    claim, the move is neither accepted nor allocated: still promised."""
+    inventory = cloud.services.inventory
+    flavor = inventory.get_flavor('m1.small')
+    move = _accept(cloud, 'vm1', 'host3', 'm1.medium')
+    cloud.services.store.update(move['id'], state='claiming')
+    assert inventory.usage_by_host(promised=True)['host3']['ram_mb'] == 4096
+    assert _pick(cloud, flavor) == 'host4'
+    # Its allocation written, it is counted once.
+    inventory.claim(move['id'], 'host3', {'vcpus': 2, 'ram_mb': 4096,
+                                          'disk_gb': 40},
+                    cloud.services.allocation_ratios)
+    assert inventory.usage_by_host(promised=True)['host3']['ram_mb'] == 4096
+    assert _pick(cloud, flavor) == 'host4'

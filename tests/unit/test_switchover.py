@@ -85,13 +85,11 @@ def test_an_abort_after_the_convergence_completes_the_move(make_cloud):
     assert cloud.audit() == []
 
 
-def test_a_revert_keeps_a_guest_found_only_on_the_destination(
-        make_cloud, monkeypatch):
-    """Switched over, its source gone (as libvirt undefines it) and no
-    record of it left to refuse the cancel: the revert stops at the
-    destination's domain (GuestOnlyOnDestination), which runs on, and the
-    move fails for the operator instead of destroying the guest."""
-    cloud = make_cloud()
+def _fail_switched_over_unrecorded(cloud, monkeypatch):
+    """A live migration of vm1 to host3 switched over, its source gone (as
+    libvirt undefines it) and no record of it left to refuse the cancel:
+    the revert stops at the destination's domain (GuestOnlyOnDestination),
+    which runs on, and the move fails for the operator."""
     uuid = cloud.instances['vm1']['uuid']
     point, trigger = 'TransferMemory.execute.after', faults.trigger
     cloud.services.task_faults = faults.parse([point + '=fail_once'])
@@ -105,8 +103,21 @@ def test_a_revert_keeps_a_guest_found_only_on_the_destination(
     doc = cloud.move('vm1', destination='host3')
     assert (doc['state'], doc['failed_step']) == ('failed', 'PrepareIncoming'), \
         doc['reason']
+    return doc
+
+
+def test_a_revert_keeps_a_guest_found_only_on_the_destination(
+        make_cloud, monkeypatch):
+    """The revert keeps the guest; the operator's resume rolls the move
+    forward: the hosts say it switched over, so the destination is not
+    prepared again, the migration counts as completed and the source is
+    cleaned up as usual."""
+    cloud = make_cloud()
+    doc = _fail_switched_over_unrecorded(cloud, monkeypatch)
     assert 'GuestOnlyOnDestination' in doc['reason']
     assert 'TransferMemory failed' in doc['reason']
+    assert 'resume the task to complete the move' in doc['reason']
+    assert doc['reason'].endswith('. Resume the task.'), doc['reason']
     [sub] = [s for s in doc['subtasks'] if s['name'] == 'PrepareIncoming']
     assert (sub['state'], sub['error']['type']) == (
         'REVERT_FAILURE', 'GuestOnlyOnDestination')
@@ -114,10 +125,29 @@ def test_a_revert_keeps_a_guest_found_only_on_the_destination(
     assert list(world['domains']) == ['host3']
     assert world['domains']['host3']['state'] == base.RUNNING
     assert 'host3' in world['disks']
-    # A resume (which cannot roll it forward yet: the destination's
-    # preparation fails on the guest there) keeps it too.
+
     cloud.api.resume_task(None, doc['id'])
     doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert doc['state'] == 'completed', doc['reason']
+    world = cloud.world('vm1')
+    assert list(world['domains']) == ['host3']
+    assert world['domains']['host3']['state'] == base.RUNNING
+    assert list(world['disks']) == ['host3']
+    assert cloud.instance('vm1')['host'] == 'host3'
+    assert cloud.audit() == []
+
+
+def test_a_revert_of_a_guest_found_only_on_the_destination_is_refused(
+        make_cloud, monkeypatch):
+    """Such a move cannot be undone: a revert is refused at once, saying
+    to resume it, and nothing changes."""
+    cloud = make_cloud()
+    doc = _fail_switched_over_unrecorded(cloud, monkeypatch)
+    with pytest.raises(exception.InvalidTaskAction) as raised:
+        cloud.api.revert_task(None, doc['id'])
+    message = str(raised.value)
+    assert 'resume it' in message and '\n' not in message
+    assert cloud.api.get_task(None, doc['id'])['state'] == 'failed'
     world = cloud.world('vm1')
     assert list(world['domains']) == ['host3']
     assert world['domains']['host3']['state'] == base.RUNNING

@@ -75,6 +75,10 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         Returns ``{'domains': {host: {'state', 'vcpus', 'ram_mb'}},
         'disks': {host: {'size_gb', 'image'}}, 'migration': None or
         {'source', 'dest', 'status', 'total_mb', 'remaining_mb'}}``.
+        A paused domain that a live migration's guest left at its
+        switch-over (QEMU's postmigrate), where the driver can tell, says
+        ``'migrated': True``: unlike one paused before it, it no longer
+        holds the guest.
         """
 
     def describe_host(self, instance_uuid, host):

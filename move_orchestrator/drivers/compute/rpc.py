@@ -51,19 +51,6 @@ def _later(migration, other):
     return (migration.get('started_at') or 0) > (other.get('started_at') or 0)
 
 
-def as_raised_there(error):
-    """An agent's typed error as the agent raised it. oslo.messaging raises
-    a subclass of it whose str() appends the agent's whole traceback, which
-    would go into the task's reason, the step's error and the audit; the
-    traceback is in the agent's log."""
-    cls = type(error)
-    if cls.__module__ == exception.__name__:
-        return error
-    original = next(c for c in cls.__mro__
-                    if c.__module__ == exception.__name__)
-    return original(error.message, **error.kwargs)
-
-
 class RpcDriver(base.ComputeDriver):
 
     def __init__(self, conf):
@@ -136,8 +123,6 @@ class RpcDriver(base.ComputeDriver):
             return client.call(self._context(kwargs), method, **kwargs)
         except messaging.MessagingTimeout:
             raise exception.AgentTimeout(operation=method, host=host)
-        except exception.MoveOrchestratorException as e:
-            raise as_raised_there(e) from None
         except messaging.RemoteError as e:
             if e.exc_type != 'UnsupportedVersion':
                 raise

@@ -5,8 +5,11 @@ compute driver. Every move type: live, cold, resize, evacuate."""
 
 import contextlib
 
+import pytest
+
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.db import migration
+from move_orchestrator import exception
 from move_orchestrator import faults
 from tests.functional.libvirt import agents
 from tests.functional.libvirt import guests
@@ -65,10 +68,10 @@ def test_live_migration_through_agents(make_driver, libvirt_hosts, tmp_path):
 def _restart_source_agent_then_fail(cloud, libvirt_hosts, vm, monkeypatch,
                                     conductor_too=False):
     """Once libvirt has switched the guest over (TransferMemory's execute
-    saw it complete), restart host1's agent, and with conductor_too forget
-    what a conductor restart loses of the rpc driver (which agent follows
-    the migration, its only cache); then fail the step. The agent's
-    [(pid before, pid after)]."""
+    saw it complete), restart host1's agent, and with conductor_too give
+    the conductor a new rpc driver, as a restarted conductor has it (it
+    no longer knows which agent follows the migration); then fail the
+    step. The agent's [(pid before, pid after)]."""
     point = 'TransferMemory.execute.after'
     cloud.services.task_faults = faults.parse([point + '=fail_once'])
     agent, restarted, trigger = cloud.agents['host1'], [], faults.trigger
@@ -81,7 +84,7 @@ def _restart_source_agent_then_fail(cloud, libvirt_hosts, vm, monkeypatch,
             agent.stop()
             agent.start()
             if conductor_too:
-                cloud.services.driver._sources.clear()
+                cloud.restart_conductor_driver()
             restarted.append((pid, agent.proc.pid))
         trigger(at, action)
     monkeypatch.setattr(faults, 'trigger', restart_then_fail)
@@ -123,7 +126,8 @@ def test_conductor_and_source_agent_restarted_after_the_switch_over(
     conductor no source to ask), so the cancel cannot refuse and the move
     reverts. Its revert finds the guest running on the destination alone
     and keeps it (GuestOnlyOnDestination): the move fails, the guest runs
-    on, defined on one host."""
+    on, defined on one host. The operator's resume rolls it forward: the
+    hosts say it switched over, and it completes."""
     local = make_driver()
     with agent_cloud(local, libvirt_hosts, tmp_path) as cloud:
         vm = _boot(cloud, local, 'vm1')
@@ -142,6 +146,27 @@ def test_conductor_and_source_agent_restarted_after_the_switch_over(
         guests.assert_continues(local, vm['uuid'], tail, 'host2')
         assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
         assert 'host2' in cloud.world('vm1')['disks']
+
+        # It cannot be undone: a revert is refused, saying to resume.
+        with pytest.raises(exception.InvalidTaskAction, match='resume it'):
+            cloud.api.revert_task(None, doc['id'])
+        before = guests.counters(local, vm['uuid'], 'host2')
+        cloud.api.resume_task(None, doc['id'])
+        doc = cloud.api.wait_task(None, doc['id'], timeout=120)
+        assert doc['state'] == 'completed', doc['reason']
+        assert cloud.instance('vm1')['host'] == 'host2'
+        # The same guest, counting on: never restarted nor reverted.
+        after = guests.wait_for(
+            lambda: len(guests.counters(local, vm['uuid'], 'host2')) > len(before) + 3
+            and guests.counters(local, vm['uuid'], 'host2'))
+        assert after[:len(before)] == before
+        assert after == list(range(after[0], after[0] + len(after)))
+        assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+        assert list(cloud.world('vm1')['disks']) == ['host2']
+        assert cloud.audit() == []
+        # The destination confirmed it in the domain's record: for a later
+        # move it is an earlier move's migration, nothing to cancel.
+        local.cancel_migration(vm['uuid'])
 
 
 def test_cold_migration_resize_and_evacuation_through_agents(

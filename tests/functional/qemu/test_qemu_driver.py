@@ -90,12 +90,40 @@ def test_revert_after_switch_over_resumes_source(driver):
     spec = domains.boot(driver)
     domains.wait_for(lambda: domains.counters(driver, spec, 'h1'))
     domains.migrate(driver, spec)
-    # Before the PONR a revert destroys the destination and resumes the source.
+    # The driver can still undo a switch-over: the destination destroyed,
+    # the source resumed (the choreography no longer does, next test).
     driver.destroy(spec['uuid'], 'h2')
     driver.power_on(spec['uuid'], 'h1')
     assert domains.state(driver, spec, 'h1') == base.RUNNING
     count = domains.counters(driver, spec, 'h1')[-1]
     domains.wait_for(lambda: domains.counters(driver, spec, 'h1')[-1] > count)
+
+
+def test_a_destination_switched_over_to_is_kept(driver):
+    """QEMU leaves the source postmigrate, paused as one paused before the
+    switch-over is, but told apart (``migrated``): the guest runs on the
+    destination alone, so the revert of the destination's preparation
+    keeps it, and the hosts say it switched over (a resume completes)."""
+    spec = domains.boot(driver)
+    uuid = spec['uuid']
+    domains.wait_for(lambda: domains.counters(driver, spec, 'h1'))
+    with driver._domain(uuid, 'h1').qmp() as q:
+        q.execute('stop')
+    paused = driver.describe_host(uuid, 'h1')['domains']['h1']
+    assert paused['state'] == base.PAUSED and 'migrated' not in paused
+    with driver._domain(uuid, 'h1').qmp() as q:
+        q.execute('cont')
+    assert not choreography.switched_over(driver, uuid, 'h1', 'h2')
+    domains.migrate(driver, spec)
+
+    left = driver.describe_host(uuid, 'h1')['domains']['h1']
+    assert (left['state'], left.get('migrated')) == (base.PAUSED, True)
+    assert choreography.switched_over(driver, uuid, 'h1', 'h2')
+    with pytest.raises(exception.GuestOnlyOnDestination):
+        choreography.undo_prepare_incoming(driver, uuid, 'h1', 'h2')
+    assert domains.state(driver, spec, 'h2') == base.RUNNING
+    count = domains.counters(driver, spec, 'h2')[-1]
+    domains.wait_for(lambda: domains.counters(driver, spec, 'h2')[-1] > count)
 
 
 def test_wait_migration_wakes_on_qemu_events(driver):

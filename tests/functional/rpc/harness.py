@@ -154,6 +154,54 @@ class ConductorProcess:
             return f.read()
 
 
+@contextlib.contextmanager
+def agent_process(workdir, transport_url, db_url, host, **extra):
+    """A ``move-orchestrator-compute`` of ``host`` on the fake driver,
+    serving until the block ends; yields its config file's path (its
+    database synced first). ``extra`` as for service_config."""
+    config = os.path.join(str(workdir), '%s.conf' % host)
+    log = os.path.join(str(workdir), '%s.log' % host)
+    sections = {
+        'DEFAULT': {'transport_url': transport_url, 'host': host},
+        'database': {'connection': db_url},
+        'compute': {'agent_driver': 'fake', 'agent_vcpus': 16,
+                    'agent_ram_mb': 32768, 'agent_disk_gb': 500,
+                    'agent_cpu_model': 'Cascadelake'},
+        'oslo_messaging_rabbit': {'rabbit_retry_interval': 1},
+    }
+    for section, values in extra.items():
+        sections.setdefault(section, {}).update(values)
+    with open(config, 'w') as f:
+        f.write(_ini(sections))
+    subprocess.run([os.path.join(BIN, 'move-orchestrator-manage'),
+                    '--config-file', config, 'db', 'sync'],
+                   check=True, capture_output=True, timeout=120)
+    with open(log, 'ab') as out:
+        proc = subprocess.Popen(
+            [os.path.join(BIN, 'move-orchestrator-compute'),
+             '--config-file', config], stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+    _PROCESSES.add(proc)
+    try:
+        wait_for(lambda: 'serving topic' in _text(log)
+                 or proc.poll() is not None, timeout=60)
+        assert proc.poll() is None, _text(log)[-4000:]
+        yield config
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        _PROCESSES.discard(proc)
+
+
+def _text(path):
+    with open(path, errors='replace') as f:
+        return f.read()
+
+
 @atexit.register
 def _kill_leftovers():
     for proc in list(_PROCESSES):

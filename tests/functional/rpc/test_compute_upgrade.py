@@ -254,7 +254,7 @@ def test_a_live_migration_from_an_agent_before_1_7_to_one_of_1_7_reverts(make_up
     assert cloud.audit() == []
     # Pinned below 1.7, the same route completes.
     cloud.override('compute', '1.6', 'upgrade_levels')
-    cloud.services.driver._clients.clear()
+    cloud.restart_conductor_driver()   # a conductor restarted with the pin
     doc = cloud.move('vm1', destination='host3')
     assert doc['state'] == 'completed', doc['reason']
 

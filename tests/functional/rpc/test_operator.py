@@ -156,8 +156,8 @@ def _cli_fails(conductor, *args):
 
 
 def test_cli_errors_over_rpc_are_one_line(conductor):
-    """The typed error is rebuilt client-side: its message, not the
-    server's traceback that oslo.messaging appends to str()."""
+    """The typed error arrives as its class, its str() the message
+    without the server's traceback."""
     out = _cli_fails(conductor, 'move', 'vm99')
     assert (out.returncode, out.stderr) == (
         1, 'Error: Instance vm99 could not be found.\n')

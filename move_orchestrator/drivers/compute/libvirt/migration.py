@@ -87,11 +87,19 @@ class MigrationMixin(jobs.JobsMixin):
         return {'host': host, 'uri': self.conns.uri(host), 'nbd': None}
 
     def confirm_incoming(self, instance_uuid, host):
+        """Also marks the record host's domain keeps confirmed, where
+        complete_migration could not (a move resumed after nothing knew of
+        the switch-over any more: no source to ask): a later cancel must
+        not take this migration for one still being decided."""
         dom = self._dom(instance_uuid, host)
         if dom is None or self._power(dom) != base.RUNNING:
             raise exception.MigrationFailed(
                 instance=instance_uuid,
                 reason='the guest does not run on %s' % host)
+        _, rec = domain_xml.read(dom.XMLDesc(0))
+        if rec and rec.get('dest') == host and rec.get('confirmed') is not True \
+                and rec.get('status') not in jobs.FINAL:
+            self._set_migration(dom, dict(rec, confirmed=True))
         return {'host': host, 'state': base.RUNNING}
 
     def start_migration(self, instance_uuid, source, dest, migration_id=None,

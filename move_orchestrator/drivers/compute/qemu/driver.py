@@ -36,6 +36,7 @@ from move_orchestrator.drivers.compute.qemu import incoming as incoming_mod
 from move_orchestrator.drivers.compute.qemu import migration
 from move_orchestrator.drivers.compute.qemu import nbd
 from move_orchestrator.drivers.compute.qemu import process
+from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import stall
 from move_orchestrator.drivers.compute.qemu import storage
 from move_orchestrator import exception
@@ -50,6 +51,13 @@ _STATES = {
     'shutdown': base.SHUTOFF,
     None: base.SHUTOFF,
 }
+
+
+# The run state QEMU leaves a source in once its migration completed (the
+# guest left it at the switch-over), and after a failed one of a guest paused
+# before it: its migration's status tells them apart (_migrated).
+_MIGRATED = 'postmigrate'
+_ASK = object()
 
 
 def _fail(operation, reason):
@@ -132,12 +140,28 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
         return self._kernel
 
     # -- reading the world ----------------------------------------------------
-    def _state(self, dom):
-        """Power state of a domain, or None when it is not defined."""
-        status = dom.status()
+    def _state(self, dom, status=_ASK):
+        """Power state of a domain (of its QMP run state ``status``, asked
+        if not given), or None when it is not defined."""
+        if status is _ASK:
+            status = dom.status()
         if status is None and dom.read_definition() is None:
             return None
         return _STATES.get(status, base.PAUSED)
+
+    @staticmethod
+    def _migrated(dom):
+        """Whether the guest left this postmigrate domain at the switch-over
+        of a completed migration: unlike one paused before it ('paused',
+        'finish-migrate', or postmigrate after a failed migration), it no
+        longer holds the guest (base.ComputeDriver.describe). QEMU's own
+        word, which no record of ours needs to survive for."""
+        try:
+            with dom.qmp() as q:
+                return q.execute('query-migrate').get('status') == 'completed'
+        except qmp.QMPError as e:
+            LOG.info('Migration of %s on %s not known: %s', dom.uuid, dom.host, e)
+            return False
 
     def describe(self, instance_uuid):
         return self._describe(instance_uuid, self._hosts())
@@ -155,11 +179,14 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
         domains, disks = {}, {}
         for host in hosts:
             dom = self._domain(instance_uuid, host)
-            state = self._state(dom)
+            status = dom.status()
+            state = self._state(dom, status)
             if state is not None:
                 spec = (dom.read_definition() or {}).get('spec', {})
                 domains[host] = {'state': state, 'vcpus': spec.get('vcpus'),
                                  'ram_mb': spec.get('ram_mb')}
+                if status == _MIGRATED and self._migrated(dom):
+                    domains[host]['migrated'] = True
             path = self.disk_path(instance_uuid, host)
             if os.path.exists(path) and self._disk_seen_from(instance_uuid, host):
                 meta = process.read_json(path[:-len('.qcow2')] + '.json', {})
