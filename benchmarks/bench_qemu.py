@@ -50,6 +50,7 @@ import shutil
 import tempfile
 import time
 
+from benchmarks import qemu_cpu
 from benchmarks import qemu_report
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
@@ -152,6 +153,7 @@ class Cloud:
         t0, t0_epoch = time.perf_counter(), time.time()
         dst.write_definition({'spec': self.spec})
         self.driver._start(dst, incoming=True)
+        qemus = {'source': src.pid(), 'dest': dst.pid()}
         with src.qmp() as qs, dst.qmp() as qd:
             t1 = time.perf_counter()
             # Over TCP on [qemu] host_address, as a destination that accepts
@@ -171,12 +173,14 @@ class Cloud:
                 'max-bandwidth': 1 << 40,
                 'downtime-limit': self.conf.qemu.downtime_limit_ms})
             qs.execute('migrate', uri=uri)
+            copy = qemu_cpu.snapshot(qemus, {})
             ev = qs.wait_event('MIGRATION', timeout=60, match=lambda e: e['data'][
                 'status'] in ('completed', 'failed', 'cancelled'))
             if ev['data']['status'] != 'completed':
                 raise RuntimeError('bare migration %s' % ev['data']['status'])
             resume = qd.wait_event('RESUME', timeout=60)
             t2 = time.perf_counter()
+            copy = qemu_cpu.delta(copy, qemu_cpu.snapshot(qemus, {}))
             info = qs.execute('query-migrate')
             stop = [e for e in qs.events if e['event'] == 'STOP']
         src.stop()
@@ -186,7 +190,8 @@ class Cloud:
                 'to_end': t2 - t0, 'migrate': t2 - t1,
                 'downtime': info.get('downtime'),
                 'pause': (_at(resume) - _at(stop[0])) * 1000 if stop else None,
-                'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20)}
+                'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20),
+                'cpu': copy, 'qemu': qemu_cpu.figures(info)}
 
     def by_driver(self):
         source, dest = self.hosts()
@@ -196,6 +201,12 @@ class Cloud:
         # does (PrepareIncoming), and confirms the arrival (SwitchOverMigration).
         incoming = choreography.accept_incoming(d, self.spec, source, dest)
         d.start_migration(self.uuid, source, dest, incoming=incoming)
+        src, dst = self._domain(source), self._domain(dest)
+        qemus = {'source': src.pid(), 'dest': dst.pid()}
+        watchers = {'switch-over': d._record(self.uuid).get('watcher'),
+                    'arrival': (process.read_json(dst.path('incoming.json'))
+                                or {}).get('watcher')}
+        copy = qemu_cpu.snapshot(qemus, watchers)
         migration = d.poll_migration(self.uuid)
         while migration['status'] == base.MIGRATION_RUNNING:
             migration = d.wait_migration(self.uuid, self.conf.conductor.poll_interval)
@@ -206,6 +217,9 @@ class Cloud:
         migration = choreography.confirm_arrival(d, self.uuid, dest,
                                                  d.poll_migration(self.uuid))
         t1 = time.perf_counter()
+        copy = qemu_cpu.delta(copy, qemu_cpu.snapshot(qemus, watchers))
+        with src.qmp() as q:
+            info = q.execute('query-migrate')
         d.destroy(self.uuid, source)
         elapsed = time.perf_counter() - t0
         self._put_right(source, dest, destroyed=True)
@@ -214,7 +228,8 @@ class Cloud:
                 'downtime': migration.get('downtime_ms'),
                 'pause': migration.get('guest_pause_ms'),
                 'wait': migration.get('switchover_wait_ms'),
-                'sent': migration.get('transferred_mb')}
+                'sent': migration.get('transferred_mb'),
+                'cpu': copy, 'qemu': qemu_cpu.figures(info)}
 
     def orchestrated(self):
         _source, dest = self.hosts()
@@ -308,6 +323,7 @@ def run(argv=None):
     poll = args.qemu_poll_ms / 1000.0 if args.qemu_poll_ms is not None else None
     root = tempfile.mkdtemp(prefix='moqb', dir='/tmp')
     results = {kind: [] for kind in KINDS}
+    qemu_cpu.count_qmp()
     try:
         cloud = Cloud(root, args.qemu_ram_mb, poll, args.qemu_post_copy)
         try:

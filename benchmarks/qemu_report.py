@@ -55,6 +55,7 @@ def report(args, results, poll):
         med('orchestrated', 'whole') / med('bare', 'whole')))
     print('  migration, driver / bare:           %.2fx' % (
         med('driver', 'migration') / med('bare', 'migration')))
+    copy_lines(results)
     print('  goals (issue 13, item 7), orchestrated against bare QMP:')
     for line in goal_lines(med, outside, floor):
         print('    ' + line)
@@ -84,3 +85,38 @@ def goal_lines(med, outside, floor):
                      outside * 1000, outside / floor, floor * 1000,
                      verdict(outside <= 3 * floor)))
     return lines
+
+
+def copy_lines(results):
+    """The copy of bare QMP and of the driver side by side: CPU used
+    from ``migrate`` to the guest running on the destination, QMP traffic
+    of this process, and QEMU's own figures (query-migrate)."""
+    kinds = [k for k in ('bare', 'driver') if any('cpu' in r for r in results[k])]
+    if not kinds:
+        return
+
+    def med(kind, get):
+        values = [get(r) for r in results[kind] if r.get('cpu')]
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else float('nan')
+
+    rows = (
+        ('our process, CPU ms', lambda r: r['cpu']['ours']),
+        ('watchers (switch-over, arrival), CPU ms', lambda r: r['cpu']['watchers']),
+        ('source QEMU, CPU ms', lambda r: r['cpu']['qemu_source']),
+        ('destination QEMU, CPU ms', lambda r: r['cpu']['qemu_dest']),
+        ('  of it in the kernel', lambda r: r['cpu']['qemu_dest_sys']),
+        ('QMP commands sent (this process)', lambda r: r['cpu']['commands']),
+        ('QMP connections (this process)', lambda r: r['cpu']['connects']),
+        ("QEMU's total-time, ms", lambda r: r['qemu']['total-time']),
+        ("QEMU's setup-time, ms", lambda r: r['qemu']['setup-time']),
+        ("QEMU's downtime, ms", lambda r: r['qemu']['downtime']),
+        ('dirty-sync-count', lambda r: r['qemu']['dirty-sync-count']),
+        ('pages-per-second', lambda r: r['qemu']['pages-per-second']),
+        ('transferred, MiB', lambda r: (r['qemu']['transferred'] or 0) / (1 << 20)),
+    )
+    print('  the copy, from migrate to the guest running on the destination '
+          '(medians):')
+    print('    %-42s %s' % ('', ' '.join('%10s' % k for k in kinds)))
+    for what, get in rows:
+        print('    %-42s %s' % (what, ' '.join('%10.1f' % med(k, get) for k in kinds)))
