@@ -150,6 +150,7 @@ class Cloud:
     def bare(self):
         source, dest = self.hosts()
         src, dst = self._domain(source), self._domain(dest)
+        prep = qemu_cpu.snapshot({'source': src.pid()}, {})
         t0, t0_epoch = time.perf_counter(), time.time()
         dst.write_definition({'spec': self.spec})
         self.driver._start(dst, incoming=True)
@@ -174,6 +175,7 @@ class Cloud:
                 'downtime-limit': self.conf.qemu.downtime_limit_ms})
             qs.execute('migrate', uri=uri)
             copy = qemu_cpu.snapshot(qemus, {})
+            prep = qemu_cpu.delta(prep, copy)
             ev = qs.wait_event('MIGRATION', timeout=60, match=lambda e: e['data'][
                 'status'] in ('completed', 'failed', 'cancelled'))
             if ev['data']['status'] != 'completed':
@@ -191,11 +193,12 @@ class Cloud:
                 'downtime': info.get('downtime'),
                 'pause': (_at(resume) - _at(stop[0])) * 1000 if stop else None,
                 'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20),
-                'cpu': copy, 'qemu': qemu_cpu.figures(info)}
+                'cpu': copy, 'prep': prep, 'qemu': qemu_cpu.figures(info)}
 
     def by_driver(self):
         source, dest = self.hosts()
         d = self.driver
+        prep = qemu_cpu.snapshot({'source': self._domain(source).pid()}, {})
         t0, t0_epoch = time.perf_counter(), time.time()
         # The destination accepts the migration as the orchestrated move's
         # does (PrepareIncoming), and confirms the arrival (SwitchOverMigration).
@@ -207,6 +210,7 @@ class Cloud:
                     'arrival': (process.read_json(dst.path('incoming.json'))
                                 or {}).get('watcher')}
         copy = qemu_cpu.snapshot(qemus, watchers)
+        prep = qemu_cpu.delta(prep, copy)
         migration = d.poll_migration(self.uuid)
         while migration['status'] == base.MIGRATION_RUNNING:
             migration = d.wait_migration(self.uuid, self.conf.conductor.poll_interval)
@@ -229,7 +233,7 @@ class Cloud:
                 'pause': migration.get('guest_pause_ms'),
                 'wait': migration.get('switchover_wait_ms'),
                 'sent': migration.get('transferred_mb'),
-                'cpu': copy, 'qemu': qemu_cpu.figures(info)}
+                'cpu': copy, 'prep': prep, 'qemu': qemu_cpu.figures(info)}
 
     def orchestrated(self):
         _source, dest = self.hosts()

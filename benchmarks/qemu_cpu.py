@@ -60,19 +60,30 @@ def _stat(path):
     return int(fields[11]), int(fields[12]), int(fields[7])
 
 
+def _runqueue(path):
+    """ns a thread (a process's main one) waited for a core, runnable."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _ticks(path):
     found = _stat(path)
     return None if found is None else found[0] + found[1]
 
 
 def _threads(pid):
-    """{tid: CPU ticks} of a live process, and under 0 the whole
-    process's (threads that ended, the migration's, count there only)."""
+    """{tid: CPU ticks} of a live process; under 0 the whole process's
+    (threads that ended, the migration's, count there only), under -1 its
+    main thread's wait for a core."""
     try:
         tids = os.listdir('/proc/%d/task' % pid)
     except (OSError, TypeError):
         return {}
-    found = {0: _stat('/proc/%d/stat' % pid) or (0, 0, 0)}
+    found = {0: _stat('/proc/%d/stat' % pid) or (0, 0, 0),
+             -1: _runqueue('/proc/%d/schedstat' % pid)}
     for tid in tids:
         ticks = _ticks('/proc/%d/task/%s/stat' % (pid, tid))
         if ticks is not None:
@@ -96,7 +107,8 @@ def snapshot(qemus, watchers):
 
 def delta(a, b):
     """ms of CPU between two snapshots: ours (this process), the watchers
-    (alive at both, or reaped since), each QEMU and its busiest thread."""
+    (alive at either, or reaped since) and other children reaped, each
+    QEMU (started since: its whole life) and its busiest threads."""
     out = {'wall': (b['at'] - a['at']) * 1000,
            'ours': (b['self'] - a['self']) * 1000,
            'commands': b['commands'] - a['commands'],
@@ -104,15 +116,17 @@ def delta(a, b):
     # A watcher reaped in between is in the children's figure with its
     # whole life: less what it had used at the first snapshot.
     watchers = (b['children'] - a['children']) * 1000
-    for name, before in a['watchers'].items():
-        after = b['watchers'].get(name)
-        if before is None:
-            continue
-        watchers += ((after - before) if after is not None else -before) * 1000 / TICK
+    for name in set(a['watchers']) | set(b['watchers']):
+        before, after = a['watchers'].get(name), b['watchers'].get(name)
+        if before is None and after is not None:    # started in between
+            watchers += after * 1000 / TICK
+        elif before is not None:
+            watchers += ((after - before) if after is not None else -before) * 1000 / TICK
     out['watchers'] = watchers
     for name, threads in b['qemu'].items():
         threads = dict(threads)
         old = a['qemu'].get(name, {})
+        waited = threads.pop(-1, 0) - old.get(-1, 0)
         whole = [x - y for x, y in zip(threads.pop(0, (0, 0, 0)),
                                        old.get(0, (0, 0, 0)))]
         per = sorted(((t - old.get(tid, 0)) * 1000 / TICK
@@ -120,6 +134,9 @@ def delta(a, b):
         out['qemu_' + name] = (whole[0] + whole[1]) * 1000 / TICK
         out['qemu_%s_sys' % name] = whole[1] * 1000 / TICK
         out['qemu_%s_faults' % name] = whole[2]
+        # The destination loads the stream in its main thread: the time
+        # it was ready to and had no core is what the others took.
+        out['qemu_%s_runqueue' % name] = waited / 1e6
         out['qemu_%s_top' % name] = per[:3]
     return out
 

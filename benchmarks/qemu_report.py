@@ -101,11 +101,18 @@ def copy_lines(results):
         return statistics.median(values) if values else float('nan')
 
     rows = (
-        ('our process, CPU ms', lambda r: r['cpu']['ours']),
+        ('before: destination started, migrate sent, ms',
+         lambda r: r['prep']['wall']),
+        ('  our process, CPU ms', lambda r: r['prep']['ours']),
+        ('  watchers and other children, CPU ms', lambda r: r['prep']['watchers']),
+        ('  destination QEMU, CPU ms', lambda r: r['prep']['qemu_dest']),
+        ('the copy: our process, CPU ms', lambda r: r['cpu']['ours']),
         ('watchers (switch-over, arrival), CPU ms', lambda r: r['cpu']['watchers']),
         ('source QEMU, CPU ms', lambda r: r['cpu']['qemu_source']),
         ('destination QEMU, CPU ms', lambda r: r['cpu']['qemu_dest']),
         ('  of it in the kernel', lambda r: r['cpu']['qemu_dest_sys']),
+        ('  its main thread waiting for a core, ms',
+         lambda r: r['cpu']['qemu_dest_runqueue']),
         ('QMP commands sent (this process)', lambda r: r['cpu']['commands']),
         ('QMP connections (this process)', lambda r: r['cpu']['connects']),
         ("QEMU's total-time, ms", lambda r: r['qemu']['total-time']),
@@ -115,8 +122,8 @@ def copy_lines(results):
         ('pages-per-second', lambda r: r['qemu']['pages-per-second']),
         ('transferred, MiB', lambda r: (r['qemu']['transferred'] or 0) / (1 << 20)),
     )
-    print('  the copy, from migrate to the guest running on the destination '
-          '(medians):')
-    print('    %-42s %s' % ('', ' '.join('%10s' % k for k in kinds)))
+    print('  bare QMP and the driver before and during the copy (from migrate '
+          'to the guest\n  running on the destination), medians:')
+    print('    %-46s %s' % ('', ' '.join('%10s' % k for k in kinds)))
     for what, get in rows:
-        print('    %-42s %s' % (what, ' '.join('%10.1f' % med(k, get) for k in kinds)))
+        print('    %-46s %s' % (what, ' '.join('%10.1f' % med(k, get) for k in kinds)))
