@@ -175,14 +175,15 @@ class Cloud:
                 'downtime-limit': self.conf.qemu.downtime_limit_ms})
             qs.execute('migrate', uri=uri)
             copy = qemu_cpu.snapshot(qemus, {})
-            prep = qemu_cpu.delta(prep, copy)
+            before, prep = prep, qemu_cpu.delta(prep, copy)
             ev = qs.wait_event('MIGRATION', timeout=60, match=lambda e: e['data'][
                 'status'] in ('completed', 'failed', 'cancelled'))
             if ev['data']['status'] != 'completed':
                 raise RuntimeError('bare migration %s' % ev['data']['status'])
             resume = qd.wait_event('RESUME', timeout=60)
             t2 = time.perf_counter()
-            copy = qemu_cpu.delta(copy, qemu_cpu.snapshot(qemus, {}))
+            end = qemu_cpu.snapshot(qemus, {})
+            copy, whole = qemu_cpu.delta(copy, end), qemu_cpu.delta(before, end)
             info = qs.execute('query-migrate')
             stop = [e for e in qs.events if e['event'] == 'STOP']
         src.stop()
@@ -193,12 +194,14 @@ class Cloud:
                 'downtime': info.get('downtime'),
                 'pause': (_at(resume) - _at(stop[0])) * 1000 if stop else None,
                 'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20),
-                'cpu': copy, 'prep': prep, 'qemu': qemu_cpu.figures(info)}
+                'cpu': copy, 'prep': prep, 'whole_cpu': whole,
+                'qemu': qemu_cpu.figures(info)}
 
     def by_driver(self):
         source, dest = self.hosts()
         d = self.driver
         prep = qemu_cpu.snapshot({'source': self._domain(source).pid()}, {})
+        before = prep
         t0, t0_epoch = time.perf_counter(), time.time()
         # The destination accepts the migration as the orchestrated move's
         # does (PrepareIncoming), and confirms the arrival (SwitchOverMigration).
@@ -221,7 +224,8 @@ class Cloud:
         migration = choreography.confirm_arrival(d, self.uuid, dest,
                                                  d.poll_migration(self.uuid))
         t1 = time.perf_counter()
-        copy = qemu_cpu.delta(copy, qemu_cpu.snapshot(qemus, watchers))
+        end = qemu_cpu.snapshot(qemus, watchers)
+        copy, whole = qemu_cpu.delta(copy, end), qemu_cpu.delta(before, end)
         with src.qmp() as q:
             info = q.execute('query-migrate')
         d.destroy(self.uuid, source)
@@ -233,14 +237,19 @@ class Cloud:
                 'pause': migration.get('guest_pause_ms'),
                 'wait': migration.get('switchover_wait_ms'),
                 'sent': migration.get('transferred_mb'),
-                'cpu': copy, 'prep': prep, 'qemu': qemu_cpu.figures(info)}
+                'cpu': copy, 'prep': prep, 'whole_cpu': whole,
+                'qemu': qemu_cpu.figures(info)}
 
     def orchestrated(self):
-        _source, dest = self.hosts()
+        source, dest = self.hosts()
+        # The whole move's CPU: the conductor's threads are this process's.
+        before = qemu_cpu.snapshot({'source': self._domain(source).pid()}, {})
         t0 = time.perf_counter()
         doc = self.api.move_instance(None, 'vm', destination=dest)
         doc = self.api.wait_task(None, doc['id'])
         elapsed = time.perf_counter() - t0
+        whole = qemu_cpu.delta(before, qemu_cpu.snapshot(
+            {'dest': self._domain(dest).pid()}, {}))
         if doc['state'] != 'completed':
             raise RuntimeError('move %s: %s' % (doc['state'], doc['reason']))
         subs = {s['name']: s for s in doc['subtasks']}
@@ -258,7 +267,9 @@ class Cloud:
                 'downtime': result.get('downtime_ms'),
                 'pause': result.get('guest_pause_ms'),
                 'wait': result.get('switchover_wait_ms'),
-                'sent': result.get('transferred_mb')}
+                'sent': result.get('transferred_mb'), 'whole_cpu': whole,
+                'qemu': {'total-time': result.get('total_time_ms'),
+                         'downtime': result.get('downtime_ms')}}
 
     def _put_right(self, source, dest, destroyed=False):
         """Not measured: make the orchestrator's world agree again."""

@@ -11,7 +11,8 @@ KINDS = ('bare', 'driver', 'orchestrated')
 
 def report(args, results, poll):
     def med(kind, key):
-        values = [r[key] for r in results[kind] if r.get(key) is not None]
+        get = key if callable(key) else (lambda r: r.get(key))
+        values = [v for v in map(get, results[kind]) if v is not None]
         return statistics.median(values) if values else float('nan')
 
     n = args.qemu_moves
@@ -56,12 +57,27 @@ def report(args, results, poll):
     print('  migration, driver / bare:           %.2fx' % (
         med('driver', 'migration') / med('bare', 'migration')))
     copy_lines(results)
+    print("  driver / orchestrated: QEMU's total-time %.0f / %.0f ms; CPU of "
+          'this process %.0f / %.0f ms and of the destination QEMU %.0f / %.0f '
+          'ms\n   (driver: preparing to confirm_arrival; orchestrated: the '
+          'whole move, the conductor\'s threads included)' % tuple(
+              med(k, f) for f in (
+                  lambda r: r['qemu']['total-time'],
+                  lambda r: r['whole_cpu']['ours'],
+                  lambda r: r['whole_cpu']['qemu_dest'])
+              for k in ('driver', 'orchestrated')))
     print('  goals (issue 13, item 7), orchestrated against bare QMP:')
     for line in goal_lines(med, outside, floor):
         print('    ' + line)
     for kind in KINDS:
         print('  %-12s whole (ms): %s' % (kind, ' '.join(
             '%.0f' % (r['whole'] * 1000) for r in results[kind])))
+    for kind in KINDS:
+        print("  %-12s QEMU's total-time / destination CPU (ms): %s" % (
+            kind, ' '.join('%s/%s' % (
+                (r.get('qemu') or {}).get('total-time'),
+                '%.0f' % r['whole_cpu']['qemu_dest'] if r.get('whole_cpu') else '-')
+                for r in results[kind])))
 
 
 def goal_lines(med, outside, floor):
