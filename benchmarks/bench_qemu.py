@@ -37,7 +37,12 @@ beside its figure: the migration window, from preparing the destination
 the task record) to the guest running there (the destination's RESUME, by
 QEMU's own timestamp, for all three kinds alike) <= 1.05x bare QMP's,
 downtime and pause <= bare + 2 ms, the orchestrator's cost outside the
-migration <= 3x TaskFlow's floor. ``--qemu-ram-mb 1024`` for 1 GiB.
+migration <= 3x TaskFlow's floor. Also, for bare QMP and the driver, where
+the CPU goes before and during the copy (qemu_cpu.py: each process's, the
+destination's kernel time and wait for a core, this process's QMP commands
+and connections) beside QEMU's own figures of the copy; a copy's time
+follows its destination's CPU, printed per sample.
+``--qemu-ram-mb 1024`` for 1 GiB.
 ``[qemu] permit_post_copy`` is the product's default (false) unless
 ``--qemu-post-copy``.
 Needs qemu-system-x86_64, qemu-img and binutils.
