@@ -37,7 +37,12 @@ beside its figure: the migration window, from preparing the destination
 the task record) to the guest running there (the destination's RESUME, by
 QEMU's own timestamp, for all three kinds alike) <= 1.05x bare QMP's,
 downtime and pause <= bare + 2 ms, the orchestrator's cost outside the
-migration <= 3x TaskFlow's floor. ``--qemu-ram-mb 1024`` for 1 GiB.
+migration <= 3x TaskFlow's floor. Also, for bare QMP and the driver, where
+the CPU goes before and during the copy (qemu_cpu.py: each process's, the
+destination's kernel time and wait for a core, this process's QMP commands
+and connections) beside QEMU's own figures of the copy; a copy's time
+follows its destination's CPU, printed per sample.
+``--qemu-ram-mb 1024`` for 1 GiB.
 ``[qemu] permit_post_copy`` is the product's default (false) unless
 ``--qemu-post-copy``.
 Needs qemu-system-x86_64, qemu-img and binutils.
@@ -50,6 +55,7 @@ import shutil
 import tempfile
 import time
 
+from benchmarks import qemu_cpu
 from benchmarks import qemu_report
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
@@ -149,9 +155,11 @@ class Cloud:
     def bare(self):
         source, dest = self.hosts()
         src, dst = self._domain(source), self._domain(dest)
+        prep = qemu_cpu.snapshot({'source': src.pid()}, {})
         t0, t0_epoch = time.perf_counter(), time.time()
         dst.write_definition({'spec': self.spec})
         self.driver._start(dst, incoming=True)
+        qemus = {'source': src.pid(), 'dest': dst.pid()}
         with src.qmp() as qs, dst.qmp() as qd:
             t1 = time.perf_counter()
             # Over TCP on [qemu] host_address, as a destination that accepts
@@ -171,12 +179,16 @@ class Cloud:
                 'max-bandwidth': 1 << 40,
                 'downtime-limit': self.conf.qemu.downtime_limit_ms})
             qs.execute('migrate', uri=uri)
+            copy = qemu_cpu.snapshot(qemus, {})
+            before, prep = prep, qemu_cpu.delta(prep, copy)
             ev = qs.wait_event('MIGRATION', timeout=60, match=lambda e: e['data'][
                 'status'] in ('completed', 'failed', 'cancelled'))
             if ev['data']['status'] != 'completed':
                 raise RuntimeError('bare migration %s' % ev['data']['status'])
             resume = qd.wait_event('RESUME', timeout=60)
             t2 = time.perf_counter()
+            end = qemu_cpu.snapshot(qemus, {})
+            copy, whole = qemu_cpu.delta(copy, end), qemu_cpu.delta(before, end)
             info = qs.execute('query-migrate')
             stop = [e for e in qs.events if e['event'] == 'STOP']
         src.stop()
@@ -186,16 +198,27 @@ class Cloud:
                 'to_end': t2 - t0, 'migrate': t2 - t1,
                 'downtime': info.get('downtime'),
                 'pause': (_at(resume) - _at(stop[0])) * 1000 if stop else None,
-                'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20)}
+                'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20),
+                'cpu': copy, 'prep': prep, 'whole_cpu': whole,
+                'qemu': qemu_cpu.figures(info)}
 
     def by_driver(self):
         source, dest = self.hosts()
         d = self.driver
+        prep = qemu_cpu.snapshot({'source': self._domain(source).pid()}, {})
+        before = prep
         t0, t0_epoch = time.perf_counter(), time.time()
         # The destination accepts the migration as the orchestrated move's
         # does (PrepareIncoming), and confirms the arrival (SwitchOverMigration).
         incoming = choreography.accept_incoming(d, self.spec, source, dest)
         d.start_migration(self.uuid, source, dest, incoming=incoming)
+        src, dst = self._domain(source), self._domain(dest)
+        qemus = {'source': src.pid(), 'dest': dst.pid()}
+        watchers = {'switch-over': d._record(self.uuid).get('watcher'),
+                    'arrival': (process.read_json(dst.path('incoming.json'))
+                                or {}).get('watcher')}
+        copy = qemu_cpu.snapshot(qemus, watchers)
+        prep = qemu_cpu.delta(prep, copy)
         migration = d.poll_migration(self.uuid)
         while migration['status'] == base.MIGRATION_RUNNING:
             migration = d.wait_migration(self.uuid, self.conf.conductor.poll_interval)
@@ -206,6 +229,10 @@ class Cloud:
         migration = choreography.confirm_arrival(d, self.uuid, dest,
                                                  d.poll_migration(self.uuid))
         t1 = time.perf_counter()
+        end = qemu_cpu.snapshot(qemus, watchers)
+        copy, whole = qemu_cpu.delta(copy, end), qemu_cpu.delta(before, end)
+        with src.qmp() as q:
+            info = q.execute('query-migrate')
         d.destroy(self.uuid, source)
         elapsed = time.perf_counter() - t0
         self._put_right(source, dest, destroyed=True)
@@ -214,14 +241,20 @@ class Cloud:
                 'downtime': migration.get('downtime_ms'),
                 'pause': migration.get('guest_pause_ms'),
                 'wait': migration.get('switchover_wait_ms'),
-                'sent': migration.get('transferred_mb')}
+                'sent': migration.get('transferred_mb'),
+                'cpu': copy, 'prep': prep, 'whole_cpu': whole,
+                'qemu': qemu_cpu.figures(info)}
 
     def orchestrated(self):
-        _source, dest = self.hosts()
+        source, dest = self.hosts()
+        # The whole move's CPU: the conductor's threads are this process's.
+        before = qemu_cpu.snapshot({'source': self._domain(source).pid()}, {})
         t0 = time.perf_counter()
         doc = self.api.move_instance(None, 'vm', destination=dest)
         doc = self.api.wait_task(None, doc['id'])
         elapsed = time.perf_counter() - t0
+        whole = qemu_cpu.delta(before, qemu_cpu.snapshot(
+            {'dest': self._domain(dest).pid()}, {}))
         if doc['state'] != 'completed':
             raise RuntimeError('move %s: %s' % (doc['state'], doc['reason']))
         subs = {s['name']: s for s in doc['subtasks']}
@@ -239,7 +272,9 @@ class Cloud:
                 'downtime': result.get('downtime_ms'),
                 'pause': result.get('guest_pause_ms'),
                 'wait': result.get('switchover_wait_ms'),
-                'sent': result.get('transferred_mb')}
+                'sent': result.get('transferred_mb'), 'whole_cpu': whole,
+                'qemu': {'total-time': result.get('total_time_ms'),
+                         'downtime': result.get('downtime_ms')}}
 
     def _put_right(self, source, dest, destroyed=False):
         """Not measured: make the orchestrator's world agree again."""
@@ -308,6 +343,7 @@ def run(argv=None):
     poll = args.qemu_poll_ms / 1000.0 if args.qemu_poll_ms is not None else None
     root = tempfile.mkdtemp(prefix='moqb', dir='/tmp')
     results = {kind: [] for kind in KINDS}
+    qemu_cpu.count_qmp()
     try:
         cloud = Cloud(root, args.qemu_ram_mb, poll, args.qemu_post_copy)
         try:

@@ -11,7 +11,8 @@ KINDS = ('bare', 'driver', 'orchestrated')
 
 def report(args, results, poll):
     def med(kind, key):
-        values = [r[key] for r in results[kind] if r.get(key) is not None]
+        get = key if callable(key) else (lambda r: r.get(key))
+        values = [v for v in map(get, results[kind]) if v is not None]
         return statistics.median(values) if values else float('nan')
 
     n = args.qemu_moves
@@ -55,12 +56,28 @@ def report(args, results, poll):
         med('orchestrated', 'whole') / med('bare', 'whole')))
     print('  migration, driver / bare:           %.2fx' % (
         med('driver', 'migration') / med('bare', 'migration')))
+    copy_lines(results)
+    print("  driver / orchestrated: QEMU's total-time %.0f / %.0f ms; CPU of "
+          'this process %.0f / %.0f ms and of the destination QEMU %.0f / %.0f '
+          'ms\n   (driver: preparing to confirm_arrival; orchestrated: the '
+          'whole move, the conductor\'s threads included)' % tuple(
+              med(k, f) for f in (
+                  lambda r: r['qemu']['total-time'],
+                  lambda r: r['whole_cpu']['ours'],
+                  lambda r: r['whole_cpu']['qemu_dest'])
+              for k in ('driver', 'orchestrated')))
     print('  goals (issue 13, item 7), orchestrated against bare QMP:')
     for line in goal_lines(med, outside, floor):
         print('    ' + line)
     for kind in KINDS:
         print('  %-12s whole (ms): %s' % (kind, ' '.join(
             '%.0f' % (r['whole'] * 1000) for r in results[kind])))
+    for kind in KINDS:
+        print("  %-12s QEMU's total-time / destination CPU (ms): %s" % (
+            kind, ' '.join('%s/%s' % (
+                (r.get('qemu') or {}).get('total-time'),
+                '%.0f' % r['whole_cpu']['qemu_dest'] if r.get('whole_cpu') else '-')
+                for r in results[kind])))
 
 
 def goal_lines(med, outside, floor):
@@ -84,3 +101,45 @@ def goal_lines(med, outside, floor):
                      outside * 1000, outside / floor, floor * 1000,
                      verdict(outside <= 3 * floor)))
     return lines
+
+
+def copy_lines(results):
+    """The copy of bare QMP and of the driver side by side: CPU used
+    from ``migrate`` to the guest running on the destination, QMP traffic
+    of this process, and QEMU's own figures (query-migrate)."""
+    kinds = [k for k in ('bare', 'driver') if any('cpu' in r for r in results[k])]
+    if not kinds:
+        return
+
+    def med(kind, get):
+        values = [get(r) for r in results[kind] if r.get('cpu')]
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else float('nan')
+
+    rows = (
+        ('before: destination started, migrate sent, ms',
+         lambda r: r['prep']['wall']),
+        ('  our process, CPU ms', lambda r: r['prep']['ours']),
+        ('  watchers and other children, CPU ms', lambda r: r['prep']['watchers']),
+        ('  destination QEMU, CPU ms', lambda r: r['prep']['qemu_dest']),
+        ('the copy: our process, CPU ms', lambda r: r['cpu']['ours']),
+        ('watchers (switch-over, arrival), CPU ms', lambda r: r['cpu']['watchers']),
+        ('source QEMU, CPU ms', lambda r: r['cpu']['qemu_source']),
+        ('destination QEMU, CPU ms', lambda r: r['cpu']['qemu_dest']),
+        ('  of it in the kernel', lambda r: r['cpu']['qemu_dest_sys']),
+        ('  its main thread waiting for a core, ms',
+         lambda r: r['cpu']['qemu_dest_runqueue']),
+        ('QMP commands sent (this process)', lambda r: r['cpu']['commands']),
+        ('QMP connections (this process)', lambda r: r['cpu']['connects']),
+        ("QEMU's total-time, ms", lambda r: r['qemu']['total-time']),
+        ("QEMU's setup-time, ms", lambda r: r['qemu']['setup-time']),
+        ("QEMU's downtime, ms", lambda r: r['qemu']['downtime']),
+        ('dirty-sync-count', lambda r: r['qemu']['dirty-sync-count']),
+        ('pages-per-second', lambda r: r['qemu']['pages-per-second']),
+        ('transferred, MiB', lambda r: (r['qemu']['transferred'] or 0) / (1 << 20)),
+    )
+    print('  bare QMP and the driver before and during the copy (from migrate '
+          'to the guest\n  running on the destination), medians:')
+    print('    %-46s %s' % ('', ' '.join('%10s' % k for k in kinds)))
+    for what, get in rows:
+        print('    %-46s %s' % (what, ' '.join('%10.1f' % med(k, get) for k in kinds)))

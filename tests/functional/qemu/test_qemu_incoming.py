@@ -14,8 +14,8 @@ import pytest
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import arrival
-from move_orchestrator.drivers.compute.qemu import migration
 from move_orchestrator.drivers.compute.qemu import paused
+from move_orchestrator.drivers.compute.qemu import waiting
 from move_orchestrator import exception
 from tests.functional.qemu import domains
 
@@ -90,7 +90,7 @@ def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
     # work meanwhile, on the destination's CPU: the first wait that sees the
     # switch-over, at pre-switchover or later, holds until the RESUME. Its
     # log line says why it returned.
-    caplog.set_level(logging.DEBUG, logger=migration.__name__)
+    caplog.set_level(logging.DEBUG, logger=waiting.__name__)
     driver = make_driver()
     spec = domains.boot(driver)
     wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
@@ -104,7 +104,7 @@ def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
         return found if found['status'] != base.MIGRATION_RUNNING else None
 
     found = wait_for(converged, timeout=120)
-    why = [r.getMessage() for r in caplog.records if r.name == migration.__name__]
+    why = [r.getMessage() for r in caplog.records if r.name == waiting.__name__]
     assert found['status'] in domains.CONVERGED, (found, why)
     assert found['qemu_status'] == 'completed', (found, why)
     assert why and why[-1].endswith(paused.RUNS), why

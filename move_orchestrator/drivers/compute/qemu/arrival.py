@@ -15,7 +15,6 @@ standard-library monitor client it borrows.
 """
 
 import os
-import subprocess
 import sys
 import time
 
@@ -76,6 +75,7 @@ def start(dom, timeout):
     return its process at once (``switchover.listening`` waits until it
     listens): it waits for dom's QEMU as long as dom's STATE file is
     there, so it can start while that QEMU does."""
+    import subprocess   # the caller's, not the watcher's (switchover.locked)
     log = open(dom.path('arrival.log'), 'a')
     with log:
         return subprocess.Popen(

@@ -28,31 +28,25 @@ from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import mirror
-from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import records
 from move_orchestrator.drivers.compute.qemu import stall
 from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import waiting
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
 
 MIB = 1 << 20
 MIGRATIONS = records.MIGRATIONS
-FINAL = (base.MIGRATION_COMPLETED, base.MIGRATION_FAILED, base.MIGRATION_CANCELLED)
+FINAL = waiting.FINAL
 _ACTIVE = ('setup', 'active', 'pre-switchover', 'device', 'postcopy-active',
            'postcopy-paused', 'postcopy-recover', 'wait-unplug')
 PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused', 'postcopy-recover')
 UNLIMITED_BANDWIDTH = 1 << 40
-# What ends a wait_migration early: a status change, a new pass over the
-# memory (its remaining bytes are the stall policy's measure), a disk
-# mirror's news.
-_WAKE_EVENTS = ('MIGRATION', 'MIGRATION_PASS', 'BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED',
-                'BLOCK_JOB_ERROR', 'BLOCK_JOB_CANCELLED')
-_QUIET = 'no news within the timeout'     # the hold did not look
 
 
-class MigrationMixin(records.RecordsMixin):
+class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
     """Live migration operations of QemuDriver."""
 
     def _ends(self, rec, instance_uuid):
@@ -206,12 +200,13 @@ class MigrationMixin(records.RecordsMixin):
             rec['error'] = error
         self._save(instance_uuid, rec)
 
-    def poll_migration(self, instance_uuid, act=True):
+    def poll_migration(self, instance_uuid, act=True, seen=None):
         """The migration's state, read from QEMU.
 
         With ``act`` (a poll, not a describe) it also moves the migration
         on: starts the memory copy once the mirror is ready, and applies the
-        completion timeout.
+        completion timeout. ``seen``: what the source said a moment ago
+        (_read_source, by wait_migration on its own session), read instead.
         """
         rec = self._record(instance_uuid)
         if rec is None:
@@ -241,18 +236,10 @@ class MigrationMixin(records.RecordsMixin):
                 self._finish(instance_uuid, rec, base.MIGRATION_FAILED,
                              'the source QEMU process ended')
             return self.poll_migration(instance_uuid, act=False)
-        with src.qmp() as q:
-            info = q.execute('query-migrate')
-            if not rec['migrate_started']:
-                if info.get('status') in _ACTIVE:
-                    # Issued by a process that died before writing it down.
-                    rec['migrate_started'] = True
-                    self._save(instance_uuid, rec)
-                else:
-                    info = {}    # what QEMU says is about an earlier attempt
-                    if act:
-                        self._maybe_migrate(q, instance_uuid, rec, dst)
-            jobs = q.execute('query-block-jobs') if rec['block'] else []
+        if seen is None or not rec['migrate_started']:
+            with src.qmp() as q:
+                seen = self._read_source(q, instance_uuid, rec, dst, act)
+        info, jobs = seen
         qstatus = info.get('status', 'none')
         ram = info.get('ram') or {}
         remaining = (ram['remaining'] / MIB if 'remaining' in ram else rec['ram_mb'])
@@ -299,6 +286,21 @@ class MigrationMixin(records.RecordsMixin):
             return self._check_timeout(instance_uuid, rec, result)
         return result
 
+    def _read_source(self, q, instance_uuid, rec, dst, act):
+        """(query-migrate, block jobs) of a poll, on an open session."""
+        info = q.execute('query-migrate')
+        if not rec['migrate_started']:
+            if info.get('status') in _ACTIVE:
+                # Issued by a process that died before writing it down.
+                rec['migrate_started'] = True
+                self._save(instance_uuid, rec)
+            else:
+                info = {}    # what QEMU says is about an earlier attempt
+                if act:
+                    self._maybe_migrate(q, instance_uuid, rec, dst)
+        jobs = q.execute('query-block-jobs') if rec['block'] else []
+        return info, jobs
+
     @staticmethod
     def _converged_since(src, rec):
         """Whether the source reached its switch-over since the poll asked:
@@ -307,67 +309,6 @@ class MigrationMixin(records.RecordsMixin):
             return False
         with src.qmp() as q:
             return q.execute('query-migrate').get('status') not in ('setup', 'active')
-
-    def wait_migration(self, instance_uuid, timeout):
-        """poll_migration, as soon as the migration moved on, or after timeout.
-
-        QEMU announces every migration status change (the ``events``
-        capability start_migration sets) and a disk mirror's readiness or end,
-        so this listens on the source instead of polling it: a poll every few
-        ms costs QEMU's main loop, which the migration needs, and only ever
-        sees a change late. A change made before the connection shows in the
-        queries right after it. Past the switch-over it returns once the
-        guest runs again (paused.py), not while it is paused: a source that
-        reached the switch-over after the hold looked (or a quiet wait
-        ended), and before the poll did, is held then, and polled again.
-        """
-        rec = self._record(instance_uuid)
-        if rec is None or rec['status'] in FINAL:
-            return self.poll_migration(instance_uuid)
-        why = self._wait_and_hold(instance_uuid, rec, timeout)
-        result = self.poll_migration(instance_uuid)
-        if why in (paused.BEFORE, _QUIET) and result.get('qemu_status') in paused.HELD:
-            why = '%s, then %s' % (why, self._wait_and_hold(instance_uuid, rec, timeout))
-            result = self.poll_migration(instance_uuid)
-        LOG.debug('Wait on the live migration of %s (%s): %s', instance_uuid,
-                  result.get('qemu_status'), why)
-        return result
-
-    def _wait_and_hold(self, instance_uuid, rec, timeout):
-        """Wait for news, then hold while the guest is paused: why it ended."""
-        src, dst = self._ends(rec, instance_uuid)
-        try:
-            with src.qmp(timeout=max(timeout, 1.0)) as q:
-                if not self._moved_on(q, rec) and not paused.wait_event(
-                        q, _WAKE_EVENTS, time.monotonic() + timeout):
-                    return _QUIET
-                if not rec['migrate_started']:  # QEMU's status: an earlier attempt's
-                    return 'this attempt\'s migrate has not started'
-                return paused.hold(q, dst, lambda: self._continued_by_host(
-                    instance_uuid, rec))
-        except qmp.QMPError as e:
-            # The source is gone, say: the poll tells.
-            return 'QMPError: %s' % e
-
-    def _continued_by_host(self, instance_uuid, rec):
-        """Whether the host side continues the migration from pre-switchover:
-        its watcher runs, or it has continued (and ended: looked at second,
-        as it writes the record before it ends)."""
-        path = self._record_path(instance_uuid, rec['source'])
-        return (switchover.alive(rec.get('watcher'), path)
-                or bool((switchover.read_json(path) or {}).get('continued')))
-
-    @staticmethod
-    def _moved_on(q, rec):
-        """Whether there is news for a poll to act on or report."""
-        if any(ev['event'] in _WAKE_EVENTS for ev in q.events):
-            return True
-        if rec['migrate_started']:
-            return q.execute('query-migrate').get('status') not in ('setup', 'active')
-        if not rec['block']:
-            return True
-        job = {j['device']: j for j in q.execute('query-block-jobs')}.get(rec['job'])
-        return job is None or job.get('ready', False)
 
     def _arrived(self, rec, dst):
         """Whether the guest runs on the destination, as far as the source

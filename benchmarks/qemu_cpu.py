@@ -1,0 +1,149 @@
+"""Where the CPU goes while a benchmarked migration copies the guest.
+
+Why: on a 2-core machine the source's vCPU and migration threads, the
+destination QEMU and our own processes (the client, the switch-over and
+arrival watchers) compete for the cores, so a client that burns CPU (or
+keeps QEMU's monitor busy) during the copy slows the copy itself. Wall
+times are noisy beside other engineers' tests; CPU counts and QEMU's own
+figures are not. A ``Probe`` snapshots, between two points of one sample,
+the CPU of this process, of its reaped children (the watchers, once they
+ended), of the live watchers and of both QEMUs (per thread), and counts
+the QMP commands and connections this process made.
+"""
+
+import os
+import resource
+import time
+
+from move_orchestrator.drivers.compute.qemu import qmp
+
+TICK = os.sysconf('SC_CLK_TCK')
+# query-migrate's figures of the copy, kept per sample.
+FIGURES = ('total-time', 'setup-time', 'downtime', 'expected-downtime')
+RAM_FIGURES = ('transferred', 'dirty-sync-count', 'pages-per-second', 'mbps',
+               'dirty-pages-rate', 'normal', 'duplicate')
+
+
+class _Counter:
+    """QMP commands and connections of this process's clients."""
+    commands = 0
+    connects = 0
+    installed = False
+
+
+def count_qmp():
+    """Count every QMP command this process sends (once per process)."""
+    if _Counter.installed:
+        return
+    execute, connect = qmp.QMPClient.execute, qmp.QMPClient.connect
+
+    def counted_execute(self, command, **arguments):
+        _Counter.commands += 1
+        return execute(self, command, **arguments)
+
+    def counted_connect(self):
+        _Counter.connects += 1
+        return connect(self)
+
+    qmp.QMPClient.execute = counted_execute
+    qmp.QMPClient.connect = counted_connect
+    _Counter.installed = True
+
+
+def _stat(path):
+    """(utime, stime, minor faults) of a /proc stat file, or None."""
+    try:
+        with open(path) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]), int(fields[12]), int(fields[7])
+
+
+def _runqueue(path):
+    """ns a thread (a process's main one) waited for a core, runnable."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _ticks(path):
+    found = _stat(path)
+    return None if found is None else found[0] + found[1]
+
+
+def _threads(pid):
+    """{tid: CPU ticks} of a live process; under 0 the whole process's
+    (threads that ended, the migration's, count there only), under -1 its
+    main thread's wait for a core."""
+    try:
+        tids = os.listdir('/proc/%d/task' % pid)
+    except (OSError, TypeError):
+        return {}
+    found = {0: _stat('/proc/%d/stat' % pid) or (0, 0, 0),
+             -1: _runqueue('/proc/%d/schedstat' % pid)}
+    for tid in tids:
+        ticks = _ticks('/proc/%d/task/%s/stat' % (pid, tid))
+        if ticks is not None:
+            found[int(tid)] = ticks
+    return found
+
+
+def snapshot(qemus, watchers):
+    """CPU so far: ``qemus`` {name: pid} per thread, ``watchers`` {name:
+    pid} as a whole; this process and its reaped children."""
+    me = os.times()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {'at': time.perf_counter(),
+            'self': me.user + me.system,
+            'children': children.ru_utime + children.ru_stime,
+            'qemu': {name: _threads(pid) for name, pid in qemus.items()},
+            'watchers': {name: _ticks('/proc/%d/stat' % pid) if pid else None
+                         for name, pid in watchers.items()},
+            'commands': _Counter.commands, 'connects': _Counter.connects}
+
+
+def delta(a, b):
+    """ms of CPU between two snapshots: ours (this process), the watchers
+    (alive at either, or reaped since) and other children reaped, each
+    QEMU (started since: its whole life) and its busiest threads."""
+    out = {'wall': (b['at'] - a['at']) * 1000,
+           'ours': (b['self'] - a['self']) * 1000,
+           'commands': b['commands'] - a['commands'],
+           'connects': b['connects'] - a['connects']}
+    # A watcher reaped in between is in the children's figure with its
+    # whole life: less what it had used at the first snapshot.
+    watchers = (b['children'] - a['children']) * 1000
+    for name in set(a['watchers']) | set(b['watchers']):
+        before, after = a['watchers'].get(name), b['watchers'].get(name)
+        if before is None and after is not None:    # started in between
+            watchers += after * 1000 / TICK
+        elif before is not None:
+            watchers += ((after - before) if after is not None else -before) * 1000 / TICK
+    out['watchers'] = watchers
+    for name, threads in b['qemu'].items():
+        threads = dict(threads)
+        old = a['qemu'].get(name, {})
+        waited = threads.pop(-1, 0) - old.get(-1, 0)
+        whole = [x - y for x, y in zip(threads.pop(0, (0, 0, 0)),
+                                       old.get(0, (0, 0, 0)))]
+        per = sorted(((t - old.get(tid, 0)) * 1000 / TICK
+                      for tid, t in threads.items()), reverse=True)
+        out['qemu_' + name] = (whole[0] + whole[1]) * 1000 / TICK
+        out['qemu_%s_sys' % name] = whole[1] * 1000 / TICK
+        out['qemu_%s_faults' % name] = whole[2]
+        # The destination loads the stream in its main thread: the time
+        # it was ready to and had no core is what the others took.
+        out['qemu_%s_runqueue' % name] = waited / 1e6
+        out['qemu_%s_top' % name] = per[:3]
+    return out
+
+
+def figures(info):
+    """query-migrate's own figures of a finished copy."""
+    ram = info.get('ram') or {}
+    found = {k: info.get(k) for k in FIGURES}
+    found.update({k: ram.get(k) for k in RAM_FIGURES})
+    return found
