@@ -70,21 +70,6 @@ def watch(sock, domain_dir, timeout, ready):
         q.close()
 
 
-def start(dom, timeout):
-    """Start the arrival watcher of dom (a process.Domain), detached, and
-    return its process at once (``switchover.listening`` waits until it
-    listens): it waits for dom's QEMU as long as dom's STATE file is
-    there, so it can start while that QEMU does."""
-    import subprocess   # the caller's, not the watcher's (switchover.locked)
-    log = open(dom.path('arrival.log'), 'a')
-    with log:
-        return subprocess.Popen(
-            [sys.executable, '-I', '-S', os.path.abspath(__file__),
-             dom.switchover_path, dom.dir, str(timeout)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-            start_new_session=True, close_fds=True)
-
-
 def main(argv):
     sock, domain_dir, timeout = argv
     started = time.time()

@@ -20,7 +20,7 @@ from move_orchestrator.drivers.compute.qemu import nbd
 from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import stall
-from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import watchers
 from move_orchestrator import exception
 
 ARRIVAL_WAIT = 1.0      # seconds for the watcher's figures after the arrival
@@ -51,13 +51,13 @@ class IncomingMixin:
             # waits for QEMU's monitor while the state file is there.
             os.makedirs(dom.dir, exist_ok=True)
             process.write_json(state_path, state)
-            watcher = arrival.start(dom, self.opts.operation_timeout)
+            watcher = watchers.start_arrival(dom, self.opts.operation_timeout)
         try:
             self.prepare_incoming(spec, host)
         except Exception:
             if watcher is not None:
                 process.remove(state_path)      # its watcher ends with it
-                switchover.listening(watcher)
+                watchers.listening(watcher)
             raise
         if state.get('answer'):
             return state['answer']          # a re-run
@@ -79,8 +79,8 @@ class IncomingMixin:
         state.update(answer=answer, source=source)
         process.write_json(state_path, state)
         if watcher is None:     # a re-run that found QEMU started
-            watcher = arrival.start(dom, self.opts.operation_timeout)
-        state['watcher'] = switchover.listening(watcher)
+            watcher = watchers.start_arrival(dom, self.opts.operation_timeout)
+        state['watcher'] = watchers.listening(watcher)
         process.write_json(state_path, state)
         return answer
 

@@ -33,6 +33,7 @@ from move_orchestrator.drivers.compute.qemu import records
 from move_orchestrator.drivers.compute.qemu import stall
 from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator.drivers.compute.qemu import waiting
+from move_orchestrator.drivers.compute.qemu import watchers
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
         # The switch-over watcher's interpreter starts while the source is
         # readied (it follows the record just written); it listens before
         # the copy starts, and continues it at convergence.
-        watcher = switchover.start(
+        watcher = watchers.start_switchover(
             src, None if incoming else dst,
             self._record_path(instance_uuid, source), migration_id,
             self.opts.operation_timeout)
@@ -121,10 +122,10 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
         try:
             with src.qmp() as q:
                 self._ready_source(q, dst, rec, incoming)
-                switchover.listening(watcher)
+                watchers.listening(watcher)
                 self._maybe_migrate(q, instance_uuid, rec, dst)
         finally:
-            switchover.listening(watcher)   # after an error: reaped all the same
+            watchers.listening(watcher)   # after an error: reaped all the same
         LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
                  source, dest, ' with a disk mirror' if block else '')
 
@@ -161,9 +162,9 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
         path = self._record_path(instance_uuid, rec['source'])
         if not rec.get('continued') and not switchover.alive(rec.get('watcher'), path):
             src, dst = self._ends(rec, instance_uuid)
-            rec['watcher'] = switchover.spawn(src, None if rec.get('incoming') else dst,
-                                              path, rec.get('id'),
-                                              self.opts.operation_timeout)
+            rec['watcher'] = watchers.spawn_switchover(
+                src, None if rec.get('incoming') else dst, path, rec.get('id'),
+                self.opts.operation_timeout)
             self._save(instance_uuid, rec)
 
     def _maybe_migrate(self, q, instance_uuid, rec, dst):

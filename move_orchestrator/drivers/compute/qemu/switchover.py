@@ -5,7 +5,7 @@ converges QEMU pauses the source at ``pre-switchover`` (where the disk mirror
 is finished, as libvirt does) and waits for ``migrate-continue``. Waiting for
 a conductor's step there would add its latency to the guest's pause, and a
 dead conductor would leave the guest paused. So ``start_migration`` starts
-one detached watcher per migration (its own session: it outlives the
+(watchers.py) one detached watcher per migration (its own session: it outlives the
 conductor or compute agent that started it), which listens on the source's
 second monitor and continues the moment QEMU stops there.
 
@@ -64,8 +64,8 @@ def locked(record_path):
     """The migration's lock: a switch-over and a cancel never interleave.
 
     The watcher's interpreter imports only what the watcher itself runs:
-    every module costs its start, which the copy waits for (contextlib,
-    subprocess and threading were a third of its imports' time)."""
+    every module costs its start, which the copy waits for (contextlib was
+    a part of its imports' time; starting watchers is watchers.py's)."""
     return _Lock(record_path + '.lock')
 
 
@@ -344,41 +344,6 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
             qd.close()
 
 
-def start(source, dest, record_path, migration_id, timeout):
-    """Start the watcher of a migration, detached, and return its process
-    at once: its interpreter starts while the caller readies the migration
-    (``listening`` then waits for it). It ends at once unless the record
-    of ``migration_id`` is written. ``dest``: the destination's domain,
-    None when it is not within reach (it accepted the migration)."""
-    import subprocess   # the caller's, not the watcher's (see locked)
-    log = open(record_path[:-len('.json')] + '.switchover.log', 'a')
-    with log:
-        return subprocess.Popen(
-            [sys.executable, '-I', '-S', os.path.abspath(__file__),
-             source.switchover_path, dest.switchover_path if dest else '', record_path,
-             migration_id or '', str(timeout)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-            start_new_session=True, close_fds=True)
-
-
-def listening(proc):
-    """The pid of a watcher ``start`` started, once it listens (or has
-    given up); at once when asked again."""
-    import threading    # the caller's, not the watcher's (see locked)
-    if proc.stdout.closed:
-        return proc.pid
-    with proc.stdout:
-        proc.stdout.readline()      # "listening", or EOF if it ended
-    # Reaped here while this process lives; adopted by init once it dies.
-    threading.Thread(target=proc.wait, daemon=True).start()
-    return proc.pid
-
-
-def spawn(source, dest, record_path, migration_id, timeout):
-    """start and listening: the pid of a watcher that listens."""
-    return listening(start(source, dest, record_path, migration_id, timeout))
-
-
 def announce():
     """Say "listening" to the process that started the watcher; it may be
     gone (killed while it waited), which must not end the watcher."""
@@ -391,7 +356,7 @@ def announce():
 
 
 def alive(pid, record_path):
-    """Whether ``pid`` is a live watcher of this record."""
+    """Whether ``pid`` is a live switch-over watcher of this record."""
     try:
         with open('/proc/%d/cmdline' % pid, 'rb') as f:
             return record_path.encode() in f.read()
