@@ -6,7 +6,9 @@ next spare."""
 
 import os
 import signal
+import subprocess
 
+from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator.drivers.compute.qemu import watchers
 from tests import waiting
 
@@ -78,3 +80,18 @@ def test_a_killed_spare_is_replaced_by_a_watcher_started_as_ever(tmp_path):
     waiting.wait_for(lambda: _ran(log, proc.pid), timeout=10)
     waiting.wait_for(lambda: watchers.SPARES.pids().get(script) not in (
         None, spare, proc.pid), timeout=10)
+
+
+def test_a_watcher_is_told_by_its_log_through_a_symbolic_link(tmp_path):
+    (tmp_path / 'real').mkdir()
+    os.symlink(tmp_path / 'real', tmp_path / 'link')
+    record = str(tmp_path / 'link' / 'uuid.json')
+    with open(switchover.log_path(record), 'a') as log:
+        proc = subprocess.Popen(['sleep', '30'], stderr=log)
+    try:
+        assert switchover.alive(proc.pid, record)
+        assert not switchover.alive(proc.pid, str(tmp_path / 'link' / 'other.json'))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not switchover.alive(proc.pid, record)

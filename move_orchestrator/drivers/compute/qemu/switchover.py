@@ -362,9 +362,10 @@ def log_path(record_path):
 def alive(pid, record_path):
     """Whether ``pid`` is a live switch-over watcher of this record: its
     stderr is the record's log (a spare's command line, spare.py, does
-    not name the record)."""
+    not name the record); /proc names it without symbolic links."""
     try:
-        return os.readlink('/proc/%d/fd/2' % pid) == log_path(record_path)
+        return (os.readlink('/proc/%d/fd/2' % pid)
+                == os.path.realpath(log_path(record_path)))
     except (OSError, TypeError):
         return False
 
