@@ -59,7 +59,10 @@ from benchmarks import qemu_cpu
 from benchmarks import qemu_report
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute.qemu import arrival as qemu_arrival
 from move_orchestrator.drivers.compute.qemu import process
+from move_orchestrator.drivers.compute.qemu import switchover as qemu_switchover
+from move_orchestrator.drivers.compute.qemu import watchers as qemu_watchers
 
 HOSTS = ('host1', 'host2')
 KINDS = qemu_report.KINDS
@@ -205,7 +208,12 @@ class Cloud:
     def by_driver(self):
         source, dest = self.hosts()
         d = self.driver
-        prep = qemu_cpu.snapshot({'source': self._domain(source).pid()}, {})
+        # The spare watchers (qemu/watchers.py) started before: what they
+        # used by now is not this migration's, if it is handed them.
+        spares = qemu_watchers.SPARES.pids()
+        spares = {'switch-over': spares.get(qemu_switchover.__file__),
+                  'arrival': spares.get(qemu_arrival.__file__)}
+        prep = qemu_cpu.snapshot({'source': self._domain(source).pid()}, spares)
         before = prep
         t0, t0_epoch = time.perf_counter(), time.time()
         # The destination accepts the migration as the orchestrated move's
@@ -217,6 +225,9 @@ class Cloud:
         watchers = {'switch-over': d._record(self.uuid).get('watcher'),
                     'arrival': (process.read_json(dst.path('incoming.json'))
                                 or {}).get('watcher')}
+        for name, pid in watchers.items():
+            if pid != spares[name]:     # not handed the spare: started since
+                prep['watchers'][name] = None
         copy = qemu_cpu.snapshot(qemus, watchers)
         prep = qemu_cpu.delta(prep, copy)
         migration = d.poll_migration(self.uuid)

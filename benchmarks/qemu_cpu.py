@@ -74,6 +74,18 @@ def _ticks(path):
     return None if found is None else found[0] + found[1]
 
 
+def _runtime_ms(pid):
+    """ms of CPU a one-threaded process (a watcher) has run, to the ns
+    (schedstat): the ticks of /proc/<pid>/stat miss most of a 20 ms
+    interpreter's start, which the children's figure counts once it is
+    reaped."""
+    try:
+        with open('/proc/%d/schedstat' % pid) as f:
+            return int(f.read().split()[0]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _threads(pid):
     """{tid: CPU ticks} of a live process; under 0 the whole process's
     (threads that ended, the migration's, count there only), under -1 its
@@ -100,7 +112,7 @@ def snapshot(qemus, watchers):
             'self': me.user + me.system,
             'children': children.ru_utime + children.ru_stime,
             'qemu': {name: _threads(pid) for name, pid in qemus.items()},
-            'watchers': {name: _ticks('/proc/%d/stat' % pid) if pid else None
+            'watchers': {name: _runtime_ms(pid) if pid else None
                          for name, pid in watchers.items()},
             'commands': _Counter.commands, 'connects': _Counter.connects}
 
@@ -119,9 +131,9 @@ def delta(a, b):
     for name in set(a['watchers']) | set(b['watchers']):
         before, after = a['watchers'].get(name), b['watchers'].get(name)
         if before is None and after is not None:    # started in between
-            watchers += after * 1000 / TICK
+            watchers += after
         elif before is not None:
-            watchers += ((after - before) if after is not None else -before) * 1000 / TICK
+            watchers += (after - before) if after is not None else -before
     out['watchers'] = watchers
     for name, threads in b['qemu'].items():
         threads = dict(threads)

@@ -18,8 +18,9 @@ import os
 import sys
 import time
 
-if __name__ == '__main__':
-    # A bare interpreter: the stand-alone monitor client beside this file.
+if not __package__:
+    # A bare interpreter (run, or imported by a spare, spare.py): the
+    # stand-alone monitor client beside this file.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import switchover
 else:

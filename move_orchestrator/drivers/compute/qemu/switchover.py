@@ -355,11 +355,17 @@ def announce():
     sys.stdout = sys.stderr
 
 
+def log_path(record_path):
+    return record_path[:-len('.json')] + '.switchover.log'
+
+
 def alive(pid, record_path):
-    """Whether ``pid`` is a live switch-over watcher of this record."""
+    """Whether ``pid`` is a live switch-over watcher of this record: its
+    stderr is the record's log (a spare's command line, spare.py, does
+    not name the record); /proc names it without symbolic links."""
     try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            return record_path.encode() in f.read()
+        return (os.readlink('/proc/%d/fd/2' % pid)
+                == os.path.realpath(log_path(record_path)))
     except (OSError, TypeError):
         return False
 

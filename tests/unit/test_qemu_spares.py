@@ -1,0 +1,97 @@
+"""The qemu driver's spare watchers (qemu/watchers.py, spare.py), with a
+small stand-in watcher file run as the real ones are (no QEMU needed): a
+spare is handed its arguments and becomes the watcher, a killed spare is
+replaced by a watcher started as ever, and each watcher's end brings the
+next spare."""
+
+import os
+import signal
+import subprocess
+
+from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import watchers
+from tests import waiting
+
+# Run as switchover.py and arrival.py are: main(argv), "listening" on stdout.
+WATCHER = '''
+import os
+import sys
+import time
+
+
+def main(argv):
+    print('listening', flush=True)
+    os.close(1)
+    print('ran %s in %d' % (' '.join(argv), os.getpid()), file=sys.stderr,
+          flush=True)
+    time.sleep(float(argv[0]))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
+'''
+
+
+def _script(tmp_path):
+    path = tmp_path / 'standin.py'
+    path.write_text(WATCHER)
+    return str(path)
+
+
+def _dead(pid):
+    """Gone, or a zombie not reaped yet."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
+    except FileNotFoundError:
+        return True
+
+
+def _ran(log, pid):
+    with open(log) as f:
+        return 'a b in %d\n' % pid in f.read()
+
+
+def test_a_spare_is_handed_the_watchers_arguments(tmp_path):
+    script, log = _script(tmp_path), str(tmp_path / 'watcher.log')
+    watchers.SPARES.refill(script)
+    spare = watchers.SPARES.pids()[script]
+    proc = watchers.SPARES.start(script, ['1', 'a', 'b'], log)
+    assert proc.pid == spare
+    assert watchers.listening(proc) == spare
+    assert script not in watchers.SPARES.pids()     # not handed twice
+    waiting.wait_for(lambda: _ran(log, spare), timeout=10)
+    # Once it ended, the next spare waits.
+    waiting.wait_for(lambda: watchers.SPARES.pids().get(script) not in (
+        None, spare), timeout=10)
+    assert _dead(spare)
+
+
+def test_a_killed_spare_is_replaced_by_a_watcher_started_as_ever(tmp_path):
+    script, log = _script(tmp_path), str(tmp_path / 'watcher.log')
+    watchers.SPARES.refill(script)
+    spare = watchers.SPARES.pids()[script]
+    os.kill(spare, signal.SIGKILL)
+    waiting.wait_for(lambda: _dead(spare), timeout=10)
+    proc = watchers.SPARES.start(script, ['0.2', 'a', 'b'], log)
+    assert proc.pid != spare
+    assert watchers.listening(proc) == proc.pid
+    waiting.wait_for(lambda: _ran(log, proc.pid), timeout=10)
+    waiting.wait_for(lambda: watchers.SPARES.pids().get(script) not in (
+        None, spare, proc.pid), timeout=10)
+
+
+def test_a_watcher_is_told_by_its_log_through_a_symbolic_link(tmp_path):
+    (tmp_path / 'real').mkdir()
+    os.symlink(tmp_path / 'real', tmp_path / 'link')
+    record = str(tmp_path / 'link' / 'uuid.json')
+    with open(switchover.log_path(record), 'a') as log:
+        proc = subprocess.Popen(['sleep', '30'], stderr=log)
+    try:
+        assert switchover.alive(proc.pid, record)
+        assert not switchover.alive(proc.pid, str(tmp_path / 'link' / 'other.json'))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not switchover.alive(proc.pid, record)
