@@ -20,6 +20,7 @@ from taskflow import exceptions as tf_exc
 from taskflow.persistence import models as tf_models
 from taskflow import states as tf_states
 
+from move_orchestrator.conductor import ahead as ahead_mod
 from move_orchestrator.conductor import flowstate
 from move_orchestrator.conductor import outcomes
 from move_orchestrator.db import fencing
@@ -126,15 +127,24 @@ class Execution:
         try:
             move_type = move_types.get(move['type'])
             book = self._logbook(move)
+            loaded = None
             if not move['ponr']:
-                outcome = self._run_main(move, move_type, book, interrupted)
+                ahead = ahead_mod.StageAhead(functools.partial(
+                    self._load, move, move_type, book, types_base.CLEANUP),
+                    move_type.ponr_step, move_id)
+                try:
+                    outcome = self._run_main(move, move_type, book,
+                                             interrupted, ahead)
+                finally:
+                    loaded = ahead.take()
                 if outcome != tf_states.SUCCESS:
                     return
                 if not self.services.store.get(move_id)['ponr']:
                     # Its end was not saved by this run (found succeeded),
                     # or not committed: a read tells, and commits nothing.
                     self.services.store.pass_ponr(move_id)
-            self._run_stage(move, move_type, book, types_base.CLEANUP)
+            self._run_stage(move, move_type, book, types_base.CLEANUP,
+                            loaded)
         except exception.ClaimLost as exc:
             # Another conductor runs it now: nothing more is ours to write.
             LOG.warning('Stopped running move %s: %s', move_id, exc)
@@ -183,7 +193,7 @@ class Execution:
         self.recorder.fire(move['id'], event, expect=states.REVERTING,
                            reason=reason)
 
-    def _run_main(self, move, move_type, book, interrupted):
+    def _run_main(self, move, move_type, book, interrupted, ahead=None):
         engine, flow, stored = self._load(move, move_type, book,
                                           types_base.MAIN)
         self._catch_up(move, move_type, engine)
@@ -216,11 +226,11 @@ class Execution:
         else:
             self._record_taken_up(move, move_type, engine)
         outcome, listener, error = self._run(engine, move, move_type,
-                                             types_base.MAIN)
+                                             types_base.MAIN, ahead)
         if listener.rolled_forward:
             flowstate.reset_for_retry(engine)
             outcome, listener, error = self._run(engine, move, move_type,
-                                                 types_base.MAIN)
+                                                 types_base.MAIN, ahead)
             if listener.rolled_forward:
                 # Past it in the world: a revert would be refused, a resume
                 # runs what follows.
@@ -236,7 +246,7 @@ class Execution:
             if move['abort_requested_by'] and \
                     self._past_ponr(move, move_type, engine):
                 outcome, listener, error = self._run(
-                    engine, move, move_type, types_base.MAIN)
+                    engine, move, move_type, types_base.MAIN, ahead)
             elif move['abort_requested_by']:
                 reason = 'aborted by %s' % move['abort_requested_by']
                 flowstate.mark_for_rollback(engine)
@@ -287,8 +297,9 @@ class Execution:
                     phase=phase_of(move_type, name),
                     detail={'taken_up': 'interrupted by a stopped conductor'})
 
-    def _run_stage(self, move, move_type, book, stage):
-        engine, flow, stored = self._load(move, move_type, book, stage)
+    def _run_stage(self, move, move_type, book, stage, loaded=None):
+        engine, flow, stored = loaded or self._load(move, move_type, book,
+                                                    stage)
         self._catch_up(move, move_type, engine)
         self._record_taken_up(move, move_type, engine)
         if stored in (tf_states.FAILURE, tf_states.REVERTED):
@@ -317,13 +328,15 @@ class Execution:
         flowstate.check_compatible(engine, stored_atoms, move['id'])
         return engine, flow, stored_state
 
-    def _run(self, engine, move, move_type, stage):
+    def _run(self, engine, move, move_type, stage, ahead=None):
         listener = listener_mod.MoveRecordListener(
             engine, self.recorder, move, move_type, stage,
             past_ponr=functools.partial(self._world_past_ponr, move,
                                         move_type))
         claim = self._claims.get(move['id'])
         extra = claim.listeners(engine) if claim is not None else []
+        if ahead is not None:
+            extra.append(ahead.listener(engine))
         fd_uuid = engine.storage.flow_uuid
         self.services.history.register(
             fd_uuid, move['id'], functools.partial(phase_of, move_type),

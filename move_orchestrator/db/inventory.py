@@ -37,6 +37,9 @@ ALLOCATION_FIELDS = ('consumer_uuid', 'host') + RESOURCES
 # ORM objects (see db/moves.py).
 _INSTANCES = models.Instance.__table__
 _INSTANCE_COLUMNS = [_INSTANCES.c[f] for f in INSTANCE_FIELDS]
+# Asked before every call to a compute agent (drivers/compute/rpc.py).
+_HOSTS = models.Host.__table__
+_DOWN_HOSTS = sa.select(_HOSTS.c.name).where(_HOSTS.c.state == 'down')
 
 
 class Inventory:
@@ -99,6 +102,11 @@ class Inventory:
         with self.db.reader() as s:
             return [_host_dict(h) for h in s.scalars(
                 sa.select(models.Host).order_by(models.Host.name))]
+
+    def down_hosts(self):
+        """The names of the hosts marked down: one small read, no ORM."""
+        with self.db.reader() as s:
+            return [row.name for row in s.execute(_DOWN_HOSTS)]
 
     def set_host_state(self, name, state):
         """up or disabled: the host runs, taking moves or not; down: it is

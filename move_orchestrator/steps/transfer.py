@@ -5,6 +5,8 @@ power state. Every step looks at the driver first, so a re-run after a crash
 does not redo (or undo) what is already done.
 """
 
+import collections
+import threading
 import time
 
 from oslo_log import log as logging
@@ -122,10 +124,21 @@ class TransferMemory(base.MoveStep):
     with the figures that triggered it.
     """
     phase = 'transfer'
+    # The moves whose migration this process asked to start (the latest):
+    # such a move's step, run again under the same claim (a roll forward,
+    # a database outage), looks for it first.
+    _asked = collections.OrderedDict()
+    _asked_lock = threading.Lock()
+    ASKED_KEPT = 4096
 
     def execute(self, move_id, instance_uuid, source, dest, incoming=None):
         conf = self.services.conf.conductor
-        migration = self.driver.poll_migration(instance_uuid)
+        migration = None
+        if self.ran_before(move_id) or move_id in self._asked:
+            # Only then can the move's migration be under way or over: on
+            # a first run the look, a round trip to the source's agent,
+            # would hold the copy's start for nothing.
+            migration = self.driver.poll_migration(instance_uuid)
         if migration is not None and migration.get('id') != move_id:
             migration = None    # an earlier move's, ended: not ours to follow
         status = migration['status'] if migration else None
@@ -147,6 +160,7 @@ class TransferMemory(base.MoveStep):
                 return {'id': move_id, 'source': source, 'dest': dest,
                         'status': driver_base.MIGRATION_COMPLETED,
                         'found': 'switched over, unrecorded'}
+            self._asking(move_id)
             self.driver.start_migration(instance_uuid, source, dest,
                                         migration_id=move_id, incoming=incoming)
             migration = self.driver.poll_migration(instance_uuid)
@@ -191,6 +205,13 @@ class TransferMemory(base.MoveStep):
                     reason='not converged after %ss' % conf.migration_timeout)
             migration = self.driver.wait_migration(instance_uuid,
                                                    conf.poll_interval)
+
+    def _asking(self, move_id):
+        with self._asked_lock:
+            self._asked[move_id] = True
+            self._asked.move_to_end(move_id)
+            while len(self._asked) > self.ASKED_KEPT:
+                self._asked.popitem(last=False)
 
     def _cancel(self, instance_uuid):
         """Cancel, unless the driver switched over already (then the

@@ -76,9 +76,12 @@ def test_a_drained_host_that_went_down_comes_back_drained(cloud, caplog):
     its agent comes back the drain holds; only an operator's up lifts it."""
     inventory = cloud.services.inventory
     inventory.set_host_state('host2', 'disabled')
+    assert inventory.down_hosts() == []
     inventory.set_host_state('host2', 'down')
     assert inventory.get_host('host2')['state'] == 'down'
+    assert inventory.down_hosts() == ['host2']
     host, log = register(cloud, 'host2', caplog)
+    assert inventory.down_hosts() == []
     assert host['state'] == 'disabled'
     assert log == ['Host host2 updated in the inventory: state down -> disabled',
                    'Host host2 stays disabled']

@@ -145,7 +145,7 @@ class RpcDriver(base.ComputeDriver):
         return [h['name'] for h in self.inventory.list_hosts() if h['state'] != 'down']
 
     def _down_hosts(self):
-        return [h['name'] for h in self.inventory.list_hosts() if h['state'] == 'down']
+        return self.inventory.down_hosts()
 
     def _each_host(self, method, **kwargs):
         """{host: answer} of every host's agent that answers in time."""
