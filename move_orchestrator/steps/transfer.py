@@ -134,7 +134,8 @@ class TransferMemory(base.MoveStep):
     def execute(self, move_id, instance_uuid, source, dest, incoming=None):
         conf = self.services.conf.conductor
         migration = None
-        if self.ran_before(move_id) or move_id in self._asked:
+        resumed = self.ran_before(move_id)     # a read: asked once
+        if resumed or move_id in self._asked:
             # Only then can the move's migration be under way or over: on
             # a first run the look, a round trip to the source's agent,
             # would hold the copy's start for nothing.
@@ -149,7 +150,7 @@ class TransferMemory(base.MoveStep):
                 'failed while the conductor was away')
         if status not in driver_base.MIGRATION_ACTIVE + (
                 driver_base.MIGRATION_COMPLETED,):
-            if self.ran_before(move_id) and choreography.switched_over(
+            if resumed and choreography.switched_over(
                     self.driver, instance_uuid, source, dest):
                 # Switched over, and nothing knows of it any more (libvirt
                 # undefined the source, whose agent restarted, and so did

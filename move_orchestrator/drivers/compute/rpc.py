@@ -105,7 +105,7 @@ class RpcDriver(base.ComputeDriver):
         return ctxt
 
     def _call(self, host, method, timeout=None, version=None, /, **kwargs):
-        if host in self._down_hosts():
+        if host in self.inventory.down_hosts():
             if method in DEFERRED_WHILE_DOWN:
                 LOG.info('%s of %s on %s, which is down: left to its agent, which '
                          'cleans up when it comes back', method,
@@ -143,9 +143,6 @@ class RpcDriver(base.ComputeDriver):
     def _hosts(self):
         """Hosts whose agents can answer: not those marked down."""
         return [h['name'] for h in self.inventory.list_hosts() if h['state'] != 'down']
-
-    def _down_hosts(self):
-        return self.inventory.down_hosts()
 
     def _each_host(self, method, **kwargs):
         """{host: answer} of every host's agent that answers in time."""
@@ -243,7 +240,7 @@ class RpcDriver(base.ComputeDriver):
         place or not."""
         if source == dest:
             return True
-        if source in self._down_hosts() or not self._can_send(source, 'shares_storage'):
+        if source in self.inventory.down_hosts() or not self._can_send(source, 'shares_storage'):
             # A 1.0 agent, or one that is down, cannot say: the storage
             # groups the agents registered with the inventory can.
             groups = [self.inventory.get_host(h)['storage_group'] for h in (source, dest)]
