@@ -73,6 +73,11 @@ def report(args, results, poll):
         print('  %-12s whole (ms): %s' % (kind, ' '.join(
             '%.0f' % (r['whole'] * 1000) for r in results[kind])))
     for kind in KINDS:
+        print("  %-12s QEMU's downtime / guest pause (ms): %s" % (
+            kind, ' '.join('%s/%s' % (r.get('downtime'), '%.0f' % r['pause']
+                                      if r.get('pause') is not None else '-')
+                           for r in results[kind])))
+    for kind in KINDS:
         print("  %-12s QEMU's total-time / destination CPU (ms): %s" % (
             kind, ' '.join('%s/%s' % (
                 (r.get('qemu') or {}).get('total-time'),
