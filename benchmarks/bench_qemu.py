@@ -221,11 +221,12 @@ class Cloud:
     def by_driver(self):
         source, dest = self.hosts()
         d = self.driver
-        # The spare watchers (qemu/watchers.py) started before: what they
-        # used by now is not this migration's, if it is handed them.
-        spares = qemu_watchers.SPARES.pids()
-        spares = {'switch-over': spares.get(qemu_switchover.__file__),
-                  'arrival': spares.get(qemu_arrival.__file__)}
+        # The spare watchers (qemu/watchers.py) fork this migration's: their
+        # own CPU counts from here, the watchers' from their start.
+        spares = {'spare ' + name: pid for name, pid in (
+            ('switch-over', qemu_watchers.SPARES.pids().get(qemu_switchover.__file__)),
+            ('arrival', qemu_watchers.SPARES.pids().get(qemu_arrival.__file__)))
+            if pid}
         prep = qemu_cpu.snapshot({'source': self._domain(source).pid()}, spares)
         before = prep
         t0, t0_epoch = time.perf_counter(), time.time()
@@ -235,12 +236,10 @@ class Cloud:
         d.start_migration(self.uuid, source, dest, incoming=incoming)
         src, dst = self._domain(source), self._domain(dest)
         qemus = {'source': src.pid(), 'dest': dst.pid()}
-        watchers = {'switch-over': d._record(self.uuid).get('watcher'),
-                    'arrival': (process.read_json(dst.path('incoming.json'))
-                                or {}).get('watcher')}
-        for name, pid in watchers.items():
-            if pid != spares[name]:     # not handed the spare: started since
-                prep['watchers'][name] = None
+        watchers = dict(spares, **{
+            'switch-over': d._record(self.uuid).get('watcher'),
+            'arrival': (process.read_json(dst.path('incoming.json'))
+                        or {}).get('watcher')})
         copy = qemu_cpu.snapshot(qemus, watchers)
         prep = qemu_cpu.delta(prep, copy)
         migration = d.poll_migration(self.uuid)

@@ -6,8 +6,8 @@ arrival watchers) compete for the cores, so a client that burns CPU (or
 keeps QEMU's monitor busy) during the copy slows the copy itself. Wall
 times are noisy beside other engineers' tests; CPU counts and QEMU's own
 figures are not. A ``Probe`` snapshots, between two points of one sample,
-the CPU of this process, of its reaped children (the watchers, once they
-ended), of the live watchers and of both QEMUs (per thread), and counts
+the CPU of this process, of its reaped children and of its spares' (the
+watchers, once they ended), of the live watchers and of both QEMUs (per thread), and counts
 the QMP commands and connections this process made.
 """
 
@@ -16,6 +16,7 @@ import resource
 import time
 
 from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator.drivers.compute.qemu import watchers as qemu_watchers
 
 TICK = os.sysconf('SC_CLK_TCK')
 # query-migrate's figures of the copy, kept per sample.
@@ -69,6 +70,21 @@ def _runqueue(path):
         return 0
 
 
+def _spares_children_s():
+    """CPU seconds of the watchers the spares forked and reaped (their
+    children's times; to a tick), as this process's reaped children are
+    counted for the watchers it started itself."""
+    total = 0
+    for pid in qemu_watchers.SPARES.pids().values():
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            total += int(fields[13]) + int(fields[14])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / TICK
+
+
 def _ticks(path):
     found = _stat(path)
     return None if found is None else found[0] + found[1]
@@ -110,7 +126,8 @@ def snapshot(qemus, watchers):
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {'at': time.perf_counter(),
             'self': me.user + me.system,
-            'children': children.ru_utime + children.ru_stime,
+            'children': (children.ru_utime + children.ru_stime
+                         + _spares_children_s()),
             'qemu': {name: _threads(pid) for name, pid in qemus.items()},
             'watchers': {name: _runtime_ms(pid) if pid else None
                          for name, pid in watchers.items()},

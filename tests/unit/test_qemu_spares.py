@@ -1,8 +1,8 @@
 """The qemu driver's spare watchers (qemu/watchers.py, spare.py), with a
 small stand-in watcher file run as the real ones are (no QEMU needed): a
-spare is handed its arguments and becomes the watcher, a killed spare is
-replaced by a watcher started as ever, and each watcher's end brings the
-next spare."""
+spare forks each watcher of its kind with its arguments and stays; a
+forked watcher runs on when its spare is killed; a killed spare is replaced
+by a watcher started as ever, whose end brings the next spare."""
 
 import os
 import signal
@@ -25,6 +25,7 @@ def main(argv):
     print('ran %s in %d' % (' '.join(argv), os.getpid()), file=sys.stderr,
           flush=True)
     time.sleep(float(argv[0]))
+    print('done in %d' % os.getpid(), file=sys.stderr, flush=True)
     return 0
 
 
@@ -48,24 +49,44 @@ def _dead(pid):
         return True
 
 
-def _ran(log, pid):
+def _ran(log, pid, what='a b'):
     with open(log) as f:
-        return 'a b in %d\n' % pid in f.read()
+        return '%s in %d\n' % (what, pid) in f.read()
 
 
-def test_a_spare_is_handed_the_watchers_arguments(tmp_path):
+def _parent(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        return int(f.read().rsplit(')', 1)[1].split()[1])
+
+
+def test_a_spare_forks_each_watcher_of_its_kind_and_stays(tmp_path):
     script, log = _script(tmp_path), str(tmp_path / 'watcher.log')
     watchers.SPARES.refill(script)
     spare = watchers.SPARES.pids()[script]
-    proc = watchers.SPARES.start(script, ['1', 'a', 'b'], log)
-    assert proc.pid == spare
-    assert watchers.listening(proc) == spare
-    assert script not in watchers.SPARES.pids()     # not handed twice
-    waiting.wait_for(lambda: _ran(log, spare), timeout=10)
-    # Once it ended, the next spare waits.
-    waiting.wait_for(lambda: watchers.SPARES.pids().get(script) not in (
-        None, spare), timeout=10)
-    assert _dead(spare)
+    first = watchers.SPARES.start(script, ['1', 'a', 'b'], log)
+    assert first.pid != spare and _parent(first.pid) == spare
+    assert watchers.listening(first) == first.pid
+    waiting.wait_for(lambda: _ran(log, first.pid), timeout=10)
+    # Two at once: the same spare forks the second.
+    second = watchers.SPARES.start(script, ['0', 'c', 'd'], log)
+    assert _parent(second.pid) == spare
+    assert watchers.listening(second) == second.pid
+    waiting.wait_for(lambda: _ran(log, second.pid, 'c d'), timeout=10)
+    waiting.wait_for(lambda: _ran(log, first.pid, 'done'), timeout=10)
+    # Reaped by the spare, which stays for the next migration.
+    waiting.wait_for(lambda: _dead(first.pid) and _dead(second.pid), timeout=10)
+    assert watchers.SPARES.pids()[script] == spare and not _dead(spare)
+
+
+def test_a_forked_watcher_runs_on_when_its_spare_is_killed(tmp_path):
+    script, log = _script(tmp_path), str(tmp_path / 'watcher.log')
+    watchers.SPARES.refill(script)
+    spare = watchers.SPARES.pids()[script]
+    proc = watchers.SPARES.start(script, ['0.5', 'a', 'b'], log)
+    assert watchers.listening(proc) == proc.pid
+    os.kill(spare, signal.SIGKILL)
+    waiting.wait_for(lambda: _dead(spare), timeout=10)
+    waiting.wait_for(lambda: _ran(log, proc.pid, 'done'), timeout=10)
 
 
 def test_a_killed_spare_is_replaced_by_a_watcher_started_as_ever(tmp_path):
@@ -75,9 +96,10 @@ def test_a_killed_spare_is_replaced_by_a_watcher_started_as_ever(tmp_path):
     os.kill(spare, signal.SIGKILL)
     waiting.wait_for(lambda: _dead(spare), timeout=10)
     proc = watchers.SPARES.start(script, ['0.2', 'a', 'b'], log)
-    assert proc.pid != spare
+    assert proc.pid != spare and _parent(proc.pid) == os.getpid()
     assert watchers.listening(proc) == proc.pid
     waiting.wait_for(lambda: _ran(log, proc.pid), timeout=10)
+    # Once it ended, a new spare waits.
     waiting.wait_for(lambda: watchers.SPARES.pids().get(script) not in (
         None, spare, proc.pid), timeout=10)
 

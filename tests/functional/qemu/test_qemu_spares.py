@@ -1,9 +1,10 @@
 """Spare watchers (qemu/watchers.py, spare.py) against real QEMU.
 
-A migration is handed the spares started before it was asked for; a
-handed spare is its watcher for good: it switches the guest over and sees
-it arrive with the process that handed it SIGKILLed; a spare never handed
-anything ends with the process that started it.
+A migration's watchers are forked by the spares started before it was
+asked for, which stay for the next; a forked watcher is the migration's for
+good: it switches the guest over and sees it arrive with the process that
+asked for it SIGKILLed (and its spares ended with it); a spare ends with
+the process that started it.
 """
 
 import json
@@ -79,7 +80,16 @@ def _handed(driver, spec):
             arrival.__file__: process.read_json(dest.path(arrival.STATE))['watcher']}
 
 
-def test_a_migration_is_handed_the_spares(make_driver):
+def _parents(pids):
+    """{script: the parent's pid} of live processes {script: pid}."""
+    found = {}
+    for script, pid in pids.items():
+        with open('/proc/%d/stat' % pid) as f:
+            found[script] = int(f.read().rsplit(')', 1)[1].split()[1])
+    return found
+
+
+def test_a_migration_s_watchers_are_forked_by_the_spares(make_driver):
     driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'})
     spec = domains.boot(driver)
     for script in KINDS:
@@ -90,8 +100,9 @@ def test_a_migration_is_handed_the_spares(make_driver):
     incoming = choreography.accept_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
                            incoming=incoming)
-    # The watchers that run are the processes started before it was asked.
-    assert _handed(driver, spec) == spares
+    # The watchers that run were forked by the spares started before.
+    handed = _handed(driver, spec)
+    assert _parents(handed) == spares
     domains.poll_until(driver, spec, domains.CONVERGED)
     driver.complete_migration(spec['uuid'])
     done = choreography.confirm_arrival(driver, spec['uuid'], 'h2',
@@ -102,10 +113,10 @@ def test_a_migration_is_handed_the_spares(make_driver):
     log = switchover.log_path(driver._record_path(spec['uuid'], 'h1'))
     with open(log) as f:
         assert 'switched over' in f.read()
-    # Once they ended, new spares wait for the next migration.
-    wait_for(lambda: not any(map(domains.alive, spares.values())))
-    wait_for(lambda: len(watchers.SPARES.pids()) == 2 and not set(
-        watchers.SPARES.pids().values()) & set(spares.values()))
+    # Once they ended, the same spares wait for the next migration.
+    wait_for(lambda: not any(map(domains.alive, handed.values())))
+    assert watchers.SPARES.pids() == spares
+    assert all(map(domains.alive, spares.values()))
 
 
 def test_a_spare_ends_with_the_process_that_started_it(qemu_root):
@@ -115,16 +126,18 @@ def test_a_spare_ends_with_the_process_that_started_it(qemu_root):
     wait_for(lambda: not any(map(domains.alive, spares.values())))
 
 
-def test_a_handed_spare_outlives_the_process_that_handed_it(make_driver):
+def test_a_forked_watcher_outlives_the_process_that_asked_for_it(make_driver):
     driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'})
     spec = domains.boot(driver)
     wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
     proc, spares = _starter(driver.root, spec, 'yes')
     try:
         assert proc.stdout.readline().strip() == 'started'
+        handed = _handed(driver, spec)
+        assert _parents(handed) == spares
     finally:
         _kill(proc)
-    assert _handed(driver, spec) == spares
+    wait_for(lambda: not any(map(domains.alive, spares.values())))
     # With nobody to ask them, the spares switch the guest over (it was
     # still being copied) and see it arrive.
     dest = driver._domain(spec['uuid'], 'h2')

@@ -7,15 +7,19 @@ they outlive the process that started them; what starts and reaps them
 lives here, on the driver's side, where the modules they do not need
 (subprocess, threading) cost the watchers' start nothing.
 
-An interpreter's start is tens of ms of CPU in the migration's window, so
-a process keeps one spare per watcher kind (spare.py: started, its watcher
-imported, waiting for its arguments), handed the next migration; the next
-spare starts when that watcher ended, after the window. No spare (the
-first watcher of a process, two at once, a spare killed): started as ever.
+An interpreter's start is tens of ms of CPU, in the migration's window or
+right after it, on the cores the guest's QEMUs and the move's next steps
+need. So a process keeps one spare per watcher kind (spare.py: started
+once, its watcher imported), which forks each watcher of that kind: a
+fraction of a ms. The spare starts when the first watcher of its kind that
+this process started directly has ended (after that migration's window),
+and stays. No spare yet, or it died: the watcher is started directly, as
+ever, and a new spare follows it.
 """
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +27,11 @@ import threading
 from move_orchestrator.drivers.compute.qemu import arrival
 from move_orchestrator.drivers.compute.qemu import spare as spare_mod
 from move_orchestrator.drivers.compute.qemu import switchover
+
+# Seconds a spare may take to fork a watcher before it is given up on (and
+# the watcher started directly): a fork is a fraction of a ms, the first
+# request also waits for the spare's interpreter to start.
+FORK_TIMEOUT = 5.0
 
 
 def _popen(script, args, log_path):
@@ -35,43 +44,94 @@ def _popen(script, args, log_path):
             start_new_session=True, close_fds=True)
 
 
+class _Forked:
+    """A watcher forked by a spare: its pid, and its stdout's read end
+    (what ``listening`` reads); the spare, not this process, reaps it."""
+
+    def __init__(self, pid, fd):
+        self.pid = pid
+        self.stdout = os.fdopen(fd, 'rb')
+
+
+class _Spare:
+    """One spare (spare.py): its process and this process's end of its
+    socket; asked by one thread at a time."""
+
+    def __init__(self, script):
+        ours, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, '-I', '-S', os.path.abspath(spare_mod.__file__),
+                 os.path.abspath(script)],
+                stdin=theirs, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+                close_fds=True)
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.settimeout(FORK_TIMEOUT)
+        self.sock = ours
+        self.lock = threading.Lock()
+
+    def fork(self, line):
+        """The watcher the spare forked for line; OSError if it cannot."""
+        with self.lock:
+            self.sock.sendall(line)
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, 64, 1)
+        if not data or not fds:
+            for fd in fds:
+                os.close(fd)
+            raise ConnectionResetError('the spare ended')
+        return _Forked(int(data), fds[0])
+
+    def close(self):
+        """Ends it (EOF); its watchers run on."""
+        self.sock.close()
+
+
 class _Spares:
-    """This process's spare watchers, one per script at most."""
+    """This process's spares, one per watcher script at most."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._spares = {}   # script: its spare's Popen, None while one starts
+        self._spares = {}   # script: its _Spare, None while one starts
 
     def start(self, script, args, log_path):
-        """A watcher of script for args: the spare, else started now."""
+        """A watcher of script for args: forked by the spare, else started
+        now (no spare yet, or it died: the next starts after this one)."""
         with self._lock:
-            spare = self._spares.pop(script, None)
+            spare = self._spares.get(script)
         line = json.dumps({'log': log_path, 'argv': args}).encode() + b'\n'
         proc = None
-        if spare is not None and spare.poll() is None:
+        if spare is not None:
             try:
-                with spare.stdin:
-                    spare.stdin.write(line)
-                proc = spare
-            except OSError:         # it died meanwhile
-                pass
+                proc = spare.fork(line)
+            except OSError:     # it died, or hangs: replaced
+                self._drop(script, spare)
         if proc is None:
             proc = _popen(script, args, log_path)
         proc.watcher_script = script
         return proc
 
+    def _drop(self, script, spare):
+        with self._lock:
+            if self._spares.get(script) is spare:
+                del self._spares[script]
+        spare.close()
+        if spare.proc.poll() is None:
+            spare.proc.kill()
+        spare.proc.wait()
+
     def refill(self, script):
         """Start a spare of script unless there is one (or one starting)."""
         with self._lock:
-            if script in self._spares:
+            if self._spares.get(script, False) is not False:
                 return
             self._spares[script] = None
         try:
-            spare = subprocess.Popen(
-                [sys.executable, '-I', '-S', os.path.abspath(spare_mod.__file__),
-                 os.path.abspath(script)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+            spare = _Spare(script)
         except OSError:
             spare = None
         with self._lock:
@@ -83,18 +143,18 @@ class _Spares:
     def pids(self):
         """{script: pid} of the spares (for tests and benchmarks)."""
         with self._lock:
-            return {s: p.pid for s, p in self._spares.items() if p is not None}
+            return {s: p.proc.pid for s, p in self._spares.items()
+                    if p is not None}
 
     def forget(self):
         """In a forked child: the parent's spares are not its own, and
-        holding their pipes would keep them from seeing the parent end."""
+        holding their sockets would keep them from seeing the parent end."""
         self._lock = threading.Lock()
         spares, self._spares = self._spares, {}
         for spare in spares.values():
             if spare is not None:
-                spare.stdin.close()
-                spare.stdout.close()
-                spare.returncode = 0    # not this process's child to reap
+                spare.sock.close()
+                spare.proc.returncode = 0   # not this process's child to reap
 
 
 SPARES = _Spares()
@@ -129,14 +189,16 @@ def listening(proc):
         return proc.pid
     with proc.stdout:
         proc.stdout.readline()      # "listening", or EOF if it ended
-    # Reaped here while this process lives; adopted by init once it dies.
-    threading.Thread(target=_reap, args=(proc,), daemon=True).start()
+    if isinstance(proc, subprocess.Popen):
+        # Reaped here while this process lives; adopted by init once it dies.
+        threading.Thread(target=_reap, args=(proc,), daemon=True).start()
     return proc.pid
 
 
 def _reap(proc):
-    """Wait for a watcher's end, then start the spare of its kind: the
-    next migration's, started after this one's window."""
+    """Wait for a watcher's end, then start the spare of its kind if there
+    is none: after this migration's window, and once per process (a spare
+    stays), unless it dies."""
     proc.wait()
     SPARES.refill(proc.watcher_script)
 
