@@ -172,3 +172,67 @@ def test_a_describe_before_the_mirror_starts_does_not_fail_it(make_driver, monke
     driver.complete_migration(spec['uuid'])
     assert domains.state(driver, spec, 'h2') == base.RUNNING
     assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
+
+
+def _at_pre_switchover_unwatched(driver, spec):
+    """A migration held at pre-switchover with its watcher killed before
+    (nothing continues it); the watcher's monitor is then free."""
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    rec = driver._record(spec['uuid'])
+    os.kill(rec['watcher'], signal.SIGKILL)
+    source = driver._domain(spec['uuid'], 'h1')
+    with source.qmp() as q:
+        domains.wait_for(lambda: q.execute('query-migrate').get('status')
+                         == 'pre-switchover')
+    return rec, source
+
+
+class _Recording(switchover.Monitor):
+    """The watcher's monitor, and the commands sent on it."""
+
+    def __init__(self, *args, **kwargs):
+        self.sent = []
+        super().__init__(*args, **kwargs)
+
+    def execute(self, command, **arguments):
+        self.sent.append(command)
+        return super().execute(command, **arguments)
+
+
+@pytest.mark.parametrize('left_it', [False, True])
+def test_a_switch_over_told_by_qemu_continues_at_once(make_driver, left_it):
+    """The watcher, told by QEMU's event, continues without asking first;
+    a migration that left pre-switchover since (cancelled inside QEMU, not
+    through the driver) is asked, and not taken for switched over."""
+    # Shared storage: the told path is the memory's (a mirror is asked).
+    driver = make_driver(max_bandwidth=64, storage_groups={'h1': 'g', 'h2': 'g'})
+    spec = domains.boot(driver)
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
+    rec, source = _at_pre_switchover_unwatched(driver, spec)
+    path = driver._record_path(spec['uuid'], 'h1')
+    if left_it:
+        with source.qmp() as q:
+            q.execute('migrate_cancel')
+            domains.wait_for(lambda: q.execute('query-migrate')['status'] == 'cancelled')
+    q = _Recording(source.switchover_path, timeout=10)
+    try:
+        done = switchover.switch_over(q, path, rec['id'], time.monotonic() + 10,
+                                      told=True)
+    finally:
+        q.close()
+    assert q.sent == ['qmp_capabilities', 'migrate-continue'] + (
+        ['query-migrate'] if left_it else [])
+    assert done is not left_it
+    assert bool(switchover.read_json(path).get('continued')) is not left_it
+    with source.qmp() as q:
+        status = q.execute('query-migrate')['status']
+    assert status == ('cancelled' if left_it else 'completed') or \
+        (not left_it and status == 'device')
+    if not left_it:
+        driver.complete_migration(spec['uuid'])
+        done = choreography.confirm_arrival(driver, spec['uuid'], 'h2',
+                                            driver.poll_migration(spec['uuid']))
+        assert done['status'] == base.MIGRATION_COMPLETED
+        driver.destroy(spec['uuid'], 'h1')
+    else:
+        assert domains.state(driver, spec, 'h1') == base.RUNNING

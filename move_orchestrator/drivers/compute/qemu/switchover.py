@@ -192,13 +192,28 @@ def _finish_mirror(q, rec, deadline):
     rec['mirror_done'] = True
 
 
-def switch_over(q, record_path, migration_id, deadline):
+def _continue_told(q, rec):
+    """Continue a source QEMU announced at pre-switchover without asking
+    first (a round trip of the guest's pause): under the lock no cancel
+    came since; QEMU refuses it if the migration left that state."""
+    if rec['block'] or not rec['migrate_started']:
+        return False
+    try:
+        q.execute('migrate-continue', state='pre-switchover')
+    except MonitorError:
+        return False
+    return True
+
+
+def switch_over(q, record_path, migration_id, deadline, told=False):
     """Continue a migration paused at pre-switchover, under its lock.
 
     ``q``: a QMP session on the source (the watcher's Monitor, or the
-    driver's client). True when the migration is (now) past its switch-over,
-    False when it is not there yet or no longer this one (cancelled, another
-    migration). Idempotent. Its errors are the client's.
+    driver's client). ``told``: QEMU announced pre-switchover (the
+    watcher's Monitor only). True when the migration is (now) past its
+    switch-over, False when it is not there yet or no longer this one
+    (cancelled, another migration). Idempotent. Its errors are the
+    client's.
     """
     with locked(record_path):
         rec = read_json(record_path)
@@ -206,6 +221,10 @@ def switch_over(q, record_path, migration_id, deadline):
                 rec['status'] in ('failed', 'cancelled'):
             return False
         if rec.get('continued') or rec['status'] == 'completed':
+            return True
+        if told and _continue_told(q, rec):
+            rec['continued'] = True
+            write_json(record_path, rec)
             return True
         status = q.execute('query-migrate').get('status')
         if status == 'pre-switchover':
@@ -303,9 +322,10 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
     ready()
     try:
         while True:
-            if news == 'pre-switchover':
+            told = news == 'pre-switchover'
+            if told:
                 # Straight on, the guest paused: switch_over looks again
-                # under the lock, at the record and at QEMU.
+                # under the lock, at the record (and continues).
                 status = news
             else:
                 rec = read_json(record_path)
@@ -316,7 +336,8 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
             news = None
             if status == 'pre-switchover' or status in PAST_CONTINUE:
                 deadline = time.monotonic() + timeout
-                if switch_over(q, record_path, migration_id, deadline):
+                if switch_over(q, record_path, migration_id, deadline,
+                               told=told):
                     _resume_paused(qd, record_path, deadline)
                     figures = _figures(q, qd, seen, deadline)
                     write_json(figures_path(record_path),
