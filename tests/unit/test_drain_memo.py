@@ -10,6 +10,7 @@ thread ticks: the cloud's own watch is stopped once the scenario is set.
 """
 
 import re
+import sys
 import threading
 import time
 
@@ -220,4 +221,47 @@ def test_an_ended_drain_leaves_the_memo(make_cloud):
     drain a long-lived conductor has seen."""
     cloud, watch = ended_drain_in_memo(make_cloud)
     assert tick_reads(cloud, watch) == ['drains']
+    assert watch._elsewhere == {}
+
+
+def test_two_looks_at_once_both_drop_an_ended_drain(make_cloud):
+    """A conductor ticks from its watch thread and from an operator's
+    call (drain_host: resume_unfinished, take_up) at once: both may drop
+    the same ended drain from the memo, and neither may fail for it.
+    The first look is held, by a trace function, between choosing what to
+    drop and dropping it, while the second one runs."""
+    cloud, watch = ended_drain_in_memo(make_cloud)
+    chosen, dropped = threading.Event(), threading.Event()
+    errors = []
+
+    def trace(frame, event, arg):
+        if frame.f_code is not drains_mod.Drains.tick.__code__:
+            return None
+
+        def line(frame, event, arg):
+            if event == 'line' and 'gone' in frame.f_locals and \
+                    not chosen.is_set():
+                chosen.set()
+                dropped.wait(10)
+            return line
+        return line
+
+    def first_look():
+        sys.settrace(trace)
+        try:
+            watch.tick()
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            sys.settrace(None)
+
+    looking = threading.Thread(target=first_look)
+    looking.start()
+    assert chosen.wait(10)
+    try:
+        watch.tick()
+    finally:
+        dropped.set()
+        looking.join(10)
+    assert errors == []
     assert watch._elsewhere == {}
