@@ -167,8 +167,10 @@ class Drains:
         drains = self.store.list_unfinished()
         # One read for every drain: the watch runs several times a second.
         children = self.store.children_of([d['id'] for d in drains])
+        # Ticks of one process may run at once (its watch thread, an
+        # operator's drain_host): another may have dropped it already.
         for gone in set(self._elsewhere) - {d['id'] for d in drains}:
-            del self._elsewhere[gone]
+            self._elsewhere.pop(gone, None)
         for drain in drains:
             try:
                 made = self._advance(drain, children[drain['id']]) or made
