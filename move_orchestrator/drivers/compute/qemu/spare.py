@@ -15,8 +15,8 @@ A fork costs a fraction of a ms; the spare stays, so nothing restarts after
 a migration. It ends when the socket does (EOF: its parent ended or died);
 its children run on.
 
-The standard library only, and only what the watcher imports anyway, plus
-socket and signal (already in every interpreter's start).
+The standard library only: what the watcher imports anyway, plus signal
+and traceback (imported once, by the spare).
 """
 
 import json
@@ -64,6 +64,8 @@ def _fork(watcher, handed):
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _become(handed['log'], w)
         code = watcher.main(handed['argv'])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
     except BaseException:      # noqa: B902 - logged; never back in the loop
         traceback.print_exc()
     finally:
