@@ -56,7 +56,9 @@ TOPIC_PREFIX = 'move_orchestrator.compute'
 #         stream and mirrors the disk (start_migration's ``incoming``), then
 #         confirms the arrival itself; no host reaches the other's files.
 #         Both change the host: the claim is checked.
-VERSION = '1.7'
+#   1.8 - start_migration answers the migration as poll_migration does
+#         (None before: the conductor polls then). Signatures unchanged.
+VERSION = '1.8'
 # The longest a wait_migration call may hold one of the agent's threads.
 MAX_WAIT = 30.0
 

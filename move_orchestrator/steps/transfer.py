@@ -162,9 +162,11 @@ class TransferMemory(base.MoveStep):
                         'status': driver_base.MIGRATION_COMPLETED,
                         'found': 'switched over, unrecorded'}
             self._asking(move_id)
-            self.driver.start_migration(instance_uuid, source, dest,
-                                        migration_id=move_id, incoming=incoming)
-            migration = self.driver.poll_migration(instance_uuid)
+            migration = self.driver.start_migration(
+                instance_uuid, source, dest, migration_id=move_id,
+                incoming=incoming)
+            if migration is None:   # an agent before 1.8 answers nothing
+                migration = self.driver.poll_migration(instance_uuid)
         deadline = time.monotonic() + conf.migration_timeout
         policy = self.services.conf.live_migration
         watch = stall.StallWatch(

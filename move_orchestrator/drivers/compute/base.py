@@ -209,7 +209,9 @@ class ComputeDriver(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def start_migration(self, instance_uuid, source, dest, migration_id=None,
                         incoming=None):
-        """Start the memory copy; returns at once (idempotent).
+        """Start the memory copy; returns at once (idempotent) with the
+        migration as poll_migration answers it (its caller need not ask;
+        None from an agent before API 1.8: poll then).
 
         ``incoming``: what the destination's accept_migration answered; None
         for a destination prepared with prepare_incoming, reached through

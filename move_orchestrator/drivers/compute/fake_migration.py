@@ -66,7 +66,7 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
             if mig is not None and mig.status in base.MIGRATION_ACTIVE:
                 if (mig.source_host, mig.dest_host, mig.migration_id) == (
                         source, dest, migration_id):
-                    return
+                    return self._migration_dict(mig)
                 self._fail('start_migration', 'a migration of %s from %s to %s '
                            '(%s) is in progress' % (instance_uuid, mig.source_host,
                                                     mig.dest_host,
@@ -83,15 +83,19 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
                 s.delete(mig)
                 s.flush()
             self._end_transfer(s, instance_uuid)
-            s.add(models.FakeMigration(
+            mig = models.FakeMigration(
                 instance_uuid=instance_uuid, source_host=source,
                 dest_host=dest, migration_id=migration_id,
                 status=base.MIGRATION_RUNNING,
-                total_mb=src.ram_mb, remaining_mb=src.ram_mb))
+                total_mb=src.ram_mb, remaining_mb=src.ram_mb)
+            s.add(mig)
             s.add(models.FakeTransfer(instance_uuid=instance_uuid,
                                       source_host=source, dest_host=dest,
                                       live=True))
+            s.flush()
+            started = self._migration_dict(mig)
         self._record_peaks(source, dest, True)
+        return started
 
     @fake_operations.operation
     def poll_migration(self, instance_uuid):

@@ -31,7 +31,7 @@ def _migrate(driver, spec, migration_id='m1'):
     disk = driver.describe_host(uuid, 'host1')['disks']['host1']
     driver.prepare_incoming(dict(spec, disk_bytes=int(disk['size_gb'] * (1 << 30))),
                             'host2')
-    driver.start_migration(uuid, 'host1', 'host2', migration_id=migration_id)
+    return driver.start_migration(uuid, 'host1', 'host2', migration_id=migration_id)
 
 
 def test_live_migration(make_driver, libvirt_hosts):
@@ -39,9 +39,13 @@ def test_live_migration(make_driver, libvirt_hosts):
     spec = _spawn(driver)
     uuid = spec['uuid']
     tail = guests.SerialTail(driver, uuid, 'host1')
-    _migrate(driver, spec)
-    # Started again with the same id (a step re-run after a crash): a no-op.
-    driver.start_migration(uuid, 'host1', 'host2', migration_id='m1')
+    started = _migrate(driver, spec)
+    # Answered as a poll would, libvirt's job under way.
+    assert (started['id'], started['status']) == ('m1', base.MIGRATION_RUNNING)
+    # Started again with the same id (a step re-run after a crash): a no-op
+    # that answers the same migration.
+    again = driver.start_migration(uuid, 'host1', 'host2', migration_id='m1')
+    assert again['id'] == 'm1' and again['started_at'] == started['started_at']
     migration = guests.wait_for(
         lambda: (lambda m: m['status'] != base.MIGRATION_RUNNING and m)(
             driver.poll_migration(uuid)))

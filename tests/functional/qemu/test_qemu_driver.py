@@ -132,7 +132,9 @@ def test_wait_migration_wakes_on_qemu_events(driver):
     point within a few waits, each answered by an event."""
     spec = domains.boot(driver)
     choreography.prepare_incoming(driver, spec, 'h1', 'h2')
-    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    started = driver.start_migration(spec['uuid'], 'h1', 'h2')
+    # Answered as a poll would: the copy under way.
+    assert started['status'] == base.MIGRATION_RUNNING and started['total_mb'] > 0
     seen = []
 
     def follow():

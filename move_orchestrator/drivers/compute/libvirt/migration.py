@@ -108,7 +108,7 @@ class MigrationMixin(jobs.JobsMixin):
         if current and current['status'] in base.MIGRATION_ACTIVE:
             if (current['source'], current['dest'], current['id']) == (
                     source, dest, migration_id):
-                return      # a re-run: it goes on
+                return current      # a re-run: it goes on
             raise exception.DriverError(
                 operation='start_migration', reason='a migration of %s from %s '
                 'to %s (%s) is in progress' % (instance_uuid, current['source'],
@@ -145,11 +145,12 @@ class MigrationMixin(jobs.JobsMixin):
             name='migrate-%s' % instance_uuid, daemon=True)
         self._jobs[instance_uuid] = job
         job['thread'].start()
-        # Returns once libvirt has the job, so a poll sees it running.
+        # Answers once libvirt has the job: the poll sees it running.
         deadline = time.monotonic() + 10
         while (not job['done'].is_set() and not states.job_active(dom)
                and time.monotonic() < deadline):
             time.sleep(0.005)
+        return self.poll_migration(instance_uuid)
 
     def _migrate(self, instance_uuid, source, dest_uri, params, flag_value, job):
         """The migration, on a connection of its own: calls on the driver's

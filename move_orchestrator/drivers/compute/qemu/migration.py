@@ -83,7 +83,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
                 base.MIGRATION_ACTIVE:
             if (rec['source'], rec['dest'], rec.get('id')) == (source, dest, migration_id):
                 self._keep_watched(instance_uuid, rec)    # a re-run after a crash
-                return
+                return self.poll_migration(instance_uuid)
             raise exception.DriverError(
                 operation='start_migration', reason='a migration of %s from %s to %s '
                 '(%s) is in progress' % (instance_uuid, rec['source'], rec['dest'],
@@ -128,6 +128,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
             watchers.listening(watcher)   # after an error: reaped all the same
         LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
                  source, dest, ' with a disk mirror' if block else '')
+        return self.poll_migration(instance_uuid)
 
     def _ready_source(self, q, dst, rec, incoming):
         """The migration's capabilities and parameters (and a destination
