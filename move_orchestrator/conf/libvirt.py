@@ -36,6 +36,13 @@ OPTS = [
     cfg.IntOpt('max_bandwidth', default=0, min=0,
                help='Live migration bandwidth limit in MiB/s (libvirt\'s '
                     'bandwidth parameter); 0: no limit.'),
+    cfg.IntOpt('downtime_limit_ms', default=0, min=0,
+               help='Maximum pause the final pre-copy pass may take, in ms '
+                    '(as [qemu] downtime_limit_ms, Nova\'s '
+                    'live_migration_downtime): QEMU converges when the '
+                    'remaining RAM fits in it. Set on each live migration '
+                    'once libvirt runs it. 0: libvirt\'s own (QEMU\'s '
+                    'default, 300 ms).'),
     cfg.BoolOpt('permit_post_copy', default=False,
                 help='Start live migrations with VIR_MIGRATE_POSTCOPY so '
                      'force-complete can switch to post-copy; without it '

@@ -51,7 +51,8 @@ def driver_opts(hosts, path):
     return {'instances_path': path,
             'host_uris': {h.name: h.uri for h in hosts},
             'migration_addresses': {h.name: '127.0.0.1' for h in hosts},
-            'storage_groups': {}, 'max_bandwidth': 0, 'permit_post_copy': False}
+            'storage_groups': {}, 'max_bandwidth': 0, 'permit_post_copy': False,
+            'downtime_limit_ms': 0}
 
 
 _TEST_DIRS = itertools.count()

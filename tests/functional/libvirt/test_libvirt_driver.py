@@ -116,13 +116,16 @@ def test_unconfirmed_migration_refused_by_a_driver_started_since(
 
 def test_abort_of_a_throttled_migration(make_driver, libvirt_hosts):
     # 48 MiB at 1 MiB/s: about 48 s, unless aborted.
-    driver = make_driver(max_bandwidth=1)
+    driver = make_driver(max_bandwidth=1, downtime_limit_ms=20)
     spec = _spawn(driver)
     uuid = spec['uuid']
     _migrate(driver, spec)
     guests.wait_for(lambda: driver.poll_migration(uuid).get('transferred_mb', 0) > 0.5)
     running = driver.poll_migration(uuid)
     assert running['status'] == base.MIGRATION_RUNNING
+    # [libvirt] downtime_limit_ms is the migration's (libvirt's default: 300).
+    dom = driver.conns.get('host1').lookupByUUIDString(uuid)
+    assert dom.migrateGetMaxDowntime(0) == 20
     assert 0 < running['remaining_mb'] < running['total_mb']
     seen = make_driver().poll_migration(uuid)     # from libvirt's job alone
     assert (seen['id'], seen['status']) == ('m1', base.MIGRATION_RUNNING)

@@ -150,7 +150,21 @@ class MigrationMixin(jobs.JobsMixin):
         while (not job['done'].is_set() and not states.job_active(dom)
                and time.monotonic() < deadline):
             time.sleep(0.005)
+        self._limit_downtime(instance_uuid, dom, job)
         return self.poll_migration(instance_uuid)
+
+    def _limit_downtime(self, instance_uuid, dom, job):
+        """[libvirt] downtime_limit_ms, once the job runs (as Nova sets
+        it): libvirt takes it for the migration under way, and the memory
+        copy starts after the destination is prepared, well after this."""
+        limit = self.opts.downtime_limit_ms
+        if not limit or job['done'].is_set():
+            return
+        try:
+            dom.migrateSetMaxDowntime(limit, 0)
+        except states.libvirt.libvirtError as e:
+            LOG.warning('Live migration of %s: its downtime limit of %d ms '
+                        'was not set: %s', instance_uuid, limit, e)
 
     def _migrate(self, instance_uuid, source, dest_uri, params, flag_value, job):
         """The migration, on a connection of its own: calls on the driver's
