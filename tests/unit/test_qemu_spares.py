@@ -111,9 +111,9 @@ def test_a_watcher_is_told_by_its_log_through_a_symbolic_link(tmp_path):
     with open(switchover.log_path(record), 'a') as log:
         proc = subprocess.Popen(['sleep', '30'], stderr=log)
     try:
-        assert switchover.alive(proc.pid, record)
-        assert not switchover.alive(proc.pid, str(tmp_path / 'link' / 'other.json'))
+        assert watchers.alive(proc.pid, record)
+        assert not watchers.alive(proc.pid, str(tmp_path / 'link' / 'other.json'))
     finally:
         proc.kill()
         proc.wait()
-    assert not switchover.alive(proc.pid, record)
+    assert not watchers.alive(proc.pid, record)

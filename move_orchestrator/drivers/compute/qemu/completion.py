@@ -19,6 +19,7 @@ from move_orchestrator.drivers.compute.qemu import mirror
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import stall
 from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import watchers
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ class CompletionMixin:
             if rec['block']:
                 mirror.stop_nbd(dst)
             dst.write_definition({'spec': dst.read_definition()['spec']})
-        rec.update(switchover.figures(path, rec))
+        rec.update(watchers.figures(path, rec))
         rec.update(downtime_ms=info.get('downtime'), total_time_ms=info.get('total-time'),
                    transferred_mb=round(info.get('ram', {}).get('transferred', 0) / MIB, 1))
         self._finish(instance_uuid, rec, base.MIGRATION_COMPLETED)

@@ -31,7 +31,6 @@ from move_orchestrator.drivers.compute.qemu import mirror
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import records
 from move_orchestrator.drivers.compute.qemu import stall
-from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator.drivers.compute.qemu import waiting
 from move_orchestrator.drivers.compute.qemu import watchers
 from move_orchestrator import exception
@@ -161,7 +160,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
     def _keep_watched(self, instance_uuid, rec):
         """Start the migration's switch-over watcher again if it is gone."""
         path = self._record_path(instance_uuid, rec['source'])
-        if not rec.get('continued') and not switchover.alive(rec.get('watcher'), path):
+        if not rec.get('continued') and not watchers.alive(rec.get('watcher'), path):
             src, dst = self._ends(rec, instance_uuid)
             rec['watcher'] = watchers.spawn_switchover(
                 src, None if rec.get('incoming') else dst, path, rec.get('id'),

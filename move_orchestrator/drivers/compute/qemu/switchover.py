@@ -163,20 +163,6 @@ def figures_path(record_path):
     return record_path[:-len('.json')] + '.switchover.json'
 
 
-def figures(record_path, rec, wait=2.0):
-    """The watcher's figures of this migration ({} if it wrote none): it
-    writes them a moment after the destination resumed."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = read_json(figures_path(record_path)) or {}
-        if found.pop('id', None) == rec.get('id') and found:
-            return found
-        if time.monotonic() > deadline or not alive(rec.get('watcher'),
-                                                    record_path):
-            return {}
-        time.sleep(0.002)
-
-
 def _finish_mirror(q, rec, deadline):
     """End a ready mirror without pivoting: the target is a full copy."""
     if rec.get('mirror_done'):
@@ -378,17 +364,6 @@ def announce():
 
 def log_path(record_path):
     return record_path[:-len('.json')] + '.switchover.log'
-
-
-def alive(pid, record_path):
-    """Whether ``pid`` is a live switch-over watcher of this record: its
-    stderr is the record's log (a spare's command line, spare.py, does
-    not name the record); /proc names it without symbolic links."""
-    try:
-        return (os.readlink('/proc/%d/fd/2' % pid)
-                == os.path.realpath(log_path(record_path)))
-    except (OSError, TypeError):
-        return False
 
 
 def main(argv):

@@ -22,6 +22,7 @@ from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import watchers
 
 LOG = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class WaitMixin:
         its watcher runs, or it has continued (and ended: looked at second,
         as it writes the record before it ends)."""
         path = self._record_path(instance_uuid, rec['source'])
-        return (switchover.alive(rec.get('watcher'), path)
+        return (watchers.alive(rec.get('watcher'), path)
                 or bool((switchover.read_json(path) or {}).get('continued')))
 
     @staticmethod

@@ -1,5 +1,5 @@
-"""Starting the host-side watchers from the driver, and telling whether
-one lives.
+"""Starting the host-side watchers from the driver, telling whether one
+lives, and reading what the switch-over watcher measured.
 
 The watchers (switchover.py on a migration's source, arrival.py on its
 destination) run as their own files in bare interpreters, detached, so that
@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 from move_orchestrator.drivers.compute.qemu import arrival
 from move_orchestrator.drivers.compute.qemu import spare as spare_mod
@@ -207,3 +208,28 @@ def spawn_switchover(source, dest, record_path, migration_id, timeout):
     """start_switchover and listening: the pid of a watcher that listens."""
     return listening(start_switchover(source, dest, record_path, migration_id,
                                       timeout))
+
+
+def alive(pid, record_path):
+    """Whether ``pid`` is a live switch-over watcher of this record: its
+    stderr is the record's log (a spare's command line, spare.py, does
+    not name the record); /proc names it without symbolic links."""
+    try:
+        return (os.readlink('/proc/%d/fd/2' % pid)
+                == os.path.realpath(switchover.log_path(record_path)))
+    except (OSError, TypeError):
+        return False
+
+
+def figures(record_path, rec, wait=2.0):
+    """The switch-over watcher's figures of this migration ({} if it wrote
+    none): it writes them a moment after the destination resumed."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = switchover.read_json(switchover.figures_path(record_path)) or {}
+        if found.pop('id', None) == rec.get('id') and found:
+            return found
+        if time.monotonic() > deadline or not alive(rec.get('watcher'),
+                                                    record_path):
+            return {}
+        time.sleep(0.002)
