@@ -223,10 +223,10 @@ class Cloud:
         d = self.driver
         # The spare watchers (qemu/watchers.py) fork this migration's: their
         # own CPU counts from here, the watchers' from their start.
-        spares = {'spare ' + name: pid for name, pid in (
-            ('switch-over', qemu_watchers.SPARES.pids().get(qemu_switchover.__file__)),
-            ('arrival', qemu_watchers.SPARES.pids().get(qemu_arrival.__file__)))
-            if pid}
+        running = qemu_watchers.SPARES.pids()
+        spares = {'spare ' + name: running[script] for name, script in (
+            ('switch-over', qemu_switchover.__file__),
+            ('arrival', qemu_arrival.__file__)) if script in running}
         prep = qemu_cpu.snapshot({'source': self._domain(source).pid()}, spares)
         before = prep
         t0, t0_epoch = time.perf_counter(), time.time()

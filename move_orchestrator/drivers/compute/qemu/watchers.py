@@ -128,7 +128,7 @@ class _Spares:
     def refill(self, script):
         """Start a spare of script unless there is one (or one starting)."""
         with self._lock:
-            if self._spares.get(script, False) is not False:
+            if script in self._spares:
                 return
             self._spares[script] = None
         try:
