@@ -53,6 +53,7 @@ import time
 from oslo_config import cfg
 
 from benchmarks import bench_qemu
+from benchmarks import qemu_cpu
 from move_orchestrator import conf as mo_conf
 
 HOSTS = ('host1', 'host2')
@@ -284,7 +285,7 @@ def run(argv=None):
                     order = kinds if i % 2 else kinds[::-1]
                     for kind, sample in order + (('qemu', qemu.orchestrated),):
                         for _there_and_back in range(2):
-                            bench_qemu._compact_memory()
+                            qemu_cpu.compact_memory()
                             value = sample()
                             if kind != 'qemu':
                                 value['job'] = _job(driver, worker.uuid)

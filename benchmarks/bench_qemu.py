@@ -8,7 +8,7 @@ against the least a QMP client can do, on the same VM in the same run.
 
 One VM (a guest that fills most of its RAM: real pages to move) goes back
 and forth between two hosts sharing storage (memory only, no disk mirror);
-the three kinds run in turn, ``--qemu-moves`` samples each after
+the four kinds run in turn, ``--qemu-moves`` samples each after
 ``--qemu-warmup`` rounds, so that machine noise hits them alike:
 
 * bare QMP: start the destination QEMU with ``-incoming defer``,
@@ -18,6 +18,12 @@ the three kinds run in turn, ``--qemu-moves`` samples each after
   source's MIGRATION completed and the destination's RESUME events, quit
   the source. Events, not polls: a client that polls QEMU's monitor every
   few ms slows the migration it watches;
+* held: bare QMP paused before the switch-over (``pause-before-switchover``)
+  and continued by the same client the moment QEMU announces it: the
+  mechanism the driver needs so that an abort racing the convergence ends
+  one way only, at its least. QEMU 7.2 spends 1 ms of every such pause
+  draining a semaphore (``migration_maybe_pause``), the guest stopped; the
+  downtime goals are printed against bare and, proposed, against held;
 * driver: the same through the qemu driver's API as the orchestrated
   move's steps call it (accept_incoming, start_migration, wait_migration
   until converged, complete_migration, confirm_arrival, destroy), the
@@ -26,7 +32,7 @@ the three kinds run in turn, ``--qemu-moves`` samples each after
   migration (13 steps in two TaskFlow engines persisted to SQLite),
   ``[conductor] poll_interval`` at its default unless ``--qemu-poll-ms``.
 
-Memory is compacted before each sample (as root; see _compact_memory).
+Memory is compacted before each sample (as root; see qemu_cpu.compact_memory).
 Printed: medians of each kind; time per phase; the guest's downtime as QEMU
 measured it, and its pause from QEMU's events (the source's STOP to the
 destination's RESUME) with, for the driver and the orchestrator, the
@@ -35,7 +41,7 @@ as the move has steps, in memory); and the goals of issue 13's item 7, each
 beside its figure: the migration window, from preparing the destination
 (bare: starting its QEMU; orchestrated: PrepareIncoming's start, read from
 the task record) to the guest running there (the destination's RESUME, by
-QEMU's own timestamp, for all three kinds alike) <= 1.05x bare QMP's,
+QEMU's own timestamp, for every kind alike) <= 1.05x bare QMP's,
 downtime and pause <= bare + 2 ms, the orchestrator's cost outside the
 migration <= 3x TaskFlow's floor. Also, for bare QMP and the driver, where
 the CPU goes before and during the copy (qemu_cpu.py: each process's, the
@@ -45,8 +51,8 @@ follows its destination's CPU, printed per sample.
 ``--qemu-ram-mb 1024`` for 1 GiB.
 ``[qemu] permit_post_copy`` is the product's default (false) unless
 ``--qemu-post-copy``.
-``--qemu-downtime-ms N`` sets ``[qemu] downtime_limit_ms`` for all three
-kinds. At the default (300 ms, QEMU's own) QEMU stops the guest as soon as
+``--qemu-downtime-ms N`` sets ``[qemu] downtime_limit_ms`` for every
+kind. At the default (300 ms, QEMU's own) QEMU stops the guest as soon as
 all that is left fits in 300 ms at the bandwidth it measured, often in the
 middle of the first pass: the downtime is then whatever that pass had left,
 from 1 to over 400 ms for bare QMP within one run, set by the copy's speed
@@ -58,6 +64,7 @@ Needs qemu-system-x86_64, qemu-img and binutils.
 
 import argparse
 import datetime
+import functools
 import os
 import shutil
 import tempfile
@@ -167,8 +174,11 @@ class Cloud:
         source = self.services.inventory.get_instance('vm')['host']
         return source, HOSTS[1 - HOSTS.index(source)]
 
-    # -- the three kinds ------------------------------------------------------
-    def bare(self):
+    # -- the four kinds -------------------------------------------------------
+    def bare(self, held=False):
+        """``held``: paused before the switch-over, as the driver's
+        migrations are (the mechanism of the abort-or-complete rule), and
+        continued by this client as soon as QEMU says so."""
         source, dest = self.hosts()
         src, dst = self._domain(source), self._domain(dest)
         prep = qemu_cpu.snapshot({'source': src.pid()}, {})
@@ -186,10 +196,10 @@ class Cloud:
             port = qd.execute('query-migrate')['socket-address'][0]['port']
             uri = 'tcp:%s:%s' % (self.conf.qemu.host_address, port)
             # A guest that came in through the driver keeps the capabilities
-            # it was given then: plain pre-copy here.
+            # it was given then: plain pre-copy here (held: paused first).
             qs.execute('migrate-set-capabilities', capabilities=[
                 {'capability': 'postcopy-ram', 'state': False},
-                {'capability': 'pause-before-switchover', 'state': False},
+                {'capability': 'pause-before-switchover', 'state': held},
                 {'capability': 'events', 'state': True}])
             qs.execute('migrate-set-parameters', **{
                 'max-bandwidth': 1 << 40,
@@ -197,8 +207,14 @@ class Cloud:
             qs.execute('migrate', uri=uri)
             copy = qemu_cpu.snapshot(qemus, {})
             before, prep = prep, qemu_cpu.delta(prep, copy)
+            ends, paused_at = ('completed', 'failed', 'cancelled'), None
             ev = qs.wait_event('MIGRATION', timeout=60, match=lambda e: e['data'][
-                'status'] in ('completed', 'failed', 'cancelled'))
+                'status'] in ends + (('pre-switchover',) if held else ()))
+            if ev['data']['status'] == 'pre-switchover':
+                qs.execute('migrate-continue', state='pre-switchover')
+                paused_at = ev
+                ev = qs.wait_event('MIGRATION', timeout=60,
+                                   match=lambda e: e['data']['status'] in ends)
             if ev['data']['status'] != 'completed':
                 raise RuntimeError('bare migration %s' % ev['data']['status'])
             resume = qd.wait_event('RESUME', timeout=60)
@@ -207,6 +223,10 @@ class Cloud:
             copy, whole = qemu_cpu.delta(copy, end), qemu_cpu.delta(before, end)
             info = qs.execute('query-migrate')
             stop = [e for e in qs.events if e['event'] == 'STOP']
+            device = [e for e in qs.events if e['event'] == 'MIGRATION'
+                      and e['data']['status'] == 'device']
+        wait = (_at(device[0]) - _at(paused_at)) * 1000 \
+            if paused_at and device else None
         src.stop()
         elapsed = time.perf_counter() - t0
         self._put_right(source, dest)
@@ -214,6 +234,7 @@ class Cloud:
                 'to_end': t2 - t0, 'migrate': t2 - t1,
                 'downtime': info.get('downtime'),
                 'pause': (_at(resume) - _at(stop[0])) * 1000 if stop else None,
+                'wait': wait,
                 'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20),
                 'cpu': copy, 'prep': prep, 'whole_cpu': whole,
                 'qemu': qemu_cpu.figures(info)}
@@ -341,23 +362,6 @@ def _at(event):
     return event['timestamp']['seconds'] + event['timestamp']['microseconds'] / 1e6
 
 
-def _compact_memory():
-    """Give every sample's QEMU the same chance of huge pages for its RAM.
-
-    QEMU asks for transparent huge pages; on a machine whose memory got
-    fragmented (by the QEMU processes of the samples before, say) faulting
-    the destination's RAM in takes several times longer, and a migration
-    twice as long: compacting first (root only) takes that out of the
-    comparison. Returns whether it could.
-    """
-    try:
-        with open('/proc/sys/vm/compact_memory', 'w') as f:
-            f.write('1')
-        return True
-    except OSError:
-        return False
-
-
 def run(argv=None):
     args = _parse(argv)
     if shutil.which('qemu-system-x86_64') is None:
@@ -374,10 +378,13 @@ def run(argv=None):
             compacted = False
             for i in range(args.qemu_warmup + args.qemu_moves):
                 round_ = {}
-                for kind, sample in (('bare', cloud.bare), ('driver', cloud.by_driver),
-                                     ('orchestrated', cloud.orchestrated)):
+                for kind, sample in (
+                        ('bare', cloud.bare),
+                        ('held', functools.partial(cloud.bare, held=True)),
+                        ('driver', cloud.by_driver),
+                        ('orchestrated', cloud.orchestrated)):
                     if not args.qemu_no_compact:
-                        compacted = _compact_memory()
+                        compacted = qemu_cpu.compact_memory()
                     round_[kind] = sample()
                 if i >= args.qemu_warmup:
                     for kind, sample in round_.items():
