@@ -293,10 +293,11 @@ class Cloud:
         source, dest = self.hosts()
         # The whole move's CPU: the conductor's threads are this process's.
         before = qemu_cpu.snapshot({'source': self._domain(source).pid()}, {})
-        t0 = time.perf_counter()
+        t0, called = time.perf_counter(), time.time()
         doc = self.api.move_instance(None, 'vm', destination=dest)
+        accepted = time.time()
         doc = self.api.wait_task(None, doc['id'])
-        elapsed = time.perf_counter() - t0
+        elapsed, answered = time.perf_counter() - t0, time.time()
         whole = qemu_cpu.delta(before, qemu_cpu.snapshot(
             {'dest': self._domain(dest).pid()}, {}))
         if doc['state'] != 'completed':
@@ -311,8 +312,11 @@ class Cloud:
                           subs['SwitchOverMigration']['finished'])
         started = datetime.datetime.fromisoformat(
             subs['PrepareIncoming']['started']).timestamp()
+        migration = _resumed(result, started, to_end)
         return {'whole': elapsed, 'phases': phases, 'to_end': to_end,
-                'migration': _resumed(result, started, to_end),
+                'migration': migration,
+                'marks': qemu_report.marks(doc, called, accepted, answered,
+                                           started + migration),
                 'downtime': result.get('downtime_ms'),
                 'pause': result.get('guest_pause_ms'),
                 'wait': result.get('switchover_wait_ms'),

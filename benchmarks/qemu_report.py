@@ -1,6 +1,7 @@
 """What the qemu benchmark prints: medians per kind, per phase, and each
 goal of issue 13's item 7 beside its figure."""
 
+import datetime
 import statistics
 
 from benchmarks import engine_floor
@@ -59,6 +60,8 @@ def report(args, results, poll):
         med('orchestrated', 'whole') / med('bare', 'whole')))
     print('  migration, driver / bare:           %.2fx' % (
         med('driver', 'migration') / med('bare', 'migration')))
+    for line in marks_lines(results):
+        print('  ' + line)
     copy_lines(results)
     print("  driver / orchestrated: QEMU's total-time %.0f / %.0f ms; CPU of "
           'this process %.0f / %.0f ms and of the destination QEMU %.0f / %.0f '
@@ -86,6 +89,52 @@ def report(args, results, poll):
                 (r.get('qemu') or {}).get('total-time'),
                 '%.0f' % r['whole_cpu']['qemu_dest'] if r.get('whole_cpu') else '-')
                 for r in results[kind])))
+
+
+def _epoch(iso):
+    return datetime.datetime.fromisoformat(iso).timestamp()
+
+
+def marks(doc, called, accepted, answered, resumed):
+    """Where an orchestrated move's time outside the migration goes: the
+    time between consecutive marks, in seconds, by the task record's own
+    timestamps (epoch ``called`` before move_instance, ``accepted`` when it
+    returned, ``answered`` when wait_task did, ``resumed`` the guest's
+    RESUME on the destination)."""
+    subs = {s['name']: s for s in doc['subtasks']}
+    steps = sorted(doc['subtasks'], key=lambda s: s['started'])
+    points = (
+        ('move_instance: validated, written', _epoch(doc['created'])),
+        ('  and answered', accepted),
+        ('to the first step', _epoch(steps[0]['started'])),
+        ('claim and pre-checks (to PrepareIncoming)',
+         _epoch(subs['PrepareIncoming']['started'])),
+        ('the migration window (to RESUME)', resumed),
+        ('to the copy step\'s end', _epoch(subs['TransferMemory']['finished'])),
+        ('to the next step (the point of no return)',
+         _epoch(subs['SwitchOverMigration']['started'])),
+        ('SwitchOverMigration', _epoch(subs['SwitchOverMigration']['finished'])),
+        ('the %d steps after it' % (len(steps) - steps.index(
+            subs['SwitchOverMigration']) - 1), _epoch(steps[-1]['finished'])),
+        ('to the move\'s end (completed)', _epoch(doc['finished'])),
+        ('to wait_task\'s answer', answered))
+    found, before = [], called
+    for what, at in points:
+        found.append((what, at - before))
+        before = at
+    return found
+
+
+def marks_lines(results):
+    samples = [r['marks'] for r in results['orchestrated'] if r.get('marks')]
+    if not samples:
+        return []
+    lines = ['where the orchestrated move\'s time goes (ms from the mark '
+             'before, medians; task record\'s timestamps):']
+    for i, (what, _) in enumerate(samples[0]):
+        lines.append('  %-46s %7.1f' % (what, statistics.median(
+            s[i][1] for s in samples) * 1000))
+    return lines
 
 
 def goal_lines(med, outside, floor):
