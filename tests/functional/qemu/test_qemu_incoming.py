@@ -8,6 +8,7 @@ arrival watcher sees the guest arrive without the source or a conductor.
 
 import logging
 import os
+import sys
 
 import pytest
 
@@ -15,6 +16,7 @@ from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import arrival
 from move_orchestrator.drivers.compute.qemu import paused
+from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import waiting
 from move_orchestrator import exception
 from tests.functional.qemu import domains
@@ -83,13 +85,44 @@ def test_a_cancelled_accepted_migration_leaves_the_source_running(make_driver):
     wait_for(lambda: domains.counters(driver, spec, 'h1')[-1] > count)
 
 
+def _spy_on_qmp(monkeypatch):
+    """Every QMP connection and command of this process, as (monitor's
+    socket, command, sent by paused.hold); each is still made."""
+    sent = []
+    hold = paused.hold.__code__
+
+    def in_hold():
+        frame = sys._getframe(2)
+        while frame is not None and frame.f_code is not hold:
+            frame = frame.f_back
+        return frame is not None
+
+    connect, execute = qmp.QMPClient.connect, qmp.QMPClient.execute
+
+    def connecting(self):
+        sent.append((self.path, 'connect', in_hold()))
+        return connect(self)
+
+    def executing(self, command, **arguments):
+        sent.append((self.path, command, in_hold()))
+        return execute(self, command, **arguments)
+
+    monkeypatch.setattr(qmp.QMPClient, 'connect', connecting)
+    monkeypatch.setattr(qmp.QMPClient, 'execute', executing)
+    return sent
+
+
 def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
-        make_driver, caplog):
+        make_driver, caplog, monkeypatch):
     # A wait that returned while the guest runs nowhere (the source
     # switched over, the destination still loading) would let a conductor
     # work meanwhile, on the destination's CPU: the first wait that sees the
     # switch-over, at pre-switchover or later, holds until the RESUME. Its
-    # log line says why it returned.
+    # log line says why it returned. The hold itself asks QEMU nothing: a
+    # command on the source waits its turn with the watcher's
+    # migrate-continue, one on the loading destination shares its main
+    # loop with the load; it follows QEMU's events and the arrival
+    # watcher's record.
     caplog.set_level(logging.DEBUG, logger=waiting.__name__)
     driver = make_driver()
     spec = domains.boot(driver)
@@ -97,6 +130,7 @@ def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
     incoming = _accept(driver, spec)
     driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
                            incoming=incoming)
+    sent = _spy_on_qmp(monkeypatch)
 
     def converged():
         caplog.clear()
@@ -104,11 +138,14 @@ def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
         return found if found['status'] != base.MIGRATION_RUNNING else None
 
     found = wait_for(converged, timeout=120)
+    monkeypatch.undo()
     why = [r.getMessage() for r in caplog.records if r.name == waiting.__name__]
     assert found['status'] in domains.CONVERGED, (found, why)
     assert found['qemu_status'] == 'completed', (found, why)
-    assert why and why[-1].endswith(paused.RUNS), why
+    assert why and why[-1].endswith(paused.RECORDED), why
     assert domains.state(driver, spec, 'h2') == base.RUNNING
+    destination = driver._domain(spec['uuid'], 'h2').qmp_path
+    assert sent and not [s for s in sent if s[2] or s[0] == destination], sent
     driver.complete_migration(spec['uuid'])
     choreography.confirm_arrival(driver, spec['uuid'], 'h2',
                                  driver.poll_migration(spec['uuid']))

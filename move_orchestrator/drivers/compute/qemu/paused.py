@@ -12,51 +12,96 @@ needs its caller (complete_migration continues it): no hold then; one
 whose watcher has continued it and ended is held as one it continues.
 Nothing is written here; what follows the hold is the poll it would have
 made anyway.
+
+A hold that asked QEMU during the pause would lengthen it: a command on
+the source waits its turn with the watcher's ``migrate-continue`` in the
+main loop, and one on a destination that loads the last of the state
+shares its main loop with that load. So the hold follows the source by
+the MIGRATION events QEMU sends anyway, and the destination by the arrival
+watcher's record (arrival.py), asking the destination only where no
+arrival watcher runs.
 """
 
+import os
 import time
 
+from move_orchestrator.drivers.compute.qemu import arrival
 from move_orchestrator.drivers.compute.qemu import qmp
 
 HOLD_BOUND = 3.0        # seconds the guest may stay paused before the wait ends
+# Seconds for the arrival watcher's record once the source is done, before
+# the destination is asked instead (the watcher is gone, say).
+ARRIVAL_BOUND = 0.5
+ARRIVAL_LOOK = 0.001    # seconds between two looks for it
 PAUSED = ('pre-switchover', 'device')
 HELD = PAUSED + ('completed',)      # the source's statuses the hold waits through
 BEFORE = 'the source is not at the switch-over yet'
 RUNS = 'the guest runs on the destination'
+RECORDED = 'the destination\'s arrival watcher recorded the end of the copy'
 
 
 def wait_event(q, names, deadline):
-    """Whether one of the events came before deadline."""
+    """One of the events, if it came before deadline (else None)."""
     left = deadline - time.monotonic()
     if left <= 0:
-        return False
+        return None
     try:
-        q.wait_event(names, timeout=left)
+        return q.wait_event(names, timeout=left)
     except qmp.QMPError as e:
         if e.kwargs.get('operation') != 'wait_event':
             raise
-        return False
-    return True
+        return None
 
 
-def hold(src_q, dst, watched, bound=HOLD_BOUND):
+def status_of(event):
+    """The migration status a MIGRATION event announces (else None)."""
+    if event is None or event['event'] != 'MIGRATION':
+        return None
+    return (event.get('data') or {}).get('status')
+
+
+def hold(src_q, dst, watched, bound=HOLD_BOUND, status=None):
     """Until the guest runs on dst (a process.Domain; its QEMU is not
     looked for when this process cannot see it), or bound seconds passed.
     watched(): whether the host side continues the guest from
-    pre-switchover (asked there only). Returns why it ended, for the
-    caller's log; BEFORE for a source not there yet."""
+    pre-switchover (asked there only). ``status``: the source's, as QEMU
+    announced it last on src_q (None: asked). Returns why it ended, for
+    the caller's log; BEFORE for a source not there yet."""
     deadline = time.monotonic() + bound
-    status = src_q.execute('query-migrate').get('status')
+    if status is None:
+        status = src_q.execute('query-migrate').get('status')
+    # What QEMU announced before is older than the status known now.
+    src_q.events[:] = [ev for ev in src_q.events if ev['event'] != 'MIGRATION']
     while status in PAUSED:
         if status == 'pre-switchover' and not watched():
             return 'the switch-over watcher is not alive'
-        if not wait_event(src_q, 'MIGRATION', deadline):
+        news = status_of(wait_event(src_q, 'MIGRATION', deadline))
+        if news is None:
             return 'timeout: the source still %s after %ss' % (status, bound)
-        status = src_q.execute('query-migrate').get('status')
+        status = news
     if status != 'completed':
         return BEFORE
     if dst is None or dst.pid() is None:
         return 'the destination is not seen from here'
+    if _arrival_recorded(dst, min(deadline, time.monotonic() + ARRIVAL_BOUND)):
+        return RECORDED
+    return _hold_destination(dst, deadline, bound)
+
+
+def _arrival_recorded(dst, deadline):
+    """Whether dst's arrival watcher recorded the incoming migration's end
+    before deadline (False at once where none was started)."""
+    if not os.path.exists(dst.path(arrival.STATE)):
+        return False
+    while not os.path.exists(dst.path(arrival.ARRIVAL)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(ARRIVAL_LOOK)
+    return True
+
+
+def _hold_destination(dst, deadline, bound):
+    """Asked on dst's monitor: where no arrival watcher tells."""
     with dst.qmp(timeout=bound) as q:
         # Only while it loads: a guest that arrived paused (paused on the
         # source on purpose) waits for whoever runs it, not for this hold.

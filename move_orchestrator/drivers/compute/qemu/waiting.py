@@ -33,6 +33,7 @@ FINAL = (base.MIGRATION_COMPLETED, base.MIGRATION_FAILED, base.MIGRATION_CANCELL
 _WAKE_EVENTS = ('MIGRATION', 'MIGRATION_PASS', 'BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED',
                 'BLOCK_JOB_ERROR', 'BLOCK_JOB_CANCELLED')
 _QUIET = 'no news within the timeout'     # the hold did not look
+_OTHER_NEWS = 'a new pass over the memory, or the disk mirror\'s news'
 
 
 class WaitMixin:
@@ -42,19 +43,15 @@ class WaitMixin:
         """poll_migration, as soon as the migration moved on, or after timeout.
 
         A change made before the connection shows in the queries right
-        after it. A source that reached the switch-over after the hold
-        looked (or a quiet wait ended), and before the poll did, is held
-        then, and polled again.
+        after it. A source that reached the switch-over after the wait
+        ended (or a quiet wait), and before the look that follows it, is
+        held then, on the same session, and looked at again.
         """
         rec = self._record(instance_uuid)
         if rec is None or rec['status'] in FINAL:
             return self.poll_migration(instance_uuid)
         why, seen = self._wait_and_hold(instance_uuid, rec, timeout)
         result = self.poll_migration(instance_uuid, seen=seen)
-        if why in (paused.BEFORE, _QUIET) and result.get('qemu_status') in paused.HELD:
-            then, seen = self._wait_and_hold(instance_uuid, rec, timeout)
-            why = '%s, then %s' % (why, then)
-            result = self.poll_migration(instance_uuid, seen=seen)
         LOG.debug('Wait on the live migration of %s (%s): %s', instance_uuid,
                   result.get('qemu_status'), why)
         return result
@@ -65,23 +62,44 @@ class WaitMixin:
         src, dst = self._ends(rec, instance_uuid)
         try:
             with src.qmp(timeout=max(timeout, 1.0)) as q:
-                why = self._wait_news(q, instance_uuid, rec, dst, timeout)
+                why, held = self._wait_news(q, instance_uuid, rec, dst, timeout)
                 if not rec['migrate_started']:
                     return why, None    # the poll may start the copy itself
-                return why, self._read_source(q, instance_uuid, rec, dst, act=False)
+                seen = self._read_source(q, instance_uuid, rec, dst, act=False)
+                status = seen[0].get('status')
+                if not held and status in paused.HELD:
+                    why = '%s, then %s' % (why, paused.hold(
+                        q, dst, self._watched(instance_uuid, rec), status=status))
+                    seen = self._read_source(q, instance_uuid, rec, dst, act=False)
+                return why, seen
         except qmp.QMPError as e:
             # The source is gone, say: the poll tells.
             return 'QMPError: %s' % e, None
 
     def _wait_news(self, q, instance_uuid, rec, dst, timeout):
-        """Why the wait ended, on the source's session q."""
-        if not self._moved_on(q, rec) and not paused.wait_event(
-                q, _WAKE_EVENTS, time.monotonic() + timeout):
-            return _QUIET
+        """Why the wait ended, on the source's session q, and whether it
+        held the guest's pause through."""
+        # The status known now (QEMU's answer, or its newest news): the
+        # hold asks nothing more, the guest may be paused at this moment.
+        moved, status = self._moved_on(q, rec)
+        if not moved:
+            event = paused.wait_event(q, _WAKE_EVENTS, time.monotonic() + timeout)
+            if event is None:
+                return _QUIET, False
+            status = paused.status_of(event)
+        elif status is None:
+            for ev in q.events:
+                status = paused.status_of(ev) or status
         if not rec['migrate_started']:  # QEMU's status: an earlier attempt's
-            return 'this attempt\'s migrate has not started'
-        return paused.hold(q, dst, lambda: self._continued_by_host(
-            instance_uuid, rec))
+            return 'this attempt\'s migrate has not started', False
+        if status is None:
+            # The look that follows says whether the guest is paused.
+            return _OTHER_NEWS, False
+        why = paused.hold(q, dst, self._watched(instance_uuid, rec), status=status)
+        return why, why != paused.BEFORE
+
+    def _watched(self, instance_uuid, rec):
+        return lambda: self._continued_by_host(instance_uuid, rec)
 
     def _continued_by_host(self, instance_uuid, rec):
         """Whether the host side continues the migration from pre-switchover:
@@ -93,12 +111,14 @@ class WaitMixin:
 
     @staticmethod
     def _moved_on(q, rec):
-        """Whether there is news for a poll to act on or report."""
+        """Whether there is news for a poll to act on or report, and the
+        migration's status if it was asked for it (else None)."""
         if any(ev['event'] in _WAKE_EVENTS for ev in q.events):
-            return True
+            return True, None
         if rec['migrate_started']:
-            return q.execute('query-migrate').get('status') not in ('setup', 'active')
+            status = q.execute('query-migrate').get('status')
+            return status not in ('setup', 'active'), status
         if not rec['block']:
-            return True
+            return True, None
         job = {j['device']: j for j in q.execute('query-block-jobs')}.get(rec['job'])
-        return job is None or job.get('ready', False)
+        return job is None or job.get('ready', False), None
