@@ -184,6 +184,11 @@ def test_force_complete_pauses_without_post_copy(make_cloud):
     migration = cloud.world('vm1')['migration']
     assert migration['status'] == base.MIGRATION_COMPLETED
     assert (migration['postcopy'], migration['paused']) == (False, True)
+    # The guest's pause, from the source's STOP to the destination's
+    # RESUME, is in the record: here it lasts from the force-complete to
+    # the arrival, the very pause an operator asked for.
+    result = {s['name']: s for s in doc['subtasks']}['SwitchOverMigration']['result']
+    assert result['guest_pause_ms'] > result['downtime_ms'], result
     guests.assert_continues(cloud, vm, tail, 'host2')
     guests.assert_runs_only_on(cloud, vm, 'host2')
 

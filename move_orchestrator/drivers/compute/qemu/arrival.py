@@ -56,9 +56,10 @@ def watch(sock, domain_dir, timeout, ready):
             if status == 'completed':
                 if q.execute('query-status')['status'] == 'paused':
                     q.execute('cont')
-                if _resume_time(q) is None:
-                    q.wait_event('RESUME', 1.0)
-                arrived = {'status': 'arrived', 'resumed_at': _resume_time(q)}
+                resumed = _resume_time(q)
+                if resumed is None:     # still to come (wait_event takes it)
+                    resumed = switchover.timestamp(q.wait_event('RESUME', 1.0) or {}) or None
+                arrived = {'status': 'arrived', 'resumed_at': resumed}
                 switchover.write_json(os.path.join(domain_dir, ARRIVAL), arrived)
                 return 'arrived: %s' % arrived
             if status in ('failed', 'cancelled'):
