@@ -130,15 +130,15 @@ def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
     incoming = _accept(driver, spec)
     driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
                            incoming=incoming)
-    sent = _spy_on_qmp(monkeypatch)
 
     def converged():
         caplog.clear()
         found = driver.wait_migration(spec['uuid'], 5)
         return found if found['status'] != base.MIGRATION_RUNNING else None
 
-    found = wait_for(converged, timeout=120)
-    monkeypatch.undo()
+    with monkeypatch.context() as spying:
+        sent = _spy_on_qmp(spying)
+        found = wait_for(converged, timeout=120)
     why = [r.getMessage() for r in caplog.records if r.name == waiting.__name__]
     assert found['status'] in domains.CONVERGED, (found, why)
     assert found['qemu_status'] == 'completed', (found, why)

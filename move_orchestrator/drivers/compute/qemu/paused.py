@@ -19,7 +19,7 @@ main loop, and one on a destination that loads the last of the state
 shares its main loop with that load. So the hold follows the source by
 the MIGRATION events QEMU sends anyway, and the destination by the arrival
 watcher's record (arrival.py), asking the destination only where no
-arrival watcher runs.
+arrival watcher runs, or where it stays silent.
 """
 
 import os
