@@ -63,12 +63,14 @@ def test_a_spare_forks_each_watcher_of_its_kind_and_stays(tmp_path):
     script, log = _script(tmp_path), str(tmp_path / 'watcher.log')
     watchers.SPARES.refill(script)
     spare = watchers.SPARES.pids()[script]
-    first = watchers.SPARES.start(script, ['1', 'a', 'b'], log)
+    # Each sleeps long enough to be seen alive (a watcher that ended is
+    # reaped by its spare, and /proc forgets it).
+    first = watchers.SPARES.start(script, ['2', 'a', 'b'], log)
     assert first.pid != spare and _parent(first.pid) == spare
     assert watchers.listening(first) == first.pid
     waiting.wait_for(lambda: _ran(log, first.pid), timeout=10)
     # Two at once: the same spare forks the second.
-    second = watchers.SPARES.start(script, ['0', 'c', 'd'], log)
+    second = watchers.SPARES.start(script, ['2', 'c', 'd'], log)
     assert _parent(second.pid) == spare
     assert watchers.listening(second) == second.pid
     waiting.wait_for(lambda: _ran(log, second.pid, 'c d'), timeout=10)
