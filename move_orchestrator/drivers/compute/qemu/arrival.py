@@ -30,6 +30,17 @@ ARRIVAL = 'arrival.json'
 STATE = 'incoming.json'
 
 
+def recorded(domain_dir, deadline, look):
+    """What the arrival watcher wrote beside the domain, once it has (None
+    if nothing by deadline); looked for every ``look`` seconds."""
+    path = os.path.join(domain_dir, ARRIVAL)
+    while True:
+        found = switchover.read_json(path)
+        if found is not None or time.monotonic() > deadline:
+            return found
+        time.sleep(look)
+
+
 def _resume_time(q):
     for ev in q.events:
         if ev['event'] == 'RESUME':

@@ -145,9 +145,5 @@ class IncomingMixin:
     @staticmethod
     def _arrival(dom):
         """What the arrival watcher wrote ({} if it is gone without)."""
-        deadline = time.monotonic() + ARRIVAL_WAIT
-        while True:
-            found = process.read_json(dom.path(arrival.ARRIVAL))
-            if found is not None or time.monotonic() > deadline:
-                return found or {}
-            time.sleep(0.005)
+        return arrival.recorded(dom.dir, time.monotonic() + ARRIVAL_WAIT,
+                                0.005) or {}

@@ -91,13 +91,8 @@ def hold(src_q, dst, watched, bound=HOLD_BOUND, status=None):
 def _arrival_recorded(dst, deadline):
     """Whether dst's arrival watcher recorded the incoming migration's end
     before deadline (False at once where none was started)."""
-    if not os.path.exists(dst.path(arrival.STATE)):
-        return False
-    while not os.path.exists(dst.path(arrival.ARRIVAL)):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(ARRIVAL_LOOK)
-    return True
+    return os.path.exists(dst.path(arrival.STATE)) and \
+        arrival.recorded(dst.dir, deadline, ARRIVAL_LOOK) is not None
 
 
 def _hold_destination(dst, deadline, bound):
