@@ -70,6 +70,7 @@ import shutil
 import tempfile
 import time
 
+from benchmarks import qemu_bare
 from benchmarks import qemu_cpu
 from benchmarks import qemu_report
 from move_orchestrator.drivers import choreography
@@ -153,15 +154,15 @@ class Cloud:
         vm = cloud_mod.boot_instance(self.services, 'vm', HOSTS[0], 'bench',
                                      image='bench')
         self.uuid = vm['uuid']
-        self.spec = dict(self._domain(HOSTS[0]).read_definition()['spec'])
+        self.spec = dict(self.domain(HOSTS[0]).read_definition()['spec'])
         self._wait_filled(HOSTS[0])
 
-    def _domain(self, host):
+    def domain(self, host):
         return self.driver._domain(self.uuid, host)
 
     def _wait_filled(self, host):
         """The guest prints once its RAM is filled."""
-        log = self._domain(host).path('serial.log')
+        log = self.domain(host).path('serial.log')
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with open(log) as f:
@@ -175,70 +176,6 @@ class Cloud:
         return source, HOSTS[1 - HOSTS.index(source)]
 
     # -- the four kinds -------------------------------------------------------
-    def bare(self, held=False):
-        """``held``: paused before the switch-over, as the driver's
-        migrations are (the mechanism of the abort-or-complete rule), and
-        continued by this client as soon as QEMU says so."""
-        source, dest = self.hosts()
-        src, dst = self._domain(source), self._domain(dest)
-        prep = qemu_cpu.snapshot({'source': src.pid()}, {})
-        t0, t0_epoch = time.perf_counter(), time.time()
-        dst.write_definition({'spec': self.spec})
-        self.driver._start(dst, incoming=True)
-        qemus = {'source': src.pid(), 'dest': dst.pid()}
-        with src.qmp() as qs, dst.qmp() as qd:
-            t1 = time.perf_counter()
-            # Over TCP on [qemu] host_address, as a destination that accepts
-            # a migration listens (incoming.py): hosts that share nothing
-            # reach each other over the network, not a unix socket.
-            qd.execute('migrate-incoming', uri='tcp:%s:0'
-                       % self.conf.qemu.host_address)
-            port = qd.execute('query-migrate')['socket-address'][0]['port']
-            uri = 'tcp:%s:%s' % (self.conf.qemu.host_address, port)
-            # A guest that came in through the driver keeps the capabilities
-            # it was given then: plain pre-copy here (held: paused first).
-            qs.execute('migrate-set-capabilities', capabilities=[
-                {'capability': 'postcopy-ram', 'state': False},
-                {'capability': 'pause-before-switchover', 'state': held},
-                {'capability': 'events', 'state': True}])
-            qs.execute('migrate-set-parameters', **{
-                'max-bandwidth': 1 << 40,
-                'downtime-limit': self.conf.qemu.downtime_limit_ms})
-            qs.execute('migrate', uri=uri)
-            copy = qemu_cpu.snapshot(qemus, {})
-            before, prep = prep, qemu_cpu.delta(prep, copy)
-            ends, paused_at = ('completed', 'failed', 'cancelled'), None
-            ev = qs.wait_event('MIGRATION', timeout=60, match=lambda e: e['data'][
-                'status'] in ends + (('pre-switchover',) if held else ()))
-            if ev['data']['status'] == 'pre-switchover':
-                qs.execute('migrate-continue', state='pre-switchover')
-                paused_at = ev
-                ev = qs.wait_event('MIGRATION', timeout=60,
-                                   match=lambda e: e['data']['status'] in ends)
-            if ev['data']['status'] != 'completed':
-                raise RuntimeError('bare migration %s' % ev['data']['status'])
-            resume = qd.wait_event('RESUME', timeout=60)
-            t2 = time.perf_counter()
-            end = qemu_cpu.snapshot(qemus, {})
-            copy, whole = qemu_cpu.delta(copy, end), qemu_cpu.delta(before, end)
-            info = qs.execute('query-migrate')
-            stop = [e for e in qs.events if e['event'] == 'STOP']
-            device = [e for e in qs.events if e['event'] == 'MIGRATION'
-                      and e['data']['status'] == 'device']
-        wait = (_at(device[0]) - _at(paused_at)) * 1000 \
-            if paused_at and device else None
-        src.stop()
-        elapsed = time.perf_counter() - t0
-        self._put_right(source, dest)
-        return {'whole': elapsed, 'migration': _at(resume) - t0_epoch,
-                'to_end': t2 - t0, 'migrate': t2 - t1,
-                'downtime': info.get('downtime'),
-                'pause': (_at(resume) - _at(stop[0])) * 1000 if stop else None,
-                'wait': wait,
-                'sent': info.get('ram', {}).get('transferred', 0) / (1 << 20),
-                'cpu': copy, 'prep': prep, 'whole_cpu': whole,
-                'qemu': qemu_cpu.figures(info)}
-
     def by_driver(self):
         source, dest = self.hosts()
         d = self.driver
@@ -248,14 +185,14 @@ class Cloud:
         spares = {'spare ' + name: running[script] for name, script in (
             ('switch-over', qemu_switchover.__file__),
             ('arrival', qemu_arrival.__file__)) if script in running}
-        prep = qemu_cpu.snapshot({'source': self._domain(source).pid()}, spares)
+        prep = qemu_cpu.snapshot({'source': self.domain(source).pid()}, spares)
         before = prep
         t0, t0_epoch = time.perf_counter(), time.time()
         # The destination accepts the migration as the orchestrated move's
         # does (PrepareIncoming), and confirms the arrival (SwitchOverMigration).
         incoming = choreography.accept_incoming(d, self.spec, source, dest)
         d.start_migration(self.uuid, source, dest, incoming=incoming)
-        src, dst = self._domain(source), self._domain(dest)
+        src, dst = self.domain(source), self.domain(dest)
         qemus = {'source': src.pid(), 'dest': dst.pid()}
         watchers = dict(spares, **{
             'switch-over': d._record(self.uuid).get('watcher'),
@@ -279,7 +216,7 @@ class Cloud:
             info = q.execute('query-migrate')
         d.destroy(self.uuid, source)
         elapsed = time.perf_counter() - t0
-        self._put_right(source, dest, destroyed=True)
+        self.put_right(source, dest, destroyed=True)
         return {'whole': elapsed, 'to_end': t1 - t0,
                 'migration': _resumed(migration, t0_epoch, t1 - t0),
                 'downtime': migration.get('downtime_ms'),
@@ -292,14 +229,14 @@ class Cloud:
     def orchestrated(self):
         source, dest = self.hosts()
         # The whole move's CPU: the conductor's threads are this process's.
-        before = qemu_cpu.snapshot({'source': self._domain(source).pid()}, {})
+        before = qemu_cpu.snapshot({'source': self.domain(source).pid()}, {})
         t0, called = time.perf_counter(), time.time()
         doc = self.api.move_instance(None, 'vm', destination=dest)
         accepted = time.time()
         doc = self.api.wait_task(None, doc['id'])
         elapsed, answered = time.perf_counter() - t0, time.time()
         whole = qemu_cpu.delta(before, qemu_cpu.snapshot(
-            {'dest': self._domain(dest).pid()}, {}))
+            {'dest': self.domain(dest).pid()}, {}))
         if doc['state'] != 'completed':
             raise RuntimeError('move %s: %s' % (doc['state'], doc['reason']))
         subs = {s['name']: s for s in doc['subtasks']}
@@ -324,7 +261,7 @@ class Cloud:
                 'qemu': {'total-time': result.get('total_time_ms'),
                          'downtime': result.get('downtime_ms')}}
 
-    def _put_right(self, source, dest, destroyed=False):
+    def put_right(self, source, dest, destroyed=False):
         """Not measured: make the orchestrator's world agree again."""
         d, u, inventory = self.driver, self.uuid, self.services.inventory
         if not destroyed:
@@ -361,11 +298,6 @@ def _resumed(migration, started, otherwise):
     return migration['stopped_at'] + migration['guest_pause_ms'] / 1000 - started
 
 
-def _at(event):
-    """A QMP event's timestamp, in seconds."""
-    return event['timestamp']['seconds'] + event['timestamp']['microseconds'] / 1e6
-
-
 def run(argv=None):
     args = _parse(argv)
     if shutil.which('qemu-system-x86_64') is None:
@@ -383,8 +315,8 @@ def run(argv=None):
             for i in range(args.qemu_warmup + args.qemu_moves):
                 round_ = {}
                 for kind, sample in (
-                        ('bare', cloud.bare),
-                        ('held', functools.partial(cloud.bare, held=True)),
+                        ('bare', functools.partial(qemu_bare.migrate, cloud)),
+                        ('held', functools.partial(qemu_bare.migrate, cloud, held=True)),
                         ('driver', cloud.by_driver),
                         ('orchestrated', cloud.orchestrated)):
                     if not args.qemu_no_compact:
