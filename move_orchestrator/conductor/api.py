@@ -117,7 +117,10 @@ class ConductorAPI:
     def wait_task(self, ctxt, task_id, timeout=None):
         if self._is_drain(task_id):
             return self._wait_drain(ctxt, task_id, timeout)
-        self.conductor.wait(task_id, timeout=timeout)
+        move = self.conductor.wait(task_id, timeout=timeout)
+        if move['state'] in states.TERMINAL_STATES:
+            # Ended: read once, its history is final too.
+            return self.services.records.document(move)
         return self.get_task(ctxt, task_id)
 
     def _wait_drain(self, ctxt, task_id, timeout):

@@ -197,9 +197,13 @@ class Execution:
         engine, flow, stored = self._load(move, move_type, book,
                                           types_base.MAIN)
         self._catch_up(move, move_type, engine)
-        move = self.services.store.get(move['id'])
         started = any(state != tf_states.PENDING for state in
                       flowstate.atom_states(engine).values())
+        if started:
+            # Taken up: the catch-up, or an operator, moved the record
+            # since it was read. (A new move's abort asked meanwhile is
+            # seen when its first step starts.)
+            move = self.services.store.get(move['id'])
         reason = self._rollback_reason(move, interrupted, started)
         undone = all(state in (tf_states.PENDING, tf_states.REVERTED)
                      for state in flowstate.atom_states(engine).values())
@@ -309,7 +313,7 @@ class Execution:
         return outcome
 
     def _load(self, move, move_type, book, stage):
-        flow = flows.build_move_flow(move['id'], stage, self.services)
+        flow = flows.build_flow(move, stage, self.services)
         fd = book.find(flow_detail_uuid(move['id'], stage))
         stored_atoms = [ad.name for ad in fd]
         stored_state = fd.state

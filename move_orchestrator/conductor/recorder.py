@@ -56,7 +56,9 @@ class Recorder:
                 raise
             return move_type.next_state(move_id, move['state'], event,
                                         target or expect)
-        return self._record(move_id, decide, context, values)
+        # An event is meant to change the move: no read to decide first.
+        return self._record(move_id, decide, context, values,
+                            read_first=False)
 
     def enter_step(self, move_id, state, context=None, connection=None):
         """A step whose move state is ``state`` starts: ``start`` from
@@ -89,9 +91,21 @@ class Recorder:
             self._announce(move_id, written[0], written[1], {})
         return move
 
-    def _record(self, move_id, decide, context, values):
+    def entered(self, move_id, state):
+        """The step's save that wrote ``state`` (enter_step with a
+        connection) committed: announce it, with no read. False if no
+        such write is waiting (then enter_step without one reads)."""
+        with self._lock:
+            written = self._unannounced.get(move_id)
+            if written is None or written[1] != state:
+                return False
+            del self._unannounced[move_id]
+        self._announce(move_id, written[0], written[1], {})
+        return True
+
+    def _record(self, move_id, decide, context, values, read_first=True):
         move, target = self.store.set_state(move_id, decide, context=context,
-                                            **values)
+                                            read_first=read_first, **values)
         if target is not None:
             self._announce(move_id, move, target, values)
         return move

@@ -90,6 +90,14 @@ class Fences:
         if current != token:
             raise exception.ClaimLost(move=move_id, generation=token)
 
+    def verify(self, move_id, generation):
+        """Raise ClaimLost unless ``generation``, the move's as read for
+        update in the write's transaction, is our claim's (a check for a
+        write that reads the whole row anyway)."""
+        token = self._tokens.get(move_id)
+        if token is not None and generation != token:
+            raise exception.ClaimLost(move=move_id, generation=token)
+
     def still_held(self, conn, move_id):
         """Raise ClaimLost unless the move's claim is still ours, from a
         read-only transaction: a generation only grows, so an unlocked

@@ -3,7 +3,6 @@
 import contextlib
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 
 from move_orchestrator.db import fencing
 from move_orchestrator.db import outage
@@ -27,6 +26,11 @@ EVENT_FIELDS = ('id', 'kind', 'name', 'phase', 'state', 'progress', 'error',
 # query.
 _MOVES = models.Move.__table__
 _EVENTS = models.MoveEvent.__table__
+# Writes of a move's state go through Core too: an ORM unit of work costs a
+# step's start more than its statements do.
+_READ_FOR_UPDATE = sa.select(_MOVES).where(
+    _MOVES.c.id == sa.bindparam('move_id')).with_for_update()
+_INSERT_EVENT = _EVENTS.insert()
 
 
 def move_to_dict(row):
@@ -35,6 +39,15 @@ def move_to_dict(row):
 
 def event_to_dict(row):
     return {f: getattr(row, f) for f in EVENT_FIELDS}
+
+
+def _event_values(move_id, kind, name, phase, state, progress=None,
+                  error=None, detail=None, context=None):
+    return {'move_id': move_id, 'kind': kind, 'name': name, 'phase': phase,
+            'state': state, 'progress': progress, 'error': error,
+            'detail': detail, 'user_id': getattr(context, 'user_id', None),
+            'project_id': getattr(context, 'project_id', None),
+            'created_at': models.utcnow()}
 
 
 class MoveStore:
@@ -80,16 +93,22 @@ class MoveStore:
             s.add(self._event(values['id'], 'move', 'move', None, 'accepted',
                               context=context, detail={'request':
                                                        values['request']}))
-        return self.get(values['id']), True
+        # As written (every default is set here, none by the database).
+        return move_to_dict(move), True
 
     @staticmethod
     def _event(move_id, kind, name, phase, state, progress=None, error=None,
                detail=None, context=None):
-        return models.MoveEvent(
-            move_id=move_id, kind=kind, name=name, phase=phase, state=state,
-            progress=progress, error=error, detail=detail,
-            user_id=getattr(context, 'user_id', None),
-            project_id=getattr(context, 'project_id', None))
+        return models.MoveEvent(**_event_values(
+            move_id, kind, name, phase, state, progress, error, detail,
+            context))
+
+    @staticmethod
+    def _add_event(conn, move_id, kind, name, phase, state, detail=None,
+                   context=None, progress=None, error=None):
+        conn.execute(_INSERT_EVENT, _event_values(
+            move_id, kind, name, phase, state, progress, error, detail,
+            context))
 
     def find_by_request_id(self, request_id):
         with self.db.reader() as s:
@@ -153,7 +172,7 @@ class MoveStore:
             return [move_to_dict(m) for m in rows]
 
     def _set_state(self, move_id, decide, context=None, connection=None,
-                   **values):
+                   read_first=True, **values):
         """Record a move state change in one transaction.
 
         ``decide(move)`` sees the move as it was (a dict) and returns its new
@@ -164,9 +183,10 @@ class MoveStore:
         With ``connection`` (a SQLAlchemy connection in a transaction, such
         as a persistence save hook's) the change is written through it and
         commits or rolls back with the caller's transaction. With no values
-        and nothing to change, nothing is written (a read decides first).
+        and nothing to change, nothing is written (a read decides first,
+        unless ``read_first`` is false: the caller expects a change).
         """
-        if not values and connection is None:
+        if read_first and not values and connection is None:
             before = self.get(move_id)
             if decide(before) in (None, before['state']):
                 # Nothing to write, but a lost claim still shows, as it
@@ -176,48 +196,59 @@ class MoveStore:
                 if token is not None and before['generation'] != token:
                     raise exception.ClaimLost(move=move_id, generation=token)
                 return before, None
-        with self._writing(connection) as s:
-            self.fences.check(s, move_id)
-            move = s.get(models.Move, move_id)
-            if move is None:
-                raise exception.TaskNotFound(task=move_id)
-            before = move_to_dict(move)
+        with self._writing(connection) as conn:
+            before = self._read_for_update(conn, move_id)
             state = decide(before)
-            for key, value in values.items():
-                setattr(move, key, value)
-            if state is None or state == before['state']:
+            changes = dict(values)
+            if state is not None and state != before['state']:
+                changes['state'] = state
+                if state in TERMINAL_STATES:
+                    changes['finished_at'] = models.utcnow()
+            else:
+                state = None
+            if changes:
+                conn.execute(_MOVES.update().where(
+                    _MOVES.c.id == move_id).values(**changes))
+            if state is None:
                 return before, None
-            move.state = state
-            if state in TERMINAL_STATES:
-                move.finished_at = models.utcnow()
             detail = {'from': before['state']}
             if values.get('reason'):
                 detail['reason'] = values['reason']
-            s.add(self._event(move_id, 'move', 'move', None, state,
-                              detail=detail, context=context))
+            self._add_event(conn, move_id, 'move', 'move', None, state,
+                            detail=detail, context=context)
             if state in (COMPLETED, REVERTED):
-                self.inventory.unlock_instance(s, move.instance_uuid, move_id)
+                self.inventory.unlock_instance(conn, before['instance_uuid'],
+                                               move_id)
             return before, state
 
     def set_state(self, move_id, decide, context=None, connection=None,
-                  **values):
+                  read_first=True, **values):
         if connection is not None:
             # Part of the caller's transaction: the caller retries it.
             return self._set_state(move_id, decide, context, connection,
                                    **values)
         return outage.call(self._set_state, move_id, decide, context,
+                           read_first=read_first,
                            what='move %s' % move_id, **values)
 
     @contextlib.contextmanager
     def _writing(self, connection):
-        if connection is None:
-            with self.db.session() as s:
-                yield s
+        """A Core connection in a write transaction: ``connection`` (the
+        caller's, which commits it) or a new one committed here."""
+        if connection is not None:
+            yield connection
             return
-        # Joins the caller's transaction: flushed here, committed there.
-        with orm.Session(bind=connection, expire_on_commit=False) as s:
-            yield s
-            s.flush()
+        with self.db.session() as s:
+            yield s.connection()
+
+    def _read_for_update(self, conn, move_id):
+        """The move, locked for the write, as a dict; its claim checked
+        at the same read (db/fencing.py)."""
+        row = conn.execute(_READ_FOR_UPDATE, {'move_id': move_id}).first()
+        if row is None:
+            raise exception.TaskNotFound(task=move_id)
+        self.fences.verify(move_id, row.generation)
+        return move_to_dict(row)
 
     def update(self, move_id, connection=None, **values):
         """Write values of the move (through ``connection``'s transaction,
@@ -260,39 +291,37 @@ class MoveStore:
                            what='move %s' % move_id)
 
     def _pass_ponr(self, move_id, why, connection):
-        with self._writing(connection) as s:
-            self.fences.check(s, move_id)
-            move = s.get(models.Move, move_id)
-            if move is None:
-                raise exception.TaskNotFound(task=move_id)
-            if move.abort_requested_by:
-                s.add(self._event(
-                    move_id, 'action', 'abort', None, 'refused',
-                    detail={'requested_by': move.abort_requested_by,
+        with self._writing(connection) as conn:
+            move = self._read_for_update(conn, move_id)
+            changes = {'ponr': True}
+            if move['abort_requested_by']:
+                self._add_event(
+                    conn, move_id, 'action', 'abort', None, 'refused',
+                    detail={'requested_by': move['abort_requested_by'],
                             'reason': why or 'too late: the move passed its '
-                                             'point of no return'}))
-                move.abort_requested_by = None
-            move.ponr = True
+                                             'point of no return'})
+                changes['abort_requested_by'] = None
+            conn.execute(_MOVES.update().where(
+                _MOVES.c.id == move_id).values(**changes))
 
     @outage.waited_out('a move record')
     def add_event(self, move_id, kind, name, state, phase=None,
                   progress=None, error=None, detail=None, context=None):
-        with self.db.session() as s:
-            self.fences.check(s, move_id)
-            s.add(self._event(move_id, kind, name, phase, state, progress,
-                              error, detail, context))
+        with self._writing(None) as conn:
+            self.fences.check(conn, move_id)
+            self._add_event(conn, move_id, kind, name, phase, state, detail,
+                            context, progress, error)
 
     @outage.waited_out('a move record')
     def events(self, move_id, since=None):
         """The move's events in order; after the event id ``since``."""
         if since is None:
             return self.events_of([move_id])[move_id]
-        with self.db.session() as s:
-            return [event_to_dict(e) for e in s.scalars(
-                sa.select(models.MoveEvent)
-                .where(models.MoveEvent.move_id == move_id,
-                       models.MoveEvent.id > since)
-                .order_by(models.MoveEvent.id))]
+        with self.db.reader() as s:
+            return [event_to_dict(e) for e in s.execute(
+                sa.select(_EVENTS)
+                .where(_EVENTS.c.move_id == move_id, _EVENTS.c.id > since)
+                .order_by(_EVENTS.c.id))]
 
     @outage.waited_out('a move record')
     def events_of(self, move_ids):

@@ -22,7 +22,11 @@ def build_move_flow(move_id, stage, services=None):
     if services is None:
         raise RuntimeError('no conductor services registered in this '
                            'process')
-    move = services.store.get(move_id)
+    return build_flow(services.store.get(move_id), stage, services)
+
+
+def build_flow(move, stage, services):
+    """The same, from a move record the caller has read already."""
     return move_types.get(move['type']).build_flow(stage, services)
 
 

@@ -34,7 +34,10 @@ class MoveRecordListener(listener_base.Listener):
         self._move_id = move['id']
         self._move_type = move_type
         self._state = None          # the move's state as this run set it
-        self._written = None        # ... as on_start wrote it
+        # (state, abort_requested_by) as on_start wrote and read them in
+        # a step's save: the notification that follows its commit needs
+        # no read of its own.
+        self._entered = None
         self.failures = []          # (task, error) of failed executes
         self.revert_failures = []   # (task, error) of failed reverts
 
@@ -44,14 +47,17 @@ class MoveRecordListener(listener_base.Listener):
         The notification below then finds it there, and announces it."""
         step = self._move_type.step_for(atom_detail.name)
         if step is None or self._state == types_base.REVERTING or \
-                step.move_state in (self._state, self._written):
+                step.move_state == self._state:
             return
+        # Written again if this save is retried: a rolled-back attempt
+        # wrote nothing.
+        self._entered = None
         try:
-            self._recorder.enter_step(self._move_id, step.move_state,
-                                      connection=connection)
+            move = self._recorder.enter_step(self._move_id, step.move_state,
+                                             connection=connection)
         except exception.InvalidStateTransition:
             return      # left to the notification, which logs why
-        self._written = step.move_state
+        self._entered = (step.move_state, move['abort_requested_by'])
 
     def _task_receiver(self, state, details):
         name = details['task_name']
@@ -70,11 +76,18 @@ class MoveRecordListener(listener_base.Listener):
         elif state == tf_states.RUNNING:
             step = self._move_type.step_for(name)
             if step is not None and step.move_state != self._state:
-                # A new state (most steps share their phase's): record it,
-                # and look for an operator's abort at the same read.
-                move = self._recorder.enter_step(self._move_id, step.move_state)
+                # A new state (most steps share their phase's): recorded
+                # in the step's save (on_start), else here; an operator's
+                # abort is looked for at the same read.
+                entered, self._entered = self._entered, None
+                if entered and entered[0] == step.move_state and \
+                        self._recorder.entered(self._move_id, entered[0]):
+                    aborted_by = entered[1]
+                else:
+                    aborted_by = self._recorder.enter_step(
+                        self._move_id, step.move_state)['abort_requested_by']
                 self._state = step.move_state
-                if self._reverts and move['abort_requested_by']:
+                if self._reverts and aborted_by:
                     # Stop after this step; the conductor then reverts.
                     self._engine.suspend()
         elif state == tf_states.REVERTING and self._reverts and \

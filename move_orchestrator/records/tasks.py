@@ -133,7 +133,12 @@ class TaskRecords:
             if self.drains is None:
                 raise
             return self._drain_document(self.drains.get(task_id))
-        return with_outage(build_document(move, self.store.events(task_id)))
+        return self.document(move)
+
+    def document(self, move):
+        """The task document of a move record the caller has just read
+        (its history is read now)."""
+        return with_outage(build_document(move, self.store.events(move['id'])))
 
     def _drain_document(self, drain):
         from move_orchestrator.records import drains as drain_docs
