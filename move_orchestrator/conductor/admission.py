@@ -29,6 +29,12 @@ LOCK_ID = 1
 # on its host): the outbound limits skip them.
 NO_OUTBOUND = ('evacuate', 'live-resize')
 LIVE = 'live-migrate'
+_M = models.Move
+# Built once: read at every look for work.
+_UNFINISHED = sa.select(
+    _M.id, _M.type, _M.state, _M.source_host, _M.dest_host, _M.admitted_at,
+    _M.waiting, _M.abort_requested_by, _M.drain_id).where(
+    _M.state.not_in(states.TERMINAL_STATES)).order_by(_M.created_at, _M.id)
 
 
 def per_type_limits(conf):
@@ -124,7 +130,7 @@ class Admission:
         # Most looks change nothing (every waiting move still blocked for
         # the same reason): answered from a read that takes no lock and
         # commits nothing. Only a look with something to write locks.
-        with self.db.reader() as s:
+        with self.db.read() as s:
             decision = self._decide(s)
         if not any(decision[1:]):
             return decision[0]
@@ -147,15 +153,9 @@ class Admission:
     def _decide(self, s):
         """(moves that may run, oldest first; to admit; running without a
         slot; {new waiting reason: moves}) from the records."""
-        m = models.Move
         counts = Counts(self.conf.limits, self.per_type)
         run, admitted, unslotted, reasons = [], [], [], {}
-        moves = s.execute(
-            sa.select(m.id, m.type, m.state, m.source_host, m.dest_host,
-                      m.admitted_at, m.waiting, m.abort_requested_by,
-                      m.drain_id)
-            .where(m.state.not_in(states.TERMINAL_STATES))
-            .order_by(m.created_at, m.id)).all()
+        moves = s.execute(_UNFINISHED).all()
         waiting = []
         for move in moves:
             if move.admitted_at is None and \

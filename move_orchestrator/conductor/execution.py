@@ -160,19 +160,22 @@ class Execution:
 
     def _logbook(self, move):
         backend = self.services.persistence
+        token = self.services.store.fences.token(move['id'])
         with contextlib.closing(backend.get_connection()) as conn:
-            try:
-                return conn.get_logbook(move['id'])
-            except tf_exc.NotFound:
-                book = tf_models.LogBook('move-%s' % move['id'],
-                                         uuid=move['id'])
-                for stage in types_base.STAGES:
-                    fd = tf_models.FlowDetail(
-                        stage, uuid=flow_detail_uuid(move['id'], stage))
-                    fd.meta = {'move_type': move['type'], 'stage': stage}
-                    book.add(fd)
-                conn.save_logbook(book)
-                return book
+            if token is None or token > 1:
+                try:
+                    return conn.get_logbook(move['id'])
+                except tf_exc.NotFound:
+                    pass
+            # (On its first claim no run before made one: nothing to read.)
+            book = tf_models.LogBook('move-%s' % move['id'], uuid=move['id'])
+            for stage in types_base.STAGES:
+                fd = tf_models.FlowDetail(
+                    stage, uuid=flow_detail_uuid(move['id'], stage))
+                fd.meta = {'move_type': move['type'], 'stage': stage}
+                book.add(fd)
+            conn.save_logbook(book)
+            return book
 
     def _rollback_reason(self, move, interrupted, started):
         """Why a move that was going forward is being reverted, or None."""
@@ -379,5 +382,5 @@ class Execution:
 
     def check_claim(self, move_id):
         """Raise ClaimLost if this process's claim on the move is gone."""
-        with self.services.db.reader() as s:
+        with self.services.db.read() as s:
             self.services.store.fences.still_held(s, move_id)

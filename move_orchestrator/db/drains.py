@@ -66,7 +66,7 @@ class DrainStore:
         return self.get(values['id'])
 
     def get(self, drain_id):
-        with self.db.reader() as s:
+        with self.db.read() as s:
             row = s.execute(sa.select(_DRAINS).where(
                 _DRAINS.c.id == drain_id)).first()
             if row is None:
@@ -94,7 +94,7 @@ class DrainStore:
             return [drain_to_dict(d) for d in s.scalars(q)]
 
     def list_unfinished(self):
-        with self.db.reader() as s:
+        with self.db.read() as s:
             return [drain_to_dict(d) for d in s.execute(
                 sa.select(_DRAINS).where(_DRAINS.c.state.not_in(
                     (states.COMPLETED, states.REVERTED))).order_by(

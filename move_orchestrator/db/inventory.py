@@ -17,7 +17,9 @@ def _to_dict(row, fields):
 
 
 def _host_dict(host):
-    return dict(_to_dict(host, HOST_FIELDS), state=host.shown_state)
+    """A host's dict from its ORM object or its row."""
+    return dict(_to_dict(host, HOST_FIELDS),
+                state=models.Host.shown(host.state, host.disabled))
 
 
 def _check_host_state(state):
@@ -40,6 +42,20 @@ _INSTANCE_COLUMNS = [_INSTANCES.c[f] for f in INSTANCE_FIELDS]
 # Asked before every call to a compute agent (drivers/compute/rpc.py).
 _HOSTS = models.Host.__table__
 _DOWN_HOSTS = sa.select(_HOSTS.c.name).where(_HOSTS.c.state == 'down')
+# Read by every move request and many steps: statements built once (building
+# one costs more than running it).
+_HOST = sa.select(_HOSTS).where(_HOSTS.c.name == sa.bindparam('name'))
+_FLAVORS = models.Flavor.__table__
+_FLAVOR = sa.select(_FLAVORS).where(_FLAVORS.c.name == sa.bindparam('name'))
+_INSTANCE_BY = {key: sa.select(*_INSTANCE_COLUMNS).where(
+    _INSTANCES.c[key] == sa.bindparam('ref')) for key in ('uuid', 'name')}
+_ALLOCATIONS = models.Allocation.__table__
+_USAGE = sa.select(*[sa.func.coalesce(sa.func.sum(_ALLOCATIONS.c[r]), 0)
+                     for r in RESOURCES]).where(
+    _ALLOCATIONS.c.host == sa.bindparam('host'))
+_UNLOCK = _INSTANCES.update().where(
+    _INSTANCES.c.uuid == sa.bindparam('ref'),
+    _INSTANCES.c.move_id == sa.bindparam('locked_by')).values(move_id=None)
 
 
 class Inventory:
@@ -91,9 +107,8 @@ class Inventory:
         return self.get_host(name), changes
 
     def get_host(self, name):
-        with self.db.reader() as s:
-            host = s.scalars(sa.select(models.Host).filter_by(
-                name=name)).first()
+        with self.db.read() as s:
+            host = s.execute(_HOST, {'name': name}).first()
             if host is None:
                 raise exception.HostNotFound(host=name)
             return _host_dict(host)
@@ -105,7 +120,7 @@ class Inventory:
 
     def down_hosts(self):
         """The names of the hosts marked down: one small read, no ORM."""
-        with self.db.reader() as s:
+        with self.db.read() as s:
             return [row.name for row in s.execute(_DOWN_HOSTS)]
 
     def set_host_state(self, name, state):
@@ -122,7 +137,7 @@ class Inventory:
                 raise exception.HostNotFound(host=name)
 
     def host_usage(self, name):
-        with self.db.reader() as s:
+        with self.db.read() as s:
             return self._usage(s, name)
 
     def usage_by_host(self, promised=False):
@@ -160,9 +175,7 @@ class Inventory:
 
     @staticmethod
     def _usage(session, host):
-        row = session.execute(sa.select(
-            *[sa.func.coalesce(sa.func.sum(getattr(models.Allocation, r)), 0)
-              for r in RESOURCES]).filter_by(host=host)).one()
+        row = session.execute(_USAGE, {'host': host}).one()
         return dict(zip(RESOURCES, row))
 
     # -- flavors ------------------------------------------------------------
@@ -173,9 +186,8 @@ class Inventory:
         return self.get_flavor(name)
 
     def get_flavor(self, name):
-        with self.db.reader() as s:
-            flavor = s.scalars(sa.select(models.Flavor).filter_by(
-                name=name)).first()
+        with self.db.read() as s:
+            flavor = s.execute(_FLAVOR, {'name': name}).first()
             if flavor is None:
                 raise exception.FlavorNotFound(flavor=name)
             return _to_dict(flavor, FLAVOR_FIELDS)
@@ -203,17 +215,15 @@ class Inventory:
 
     def get_instance(self, ref):
         """By uuid, or by name."""
-        with self.db.reader() as s:
-            inst = s.execute(sa.select(*_INSTANCE_COLUMNS).where(
-                _INSTANCES.c.uuid == ref)).first() or s.execute(
-                sa.select(*_INSTANCE_COLUMNS).where(
-                    _INSTANCES.c.name == ref)).first()
+        with self.db.read() as s:
+            inst = s.execute(_INSTANCE_BY['uuid'], {'ref': ref}).first() or \
+                s.execute(_INSTANCE_BY['name'], {'ref': ref}).first()
             if inst is None:
                 raise exception.InstanceNotFound(instance=ref)
             return _to_dict(inst, INSTANCE_FIELDS)
 
     def list_instances(self, host=None):
-        with self.db.reader() as s:
+        with self.db.read() as s:
             q = sa.select(*_INSTANCE_COLUMNS).order_by(_INSTANCES.c.name)
             if host is not None:
                 q = q.where(_INSTANCES.c.host == host)
@@ -245,11 +255,7 @@ class Inventory:
             raise exception.InstanceMoved(instance=uuid, host=host)
 
     def unlock_instance(self, session, uuid, move_id):
-        session.execute(
-            sa.update(models.Instance)
-            .where(models.Instance.uuid == uuid,
-                   models.Instance.move_id == move_id)
-            .values(move_id=None))
+        session.execute(_UNLOCK, {'ref': uuid, 'locked_by': move_id})
 
     # -- allocations --------------------------------------------------------
     def claim(self, consumer_uuid, host, resources, ratios):

@@ -46,9 +46,14 @@ class Host(TimestampMixin, Base):
 
     @property
     def shown_state(self):
-        if self.state == 'down':
+        return self.shown(self.state, self.disabled)
+
+    @staticmethod
+    def shown(state, disabled):
+        """The state operators see: down, disabled or up."""
+        if state == 'down':
             return 'down'
-        return 'disabled' if self.disabled else 'up'
+        return 'disabled' if disabled else 'up'
     vcpus: orm.Mapped[int]
     ram_mb: orm.Mapped[int]
     disk_gb: orm.Mapped[int]

@@ -28,8 +28,17 @@ _MOVES = models.Move.__table__
 _EVENTS = models.MoveEvent.__table__
 # Writes of a move's state go through Core too: an ORM unit of work costs a
 # step's start more than its statements do.
-_READ_FOR_UPDATE = sa.select(_MOVES).where(
-    _MOVES.c.id == sa.bindparam('move_id')).with_for_update()
+# Statements built once: building one costs more than running it.
+_READ = sa.select(_MOVES).where(_MOVES.c.id == sa.bindparam('move_id'))
+_READ_FOR_UPDATE = _READ.with_for_update()
+_BY_REQUEST_ID = sa.select(_MOVES).where(
+    _MOVES.c.request_id == sa.bindparam('request_id'))
+_UNFINISHED = sa.select(_MOVES).where(
+    _MOVES.c.state.not_in(TERMINAL_STATES)).order_by(_MOVES.c.created_at)
+# The values to set are the parameters' other keys.
+_UPDATE = _MOVES.update().where(_MOVES.c.id == sa.bindparam('move_id'))
+_EVENTS_OF = sa.select(_EVENTS).where(_EVENTS.c.move_id.in_(
+    sa.bindparam('move_ids', expanding=True))).order_by(_EVENTS.c.id)
 _INSERT_EVENT = _EVENTS.insert()
 
 
@@ -62,14 +71,14 @@ class MoveStore:
     def take_claim(self, move_id, conductor):
         """Claim the move for ``conductor``: its new fencing token, which
         this process then holds. The claim shows in the move's history."""
-        with self.db.session() as s:
-            token, previous, instance_uuid = fencing.take(s, move_id,
+        with self._writing(None) as conn:
+            token, previous, instance_uuid = fencing.take(conn, move_id,
                                                           conductor)
             detail = {'attempt': token}
             if previous and previous != conductor:
                 detail['taken_over_from'] = previous
-            s.add(self._event(move_id, 'claim', conductor, None, 'claimed',
-                              detail=detail))
+            self._add_event(conn, move_id, 'claim', conductor, None,
+                            'claimed', detail=detail)
         self.fences.hold(move_id, token, instance_uuid)
         return token
 
@@ -111,16 +120,15 @@ class MoveStore:
             context))
 
     def find_by_request_id(self, request_id):
-        with self.db.reader() as s:
-            move = s.execute(sa.select(_MOVES).where(
-                _MOVES.c.request_id == request_id)).first()
+        with self.db.read() as s:
+            move = s.execute(_BY_REQUEST_ID,
+                             {'request_id': request_id}).first()
             return move_to_dict(move) if move else None
 
     @outage.waited_out('a move record')
     def get(self, move_id):
-        with self.db.reader() as s:
-            move = s.execute(sa.select(_MOVES).where(
-                _MOVES.c.id == move_id)).first()
+        with self.db.read() as s:
+            move = s.execute(_READ, {'move_id': move_id}).first()
             if move is None:
                 raise exception.TaskNotFound(task=move_id)
             return move_to_dict(move)
@@ -162,11 +170,10 @@ class MoveStore:
     def list_unfinished(self, fields=None):
         """Oldest first; with ``fields``, only those (a conductor's look
         for work, several times a second, needs the ids alone)."""
-        columns = [_MOVES.c[f] for f in fields] if fields else [_MOVES]
-        with self.db.reader() as s:
-            rows = s.execute(sa.select(*columns).where(
-                _MOVES.c.state.not_in(TERMINAL_STATES)).order_by(
-                _MOVES.c.created_at))
+        query = _UNFINISHED.with_only_columns(
+            *[_MOVES.c[f] for f in fields]) if fields else _UNFINISHED
+        with self.db.read() as s:
+            rows = s.execute(query)
             if fields:
                 return [dict(row._mapping) for row in rows]
             return [move_to_dict(m) for m in rows]
@@ -207,8 +214,7 @@ class MoveStore:
             else:
                 state = None
             if changes:
-                conn.execute(_MOVES.update().where(
-                    _MOVES.c.id == move_id).values(**changes))
+                conn.execute(_UPDATE, dict(changes, move_id=move_id))
             if state is None:
                 return before, None
             detail = {'from': before['state']}
@@ -301,8 +307,7 @@ class MoveStore:
                             'reason': why or 'too late: the move passed its '
                                              'point of no return'})
                 changes['abort_requested_by'] = None
-            conn.execute(_MOVES.update().where(
-                _MOVES.c.id == move_id).values(**changes))
+            conn.execute(_UPDATE, dict(changes, move_id=move_id))
 
     @outage.waited_out('a move record')
     def add_event(self, move_id, kind, name, state, phase=None,
@@ -317,7 +322,7 @@ class MoveStore:
         """The move's events in order; after the event id ``since``."""
         if since is None:
             return self.events_of([move_id])[move_id]
-        with self.db.reader() as s:
+        with self.db.read() as s:
             return [event_to_dict(e) for e in s.execute(
                 sa.select(_EVENTS)
                 .where(_EVENTS.c.move_id == move_id, _EVENTS.c.id > since)
@@ -329,10 +334,7 @@ class MoveStore:
         found = {move_id: [] for move_id in move_ids}
         if not found:
             return found
-        with self.db.reader() as s:
-            for e in s.execute(
-                    sa.select(_EVENTS)
-                    .where(_EVENTS.c.move_id.in_(list(found)))
-                    .order_by(_EVENTS.c.id)):
+        with self.db.read() as s:
+            for e in s.execute(_EVENTS_OF, {'move_ids': list(found)}):
                 found[e.move_id].append(event_to_dict(e))
         return found

@@ -129,8 +129,9 @@ class Database:
             self.engine.dispose()
         self._sessionmaker = orm.sessionmaker(bind=self.engine,
                                               expire_on_commit=False)
-        self._readermaker = orm.sessionmaker(
-            bind=self.engine.execution_options(**{READ_ONLY: True}))
+        self._read_engine = self.engine.execution_options(
+            **{READ_ONLY: True})
+        self._readermaker = orm.sessionmaker(bind=self._read_engine)
 
     @staticmethod
     def _connected(maker, begin):
@@ -168,6 +169,23 @@ class Database:
         session, _txn = self._connected(self._readermaker, False)
         with outage.raising_typed(), session:
             yield session
+
+    @contextlib.contextmanager
+    def read(self):
+        """As :meth:`reader`, on a Core connection: for reads of rows (Core
+        selects), where an ORM session's setup would cost more than the
+        query."""
+        def _open():
+            conn = self._read_engine.connect()
+            try:
+                conn.begin()
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+        conn = outage.call(_open, what='a database transaction')
+        with outage.raising_typed(), conn:
+            yield conn
 
     def dispose(self):
         self.engine.dispose()
