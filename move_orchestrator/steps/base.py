@@ -11,6 +11,7 @@ inside either is waited out and the step run again, not failed.
 """
 
 import functools
+import inspect
 
 from oslo_log import log as logging
 from taskflow import task
@@ -51,6 +52,10 @@ class MoveStep(task.Task):
             func = getattr(func, '__unwrapped_step__', func)
             wrapped = _with_fault_points(func, method)
             wrapped.__unwrapped_step__ = func
+            # TaskFlow reads the signature of execute and revert for every
+            # step it builds, every move: known once, it is not unwrapped
+            # and parsed again each time.
+            wrapped.__signature__ = inspect.signature(func)
             setattr(cls, method, wrapped)
 
     def __init__(self, services, **kwargs):
