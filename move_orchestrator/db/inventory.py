@@ -53,6 +53,24 @@ _ALLOCATIONS = models.Allocation.__table__
 _USAGE = sa.select(*[sa.func.coalesce(sa.func.sum(_ALLOCATIONS.c[r]), 0)
                      for r in RESOURCES]).where(
     _ALLOCATIONS.c.host == sa.bindparam('host'))
+_HOST_FOR_UPDATE = _HOST.with_for_update()
+_ALLOCATION_OF = sa.select(_ALLOCATIONS).where(
+    _ALLOCATIONS.c.consumer_uuid == sa.bindparam('consumer'),
+    _ALLOCATIONS.c.host == sa.bindparam('host'))
+_INSERT_ALLOCATION = _ALLOCATIONS.insert()
+_GIVE_ALLOCATION = _ALLOCATIONS.update().where(
+    _ALLOCATIONS.c.id == sa.bindparam('allocation'))
+_DROP_ALLOCATIONS_OF = _ALLOCATIONS.delete().where(
+    _ALLOCATIONS.c.consumer_uuid == sa.bindparam('consumer'))
+# The values to set are the parameters' other keys.
+_UPDATE_INSTANCE = _INSTANCES.update().where(
+    _INSTANCES.c.uuid == sa.bindparam('ref'))
+# Locked by a move: unless another holds it (and, [True], while the
+# instance is still on the host the move was built from).
+_LOCK = {on_host: _INSTANCES.update().where(
+    _INSTANCES.c.uuid == sa.bindparam('ref'), _INSTANCES.c.move_id.is_(None),
+    *([_INSTANCES.c.host == sa.bindparam('on_host')] if on_host else [])
+).values(move_id=sa.bindparam('locked_by')) for on_host in (False, True)}
 _UNLOCK = _INSTANCES.update().where(
     _INSTANCES.c.uuid == sa.bindparam('ref'),
     _INSTANCES.c.move_id == sa.bindparam('locked_by')).values(move_id=None)
@@ -210,6 +228,7 @@ class Inventory:
                 uuid=uuid, name=name, host=host, flavor=flavor, image=image,
                 power_state=power_state, vm_state=vm_state,
                 project_id=project_id, user_id=user_id))
+            s.flush()   # the instance first, as an ORM claim would have
             self._claim(s, uuid, host, flavor_d)
         return self.get_instance(uuid)
 
@@ -230,24 +249,21 @@ class Inventory:
             return [_to_dict(i, INSTANCE_FIELDS) for i in s.execute(q)]
 
     def update_instance(self, uuid, **values):
-        with self.db.session() as s:
-            s.execute(sa.update(models.Instance).filter_by(
-                uuid=uuid).values(**values))
+        with self.db.write() as conn:
+            conn.execute(_UPDATE_INSTANCE, dict(values, ref=uuid))
 
-    def lock_instance(self, session, uuid, move_id, host=None):
+    def lock_instance(self, conn, uuid, move_id, host=None):
         """Mark the instance as moved by move_id, atomically; or refuse.
 
         With ``host``, only while the instance is still there: a move built
         from an older read of it would move it a second time.
         """
-        where = [models.Instance.uuid == uuid,
-                 models.Instance.move_id.is_(None)]
+        params = {'ref': uuid, 'locked_by': move_id}
         if host is not None:
-            where.append(models.Instance.host == host)
-        res = session.execute(
-            sa.update(models.Instance).where(*where).values(move_id=move_id))
+            params['on_host'] = host
+        res = conn.execute(_LOCK[host is not None], params)
         if res.rowcount != 1:
-            inst = session.get(models.Instance, uuid)
+            inst = conn.execute(_INSTANCE_BY['uuid'], {'ref': uuid}).first()
             if inst is None:
                 raise exception.InstanceNotFound(instance=uuid)
             if inst.move_id is not None:
@@ -260,17 +276,16 @@ class Inventory:
     # -- allocations --------------------------------------------------------
     def claim(self, consumer_uuid, host, resources, ratios):
         """Allocate resources on host for consumer; idempotent."""
-        with self.db.session() as s:
-            self._claim(s, consumer_uuid, host, resources, ratios)
+        with self.db.write() as conn:
+            self._claim(conn, consumer_uuid, host, resources, ratios)
 
     def _claim(self, session, consumer_uuid, host, resources, ratios=None):
         # Lock the host row so that concurrent claims see each other.
-        host_row = session.scalars(sa.select(models.Host).filter_by(
-            name=host).with_for_update()).first()
+        host_row = session.execute(_HOST_FOR_UPDATE, {'name': host}).first()
         if host_row is None:
             raise exception.HostNotFound(host=host)
-        existing = session.scalars(sa.select(models.Allocation).filter_by(
-            consumer_uuid=consumer_uuid, host=host)).first()
+        existing = session.execute(_ALLOCATION_OF, {
+            'consumer': consumer_uuid, 'host': host}).first()
         if existing is not None:
             return
         if ratios is not None:
@@ -282,7 +297,7 @@ class Inventory:
                     raise exception.InsufficientCapacity(
                         host=host, resource=r, requested=resources[r],
                         free=free)
-        session.add(models.Allocation(
+        session.execute(_INSERT_ALLOCATION, dict(
             consumer_uuid=consumer_uuid, host=host,
             **{r: resources[r] for r in RESOURCES}))
 
@@ -297,14 +312,14 @@ class Inventory:
 
     def transfer_allocation(self, from_consumer, to_consumer, host):
         """Give a move's claim on host to the instance (end of a move)."""
-        with self.db.session() as s:
-            claim = s.scalars(sa.select(models.Allocation).filter_by(
-                consumer_uuid=from_consumer, host=host)).first()
+        with self.db.write() as conn:
+            claim = conn.execute(_ALLOCATION_OF, {
+                'consumer': from_consumer, 'host': host}).first()
             if claim is None:
                 return False  # already done
-            s.execute(sa.delete(models.Allocation).filter_by(
-                consumer_uuid=to_consumer))
-            claim.consumer_uuid = to_consumer
+            conn.execute(_DROP_ALLOCATIONS_OF, {'consumer': to_consumer})
+            conn.execute(_GIVE_ALLOCATION, {'allocation': claim.id,
+                                            'consumer_uuid': to_consumer})
             return True
 
     def merge_allocation(self, from_consumer, to_consumer, host):

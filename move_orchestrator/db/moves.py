@@ -39,6 +39,7 @@ _UNFINISHED = sa.select(_MOVES).where(
 _UPDATE = _MOVES.update().where(_MOVES.c.id == sa.bindparam('move_id'))
 _EVENTS_OF = sa.select(_EVENTS).where(_EVENTS.c.move_id.in_(
     sa.bindparam('move_ids', expanding=True))).order_by(_EVENTS.c.id)
+_INSERT = _MOVES.insert()
 _INSERT_EVENT = _EVENTS.insert()
 
 
@@ -87,30 +88,21 @@ class MoveStore:
 
         With a request_id already seen, returns (existing move, False).
         """
-        with self.db.session() as s:
+        with self.db.write() as conn:
             if values.get('request_id'):
-                existing = s.scalars(sa.select(models.Move).filter_by(
-                    request_id=values['request_id'])).first()
+                existing = conn.execute(_BY_REQUEST_ID, {
+                    'request_id': values['request_id']}).first()
                 if existing is not None:
                     return move_to_dict(existing), False
-            self.inventory.lock_instance(s, values['instance_uuid'],
+            self.inventory.lock_instance(conn, values['instance_uuid'],
                                          values['id'],
                                          host=values['source_host'])
-            move = models.Move(state='accepted', **values)
-            s.add(move)
-            s.flush()
-            s.add(self._event(values['id'], 'move', 'move', None, 'accepted',
-                              context=context, detail={'request':
-                                                       values['request']}))
-        # As written (every default is set here, none by the database).
+            conn.execute(_INSERT, dict(values, state='accepted'))
+            self._add_event(conn, values['id'], 'move', 'move', None,
+                            'accepted', context=context,
+                            detail={'request': values['request']})
+            move = conn.execute(_READ, {'move_id': values['id']}).first()
         return move_to_dict(move), True
-
-    @staticmethod
-    def _event(move_id, kind, name, phase, state, progress=None, error=None,
-               detail=None, context=None):
-        return models.MoveEvent(**_event_values(
-            move_id, kind, name, phase, state, progress, error, detail,
-            context))
 
     @staticmethod
     def _add_event(conn, move_id, kind, name, phase, state, detail=None,
@@ -244,8 +236,8 @@ class MoveStore:
         if connection is not None:
             yield connection
             return
-        with self.db.session() as s:
-            yield s.connection()
+        with self.db.write() as conn:
+            yield conn
 
     def _read_for_update(self, conn, move_id):
         """The move, locked for the write, as a dict; its claim checked

@@ -171,6 +171,22 @@ class Database:
             yield session
 
     @contextlib.contextmanager
+    def write(self):
+        """As :meth:`session`, on a Core connection: for writes of rows
+        (Core statements), without an ORM unit of work."""
+        def _open():
+            conn = self.engine.connect()
+            try:
+                txn = conn.begin()
+            except BaseException:
+                conn.close()
+                raise
+            return conn, txn
+        conn, txn = outage.call(_open, what='a database transaction')
+        with outage.raising_typed(), conn, txn:
+            yield conn
+
+    @contextlib.contextmanager
     def read(self):
         """As :meth:`reader`, on a Core connection: for reads of rows (Core
         selects), where an ORM session's setup would cost more than the
