@@ -170,19 +170,23 @@ class Database:
         with outage.raising_typed(), session:
             yield session
 
+    def _core(self, engine):
+        """A Core connection in a new transaction; the database being down
+        at this point is waited out as in :meth:`_connected`."""
+        def _open():
+            conn = engine.connect()
+            try:
+                return conn, conn.begin()
+            except BaseException:
+                conn.close()
+                raise
+        return outage.call(_open, what='a database transaction')
+
     @contextlib.contextmanager
     def write(self):
         """As :meth:`session`, on a Core connection: for writes of rows
         (Core statements), without an ORM unit of work."""
-        def _open():
-            conn = self.engine.connect()
-            try:
-                txn = conn.begin()
-            except BaseException:
-                conn.close()
-                raise
-            return conn, txn
-        conn, txn = outage.call(_open, what='a database transaction')
+        conn, txn = self._core(self.engine)
         with outage.raising_typed(), conn, txn:
             yield conn
 
@@ -190,16 +194,8 @@ class Database:
     def read(self):
         """As :meth:`reader`, on a Core connection: for reads of rows (Core
         selects), where an ORM session's setup would cost more than the
-        query."""
-        def _open():
-            conn = self._read_engine.connect()
-            try:
-                conn.begin()
-            except BaseException:
-                conn.close()
-                raise
-            return conn
-        conn = outage.call(_open, what='a database transaction')
+        query. Rolled back when it closes."""
+        conn, _txn = self._core(self._read_engine)
         with outage.raising_typed(), conn:
             yield conn
 
