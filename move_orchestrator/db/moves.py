@@ -26,9 +26,9 @@ EVENT_FIELDS = ('id', 'kind', 'name', 'phase', 'state', 'progress', 'error',
 # query.
 _MOVES = models.Move.__table__
 _EVENTS = models.MoveEvent.__table__
-# Writes of a move's state go through Core too: an ORM unit of work costs a
-# step's start more than its statements do.
-# Statements built once: building one costs more than running it.
+# Writes of a move's state go through Core too (an ORM unit of work cost a
+# step's start more than its statements did), with statements built once:
+# building one costs more than running it.
 _READ = sa.select(_MOVES).where(_MOVES.c.id == sa.bindparam('move_id'))
 _READ_FOR_UPDATE = _READ.with_for_update()
 _BY_REQUEST_ID = sa.select(_MOVES).where(
