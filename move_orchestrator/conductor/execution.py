@@ -26,7 +26,6 @@ from move_orchestrator.conductor import outcomes
 from move_orchestrator.db import fencing
 from move_orchestrator.db import outage
 from move_orchestrator import exception
-from move_orchestrator.moves import flows
 from move_orchestrator.moves import types as move_types
 from move_orchestrator.moves.types import base as types_base
 from move_orchestrator.records import listener as listener_mod
@@ -160,14 +159,13 @@ class Execution:
 
     def _logbook(self, move):
         backend = self.services.persistence
-        token = self.services.store.fences.token(move['id'])
         with contextlib.closing(backend.get_connection()) as conn:
-            if token is None or token > 1:
+            # On its first claim no run before made one: nothing to read.
+            if self.services.store.fences.may_have_run(move['id']):
                 try:
                     return conn.get_logbook(move['id'])
                 except tf_exc.NotFound:
                     pass
-            # (On its first claim no run before made one: nothing to read.)
             book = tf_models.LogBook('move-%s' % move['id'], uuid=move['id'])
             for stage in types_base.STAGES:
                 fd = tf_models.FlowDetail(
@@ -316,7 +314,7 @@ class Execution:
         return outcome
 
     def _load(self, move, move_type, book, stage):
-        flow = flows.build_flow(move, stage, self.services)
+        flow = move_type.build_flow(stage, self.services)
         fd = book.find(flow_detail_uuid(move['id'], stage))
         stored_atoms = [ad.name for ad in fd]
         stored_state = fd.state

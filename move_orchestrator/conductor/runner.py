@@ -21,7 +21,6 @@ from move_orchestrator.conductor import execution as execution_mod
 from move_orchestrator.conductor import recorder as recorder_mod
 from move_orchestrator.db import outage
 from move_orchestrator import exception
-from move_orchestrator.moves import flows
 from move_orchestrator.moves import request as move_request
 from move_orchestrator import states
 
@@ -37,7 +36,6 @@ class Conductor:
 
     def __init__(self, services, claims=None):
         self.services = services
-        flows.register_services(services)
         self.recorder = recorder_mod.Recorder(services.store)
         self.execution = execution_mod.Execution(services, self.recorder)
         # Which moves may run now within the limits, across conductors.

@@ -69,6 +69,13 @@ class Fences:
     def token(self, move_id):
         return self._tokens.get(move_id)
 
+    def may_have_run(self, move_id):
+        """Whether the move may have run before this process's claim of it
+        (resumed, taken over): its first claim is generation 1, and every
+        run claims it. True when this process holds no claim on it."""
+        token = self._tokens.get(move_id)
+        return token is None or token > 1
+
     def claim_on(self, instance_uuid):
         """The claim this process runs the instance's move under, as the
         plain value a compute agent checks, or None."""
@@ -85,15 +92,12 @@ class Fences:
         token = self._tokens.get(move_id)
         if token is None:
             return
-        current = conn.execute(_READ_GENERATION,
-                               {'move_id': move_id}).scalar()
-        if current != token:
-            raise exception.ClaimLost(move=move_id, generation=token)
+        self.verify(move_id, conn.execute(_READ_GENERATION,
+                                          {'move_id': move_id}).scalar())
 
     def verify(self, move_id, generation):
-        """Raise ClaimLost unless ``generation``, the move's as read for
-        update in the write's transaction, is our claim's (a check for a
-        write that reads the whole row anyway)."""
+        """Raise ClaimLost unless ``generation``, the move's as the caller
+        read it (for update, in a write's transaction), is our claim's."""
         token = self._tokens.get(move_id)
         if token is not None and generation != token:
             raise exception.ClaimLost(move=move_id, generation=token)
@@ -106,10 +110,8 @@ class Fences:
         token = self._tokens.get(move_id)
         if token is None:
             return
-        current = conn.execute(_PEEK_GENERATION,
-                               {'move_id': move_id}).scalar()
-        if current != token:
-            raise exception.ClaimLost(move=move_id, generation=token)
+        self.verify(move_id, conn.execute(_PEEK_GENERATION,
+                                          {'move_id': move_id}).scalar())
 
     def check_flow(self, conn, fd_uuid):
         move_id = self._flows.get(fd_uuid)

@@ -51,13 +51,16 @@ def event_to_dict(row):
     return {f: getattr(row, f) for f in EVENT_FIELDS}
 
 
-def _event_values(move_id, kind, name, phase, state, progress=None,
-                  error=None, detail=None, context=None):
-    return {'move_id': move_id, 'kind': kind, 'name': name, 'phase': phase,
-            'state': state, 'progress': progress, 'error': error,
-            'detail': detail, 'user_id': getattr(context, 'user_id', None),
-            'project_id': getattr(context, 'project_id', None),
-            'created_at': models.utcnow()}
+def insert_event(conn, move_id, kind, name, phase, state, detail=None,
+                 context=None, progress=None, error=None):
+    """Append an event to a move's history, in ``conn``'s transaction (the
+    one row shape every writer of the history uses)."""
+    conn.execute(_INSERT_EVENT, {
+        'move_id': move_id, 'kind': kind, 'name': name, 'phase': phase,
+        'state': state, 'progress': progress, 'error': error,
+        'detail': detail, 'user_id': getattr(context, 'user_id', None),
+        'project_id': getattr(context, 'project_id', None),
+        'created_at': models.utcnow()})
 
 
 class MoveStore:
@@ -78,8 +81,8 @@ class MoveStore:
             detail = {'attempt': token}
             if previous and previous != conductor:
                 detail['taken_over_from'] = previous
-            self._add_event(conn, move_id, 'claim', conductor, None,
-                            'claimed', detail=detail)
+            insert_event(conn, move_id, 'claim', conductor, None,
+                         'claimed', detail=detail)
         self.fences.hold(move_id, token, instance_uuid)
         return token
 
@@ -98,18 +101,11 @@ class MoveStore:
                                          values['id'],
                                          host=values['source_host'])
             conn.execute(_INSERT, dict(values, state='accepted'))
-            self._add_event(conn, values['id'], 'move', 'move', None,
-                            'accepted', context=context,
-                            detail={'request': values['request']})
+            insert_event(conn, values['id'], 'move', 'move', None,
+                         'accepted', context=context,
+                         detail={'request': values['request']})
             move = conn.execute(_READ, {'move_id': values['id']}).first()
         return move_to_dict(move), True
-
-    @staticmethod
-    def _add_event(conn, move_id, kind, name, phase, state, detail=None,
-                   context=None, progress=None, error=None):
-        conn.execute(_INSERT_EVENT, _event_values(
-            move_id, kind, name, phase, state, progress, error, detail,
-            context))
 
     def find_by_request_id(self, request_id):
         with self.db.read() as s:
@@ -191,9 +187,7 @@ class MoveStore:
                 # Nothing to write, but a lost claim still shows, as it
                 # would have at the write (a generation only grows: an
                 # unlocked read is enough to see it changed).
-                token = self.fences.token(move_id)
-                if token is not None and before['generation'] != token:
-                    raise exception.ClaimLost(move=move_id, generation=token)
+                self.fences.verify(move_id, before['generation'])
                 return before, None
         with self._writing(connection) as conn:
             before = self._read_for_update(conn, move_id)
@@ -212,8 +206,8 @@ class MoveStore:
             detail = {'from': before['state']}
             if values.get('reason'):
                 detail['reason'] = values['reason']
-            self._add_event(conn, move_id, 'move', 'move', None, state,
-                            detail=detail, context=context)
+            insert_event(conn, move_id, 'move', 'move', None, state,
+                         detail=detail, context=context)
             if state in (COMPLETED, REVERTED):
                 self.inventory.unlock_instance(conn, before['instance_uuid'],
                                                move_id)
@@ -293,7 +287,7 @@ class MoveStore:
             move = self._read_for_update(conn, move_id)
             changes = {'ponr': True}
             if move['abort_requested_by']:
-                self._add_event(
+                insert_event(
                     conn, move_id, 'action', 'abort', None, 'refused',
                     detail={'requested_by': move['abort_requested_by'],
                             'reason': why or 'too late: the move passed its '
@@ -306,8 +300,8 @@ class MoveStore:
                   progress=None, error=None, detail=None, context=None):
         with self._writing(None) as conn:
             self.fences.check(conn, move_id)
-            self._add_event(conn, move_id, kind, name, phase, state, detail,
-                            context, progress, error)
+            insert_event(conn, move_id, kind, name, phase, state, detail,
+                         context, progress, error)
 
     @outage.waited_out('a move record')
     def events(self, move_id, since=None):

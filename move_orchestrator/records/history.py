@@ -10,11 +10,7 @@ import threading
 
 from taskflow import states as tf_states
 
-from move_orchestrator.db import models
-
-# One statement, parameters apart: SQLAlchemy compiles it once, where an
-# insert().values(...) per save is compiled anew every time.
-_INSERT_EVENT = models.MoveEvent.__table__.insert()
+from move_orchestrator.db import moves
 _ERROR_STATES = (tf_states.FAILURE, tf_states.REVERT_FAILURE)
 
 
@@ -92,12 +88,11 @@ class AtomHistoryWriter:
             # What a step found (a live migration's figures, say): shown
             # with the sub-task.
             detail = {'result': atom_detail.results}
-        connection.execute(_INSERT_EVENT, {
-            'move_id': move_id, 'kind': 'subtask', 'name': atom_detail.name,
-            'phase': phase_of(atom_detail.name), 'state': state_name,
-            'progress': progress if state_name == 'PROGRESS' else None,
-            'error': error, 'detail': detail, 'user_id': None,
-            'project_id': None, 'created_at': models.utcnow()})
+        moves.insert_event(
+            connection, move_id, 'subtask', atom_detail.name,
+            phase_of(atom_detail.name), state_name, detail=detail,
+            progress=progress if state_name == 'PROGRESS' else None,
+            error=error)
         self._last[atom_detail.uuid] = (state, progress)
         if on_start is not None and state_name == tf_states.RUNNING:
             on_start(connection, atom_detail)

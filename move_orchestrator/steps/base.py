@@ -3,7 +3,7 @@
 "Task" in this project is a move's record (the task API); what TaskFlow runs
 are steps, named verb-noun. A step gets the process's services (driver,
 inventory, config) at construction, because TaskFlow persists only names and
-values, never objects; the flow factory rebuilds the steps from the stored
+values, never objects; the move type rebuilds the steps from the stored
 move after a crash. ``execute`` and ``revert`` of every subclass are wrapped
 with the fault injection points ``Step.execute.before`` / ``.after`` (and
 ``revert``), which the tests and the crash tests use; a database outage
@@ -78,9 +78,8 @@ class MoveStep(task.Task):
     def ran_before(self, move_id):
         """Whether the move may have run before this claim of it (resumed,
         taken over): only then can its hosts be past what its records
-        say. Its first claim is generation 1, and every run claims it."""
-        token = self.services.store.fences.token(move_id)
-        return token is None or token > 1
+        say."""
+        return self.services.store.fences.may_have_run(move_id)
 
     def revert(self, *args, **kwargs):
         """Most checks change nothing, so there is nothing to undo."""

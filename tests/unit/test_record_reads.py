@@ -36,9 +36,8 @@ def test_a_move_reads_its_record_by_id_at_most_15_times(cloud):
     sql = Statements(cloud.services.db.engine)
     doc = cloud.move('vm1', destination='host1')
     assert doc['state'] == 'completed'
-    # Before: 25 (a read to announce each phase, another before each
-    # event, the flow factory's own). Now: the state changes' reads for
-    # update (7) and 7 others.
+    # Measured: 25 before (a read to announce each phase, another before
+    # each event, the flow factory's own), 14 since.
     whole_row = r'^SELECT moves\.id, moves\.instance_uuid.* WHERE moves\.id = \?$'
     assert sql.count(whole_row) <= 15
     # The claim is checked at the row's read in a state change, not by a

@@ -5,7 +5,6 @@ from taskflow import engines
 from taskflow.patterns import linear_flow
 
 from move_orchestrator import exception
-from move_orchestrator.moves import flows
 from move_orchestrator.moves import types as move_types
 from move_orchestrator.moves.types import base
 from move_orchestrator import states
@@ -148,9 +147,9 @@ def test_steps_out_of_phase_order_are_refused():
                                     base.Step(claim.ClaimDestination)))
 
 
-def test_flow_factory_rebuilds_from_the_record(cloud):
+def test_a_flow_rebuilt_from_the_record_is_the_one_that_ran(cloud):
     doc = cloud.move('vm2', destination='host3')
-    flow = flows.build_move_flow(doc['id'], base.MAIN)
+    flow = move_types.get(doc['type']).build_flow(base.MAIN, cloud.services)
     names = [task.name for task in _tasks(flow)]
     assert names == [s['name'] for s in doc['subtasks']][:len(names)]
     # It compiles into an engine like the conductor's.
