@@ -15,12 +15,12 @@ import contextlib
 import functools
 
 from oslo_log import log as logging
-from taskflow import engines
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import models as tf_models
 from taskflow import states as tf_states
 
 from move_orchestrator.conductor import ahead as ahead_mod
+from move_orchestrator.conductor import engine as engine_mod
 from move_orchestrator.conductor import flowstate
 from move_orchestrator.conductor import outcomes
 from move_orchestrator.db import fencing
@@ -321,9 +321,7 @@ class Execution:
         if stored_state == tf_states.REVERTED and any(
                 ad.state == tf_states.REVERT_FAILURE for ad in fd):
             stored_state = tf_states.FAILURE   # TaskFlow's word is wrong
-        engine = engines.load(flow, flow_detail=fd, book=book,
-                              backend=self.services.persistence,
-                              engine='serial')
+        engine = engine_mod.load(flow, fd, self.services.persistence)
         # The store is derived from the move record on every load, so it is
         # injected in memory only: TaskFlow's persisted injection takes two
         # commits, and a kill between them left a flow that cannot load.
