@@ -35,6 +35,12 @@ _UNFINISHED = sa.select(
     _M.id, _M.type, _M.state, _M.source_host, _M.dest_host, _M.admitted_at,
     _M.waiting, _M.abort_requested_by, _M.drain_id).where(
     _M.state.not_in(states.TERMINAL_STATES)).order_by(_M.created_at, _M.id)
+_A = models.AdmissionLock.__table__
+_LOCK = sa.select(_A.c.id).where(_A.c.id == LOCK_ID).with_for_update()
+_ADMIT = sa.update(_M).where(_M.id.in_(sa.bindparam('ids', expanding=True))) \
+    .values(admitted_at=sa.bindparam('now'), waiting=None)
+_WAIT = sa.update(_M).where(_M.id.in_(sa.bindparam('ids', expanding=True))) \
+    .values(waiting=sa.bindparam('why'))
 
 
 def per_type_limits(conf):
@@ -112,12 +118,11 @@ class Admission:
         self.conf = conf
         self.per_type = per_type_limits(conf)
 
-    def _lock(self, session):
-        row = session.scalars(sa.select(models.AdmissionLock).where(
-            models.AdmissionLock.id == LOCK_ID).with_for_update()).first()
-        if row is None:   # a schema made without the migration's row
-            session.add(models.AdmissionLock(id=LOCK_ID))
-            session.flush()
+    @staticmethod
+    def _lock(conn):
+        if conn.execute(_LOCK).first() is None:
+            # A schema made without the migration's row.
+            conn.execute(_A.insert().values(id=LOCK_ID))
 
     def runnable(self):
         """Admit what the limits allow now; the ids of every unfinished
@@ -134,18 +139,15 @@ class Admission:
             decision = self._decide(s)
         if not any(decision[1:]):
             return decision[0]
-        with self.db.session() as s:
-            self._lock(s)
-            run, admitted, unslotted, reasons = self._decide(s)
+        with self.db.write() as conn:
+            self._lock(conn)
+            run, admitted, unslotted, reasons = self._decide(conn)
             # After the read: later than the end of every move it saw end.
-            now = models.utcnow()
-            m = models.Move
             if admitted or unslotted:
-                s.execute(sa.update(m).where(m.id.in_(admitted + unslotted))
-                          .values(admitted_at=now, waiting=None))
+                conn.execute(_ADMIT, {'ids': admitted + unslotted,
+                                      'now': models.utcnow()})
             for reason, ids in reasons.items():
-                s.execute(sa.update(m).where(m.id.in_(ids))
-                          .values(waiting=reason))
+                conn.execute(_WAIT, {'ids': ids, 'why': reason})
         for move_id in admitted:
             LOG.info('Move %s admitted', move_id)
         return run

@@ -30,6 +30,11 @@ _MOVES = models.Move.__table__
 _PEEK_GENERATION = sa.select(_MOVES.c.generation).where(
     _MOVES.c.id == sa.bindparam('move_id'))
 _READ_GENERATION = _PEEK_GENERATION.with_for_update()
+_READ_CLAIM = sa.select(
+    _MOVES.c.generation, _MOVES.c.conductor, _MOVES.c.instance_uuid).where(
+    _MOVES.c.id == sa.bindparam('move_id')).with_for_update()
+_SET_CLAIM = _MOVES.update().where(_MOVES.c.id == sa.bindparam('move_id')).values(
+    generation=sa.bindparam('token'), conductor=sa.bindparam('holder'))
 
 
 def flow_detail_uuid(move_id, stage):
@@ -123,15 +128,12 @@ def take(session, move_id, conductor):
     """A new claim on the move, in ``session``: its new fencing token, the
     conductor of the claim before (None for the first) and the move's
     instance."""
-    row = session.execute(
-        sa.select(_MOVES.c.generation, _MOVES.c.conductor,
-                  _MOVES.c.instance_uuid)
-        .where(_MOVES.c.id == move_id).with_for_update()).first()
+    row = session.execute(_READ_CLAIM, {'move_id': move_id}).first()
     if row is None:
         raise exception.TaskNotFound(task=move_id)
     token = row.generation + 1
-    session.execute(_MOVES.update().where(_MOVES.c.id == move_id).values(
-        generation=token, conductor=conductor))
+    session.execute(_SET_CLAIM, {'move_id': move_id, 'token': token,
+                                 'holder': conductor})
     return token, row.conductor, row.instance_uuid
 
 

@@ -12,6 +12,7 @@ copy, whose convergence the host side turns into the switch-over at once.
 """
 
 import dataclasses
+import functools
 import time
 
 from taskflow.patterns import linear_flow
@@ -51,9 +52,11 @@ class RetryCleanup(retry.Times):
         return super().execute(history, *args, **kwargs)
 
 
+@functools.cache
 def _rolled_forward(cls):
     """``cls`` whose revert does nothing: after the point of no return a
-    retry runs the step again instead (its execute is idempotent)."""
+    retry runs the step again instead (its execute is idempotent). Made
+    once per step class, not at every build of a cleanup flow."""
     if cls.phase == 'cleanup':
         return cls
 
