@@ -8,6 +8,7 @@ arrival watcher sees the guest arrive without the source or a conductor.
 
 import logging
 import os
+import signal
 import sys
 
 import pytest
@@ -150,3 +151,57 @@ def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
     choreography.confirm_arrival(driver, spec['uuid'], 'h2',
                                  driver.poll_migration(spec['uuid']))
     assert driver.destroy(spec['uuid'], 'h1') is True
+
+
+def _arrival_watcher(driver, spec, host):
+    """The pid of the arrival watcher of the instance's domain on host: the
+    process whose standard error is that domain's arrival.log (a spare's
+    fork, so its command line does not tell)."""
+    log = driver._domain(spec['uuid'], host).path('arrival.log')
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            if os.readlink('/proc/%s/fd/2' % pid) == log:
+                return int(pid)
+        except OSError:
+            continue
+    raise AssertionError('no arrival watcher runs for %s' % host)
+
+
+def test_a_silent_arrival_watcher_is_waited_for_a_while_then_the_destination_asked(
+        make_driver, caplog):
+    # The hold follows the destination by its arrival watcher's record; a
+    # watcher that stays silent (stopped here) holds the wait for
+    # ARRIVAL_BOUND only, then the destination's own monitor says the guest
+    # runs. The migration completes all the same, without the watcher's
+    # figures.
+    caplog.set_level(logging.DEBUG, logger=waiting.__name__)
+    driver = make_driver()
+    spec = domains.boot(driver)
+    wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
+    incoming = _accept(driver, spec)
+    watcher = _arrival_watcher(driver, spec, 'h2')
+    os.kill(watcher, signal.SIGSTOP)
+    try:
+        driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
+                               incoming=incoming)
+
+        def converged():
+            caplog.clear()
+            found = driver.wait_migration(spec['uuid'], 5)
+            return found if found['status'] != base.MIGRATION_RUNNING else None
+
+        found = wait_for(converged, timeout=120)
+        why = [r.getMessage() for r in caplog.records if r.name == waiting.__name__]
+        assert found['qemu_status'] == 'completed', (found, why)
+        assert why and why[-1].endswith(paused.RUNS), why
+        assert domains.state(driver, spec, 'h2') == base.RUNNING
+        driver.complete_migration(spec['uuid'])
+        arrived = choreography.confirm_arrival(
+            driver, spec['uuid'], 'h2', driver.poll_migration(spec['uuid']))
+        assert arrived['status'] == base.MIGRATION_COMPLETED
+    finally:
+        os.kill(watcher, signal.SIGKILL)
+    assert not os.path.exists(os.path.join(
+        driver._domain(spec['uuid'], 'h2').dir, arrival.STATE))
+    assert driver.destroy(spec['uuid'], 'h1') is True
+    assert driver.list_domains() == [(spec['uuid'], 'h2', base.RUNNING)]
