@@ -45,11 +45,11 @@ QEMU's own timestamp, for every kind alike) <= 1.05x bare QMP's,
 downtime and pause <= bare + 2 ms, the orchestrator's cost outside the
 migration <= 3x TaskFlow's floor; and that cost split in two, the steps'
 calls to the compute and network drivers (world_calls.py) and the
-orchestration's own (proposed: <= 3x the floor). Also, for bare QMP and the driver, where
-the CPU goes before and during the copy (qemu_cpu.py: each process's, the
-destination's kernel time and wait for a core, this process's QMP commands
-and connections) beside QEMU's own figures of the copy; a copy's time
-follows its destination's CPU, printed per sample.
+orchestration's own (proposed: <= 3x the floor). Also, for bare QMP and
+the driver, where the CPU goes before and during the copy (qemu_cpu.py:
+each process's, the destination's kernel time and wait for a core, this
+process's QMP commands and connections) beside QEMU's own figures of the
+copy; a copy's time follows its destination's CPU, printed per sample.
 ``--qemu-ram-mb 1024`` for 1 GiB.
 ``[qemu] permit_post_copy`` is the product's default (false) unless
 ``--qemu-post-copy``.
