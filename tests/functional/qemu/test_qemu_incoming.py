@@ -113,6 +113,19 @@ def _spy_on_qmp(monkeypatch):
     return sent
 
 
+def _wait_converged(driver, spec, caplog):
+    """The first wait that answers the migration converged, and what its
+    log said (the hold's last line: why it returned)."""
+    def converged():
+        caplog.clear()
+        found = driver.wait_migration(spec['uuid'], 5)
+        return found if found['status'] != base.MIGRATION_RUNNING else None
+
+    found = wait_for(converged, timeout=120)
+    return found, [r.getMessage() for r in caplog.records
+                   if r.name == waiting.__name__]
+
+
 def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
         make_driver, caplog, monkeypatch):
     # A wait that returned while the guest runs nowhere (the source
@@ -131,16 +144,9 @@ def test_the_wait_that_sees_the_switch_over_returns_once_the_guest_runs(
     incoming = _accept(driver, spec)
     driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
                            incoming=incoming)
-
-    def converged():
-        caplog.clear()
-        found = driver.wait_migration(spec['uuid'], 5)
-        return found if found['status'] != base.MIGRATION_RUNNING else None
-
     with monkeypatch.context() as spying:
         sent = _spy_on_qmp(spying)
-        found = wait_for(converged, timeout=120)
-    why = [r.getMessage() for r in caplog.records if r.name == waiting.__name__]
+        found, why = _wait_converged(driver, spec, caplog)
     assert found['status'] in domains.CONVERGED, (found, why)
     assert found['qemu_status'] == 'completed', (found, why)
     assert why and why[-1].endswith(paused.RECORDED), why
@@ -184,14 +190,7 @@ def test_a_silent_arrival_watcher_is_waited_for_a_while_then_the_destination_ask
     try:
         driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
                                incoming=incoming)
-
-        def converged():
-            caplog.clear()
-            found = driver.wait_migration(spec['uuid'], 5)
-            return found if found['status'] != base.MIGRATION_RUNNING else None
-
-        found = wait_for(converged, timeout=120)
-        why = [r.getMessage() for r in caplog.records if r.name == waiting.__name__]
+        found, why = _wait_converged(driver, spec, caplog)
         assert found['qemu_status'] == 'completed', (found, why)
         assert why and why[-1].endswith(paused.RUNS), why
         assert domains.state(driver, spec, 'h2') == base.RUNNING
