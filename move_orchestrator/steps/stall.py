@@ -60,11 +60,13 @@ class StallWatch:
         elif self.last is None or remaining < self.last:
             self.last_fall = now
         self.last = remaining
-        if now - self.since < self.timeout:
+        if now - self.since < self.timeout or remaining <= 0:
+            # A pass with nothing left to send is not stuck, even a new
+            # one: it waits for the switch-over (QEMU's device state, the
+            # host side's continue), which a loaded host may take seconds
+            # to reach.
             return False
-        # A pass with nothing left to send is not stuck: it waits for the
-        # switch-over (QEMU's device state, the host side's continue).
-        stands_still = remaining > 0 and now - self.last_fall >= self.timeout
+        stands_still = now - self.last_fall >= self.timeout
         if (self.acted_in is not None and iteration is not None
                 and iteration <= self.acted_in + 1):
             return stands_still

@@ -171,6 +171,18 @@ def test_a_pass_with_nothing_left_to_send_is_not_stalled():
     assert not any(_look(watch, t / 10, 0.0, 1) for t in range(6, 50))
 
 
+def test_new_passes_with_nothing_left_to_send_are_not_stalled():
+    """A paused guest's copy that has sent everything still starts passes
+    (QEMU's last syncs) while the switch-over comes, seconds later on a
+    loaded host: none of them is a stall, none a new low past 0."""
+    watch = stall.StallWatch(1.0, ['pause', 'abort'], now=0.0)
+    assert not _look(watch, 0.0, 8, 4)
+    assert _look(watch, 1.2, 8, 5)
+    assert watch.next_action(1.2) == 'pause'
+    assert not _look(watch, 1.5, 0.0, 6)    # all sent in the pass after
+    assert not any(_look(watch, 2.0 + t / 2, 0.0, 7 + t) for t in range(10))
+
+
 def test_noise_below_the_margin_is_no_progress():
     watch = stall.StallWatch(1.0, ['abort'], now=0.0)
     assert not _look(watch, 0.0, 40)
