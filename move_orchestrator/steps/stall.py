@@ -25,6 +25,7 @@ timeout).
 
 MARGIN = 0.01       # of the total: what a new low must beat the best by
 BY = 'stall policy'
+TOO_LATE = 'too late: the migration switched over; it completes'
 
 
 class StallWatch:
@@ -92,8 +93,10 @@ def figures(migration):
 
 def taken_before(events):
     """The stall actions a run of the step before this one took (or
-    skipped): a restarted step carries on from there."""
+    skipped): a restarted step carries on from there. An abort refused as
+    too late was counted once, when it was taken."""
     return sum(1 for e in events if e['kind'] == 'action'
+               and e['state'] != 'refused'
                and (e['detail'] or {}).get('by') == BY)
 
 

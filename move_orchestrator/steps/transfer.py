@@ -247,7 +247,12 @@ class TransferMemory(base.MoveStep):
                 store.add_event(move_id, 'action', name, 'taken', phase=self.phase,
                                 detail=detail)
                 if not self._cancel(instance_uuid):
-                    return      # switched over meanwhile: it completes
+                    # Switched over meanwhile: it completes, and the
+                    # history says the abort did not happen.
+                    store.add_event(move_id, 'action', name, 'refused',
+                                    phase=self.phase, detail=dict(
+                                        detail, reason=stall.TOO_LATE))
+                    return
                 raise exception.MigrationStalled(
                     instance=instance_uuid, reason=stall.stall_reason(
                         action, watch, migration, policy.progress_timeout))

@@ -10,6 +10,7 @@ import pytest
 
 from move_orchestrator import conf as mo_conf
 from move_orchestrator.conf import validate
+from move_orchestrator import faults
 from move_orchestrator.steps import stall
 from tests import waiting
 
@@ -75,6 +76,39 @@ def test_post_copy_where_permitted(make_cloud):
     assert doc['state'] == 'completed', doc['reason']
     assert stall_actions(doc) == [('post-copy', 'taken')]
     assert cloud.world('vm1')['migration']['postcopy'] is True
+
+
+def test_an_abort_that_comes_as_it_converges_is_recorded_refused(
+        make_cloud, monkeypatch):
+    """The policy's abort reaches the host as the copy switches over: the
+    cancel is refused, the move completes, and its history says the abort
+    was taken and then refused, not that it happened."""
+    cloud = make_cloud(**dict(STALLING, fake_driver__migration_stall_throttle=99,
+                              live_migration__progress_timeout=0.2,
+                              live_migration__stall_actions=['abort'],
+                              fake_driver__faults=['cancel_migration=slow']))
+    driver, uuid = cloud.services.driver, cloud.instances['vm1']['uuid']
+    trigger = faults.trigger
+
+    def converge_first(at, action):
+        if at != 'cancel_migration':
+            return trigger(at, action)
+        # The guest paused dirties nothing: its next look switches over.
+        driver.tune_migration(uuid, 'pause')
+        assert driver.poll_migration(uuid)['status'] == 'completed'
+    monkeypatch.setattr(faults, 'trigger', converge_first)
+
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'completed', doc['reason']
+    assert stall_actions(doc) == [('abort', 'taken'), ('abort', 'refused')]
+    refused = doc['actions'][-1]['detail']
+    assert refused['reason'] == stall.TOO_LATE
+    assert refused['remaining_mb'] == refused['total_mb'] // 2
+    assert 'reverting' not in [h['state'] for h in doc['history']]
+    assert cloud.instance('vm1')['host'] == 'host3'
+    assert cloud.audit() == []
+    # A step run again after it counts the abort once.
+    assert stall.taken_before(cloud.services.store.events(doc['id'])) == 1
 
 
 def test_paused_guest_runs_again_on_the_source_when_cancelled(make_cloud):
