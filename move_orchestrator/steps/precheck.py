@@ -28,11 +28,16 @@ class CheckSourceDown(base.MoveStep):
 
 
 class CheckInstance(base.MoveStep):
-    """The hypervisor has the instance on the source, in the state expected."""
+    """The hypervisor has the instance on the source, in the state expected.
+
+    The source alone is asked: a migration of the guest leaves from where
+    it runs, and a driver whose describe asks every host (rpc) would send
+    a call to each compute agent of the cloud for every move.
+    """
     phase = 'pre-check'
 
     def execute(self, instance_uuid, source, power_state, live):
-        world = self.driver.describe(instance_uuid)
+        world = self.driver.describe_host(instance_uuid, source)
         domain = world['domains'].get(source)
         if domain is None:
             raise exception.WorldDiverged(

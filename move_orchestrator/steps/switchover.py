@@ -48,11 +48,21 @@ class SwitchOverMigration(base.MoveStep):
                                             migration)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
-        domains = self.driver.describe(instance_uuid)['domains']
-        if domains.get(dest, {}).get('state') == driver_base.RUNNING:
+        if self._state(instance_uuid, dest) == driver_base.RUNNING:
             self.driver.power_off(instance_uuid, dest)
-        if domains.get(source, {}).get('state') == driver_base.PAUSED:
+        if self._state(instance_uuid, source) == driver_base.PAUSED:
             self.driver.power_on(instance_uuid, source)
+
+    def _state(self, instance_uuid, host):
+        """host's domain's state; None for a host marked down, whose agent
+        cleans up when it comes back."""
+        try:
+            domain = self.driver.describe_host(instance_uuid, host)[
+                'domains'].get(host)
+        except exception.HostUnavailable as e:
+            LOG.info('%s: %s left as it is: %s', instance_uuid, host, e)
+            return None
+        return domain and domain['state']
 
 
 class StartOnDestination(base.MoveStep):

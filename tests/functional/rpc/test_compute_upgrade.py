@@ -8,6 +8,7 @@ refuses anything newer, as that release's agent would.
 """
 
 from concurrent import futures
+import logging
 
 import oslo_messaging as messaging
 import pytest
@@ -175,6 +176,25 @@ def test_a_host_whose_agent_is_silent_is_left_out_of_describe(make_upgrade_cloud
     assert set(driver.describe(uuid)['domains']) == {'host1'}
     with pytest.raises(exception.AgentTimeout, match='agent of host5 did not answer'):
         driver.describe_host(uuid, 'host5')
+
+
+@pytest.mark.parametrize('live', [True, False])
+def test_a_move_asks_only_its_own_hosts(make_upgrade_cloud, caplog, live):
+    """A silent bystander is never asked (nor waited for): a move's looks
+    go to its source and destination alone, whatever the cloud's size."""
+    cloud = make_upgrade_cloud(agent_mod.VERSION, None,
+                               compute__rpc_describe_timeout=0.5,
+                               compute__rpc_timeout=2)
+    cloud.services.inventory.register_host('host5', vcpus=16, ram_mb=32768, disk_gb=500,
+                                           cpu_model='Cascadelake')
+    caplog.set_level(logging.INFO)
+    doc = cloud.move('vm1', destination='host3', live=live)
+    assert doc['state'] == 'completed', doc['reason']
+    assert doc['type'] == ('live-migrate' if live else 'cold-migrate')
+    assert not [r.getMessage() for r in caplog.records if 'host5' in r.getMessage()]
+    # Its silence is seen where every host is asked.
+    cloud.services.driver.describe(cloud.instance('vm1')['uuid'])
+    assert [r for r in caplog.records if 'host5 left out' in r.getMessage()]
 
 
 @pytest.mark.parametrize('agents,cap', [('1.2', '1.2'), ('1.2', None), ('1.3', None)])
