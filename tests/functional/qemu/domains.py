@@ -44,6 +44,13 @@ def counters(driver, spec, host):
 wait_for = waiting.wait_for
 
 
+def prints_again(driver, spec, host):
+    """Wait until the guest prints a counter line it had not printed yet:
+    it runs (one paused right after its boot may have printed none)."""
+    printed = len(counters(driver, spec, host))
+    wait_for(lambda: len(counters(driver, spec, host)) > printed)
+
+
 def poll_until(driver, spec, statuses, timeout=60.0):
     return wait_for(lambda: (lambda m: m if m['status'] in statuses else None)(
         driver.poll_migration(spec['uuid'])), timeout=timeout, interval=0.01)

@@ -15,8 +15,6 @@ from move_orchestrator import exception
 from tests.functional.qemu import guests
 from tests.functional.qemu import domains
 
-wait_for = guests.wait_for
-
 
 def paced_cloud(make_cloud, **overrides):
     opts = dict(qemu__guest_dirty=True, qemu__guest_dirty_pages=16,
@@ -118,8 +116,7 @@ def test_paused_guest_resumes_on_the_source_when_cancelled(make_driver):
     assert driver.poll_migration(spec['uuid'])['paused'] is True
     assert driver.cancel_migration(spec['uuid']) is True
     assert domains.state(driver, spec, 'h1') == base.RUNNING
-    count = domains.counters(driver, spec, 'h1')[-1]
-    wait_for(lambda: domains.counters(driver, spec, 'h1')[-1] > count)
+    domains.prints_again(driver, spec, 'h1')
     driver.destroy(spec['uuid'], 'h2')
     driver.delete_disk(spec['uuid'], 'h2')
 
