@@ -36,6 +36,10 @@ splits each sample into libvirt's job and what is spent outside it, and
 ``--libvirt-downtime-ms N`` gives all three kinds the same downtime
 limit (at the 300 ms default QEMU often stops the guest in the middle of
 its first pass, and the downtime is what that pass had left).
+``--libvirt-poll-ms N`` sets (b)'s ``[conductor] poll_interval`` (each
+look at the running migration is a round trip to the source's agent).
+Also printed: the CPU each party used per sample (process_cpu.py): what
+our conductor, agents and RabbitMQ burn competes with QEMU for the cores.
 """
 
 import argparse
@@ -53,6 +57,7 @@ import time
 from oslo_config import cfg
 
 from benchmarks import bench_qemu
+from benchmarks import process_cpu
 from benchmarks import qemu_cpu
 from move_orchestrator import conf as mo_conf
 
@@ -67,6 +72,8 @@ def _options(argv):
                         help='the downtime limit of all three kinds ([libvirt] '
                              'and [qemu] downtime_limit_ms; bare: set as the '
                              'driver sets it); 0: their defaults (300 ms)')
+    parser.add_argument('--libvirt-poll-ms', type=float, default=0,
+                        help="(b)'s [conductor] poll_interval; 0: its default")
     parser.add_argument('--libvirt-moves', type=int, default=10,
                         help='migrations of each kind (rounded up to a '
                              'multiple of 4: (a) and (b) take turns going first)')
@@ -153,10 +160,10 @@ def _job(driver, uuid):
 class Worker:
     """libvirt_worker.py: the conductor of the orchestrated libvirt moves."""
 
-    def __init__(self, url, transport_url, ram_mb, log):
+    def __init__(self, url, transport_url, ram_mb, log, poll_ms=0):
         self.proc = subprocess.Popen(
             [sys.executable, '-m', 'benchmarks.libvirt_worker', url, transport_url,
-             str(ram_mb)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+             str(ram_mb), str(poll_ms)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=log, text=True)
         self.uuid = self._read()['uuid']
 
@@ -231,6 +238,16 @@ def _report(args, results, n):
                   outside['bare'], outside['libvirt'],
                   outside['libvirt'] - outside['bare'],
                   (GOALS['libvirt'] - 1) * med['bare']))
+    print('  CPU per move (medians, ms): %s' % '; '.join(
+        '%s %s' % (label, ', '.join(
+            '%s %.0f' % (party, 1000 * statistics.median(s['cpu'].get(party, 0.0)
+                                                         for s in results[kind]))
+            for party in parties))
+        for kind, label, parties in (
+            ('bare', '(a)', ('qemu', 'libvirt daemons')),
+            ('libvirt', '(b)', ('qemu', 'libvirt daemons', 'conductor (b)', 'agents (b)',
+                                'rabbitmq')),
+            ('qemu', '(c)', ('qemu', 'conductor (c)')))))
     steps = {}
     for sample in results['libvirt']:
         for name, seconds in sample.get('steps', {}).items():
@@ -273,7 +290,8 @@ def run(argv=None):
                         guest_fill_ratio=_fill_ratio(args.libvirt_ram_mb),
                         downtime_limit_ms=args.libvirt_downtime_ms).start())
                 with open(os.path.join(work, 'worker.log'), 'w') as log:
-                    worker = Worker(url, transport_url, args.libvirt_ram_mb, log)
+                    worker = Worker(url, transport_url, args.libvirt_ram_mb, log,
+                                    args.libvirt_poll_ms)
                 _wait_filled(driver, worker.uuid, 'host1')
                 os.mkdir(os.path.join(work, 'q'))
                 qemu = bench_qemu.Cloud(os.path.join(work, 'q'), args.libvirt_ram_mb,
@@ -281,12 +299,18 @@ def run(argv=None):
                 kinds = (('bare', lambda: _bare(driver, worker.uuid,
                                                 args.libvirt_downtime_ms)),
                          ('libvirt', worker.move))
+                # qemu (c)'s conductor is this process: bench_qemu's.
+                parties = {worker.proc.pid: 'conductor (b)', os.getpid(): 'conductor (c)'}
+                parties.update((agent.proc.pid, 'agents (b)') for agent in started)
                 for i in range(1 + pairs):      # a warm-up pair first
                     order = kinds if i % 2 else kinds[::-1]
                     for kind, sample in order + (('qemu', qemu.orchestrated),):
                         for _there_and_back in range(2):
                             qemu_cpu.compact_memory()
+                            before = process_cpu.snapshot(parties)
                             value = sample()
+                            value['cpu'] = process_cpu.delta(
+                                before, process_cpu.snapshot(parties))
                             if kind != 'qemu':
                                 value['job'] = _job(driver, worker.uuid)
                             if i:

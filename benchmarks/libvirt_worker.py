@@ -2,7 +2,7 @@
 process of its own (the process-wide configuration and database session
 of the bench's process hold the qemu driver's cloud).
 
-``python -m benchmarks.libvirt_worker DB_URL TRANSPORT_URL RAM_MB``: an
+``python -m benchmarks.libvirt_worker DB_URL TRANSPORT_URL RAM_MB [POLL_MS]``: an
 embedded conductor with the ``rpc`` compute driver, on the bench's
 ``move-orchestrator-compute`` agents; boots one guest on host1 through
 them and prints ``{"uuid": ...}``. Then each ``move`` line read on stdin
@@ -23,7 +23,7 @@ def _seconds(a, b):
             - datetime.datetime.fromisoformat(a)).total_seconds()
 
 
-def main(url, transport_url, ram_mb):
+def main(url, transport_url, ram_mb, poll_ms='0'):
     from move_orchestrator import cloud as cloud_mod
     from move_orchestrator.conductor import api as api_mod
     from move_orchestrator.conductor import services as services_mod
@@ -32,6 +32,8 @@ def main(url, transport_url, ram_mb):
     CONF.set_override('connection', url, 'database')
     CONF.set_override('driver', 'rpc', 'compute')
     CONF.set_override('transport_url', transport_url)
+    if float(poll_ms):
+        CONF.set_override('poll_interval', float(poll_ms) / 1000, 'conductor')
     services = services_mod.Services(CONF)
     services.upgrade_persistence()
     api = api_mod.ConductorAPI(services)
@@ -65,4 +67,4 @@ def main(url, transport_url, ram_mb):
 
 
 if __name__ == '__main__':
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])
