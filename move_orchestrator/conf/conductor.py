@@ -23,12 +23,19 @@ OPTS = [
                     'return before the move ends "failed".'),
     cfg.FloatOpt('cleanup_retry_delay', default=0.5, min=0,
                  help='Seconds to wait between two cleanup attempts.'),
-    cfg.FloatOpt('poll_interval', default=0.05, min=0.001,
-                 help='Longest wait between two looks at an asynchronous '
-                      'driver operation (live migration progress, aborts). '
-                      'The qemu driver answers as soon as QEMU reports a '
-                      'change, so this bounds how stale progress gets, not '
-                      'how late a migration is seen to converge.'),
+    cfg.FloatOpt('poll_interval', default=0.5, min=0.001,
+                 help='Longest wait between two looks at a running live '
+                      'migration: its progress, an operator\'s abort, the '
+                      'stall policy and the completion timeout. The drivers '
+                      'answer as soon as the migration ends (and the qemu '
+                      'driver whenever QEMU reports a change), so this bounds '
+                      'how stale the progress gets and how soon an abort is '
+                      'acted on, not how late a migration is seen to converge. '
+                      'Each look through the rpc driver is a round trip to the '
+                      'source\'s agent: at 0.05 s the looks were about a third '
+                      'of the CPU the conductor, the agents and RabbitMQ spent '
+                      'on a live migration of a 1 GiB guest. Nova\'s monitor '
+                      'looks every 0.5 s.'),
     cfg.FloatOpt('migration_timeout', default=600.0, min=1,
                  help='Seconds a live migration may take before the move '
                       'gives up and reverts.'),
