@@ -10,7 +10,8 @@ spread out. The limits (conductor/admission) decide when each runs. An operator
 pauses (no new children; waiting ones stay waiting), resumes, or aborts it
 (children not past their point of no return are aborted; the others
 complete and stay moved). A child that fails, or an instance no move can be
-made for, leaves the drain ``failed`` with them named; resuming it retries
+made for, stops the drain making children; once those under way have ended
+it is ``failed`` with them named; resuming it retries
 those, but for a reverted child whose instance another move has taken off
 the host since: nothing is left to move, and the drain records where it
 went (``moved-elsewhere``) rather than failing on it again.
@@ -214,6 +215,11 @@ class Drains:
                         and not self._moved_elsewhere(drain, c))
         if drain['state'] in (states.DRAINING, states.PAUSED) and (
                 failed or drain['refused']):
+            if active:
+                # It cannot complete: no new child, and it fails once the
+                # children under way have ended, so that a failed drain has
+                # nothing of it running (an operator acts on a settled host).
+                return False
             self.store.transition(drain_id, 'fail', drain_machine.next_state,
                                   reason=self._failure(drain, failed))
             return False

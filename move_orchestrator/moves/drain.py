@@ -5,7 +5,7 @@ one host (conductor/drains.py runs it). It ends in the terminal states every
 task shares: ``completed`` (the host is empty), ``reverted`` (aborted: what
 had not passed its point of no return was undone; its record names what
 stays moved) or ``failed`` (a child failed or no move could be made for an
-instance; resume retries those).
+instance, and no child runs any more; resume retries those).
 
 The machine is built once and copied per check, as Ironic does.
 """
@@ -27,7 +27,7 @@ TRANSITIONS = (
     (ACCEPTED, 'abort', ABORTING),
     (DRAINING, 'pause', PAUSED),       # no new children
     (DRAINING, 'finish', COMPLETED),   # every instance moved
-    (DRAINING, 'fail', FAILED),        # a child failed, or was refused
+    (DRAINING, 'fail', FAILED),        # a child failed or was refused, none runs
     (DRAINING, 'abort', ABORTING),
     (PAUSED, 'resume', DRAINING),
     (PAUSED, 'fail', FAILED),          # a child running when paused

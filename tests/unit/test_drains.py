@@ -246,6 +246,23 @@ def test_an_instance_that_cannot_move_is_named(cloud):
     assert 'no move for instance %s' % vm3['uuid'] in doc['reason']
 
 
+def test_a_drain_that_cannot_complete_fails_once_its_children_ended(make_cloud):
+    """An instance refused at once, the others' moves still running (each
+    destination takes 2 s to prepare): the drain makes no more children
+    and is failed only when nothing of it runs any more."""
+    cloud = make_cloud(driver_faults=['prepare_incoming=slow'])
+    vm3 = cloud.instance('vm3')
+    cloud.services.inventory.update_instance(vm3['uuid'], vm_state='error')
+    doc = cloud.api.wait_task(None, cloud.api.drain_host(None, 'host1')['id'],
+                              timeout=60)
+    assert doc['state'] == 'failed', doc
+    assert doc['refused'][0]['instance'] == vm3['uuid']
+    assert doc['children'] and {c['state'] for c in doc['children']} == {
+        'completed'}, doc['children']
+    assert [i['uuid'] for i in cloud.services.inventory.list_instances(
+        host='host1')] == [vm3['uuid']]
+
+
 def test_a_host_that_is_down_is_evacuated(cloud):
     cloud.services.inventory.set_host_state('host1', 'down')
     doc = cloud.api.wait_task(None, cloud.api.drain_host(None, 'host1')['id'],
