@@ -15,6 +15,19 @@ import os
 TICK = os.sysconf('SC_CLK_TCK')
 
 
+def stat(path):
+    """(command name, utime, stime, minor faults) of a /proc stat file (in
+    ticks), or None for a process or thread that has ended."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    comm, _, rest = text[text.index('(') + 1:].rpartition(')')
+    fields = rest.split()
+    return comm, int(fields[11]), int(fields[12]), int(fields[7])
+
+
 def _party(pid, comm, named):
     if pid in named:
         return named[pid]
@@ -34,17 +47,10 @@ def snapshot(named):
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
-        try:
-            with open('/proc/%s/stat' % entry) as f:
-                stat = f.read()
-        except OSError:
-            continue        # ended meanwhile
-        comm = stat[stat.index('(') + 1:stat.rindex(')')]
-        party = _party(int(entry), comm, named)
-        if party is None:
-            continue
-        fields = stat[stat.rindex(')') + 2:].split()
-        found[int(entry)] = (party, (int(fields[11]) + int(fields[12])) / TICK)
+        read = stat('/proc/%s/stat' % entry)
+        party = read and _party(int(entry), read[0], named)
+        if party:
+            found[int(entry)] = (party, (read[1] + read[2]) / TICK)
     return found
 
 

@@ -15,10 +15,11 @@ import os
 import resource
 import time
 
+from benchmarks import process_cpu
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import watchers as qemu_watchers
 
-TICK = os.sysconf('SC_CLK_TCK')
+TICK = process_cpu.TICK
 # query-migrate's figures of the copy, kept per sample.
 FIGURES = ('total-time', 'setup-time', 'downtime', 'expected-downtime')
 RAM_FIGURES = ('transferred', 'dirty-sync-count', 'pages-per-second', 'mbps',
@@ -53,12 +54,8 @@ def count_qmp():
 
 def _stat(path):
     """(utime, stime, minor faults) of a /proc stat file, or None."""
-    try:
-        with open(path) as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[11]), int(fields[12]), int(fields[7])
+    found = process_cpu.stat(path)
+    return found and found[1:]
 
 
 def _runqueue(path):
