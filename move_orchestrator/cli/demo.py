@@ -97,9 +97,6 @@ class Demo(command.Command):
     def fake_moves(self, args, console):
         CONF.set_override('faults', [DEMO_FAULT], group='fake_driver')
         CONF.set_override('operation_delay', args.delay, group='fake_driver')
-        # The fake's live migration converges after a number of looks, not
-        # in time: at the default's 0.5 s one would take 2 s.
-        CONF.set_override('poll_interval', 0.05, group='conductor')
         # The injected fault is the demo's own: the live view shows it.
         std_logging.getLogger('move_orchestrator.faults').setLevel(
             std_logging.ERROR)

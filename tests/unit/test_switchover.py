@@ -36,6 +36,16 @@ def _start(cloud, migration_id):
     return driver, vm['uuid']
 
 
+def test_the_fakes_migration_keeps_its_own_pace(make_cloud):
+    """Each simulated pass answers the conductor's wait: however long the
+    conductor is prepared to wait between looks, a fake live migration
+    converges after its passes (as the qemu driver answers QEMU's)."""
+    cloud = make_cloud(conductor__poll_interval=3600.0)
+    doc = cloud.move('vm1', destination='host3', timeout=60)
+    assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), \
+        doc['reason']
+
+
 def test_a_cancel_before_the_convergence_wins(make_cloud):
     cloud = make_cloud(fake_driver__transfer_time=3600.0,
                        fake_driver__migration_steps=1)

@@ -3,6 +3,8 @@ moves on, switched over the moment it converges (as the host side of a
 real driver does); its stall model is fake_stall.py's.
 """
 
+import time
+
 import sqlalchemy as sa
 
 from move_orchestrator.db import models
@@ -12,8 +14,19 @@ from move_orchestrator.drivers.compute import fake_stall
 from move_orchestrator import exception
 
 
+# A simulated pass over the memory: the longest a wait_migration waits.
+PASS_SECONDS = 0.05
+
+
 class FakeMigrationMixin(fake_stall.FakeStallMixin):
     """Live migration operations of FakeDriver."""
+
+    def wait_migration(self, instance_uuid, timeout):
+        """Answers at the next simulated pass, as the qemu driver answers
+        when QEMU starts one: the migration moves on at each poll, so its
+        pace is the fake's own, not the conductor's poll_interval."""
+        time.sleep(min(timeout, PASS_SECONDS))
+        return self.poll_migration(instance_uuid)
 
     @fake_operations.operation
     def prepare_incoming(self, spec, host):

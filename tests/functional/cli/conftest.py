@@ -16,9 +16,7 @@ def cloud(tmp_path_factory):
     config = write_config(
         path / 'mo.conf', database={'connection': 'sqlite:///%s'
                                     % (path / 'mo.db')},
-        fake_driver={'faults': FAULTS, 'operation_delay': 0.01},
-        # The fake's live migration converges after a number of looks.
-        conductor={'poll_interval': 0.05})
+        fake_driver={'faults': FAULTS, 'operation_delay': 0.01})
     (path / 'inventory.json').write_text(json.dumps(INVENTORY))
     for args in (('db', 'sync'), ('inventory', 'load', 'inventory.json')):
         proc = run(path, 'move-orchestrator-manage', *args, config=config)

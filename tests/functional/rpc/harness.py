@@ -74,9 +74,6 @@ def service_config(transport_url, db_url, host, **extra):
         'oslo_messaging_rabbit': {'rabbit_retry_interval': 1,
                                   'rabbit_retry_backoff': 1},
         'fake_driver': {'faults': 'copy_disk@host-faulty=fail'},
-        # The fake's live migration converges after a number of looks: at
-        # the default's 0.5 s each takes 2 s.
-        'conductor': {'poll_interval': 0.05},
     }
     for section, values in extra.items():
         sections.setdefault(section, {}).update(values)
