@@ -17,6 +17,7 @@ from oslo_log import log as logging
 from taskflow import task
 
 from move_orchestrator.db import outage
+from move_orchestrator import exception
 from move_orchestrator import faults
 
 LOG = logging.getLogger(__name__)
@@ -80,6 +81,17 @@ class MoveStep(task.Task):
         taken over): only then can its hosts be past what its records
         say."""
         return self.services.store.fences.may_have_run(move_id)
+
+    def domain_on(self, instance_uuid, host):
+        """host's domain as host alone says it (a driver whose describe asks
+        every host would ask the whole cloud); None when there is none, or
+        host is marked down: its agent cleans up when it comes back."""
+        try:
+            return self.driver.describe_host(instance_uuid, host)[
+                'domains'].get(host)
+        except exception.HostUnavailable as e:
+            LOG.info('%s: %s left as it is: %s', instance_uuid, host, e)
+            return None
 
     def revert(self, *args, **kwargs):
         """Most checks change nothing, so there is nothing to undo."""

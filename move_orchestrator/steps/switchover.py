@@ -48,21 +48,12 @@ class SwitchOverMigration(base.MoveStep):
                                             migration)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
-        if self._state(instance_uuid, dest) == driver_base.RUNNING:
+        there = self.domain_on(instance_uuid, dest)
+        if there and there['state'] == driver_base.RUNNING:
             self.driver.power_off(instance_uuid, dest)
-        if self._state(instance_uuid, source) == driver_base.PAUSED:
+        here = self.domain_on(instance_uuid, source)
+        if here and here['state'] == driver_base.PAUSED:
             self.driver.power_on(instance_uuid, source)
-
-    def _state(self, instance_uuid, host):
-        """host's domain's state; None for a host marked down, whose agent
-        cleans up when it comes back."""
-        try:
-            domain = self.driver.describe_host(instance_uuid, host)[
-                'domains'].get(host)
-        except exception.HostUnavailable as e:
-            LOG.info('%s: %s left as it is: %s', instance_uuid, host, e)
-            return None
-        return domain and domain['state']
 
 
 class StartOnDestination(base.MoveStep):

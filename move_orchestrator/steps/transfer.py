@@ -34,18 +34,15 @@ class BindDestinationPorts(base.MoveStep):
 
 
 class PowerOffInstance(base.MoveStep):
-    """Power the source off (its own look only: see CheckInstance)."""
     phase = 'transfer'
 
     def execute(self, instance_uuid, source):
-        domain = self.driver.describe_host(instance_uuid, source)[
-            'domains'].get(source)
+        domain = self.domain_on(instance_uuid, source)
         if domain is not None and domain['state'] != driver_base.SHUTOFF:
             self.driver.power_off(instance_uuid, source)
 
     def revert(self, instance_uuid, source, power_state, **kwargs):
-        domain = self.driver.describe_host(instance_uuid, source)[
-            'domains'].get(source)
+        domain = self.domain_on(instance_uuid, source)
         if (power_state == 'running' and domain is not None
                 and domain['state'] != driver_base.RUNNING):
             self.driver.power_on(instance_uuid, source)
