@@ -39,6 +39,12 @@ class _Services(services_mod.Services):
             self.old_drivers.append(self._driver)
             self._driver = None
 
+    def use_driver(self, driver):
+        """The compute driver of another conductor process from now on."""
+        self.restart_driver()
+        self.old_drivers.remove(driver)
+        self._driver = driver
+
     def close(self):
         for driver in self.old_drivers:
             driver.close()
@@ -89,10 +95,18 @@ class Cloud:
     def restart_conductor_driver(self):
         """What a conductor restart does to the compute driver: a new
         instance of ``[compute] driver`` from the conf as it is now,
-        remembering nothing of the old one (the rpc driver's clients, the
-        source whose agent follows a migration). The old one is closed with
-        the cloud: a call of a running move may still be on it."""
+        remembering nothing of the old one (the rpc driver's clients, say).
+        The old one is closed with the cloud: a call of a running move may
+        still be on it. Returns the old one."""
+        old = self.services.driver
         self.services.restart_driver()
+        return old
+
+    def use_driver(self, driver):
+        """Run on with an earlier driver of this cloud (one that
+        restart_conductor_driver returned): what a conductor that knew
+        the cloud before sees when it takes a move over."""
+        self.services.use_driver(driver)
 
     # -- acting --------------------------------------------------------------
     def move(self, instance, timeout=60, **kwargs):

@@ -121,7 +121,10 @@ class Actions:
                 reason='it is a %s, not a live migration' % move['type'])
         self._check(move, 'force-completed', ('migrating-memory',))
         driver = self.services.driver
-        migration = driver.poll_migration(move['instance_uuid'])
+        # Asked of the move's source, whichever host this process saw the
+        # instance's last migration leave from.
+        source = move['source_host']
+        migration = driver.poll_migration(move['instance_uuid'], source=source)
         if migration and migration.get('id') not in (None, move_id):
             migration = None    # an earlier move's
         if not migration or migration['status'] not in \
@@ -131,7 +134,7 @@ class Actions:
                 reason='its memory copy is not running (%s)'
                 % (migration['status'] if migration else 'not started'))
         try:
-            driver.force_complete_migration(move['instance_uuid'])
+            driver.force_complete_migration(move['instance_uuid'], source=source)
         except exception.DriverError as e:
             # Not now, or not this migration (post-copy not permitted, say):
             # the operator is told, and nothing is recorded.

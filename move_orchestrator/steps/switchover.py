@@ -27,11 +27,11 @@ class SwitchOverMigration(base.MoveStep):
         # first, complete_migration tells a converged migration from a
         # finished one (a re-run) and refuses any other.
         try:
-            finished = self.driver.complete_migration(instance_uuid)
+            finished = self.driver.complete_migration(instance_uuid, source=source)
         except exception.DriverError:
             # Refused as none is known (nothing recorded the switch-over: a
             # resumed move, see TransferMemory): done if the hosts say so.
-            known = self.driver.poll_migration(instance_uuid)
+            known = self.driver.poll_migration(instance_uuid, source=source)
             if (known and known.get('id') == move_id) or \
                     not choreography.switched_over(self.driver, instance_uuid,
                                                    source, dest):
@@ -43,7 +43,7 @@ class SwitchOverMigration(base.MoveStep):
             # A driver that answers the finished migration saves a poll (a
             # round trip to the source's agent, with the rpc driver).
             migration = finished if finished is not None \
-                else self.driver.poll_migration(instance_uuid)
+                else self.driver.poll_migration(instance_uuid, source=source)
         return choreography.confirm_arrival(self.driver, instance_uuid, dest,
                                             migration)
 

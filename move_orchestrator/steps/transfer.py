@@ -139,7 +139,7 @@ class TransferMemory(base.MoveStep):
             # Only then can the move's migration be under way or over: on
             # a first run the look, a round trip to the source's agent,
             # would hold the copy's start for nothing.
-            migration = self.driver.poll_migration(instance_uuid)
+            migration = self.driver.poll_migration(instance_uuid, source=source)
         if migration is not None and migration.get('id') != move_id:
             migration = None    # an earlier move's, ended: not ours to follow
         status = migration['status'] if migration else None
@@ -166,7 +166,8 @@ class TransferMemory(base.MoveStep):
                 instance_uuid, source, dest, migration_id=move_id,
                 incoming=incoming)
             if migration is None:   # an agent before 1.8 answers nothing
-                migration = self.driver.poll_migration(instance_uuid)
+                migration = self.driver.poll_migration(instance_uuid,
+                                                       source=source)
         deadline = time.monotonic() + conf.migration_timeout
         policy = self.services.conf.live_migration
         watch = stall.StallWatch(
@@ -197,17 +198,17 @@ class TransferMemory(base.MoveStep):
                 next_abort_check = now + ABORT_CHECK_INTERVAL
                 move = self.services.store.get(move_id)
             if move and move['abort_requested_by'] and \
-                    self._cancel(instance_uuid):
+                    self._cancel(instance_uuid, source):
                 raise exception.MoveAborted(move=move_id,
                                             who=move['abort_requested_by'])
             if watch.due(migration, now):
-                self._escalate(move_id, instance_uuid, watch, migration)
-            if time.monotonic() > deadline and self._cancel(instance_uuid):
+                self._escalate(move_id, instance_uuid, source, watch, migration)
+            if time.monotonic() > deadline and self._cancel(instance_uuid, source):
                 raise exception.MigrationFailed(
                     instance=instance_uuid,
                     reason='not converged after %ss' % conf.migration_timeout)
-            migration = self.driver.wait_migration(instance_uuid,
-                                                   conf.poll_interval)
+            migration = self.driver.wait_migration(
+                instance_uuid, conf.poll_interval, source=source)
 
     def _asking(self, move_id):
         with self._asked_lock:
@@ -216,11 +217,11 @@ class TransferMemory(base.MoveStep):
             while len(self._asked) > self.ASKED_KEPT:
                 self._asked.popitem(last=False)
 
-    def _cancel(self, instance_uuid):
+    def _cancel(self, instance_uuid, source):
         """Cancel, unless the driver switched over already (then the
         migration completes, and so does this step)."""
         try:
-            self.driver.cancel_migration(instance_uuid)
+            self.driver.cancel_migration(instance_uuid, source=source)
         except exception.MigrationPastSwitchover as e:
             LOG.info('%s', e)
             return False
@@ -229,9 +230,9 @@ class TransferMemory(base.MoveStep):
     def cancel_before_ponr(self, move):
         """Before a rollback of a move interrupted in this step: cancel the
         migration, or False when the driver had switched over already."""
-        return self._cancel(move['instance_uuid'])
+        return self._cancel(move['instance_uuid'], move['source_host'])
 
-    def _escalate(self, move_id, instance_uuid, watch, migration):
+    def _escalate(self, move_id, instance_uuid, source, watch, migration):
         """Take the stall policy's next action (a post-copy the migration
         cannot make is skipped for the one after it)."""
         policy = self.services.conf.live_migration
@@ -246,7 +247,7 @@ class TransferMemory(base.MoveStep):
             if action == 'abort':
                 store.add_event(move_id, 'action', name, 'taken', phase=self.phase,
                                 detail=detail)
-                if not self._cancel(instance_uuid):
+                if not self._cancel(instance_uuid, source):
                     # Switched over meanwhile: it completes, and the
                     # history says the abort did not happen.
                     store.add_event(move_id, 'action', name, 'refused',
@@ -265,8 +266,8 @@ class TransferMemory(base.MoveStep):
                        'increment': policy.cpu_throttle_increment}
                       if action == driver_base.TUNE_AUTO_CONVERGE else None)
             try:
-                detail['result'] = self.driver.tune_migration(instance_uuid, action,
-                                                              params)
+                detail['result'] = self.driver.tune_migration(
+                    instance_uuid, action, params, source=source)
             except exception.DriverError as e:
                 # Converged meanwhile, or an agent too old: said, and the
                 # next timeout takes the next action.
@@ -293,5 +294,5 @@ class TransferMemory(base.MoveStep):
                      '%s', move['id'], e)
             return False
 
-    def revert(self, instance_uuid, **kwargs):
-        self.driver.cancel_migration(instance_uuid)
+    def revert(self, instance_uuid, source, **kwargs):
+        self.driver.cancel_migration(instance_uuid, source=source)

@@ -231,8 +231,13 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         return self.describe(instance_uuid)['migration']
 
     @abc.abstractmethod
-    def poll_migration(self, instance_uuid):
+    def poll_migration(self, instance_uuid, source=None):
         """The migration dict of describe(), or None when none is known.
+
+        ``source``, here and in the other operations on a migration, is
+        the host it leaves from when the caller knows it (a move's record
+        does): a driver that reaches each host through its agent asks that
+        one alone. A driver that sees every host itself may ignore it.
 
         Besides status and sizes, what the stall policy reads where the
         driver knows it: ``iteration`` (the pass over the memory),
@@ -240,26 +245,26 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         ``postcopy_permitted``, ``paused`` (the guest paused to finish).
         """
 
-    def wait_migration(self, instance_uuid, timeout):
+    def wait_migration(self, instance_uuid, timeout, source=None):
         """poll_migration, after at most ``timeout`` seconds.
 
         A driver that is told of a change (QEMU's events) answers as soon as
         the migration moves on; this default just waits.
         """
         time.sleep(timeout)
-        return self.poll_migration(instance_uuid)
+        return self.poll_migration(instance_uuid, source=source)
 
     @abc.abstractmethod
-    def cancel_migration(self, instance_uuid):
+    def cancel_migration(self, instance_uuid, source=None):
         """Cancel; the source keeps running. No-op when none is active."""
 
     @abc.abstractmethod
-    def force_complete_migration(self, instance_uuid):
+    def force_complete_migration(self, instance_uuid, source=None):
         """Make a migration that cannot converge finish: post-copy where
         the migration permits it, else pause the guest (tune_migration's
         post_copy or pause)."""
 
-    def tune_migration(self, instance_uuid, action, params=None):
+    def tune_migration(self, instance_uuid, action, params=None, source=None):
         """Take one of TUNE_ACTIONS on a running migration (the stall
         policy's); ``params`` of auto_converge: ``initial`` and
         ``increment`` (percent). Returns what was done, as a dict for the
@@ -270,7 +275,7 @@ class ComputeDriver(metaclass=abc.ABCMeta):
             'live migration' % type(self).__name__)
 
     @abc.abstractmethod
-    def complete_migration(self, instance_uuid):
+    def complete_migration(self, instance_uuid, source=None):
         """Switch over: stop the source, run the destination.
 
         No-op when the migration has completed already; DriverError when

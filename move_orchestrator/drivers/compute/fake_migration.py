@@ -21,7 +21,7 @@ PASS_SECONDS = 0.05
 class FakeMigrationMixin(fake_stall.FakeStallMixin):
     """Live migration operations of FakeDriver."""
 
-    def wait_migration(self, instance_uuid, timeout):
+    def wait_migration(self, instance_uuid, timeout, source=None):
         """Answers at the next simulated pass, as the qemu driver answers
         when QEMU starts one: the migration moves on at each poll, so its
         pace is the fake's own, not the conductor's poll_interval."""
@@ -111,7 +111,7 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
         return started
 
     @fake_operations.operation
-    def poll_migration(self, instance_uuid):
+    def poll_migration(self, instance_uuid, source=None):
         """Each poll copies 1/steps of the memory, then waits to switch."""
         with self._db.session() as s:
             mig = s.get(models.FakeMigration, instance_uuid,
@@ -151,7 +151,7 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
         self._end_transfer(s, mig.instance_uuid)
 
     @fake_operations.operation
-    def cancel_migration(self, instance_uuid):
+    def cancel_migration(self, instance_uuid, source=None):
         with self._db.session() as s:
             mig = s.get(models.FakeMigration, instance_uuid,
                         with_for_update=True)
@@ -170,7 +170,7 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
             return True
 
     @fake_operations.operation
-    def force_complete_migration(self, instance_uuid):
+    def force_complete_migration(self, instance_uuid, source=None):
         with self._db.session() as s:
             mig = s.get(models.FakeMigration, instance_uuid,
                         with_for_update=True)
@@ -183,7 +183,7 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
                            else base.TUNE_PAUSE, None)
 
     @fake_operations.operation
-    def tune_migration(self, instance_uuid, action, params=None):
+    def tune_migration(self, instance_uuid, action, params=None, source=None):
         with self._db.session() as s:
             mig = s.get(models.FakeMigration, instance_uuid)
             if mig is None or mig.status != base.MIGRATION_RUNNING:
@@ -192,7 +192,7 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
             return self._tune(s, mig, action, params)
 
     @fake_operations.operation
-    def complete_migration(self, instance_uuid):
+    def complete_migration(self, instance_uuid, source=None):
         with self._db.session() as s:
             mig = s.get(models.FakeMigration, instance_uuid)
             if mig is not None and mig.status == base.MIGRATION_COMPLETED:

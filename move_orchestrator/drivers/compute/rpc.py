@@ -58,7 +58,6 @@ class RpcDriver(base.ComputeDriver):
         self._transport = None
         self._clients = {}
         self._inventory = None
-        self._sources = {}      # instance -> source host of its migration
         self._pool = futures.ThreadPoolExecutor(max_workers=8)
 
     # -- plumbing ----------------------------------------------------------------
@@ -170,7 +169,6 @@ class RpcDriver(base.ComputeDriver):
             if migration is not None and (world['migration'] is None or _later(
                     migration, world['migration'])):
                 world['migration'] = migration
-                self._sources[instance_uuid] = host
         return world
 
     def describe_host(self, instance_uuid, host):
@@ -287,7 +285,6 @@ class RpcDriver(base.ComputeDriver):
 
     def start_migration(self, instance_uuid, source, dest, migration_id=None,
                         incoming=None):
-        self._sources[instance_uuid] = source
         if incoming is not None:
             # Only a destination of 1.7 answers one; a source older than
             # that cannot take it (AgentTooOld: the move reverts).
@@ -304,52 +301,59 @@ class RpcDriver(base.ComputeDriver):
         return self._call(source, 'start_migration', instance_uuid=instance_uuid,
                           source=source, dest=dest, migration_id=migration_id)
 
-    def _source_of(self, instance_uuid):
-        source = self._sources.get(instance_uuid)
-        if source is None:
-            migration = self.describe(instance_uuid)['migration']
-            source = migration and migration['source']
-        return source
+    def _source_of(self, instance_uuid, source=None):
+        """The host whose agent serves the migration: the caller's word
+        (a move's record names its source), else the hosts' own. Nothing
+        is remembered: an earlier move of the instance, or another
+        conductor's, would name the wrong host."""
+        if source is not None:
+            return source
+        migration = self.migration_of(instance_uuid)
+        return migration and migration['source']
 
-    def _migration_call(self, method, instance_uuid):
-        source = self._source_of(instance_uuid)
+    def _migration_call(self, method, instance_uuid, source=None):
+        source = self._source_of(instance_uuid, source)
         if source is None:
             return None
         return self._call(source, method, instance_uuid=instance_uuid)
 
-    def poll_migration(self, instance_uuid):
-        return self._migration_call('poll_migration', instance_uuid)
+    def poll_migration(self, instance_uuid, source=None):
+        return self._migration_call('poll_migration', instance_uuid, source)
 
-    def wait_migration(self, instance_uuid, timeout):
+    def wait_migration(self, instance_uuid, timeout, source=None):
         """The source's agent waits (for QEMU's events, with the qemu driver)."""
-        source = self._source_of(instance_uuid)
+        source = self._source_of(instance_uuid, source)
         if source is None:
             return None
         if not self._can_send(source, 'wait_migration'):
-            return super().wait_migration(instance_uuid, timeout)   # sleep, poll
+            return super().wait_migration(instance_uuid, timeout,   # sleep, poll
+                                          source=source)
         timeout = min(timeout, agent.MAX_WAIT)
         return self._call(source, 'wait_migration',
                           timeout + self.conf.compute.rpc_timeout,
                           instance_uuid=instance_uuid, timeout=timeout)
 
-    def cancel_migration(self, instance_uuid):
-        return bool(self._migration_call('cancel_migration', instance_uuid))
+    def cancel_migration(self, instance_uuid, source=None):
+        return bool(self._migration_call('cancel_migration', instance_uuid, source))
 
-    def force_complete_migration(self, instance_uuid):
-        if self._source_of(instance_uuid) is None:
+    def force_complete_migration(self, instance_uuid, source=None):
+        source = self._source_of(instance_uuid, source)
+        if source is None:
             raise exception.DriverError(operation='force_complete_migration',
                                         reason='no migration of %s in progress'
                                         % instance_uuid)
-        return self._migration_call('force_complete_migration', instance_uuid)
+        return self._migration_call('force_complete_migration', instance_uuid,
+                                    source)
 
-    def complete_migration(self, instance_uuid):
-        if self._source_of(instance_uuid) is None:
+    def complete_migration(self, instance_uuid, source=None):
+        source = self._source_of(instance_uuid, source)
+        if source is None:
             raise exception.DriverError(operation='complete_migration',
                                         reason='no migration of %s' % instance_uuid)
-        return self._migration_call('complete_migration', instance_uuid)
+        return self._migration_call('complete_migration', instance_uuid, source)
 
-    def tune_migration(self, instance_uuid, action, params=None):
-        source = self._source_of(instance_uuid)
+    def tune_migration(self, instance_uuid, action, params=None, source=None):
+        source = self._source_of(instance_uuid, source)
         if source is None:
             raise exception.DriverError(operation='tune_migration',
                                         reason='no migration of %s' % instance_uuid)

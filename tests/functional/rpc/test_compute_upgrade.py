@@ -22,6 +22,7 @@ from move_orchestrator import exception
 from move_orchestrator import rpc
 from tests.functional.rpc import harness as rpc_harness
 from tests import harness
+from tests import waiting
 
 HOSTS = ('host1', 'host2', 'host3', 'host4')
 
@@ -292,3 +293,37 @@ def test_an_agents_typed_error_reaches_the_task_as_one_line(make_upgrade_cloud):
     [step] = [s for s in doc['subtasks'] if s.get('error')]
     assert (step['name'], step['error']['type']) == ('CopyDisk', 'InjectedFault')
     assert 'Traceback' not in step['error']['message']
+
+
+@pytest.mark.parametrize('action', ['force_complete', 'abort_task'])
+def test_a_conductor_that_moved_the_instance_before_follows_a_later_move(
+        make_upgrade_cloud, action):
+    """A conductor that saw the instance's earlier migration leave host1
+    takes over its next one, from host3: it asks host3's agent (the move's
+    own source), for the running copy, the operator's action on it and
+    the revert."""
+    cloud = make_upgrade_cloud(agent_mod.VERSION, None)
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'completed', doc['reason']
+    knew_host1 = cloud.restart_conductor_driver()
+    # From here a copy stalls half-way: it ends by the operator's action.
+    cloud.override('migration_stall_throttle', 90, 'fake_driver')
+    doc = cloud.api.move_instance(None, 'vm1', destination='host4')
+    waiting.wait_for(lambda: _progress(cloud, doc['id'], 'TransferMemory') > 0.3,
+                     timeout=30, what='the copy under way')
+    cloud.use_driver(knew_host1)
+    getattr(cloud.api, action)(None, doc['id'])
+    done = cloud.api.wait_task(None, doc['id'], timeout=30)
+    if action == 'force_complete':
+        assert done['state'] == 'completed', done['reason']
+        assert cloud.instance('vm1')['host'] == 'host4'
+    else:
+        assert done['state'] == 'reverted', done['reason']
+        assert cloud.instance('vm1')['host'] == 'host3'
+        assert cloud.world('vm1')['migration']['status'] == 'cancelled'
+    assert cloud.audit() == []
+
+
+def _progress(cloud, task_id, step):
+    return sum(s['progress'] for s in cloud.api.get_task(None, task_id)['subtasks']
+               if s['name'] == step)

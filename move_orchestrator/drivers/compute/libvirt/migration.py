@@ -194,7 +194,7 @@ class MigrationMixin(jobs.JobsMixin):
             if conn is not None:
                 hosts.Connections.close_one(conn)
 
-    def poll_migration(self, instance_uuid):
+    def poll_migration(self, instance_uuid, source=None):
         job = self._jobs.get(instance_uuid)
         if job is not None and not job['done'].is_set():
             running = self._poll_running(instance_uuid, job['rec'])
@@ -217,7 +217,7 @@ class MigrationMixin(jobs.JobsMixin):
         complete_migration's source, right after libvirt's end."""
         return self.poll_migration(instance_uuid)
 
-    def wait_migration(self, instance_uuid, timeout):
+    def wait_migration(self, instance_uuid, timeout, source=None):
         """Answered the moment this process's migration call returns."""
         job = self._jobs.get(instance_uuid)
         if job is not None:
@@ -226,7 +226,7 @@ class MigrationMixin(jobs.JobsMixin):
             time.sleep(timeout)
         return self.poll_migration(instance_uuid)
 
-    def cancel_migration(self, instance_uuid):
+    def cancel_migration(self, instance_uuid, source=None):
         migration = self.poll_migration(instance_uuid)
         if migration is not None and migration['status'] == base.MIGRATION_COMPLETED \
                 and self._unconfirmed(instance_uuid, migration):
@@ -316,7 +316,7 @@ class MigrationMixin(jobs.JobsMixin):
             return
         self._set_migration(dom, dict(rec, confirmed=True))
 
-    def force_complete_migration(self, instance_uuid):
+    def force_complete_migration(self, instance_uuid, source=None):
         migration = self.poll_migration(instance_uuid)
         if migration is None or migration['status'] not in base.MIGRATION_ACTIVE:
             return
@@ -324,7 +324,7 @@ class MigrationMixin(jobs.JobsMixin):
                   else base.TUNE_PAUSE)
         self.tune_migration(instance_uuid, action)
 
-    def tune_migration(self, instance_uuid, action, params=None):
+    def tune_migration(self, instance_uuid, action, params=None, source=None):
         migration = self.poll_migration(instance_uuid)
         if migration is None or migration['status'] not in base.MIGRATION_ACTIVE:
             raise exception.DriverError(operation='tune_migration',
@@ -341,7 +341,7 @@ class MigrationMixin(jobs.JobsMixin):
                 driver='libvirt', operation='%s on a running migration' % action)
         return {'action': action}
 
-    def complete_migration(self, instance_uuid, timeout=60):
+    def complete_migration(self, instance_uuid, timeout=60, source=None):
         """libvirt switched over by itself: wait for its end, mark it
         confirmed (a cancel no longer refuses), and run a destination that
         a suspended (force-completed) source left paused. Answers the

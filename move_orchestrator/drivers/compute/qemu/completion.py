@@ -50,7 +50,7 @@ class CompletionMixin:
             self.cancel_migration(instance_uuid)
         return self.poll_migration(instance_uuid, act=False)
 
-    def force_complete_migration(self, instance_uuid):
+    def force_complete_migration(self, instance_uuid, source=None):
         current = self.poll_migration(instance_uuid, act=False)
         if current is None or current['status'] not in base.MIGRATION_ACTIVE:
             raise exception.DriverError(operation='force_complete_migration',
@@ -98,7 +98,7 @@ class CompletionMixin:
             LOG.warning('Live migration of %s ended; its paused guest could not be '
                         'resumed: %s', instance_uuid, e)
 
-    def cancel_migration(self, instance_uuid):
+    def cancel_migration(self, instance_uuid, source=None):
         path = self._record_path(instance_uuid)
         if path is None:
             return False        # never migrated: nothing to cancel
@@ -162,7 +162,7 @@ class CompletionMixin:
         self._stop_target(rec, dst)
         self._finish(instance_uuid, rec, status, error)
 
-    def complete_migration(self, instance_uuid):
+    def complete_migration(self, instance_uuid, source=None):
         current = self.poll_migration(instance_uuid, act=False)
         rec = self._record(instance_uuid)
         if rec is not None and rec['status'] == base.MIGRATION_COMPLETED:

@@ -201,7 +201,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
             rec['error'] = error
         self._save(instance_uuid, rec)
 
-    def poll_migration(self, instance_uuid, act=True, seen=None):
+    def poll_migration(self, instance_uuid, act=True, seen=None, source=None):
         """The migration's state, read from QEMU.
 
         With ``act`` (a poll, not a describe) it also moves the migration

@@ -69,7 +69,7 @@ def _percent(params, key, default):
 class StallMixin:
     """tune_migration of QemuDriver, and the pause of force-complete."""
 
-    def tune_migration(self, instance_uuid, action, params=None):
+    def tune_migration(self, instance_uuid, action, params=None, source=None):
         if action not in base.TUNE_ACTIONS:
             raise exception.DriverError(
                 operation='tune_migration', reason='unknown action %r (one of '

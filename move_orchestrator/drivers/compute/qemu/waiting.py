@@ -39,7 +39,7 @@ _OTHER_NEWS = 'a new pass over the memory, or the disk mirror\'s news'
 class WaitMixin:
     """wait_migration of QemuDriver (with MigrationMixin's poll)."""
 
-    def wait_migration(self, instance_uuid, timeout):
+    def wait_migration(self, instance_uuid, timeout, source=None):
         """poll_migration, as soon as the migration moved on, or after timeout.
 
         A change made before the connection shows in the queries right
