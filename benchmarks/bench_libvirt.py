@@ -32,7 +32,9 @@ goal, and libvirt's own figures of (a)'s and (b)'s migrations (the destination's
 completed job: time elapsed, downtime), which tell a gap inside libvirt's
 migration from our steps' cost around it: the line "beyond libvirt's job"
 splits each sample into libvirt's job and what is spent outside it, and
-(b)'s outside less (a)'s is our fixed cost.
+(b)'s outside less (a)'s is our fixed cost; the line "(b)'s own part"
+splits that into what no step holds, TransferMemory's time beyond
+libvirt's, and the other steps.
 ``--libvirt-downtime-ms N`` gives all three kinds the same downtime
 limit (at the 300 ms default QEMU often stops the guest in the middle of
 its first pass, and the downtime is what that pass had left).
@@ -238,6 +240,7 @@ def _report(args, results, n):
                   outside['bare'], outside['libvirt'],
                   outside['libvirt'] - outside['bare'],
                   (GOALS['libvirt'] - 1) * med['bare']))
+        _print_ours(results['libvirt'], outside['bare'])
     print('  CPU per move (medians, ms): %s' % '; '.join(
         '%s %s' % (label, ', '.join(
             '%s %.0f' % (party, 1000 * statistics.median(s['cpu'].get(party, 0.0)
@@ -255,6 +258,26 @@ def _report(args, results, n):
     slowest = sorted(((statistics.median(v), k) for k, v in steps.items()), reverse=True)
     print('  (b)\'s slowest steps (medians): %s' % ', '.join(
         '%s %.3f s' % (name, seconds) for seconds, name in slowest[:4]))
+
+
+def _print_ours(samples, libvirt_beyond):
+    """Where (b)'s own part goes, medians: no step (admission, between
+    steps, the waiter), TransferMemory beyond libvirt's work (its job and
+    what (a) spends outside it), and the other steps."""
+    parts = {'outside any step': [], 'TransferMemory beyond libvirt': [],
+             'the other steps': []}
+    for s in samples:
+        steps = s.get('steps', {})
+        if not (s.get('job') and 'TransferMemory' in steps and 'outside_steps' in s):
+            continue
+        parts['outside any step'].append(s['outside_steps'])
+        parts['TransferMemory beyond libvirt'].append(
+            steps['TransferMemory'] - s['job']['elapsed'] - libvirt_beyond)
+        parts['the other steps'].append(
+            sum(v for k, v in steps.items() if k != 'TransferMemory'))
+    if all(parts.values()):
+        print('  (b)\'s own part (medians): %s' % ', '.join(
+            '%s %.3f s' % (k, statistics.median(v)) for k, v in parts.items()))
 
 
 def run(argv=None):

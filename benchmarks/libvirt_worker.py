@@ -58,7 +58,11 @@ def main(url, transport_url, ram_mb, poll_ms='0'):
                                   subs['SwitchOverMigration']['finished'])
             steps = {n: _seconds(s['started'], s['finished']) for n, s in subs.items()
                      if s.get('started') and s.get('finished')}
+            # What no step holds: admission, the waits between steps (each
+            # a commit and a look for the next), the waiter's answer.
+            outside = elapsed - sum(steps.values())
             print(json.dumps({'whole': elapsed, 'migration': window, 'steps': steps,
+                              'outside_steps': outside,
                               'state': doc['state'], 'reason': doc['reason']}),
                   flush=True)
         print(json.dumps({'audit': api.audit(None)}), flush=True)
