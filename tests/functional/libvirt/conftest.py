@@ -35,12 +35,19 @@ def _require_libvirt():
         pytest.skip(msg)
 
 
+def _first_index():
+    """Each xdist worker's hosts their own migration ports (the bench and
+    the demo use indexes 4 to 9, test_libvirt_driver's lone host 0)."""
+    worker = os.environ.get('PYTEST_XDIST_WORKER', '')
+    return 10 + len(HOSTS) * int(worker[2:]) if worker.startswith('gw') else 1
+
+
 @pytest.fixture(scope='session')
 def libvirt_hosts():
     _require_libvirt()
     # Short: the daemons' socket paths must stay under 108 bytes.
     root = tempfile.mkdtemp(prefix='mol', dir='/tmp')
-    hosts = daemons.start_hosts(root, HOSTS)
+    hosts = daemons.start_hosts(root, HOSTS, first_index=_first_index())
     yield hosts
     problems = daemons.stop_hosts(root, hosts)
     assert not problems, problems

@@ -37,6 +37,13 @@ host_uuid = "%(host_uuid)s"
 log_outputs = "2:file:%(root)s/libvirtd.log"
 '''
 
+# Below Linux's ephemeral ports (32768 and up): libvirt checks that a port
+# is free before it gives it to QEMU, and any process's outgoing connection
+# could take one of those in between (QEMU: "Failed to find an available
+# port"). Index 27 is the last whose range ends below 32768.
+MIGRATION_PORTS = 30000
+MAX_INDEX = 27
+
 QEMU_CONF = '''stdio_handler = "file"
 user = "root"
 group = "root"
@@ -81,7 +88,7 @@ class Host:
     def start(self, timeout=30):
         for d in ('etc', 's'):
             os.makedirs(os.path.join(self.root, d))
-        port = 49152 + 100 * self.index
+        port = MIGRATION_PORTS + 100 * self.index
         values = {'sock': self.sock, 'root': self.root, 'port': port,
                   'port_max': port + 99, 'host_uuid': str(uuid_mod.uuid4())}
         _write(os.path.join(self.root, 'etc', 'libvirtd.conf'), LIBVIRTD_CONF % values)
@@ -178,8 +185,11 @@ class Host:
 
 def start_hosts(root, names, first_index=0):
     """Start a daemon per name under root. first_index picks the hosts'
-    migration port ranges (100 ports each from 49152): hosts started by
-    another process at the same time use other indexes."""
+    migration port ranges (100 ports each from MIGRATION_PORTS): hosts
+    started by another process at the same time use other indexes."""
+    if first_index + len(names) - 1 > MAX_INDEX:
+        raise ValueError('host indexes %d-%d: the last is %d'
+                         % (first_index, first_index + len(names) - 1, MAX_INDEX))
     hosts = []
     try:
         for index, name in enumerate(names, first_index):
