@@ -10,8 +10,17 @@ OPTS = [
     cfg.DictOpt('host_uris', default={},
                 help='host:URI pairs, when one process reaches several '
                      'hosts\' daemons (the embedded conductor, the tests): '
-                     'e.g. host2:qemu+tcp://host2/system. Hosts not listed '
-                     'use connection_uri.'),
+                     'e.g. host2:qemu+tcp://host2/system. A compute agent '
+                     'lists none: it reaches its own host\'s daemon '
+                     '([DEFAULT] host, by connection_uri) and no other.'),
+    cfg.StrOpt('inbound_uri', default='',
+               help='URI by which the other hosts reach this host\'s '
+                    'daemon: the source\'s libvirtd for a live migration '
+                    'to this host (peer to peer), the destination\'s agent '
+                    'to download a disk this host exports. An agent '
+                    'says it to them when it accepts either. Empty: '
+                    'qemu+tcp://<[DEFAULT] host>/system (Nova\'s default '
+                    'scheme), or the host\'s host_uris entry.'),
     cfg.DictOpt('migration_addresses', default={},
                 help='host:address pairs: the address the memory stream of a '
                      'live migration to that host connects to (libvirt\'s '

@@ -17,7 +17,7 @@ from tests import harness
 
 
 @contextlib.contextmanager
-def agent_cloud(local, libvirt_hosts, tmp_path):
+def agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=True):
     """A conductor here and an agent per host; the flavors l.small, l.big."""
     url = 'sqlite:///%s' % (tmp_path / 'mo.db')
     migration.upgrade(url)
@@ -27,7 +27,7 @@ def agent_cloud(local, libvirt_hosts, tmp_path):
             for host in ('host1', 'host2'):
                 started.append(agents.LibvirtAgent(
                     tmp_path, host, transport_url, url, libvirt_hosts,
-                    local.root).start())
+                    local.root, reach_peers=reach_peers).start())
             cloud = harness.Cloud(url, seed=False, compute__driver='rpc',
                                   conductor__poll_interval=0.02)
             cloud.override('transport_url', transport_url, None)
@@ -61,6 +61,29 @@ def test_live_migration_through_agents(make_driver, libvirt_hosts, tmp_path):
         guests.assert_continues(local, vm['uuid'], tail, 'host2')
         assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
         assert cloud.world('vm1')['migration']['id'] == doc['id']
+        assert cloud.audit() == []
+
+
+def test_agents_that_reach_their_own_daemon_alone(
+        make_driver, libvirt_hosts, tmp_path):
+    """As on real hosts: each agent reaches its own libvirtd (connection_uri)
+    and says what the others reach it by (inbound_uri). The source's
+    daemon migrates to the URI the destination's agent answered; a cold
+    migration downloads the disk from the URI the exporting agent gave."""
+    local = make_driver()
+    with agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=False) as cloud:
+        vm = _boot(cloud, local, 'vm1')
+        tail = guests.SerialTail(local, vm['uuid'], 'host1')
+        doc = cloud.move('vm1', destination='host2')
+        assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), \
+            doc['reason']
+        guests.assert_continues(local, vm['uuid'], tail, 'host2')
+        assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+        doc = cloud.move('vm1', destination='host1', live=False)
+        assert (doc['type'], doc['state']) == ('cold-migrate', 'completed'), \
+            doc['reason']
+        assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host1': 'running'}
+        assert list(cloud.world('vm1')['disks']) == ['host1']
         assert cloud.audit() == []
 
 

@@ -1,7 +1,9 @@
 """A compute driver for libvirt domains, one libvirtd per host.
 
 Each host's daemon is reached by its URI ([libvirt] host_uris, else
-connection_uri: an agent's own host). Disks are qcow2 files in a directory
+connection_uri: an agent's own host, and no other). What the other hosts
+reach a host by (a live migration's destination, a disk's export) the
+host's agent says: ``[libvirt] inbound_uri``. Disks are qcow2 files in a directory
 per host under ``[libvirt] instances_path`` (``_shared/<group>`` for hosts
 sharing storage), the serial log always in the host's own directory.
 Nothing is cached but the connections: every call asks libvirt where the
@@ -47,7 +49,7 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
         super().__init__(conf)
         self.opts = conf.libvirt
         self.root = os.path.abspath(self.opts.instances_path)
-        self.conns = hosts.Connections(self.opts)
+        self.conns = hosts.Connections(self.opts, conf.host)
         self.img = storage.QemuImg()
         self._kernel = None
         self._jobs = {}

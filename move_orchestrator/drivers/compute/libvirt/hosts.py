@@ -20,23 +20,47 @@ def _quiet(_ctx, _err):
 
 class Connections:
 
-    def __init__(self, opts):
+    def __init__(self, opts, own_host):
         if states.libvirt is None:
             raise exception.DriverError(operation='connect',
                                         reason='libvirt-python missing: %s'
                                         % INSTALL_HINT)
         states.libvirt.registerErrorHandler(_quiet, None)
         self.opts = opts
+        self.own_host = own_host
         self._conns = {}
         self._lock = threading.Lock()
 
+    def knows(self, host):
+        """Whether this process reaches host's daemon at all: an agent
+        reaches its own host's alone."""
+        return host in self.opts.host_uris or host == self.own_host
+
     def uri(self, host):
-        return self.opts.host_uris.get(host, self.opts.connection_uri)
+        if host in self.opts.host_uris:
+            return self.opts.host_uris[host]
+        if host == self.own_host:
+            return self.opts.connection_uri
+        # Never connection_uri: that is this host's daemon, whose domains
+        # would be taken for host's.
+        raise exception.DriverError(
+            operation='connect', reason='%s: this process reaches the '
+            'daemons of %s alone ([libvirt] host_uris, connection_uri)'
+            % (host, ', '.join(sorted(set(self.opts.host_uris)
+                                      | {self.own_host}))))
+
+    def inbound(self, host):
+        """The URI the other hosts reach host's daemon by (accepting a
+        live migration, exporting a disk)."""
+        if host in self.opts.host_uris:
+            return self.opts.host_uris[host]
+        return self.opts.inbound_uri or 'qemu+tcp://%s/system' % host
 
     def hosts(self):
         return sorted(self.opts.host_uris)
 
     def get(self, host):
+        uri = self.uri(host)
         with self._lock:
             conn = self._conns.get(host)
             if conn is not None:
@@ -48,11 +72,10 @@ class Connections:
                 LOG.info('Connection to %s lost: reconnecting', host)
                 self.close_one(conn)
             try:
-                conn = states.libvirt.open(self.uri(host))
+                conn = states.libvirt.open(uri)
             except states.libvirt.libvirtError as e:
                 raise exception.DriverError(
-                    operation='connect', reason='%s (%s): %s'
-                    % (host, self.uri(host), e))
+                    operation='connect', reason='%s (%s): %s' % (host, uri, e))
             self._conns[host] = conn
             return conn
 

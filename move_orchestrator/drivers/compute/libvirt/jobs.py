@@ -94,7 +94,8 @@ class JobsMixin:
             result['reason'] = str(mine['error'])
         elif mine is not None and not mine['done'].is_set():
             result['status'] = base.MIGRATION_RUNNING
-        elif mine is None and src is None and not self.conns.reachable(rec['source']):
+        elif mine is None and src is None and self.conns.knows(rec['source']) \
+                and not self.conns.reachable(rec['source']):
             # Not "undefined there": unknown (its daemon restarting, say).
             result['status'] = base.MIGRATION_RUNNING
             result['reason'] = 'source host %s does not answer' % rec['source']

@@ -84,7 +84,7 @@ class MigrationMixin(jobs.JobsMixin):
         """The source's daemon reaches host's itself (peer to peer): what
         is left to the destination is prepare_incoming's."""
         self.prepare_incoming(spec, host)
-        return {'host': host, 'uri': self.conns.uri(host), 'nbd': None}
+        return {'host': host, 'uri': self.conns.inbound(host), 'nbd': None}
 
     def confirm_incoming(self, instance_uuid, host):
         """Also marks the record host's domain keeps confirmed, where
@@ -138,9 +138,13 @@ class MigrationMixin(jobs.JobsMixin):
             params[lv.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = ['vda']
         if self.opts.max_bandwidth:
             params[lv.VIR_MIGRATE_PARAM_BANDWIDTH] = self.opts.max_bandwidth
+        # The destination's agent said how its daemon is reached (an
+        # agent reaches no other host's); one process that reaches both
+        # knows it as well.
+        dest_uri = (incoming or {}).get('uri') or self.conns.uri(dest)
         job = {'rec': rec, 'error': None, 'done': threading.Event()}
         job['thread'] = threading.Thread(
-            target=self._migrate, args=(instance_uuid, source, self.conns.uri(dest),
+            target=self._migrate, args=(instance_uuid, source, dest_uri,
                                         params, flags(block, post_copy), job),
             name='migrate-%s' % instance_uuid, daemon=True)
         self._jobs[instance_uuid] = job
@@ -360,7 +364,8 @@ class MigrationMixin(jobs.JobsMixin):
         job = self._jobs.get(instance_uuid)
         if job is not None and job['rec']['started_at'] == migration.get('started_at'):
             job['confirmed'] = True
-        dom = self._dom(instance_uuid, migration['dest'])
+        dom = (self._dom(instance_uuid, migration['dest'])
+               if self.conns.knows(migration['dest']) else None)
         if dom is None:
             return migration    # another agent's host: the migration says enough
         self._confirm(dom, migration)

@@ -56,7 +56,7 @@ class VolumesMixin:
             pool = self.conns.get(host).storagePoolCreateXML(
                 _pool_xml(name, os.path.dirname(path)), 0)
         pool.refresh(0)
-        return {'host': host, 'uri': self.conns.uri(host), 'pool': pool.name(),
+        return {'host': host, 'uri': self.conns.inbound(host), 'pool': pool.name(),
                 'volume': os.path.basename(path), 'image': None,
                 'size_bytes': self.img.virtual_size(path)}
 
