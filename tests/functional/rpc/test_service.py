@@ -147,9 +147,11 @@ def test_sigterm_lets_a_short_move_finish(tmp_path, sqlite_url):
                  fake_driver={'operation_delay': 0.05}) as (proc, api):
         vm = harness.boot(proc.services, proc.hosts[0])
         doc = api.move_instance(admin, vm['uuid'], destination='host2')
+        # Any state of its run: its first ones last a few ms each.
         harness.wait_task(api, admin, doc['id'],
                           states=('claiming', 'pre-checking',
-                                  'preparing-destination'))
+                                  'preparing-destination', 'migrating-memory',
+                                  'switching-over', 'cleaning-up'))
         assert proc.stop(signal.SIGTERM) == 0
         assert proc.services.store.get(doc['id'])['state'] == 'completed', \
             proc.log_text()[-5000:]
@@ -163,8 +165,11 @@ def test_dead_move_runner_is_replaced(tmp_path, sqlite_url):
                  fake_driver={'operation_delay': 0.3}) as (proc, api):
         vm = harness.boot(proc.services, proc.hosts[0])
         doc = api.move_instance(admin, vm['uuid'], destination='host2')
+        # Its pre-checks take a few ms, the destination's preparation one
+        # delayed operation: the memory copy is the long state.
         harness.wait_task(api, admin, doc['id'],
-                          states=('pre-checking', 'preparing-destination'))
+                          states=('pre-checking', 'preparing-destination',
+                                  'migrating-memory'))
         runner_pid = int(re.search(r'Moves run in process (\d+)',
                                    proc.log_text()).group(1))
         os.kill(runner_pid, signal.SIGKILL)
