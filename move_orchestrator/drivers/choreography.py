@@ -109,6 +109,11 @@ def confirm_arrival(driver, instance_uuid, dest, migration):
         raise exception.WorldDiverged(
             instance=instance_uuid,
             reason='destination %s does not run the instance' % dest)
+    if migration and arrived.get('figures'):
+        # What the source could not see of it (the downtime, say).
+        migration = dict(migration, **{
+            key: value for key, value in arrived['figures'].items()
+            if migration.get(key) is None})
     if migration and migration.get('guest_pause_ms') is None and \
             migration.get('stopped_at') and arrived.get('resumed_at'):
         migration = dict(migration, guest_pause_ms=round(

@@ -204,7 +204,9 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         and runs there (MigrationFailed if not, in time), and what only
         the migration needed ends. Returns ``{'host', 'state'}`` and, where
         known, ``resumed_at`` (when the guest ran again there, seconds since
-        the epoch); idempotent."""
+        the epoch) and ``figures`` (what the destination measured of the
+        migration: poll_migration's keys, such as ``downtime_ms``, for a
+        source that cannot tell them); idempotent."""
 
     @abc.abstractmethod
     def start_migration(self, instance_uuid, source, dest, migration_id=None,

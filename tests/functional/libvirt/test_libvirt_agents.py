@@ -79,6 +79,10 @@ def test_agents_that_reach_their_own_daemon_alone(
             doc['reason']
         guests.assert_continues(local, vm['uuid'], tail, 'host2')
         assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+        # The figures only the destination's daemon keeps, in the record.
+        [switch] = [s for s in doc['subtasks'] if s['name'] == 'SwitchOverMigration']
+        assert switch['result']['downtime_ms'] > 0, switch['result']
+        assert switch['result']['transferred_mb'] > 1, switch['result']
         doc = cloud.move('vm1', destination='host1', live=False)
         assert (doc['type'], doc['state']) == ('cold-migrate', 'completed'), \
             doc['reason']

@@ -100,7 +100,15 @@ class MigrationMixin(jobs.JobsMixin):
         if rec and rec.get('dest') == host and rec.get('confirmed') is not True \
                 and rec.get('status') not in jobs.FINAL:
             self._set_migration(dom, dict(rec, confirmed=True))
-        return {'host': host, 'state': base.RUNNING}
+        arrived = {'host': host, 'state': base.RUNNING}
+        # libvirt keeps the completed job's figures on the destination
+        # alone: a source's agent that reaches no other daemon has none.
+        lv = states.libvirt
+        figures = self._stats(dom, lv.VIR_DOMAIN_JOB_STATS_COMPLETED
+                              | lv.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED)
+        if figures.get('downtime_ms') is not None:
+            arrived['figures'] = figures
+        return arrived
 
     def start_migration(self, instance_uuid, source, dest, migration_id=None,
                         incoming=None):
