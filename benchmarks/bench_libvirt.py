@@ -17,7 +17,8 @@ in one run:
 * (b) our whole move of that same domain: ``move_instance`` + ``wait_task``
   on an embedded conductor (libvirt_worker.py, SQLite) whose compute driver
   is ``rpc``, to two ``move-orchestrator-compute`` agents on RabbitMQ (a
-  private virtual host), each serving the libvirt driver on its daemon;
+  private virtual host), each serving the libvirt driver on its own daemon
+  alone, configured as on a real host (connection_uri, inbound_uri);
 * (c) our whole move with the qemu driver: bench_qemu's orchestrated
   sample (embedded conductor, the qemu driver, its own VM of the same size).
 
@@ -309,7 +310,7 @@ def run(argv=None):
                 for host in HOSTS:
                     started.append(agents.LibvirtAgent(
                         pathlib.Path(work), host, transport_url, url, hosts, inst,
-                        storage_groups=groups,
+                        storage_groups=groups, reach_peers=False,
                         guest_fill_ratio=_fill_ratio(args.libvirt_ram_mb),
                         downtime_limit_ms=args.libvirt_downtime_ms).start())
                 with open(os.path.join(work, 'worker.log'), 'w') as log:
