@@ -11,16 +11,31 @@ import threading
 from taskflow import states as tf_states
 
 from move_orchestrator.db import moves
+from move_orchestrator import redact
 _ERROR_STATES = (tf_states.FAILURE, tf_states.REVERT_FAILURE)
 
 
 def failure_to_dict(failure):
+    """The error as the task shows it: a driver's message may quote a URL
+    (a daemon's, a broker's), whose password never reaches the record."""
     if failure is None:
         return None
     names = failure.to_dict().get('exc_type_names') or ['Exception']
     return {'type': names[0].rsplit('.', 1)[-1],
-            'message': failure.exception_str,
-            'traceback': failure.traceback_str}
+            'message': redact.text(failure.exception_str),
+            'traceback': redact.text(failure.traceback_str)}
+
+
+def masked(value):
+    """A step's result as the task shows it: every string without a
+    password (an address a host answered, say)."""
+    if isinstance(value, str):
+        return redact.text(value)
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [masked(v) for v in value]
+    return value
 
 
 class AtomHistoryWriter:
@@ -87,7 +102,7 @@ class AtomHistoryWriter:
         if state_name == tf_states.SUCCESS and isinstance(atom_detail.results, dict):
             # What a step found (a live migration's figures, say): shown
             # with the sub-task.
-            detail = {'result': atom_detail.results}
+            detail = {'result': masked(atom_detail.results)}
         moves.insert_event(
             connection, move_id, 'subtask', atom_detail.name,
             phase_of(atom_detail.name), state_name, detail=detail,
