@@ -3,9 +3,10 @@
 Each host's daemon is reached by its URI ([libvirt] host_uris, else
 connection_uri: an agent's own host, and no other). What the other hosts
 reach a host by (a live migration's destination, a disk's export) the
-host's agent says: ``[libvirt] inbound_uri``. Disks are qcow2 files in a directory
-per host under ``[libvirt] instances_path`` (``_shared/<group>`` for hosts
-sharing storage), the serial log always in the host's own directory.
+host's agent says: ``[libvirt] inbound_uri``. Disks are qcow2 files in a
+directory per host under ``[libvirt] instances_path`` (``_shared/<group>``
+for hosts sharing storage), the serial log always in the host's own
+directory.
 Nothing is cached but the connections: every call asks libvirt where the
 domain is defined, whether it runs, whether a job is active, so a conductor
 restarted after a crash sees what really happened.

@@ -54,7 +54,9 @@ class Connections:
         live migration, exporting a disk)."""
         if host in self.opts.host_uris:
             return self.opts.host_uris[host]
-        return self.opts.inbound_uri or 'qemu+tcp://%s/system' % host
+        if host == self.own_host and self.opts.inbound_uri:
+            return self.opts.inbound_uri
+        return 'qemu+tcp://%s/system' % host
 
     def hosts(self):
         return sorted(self.opts.host_uris)
