@@ -68,8 +68,9 @@ def test_agents_that_reach_their_own_daemon_alone(
         make_driver, libvirt_hosts, tmp_path):
     """As on real hosts: each agent reaches its own libvirtd (connection_uri)
     and says what the others reach it by (inbound_uri). The source's
-    daemon migrates to the URI the destination's agent answered; a cold
-    migration downloads the disk from the URI the exporting agent gave."""
+    daemon migrates to the URI the destination's agent answered, and the
+    figures only the destination's daemon keeps reach the task. (The
+    other move types in this shape: the next test.)"""
     local = make_driver()
     with agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=False) as cloud:
         vm = _boot(cloud, local, 'vm1')
@@ -83,11 +84,6 @@ def test_agents_that_reach_their_own_daemon_alone(
         [switch] = [s for s in doc['subtasks'] if s['name'] == 'SwitchOverMigration']
         assert switch['result']['downtime_ms'] > 0, switch['result']
         assert switch['result']['transferred_mb'] > 1, switch['result']
-        doc = cloud.move('vm1', destination='host1', live=False)
-        assert (doc['type'], doc['state']) == ('cold-migrate', 'completed'), \
-            doc['reason']
-        assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host1': 'running'}
-        assert list(cloud.world('vm1')['disks']) == ['host1']
         assert cloud.audit() == []
 
 
@@ -150,10 +146,13 @@ def test_source_agent_restarted_after_the_switch_over(
         local.cancel_migration(vm['uuid'])
 
 
+@pytest.mark.parametrize('reach_peers', [True, False])
 def test_cold_migration_resize_and_evacuation_through_agents(
-        make_driver, libvirt_hosts, tmp_path):
+        make_driver, libvirt_hosts, tmp_path, reach_peers):
+    """reach_peers false: each agent reaches its own daemon alone, as on
+    real hosts."""
     local = make_driver()
-    with agent_cloud(local, libvirt_hosts, tmp_path) as cloud:
+    with agent_cloud(local, libvirt_hosts, tmp_path, reach_peers) as cloud:
         cold, resized, evacuated = (_boot(cloud, local, n) for n in ('vm1', 'vm2', 'vm3'))
 
         doc = cloud.move('vm1', destination='host2', live=False)
