@@ -104,7 +104,7 @@ def confirm_arrival(driver, instance_uuid, dest, migration):
     try:
         arrived = driver.confirm_incoming(instance_uuid, dest)
     except exception.AgentTooOld:
-        arrived = driver.describe_host(instance_uuid, dest)['domains'].get(dest)
+        arrived = domain_on(driver, instance_uuid, dest)
     if arrived is None or arrived['state'] != base.RUNNING:
         raise exception.WorldDiverged(
             instance=instance_uuid,
@@ -162,8 +162,14 @@ def switched_over(driver, instance_uuid, source, dest):
         _left(driver, instance_uuid, source, dest)
 
 
+def domain_on(driver, instance_uuid, host):
+    """host's domain as host alone says it (a driver whose describe asks
+    every host would ask the whole cloud), or None."""
+    return driver.describe_host(instance_uuid, host)['domains'].get(host)
+
+
 def _runs_on(driver, instance_uuid, host):
-    there = driver.describe_host(instance_uuid, host)['domains'].get(host)
+    there = domain_on(driver, instance_uuid, host)
     return there is not None and there['state'] == base.RUNNING
 
 
@@ -171,7 +177,7 @@ def _left(driver, instance_uuid, source, dest):
     """Whether the source holds the guest no more (dest runs it)."""
     if source == dest:
         return False
-    left = driver.describe_host(instance_uuid, source)['domains'].get(source)
+    left = domain_on(driver, instance_uuid, source)
     return left is None or bool(left.get('migrated')) or \
         left['state'] not in (base.RUNNING, base.PAUSED)
 

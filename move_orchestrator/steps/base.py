@@ -17,6 +17,7 @@ from oslo_log import log as logging
 from taskflow import task
 
 from move_orchestrator.db import outage
+from move_orchestrator.drivers import choreography
 from move_orchestrator import exception
 from move_orchestrator import faults
 
@@ -82,13 +83,12 @@ class MoveStep(task.Task):
         say."""
         return self.services.store.fences.may_have_run(move_id)
 
-    def domain_on(self, instance_uuid, host):
-        """host's domain as host alone says it (a driver whose describe asks
-        every host would ask the whole cloud); None when there is none, or
-        host is marked down: its agent cleans up when it comes back."""
+    def domain_left_on(self, instance_uuid, host):
+        """For a revert: host's domain (choreography.domain_on), or None
+        when there is none or host is marked down, which a revert leaves
+        as it is: its agent cleans up when it comes back."""
         try:
-            return self.driver.describe_host(instance_uuid, host)[
-                'domains'].get(host)
+            return choreography.domain_on(self.driver, instance_uuid, host)
         except exception.HostUnavailable as e:
             LOG.info('%s: %s left as it is: %s', instance_uuid, host, e)
             return None

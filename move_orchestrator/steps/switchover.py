@@ -48,10 +48,10 @@ class SwitchOverMigration(base.MoveStep):
                                             migration)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
-        there = self.domain_on(instance_uuid, dest)
+        there = self.domain_left_on(instance_uuid, dest)
         if there and there['state'] == driver_base.RUNNING:
             self.driver.power_off(instance_uuid, dest)
-        here = self.domain_on(instance_uuid, source)
+        here = self.domain_left_on(instance_uuid, source)
         if here and here['state'] == driver_base.PAUSED:
             self.driver.power_on(instance_uuid, source)
 

@@ -37,12 +37,13 @@ class PowerOffInstance(base.MoveStep):
     phase = 'transfer'
 
     def execute(self, instance_uuid, source):
-        domain = self.domain_on(instance_uuid, source)
+        # A source marked down cannot say its guest is off: refused.
+        domain = choreography.domain_on(self.driver, instance_uuid, source)
         if domain is not None and domain['state'] != driver_base.SHUTOFF:
             self.driver.power_off(instance_uuid, source)
 
     def revert(self, instance_uuid, source, power_state, **kwargs):
-        domain = self.domain_on(instance_uuid, source)
+        domain = self.domain_left_on(instance_uuid, source)
         if (power_state == 'running' and domain is not None
                 and domain['state'] != driver_base.RUNNING):
             self.driver.power_on(instance_uuid, source)

@@ -19,6 +19,7 @@ from move_orchestrator.conf import CONF
 from move_orchestrator.db import moves as db_moves
 from move_orchestrator.drivers import compute
 from move_orchestrator import exception
+from move_orchestrator import faults
 from move_orchestrator import rpc
 from tests.functional.rpc import harness as rpc_harness
 from tests import harness
@@ -327,3 +328,27 @@ def test_a_conductor_that_moved_the_instance_before_follows_a_later_move(
 def _progress(cloud, task_id, step):
     return sum(s['progress'] for s in cloud.api.get_task(None, task_id)['subtasks']
                if s['name'] == step)
+
+
+def test_a_cold_move_whose_source_goes_down_before_its_power_off_reverts(
+        make_upgrade_cloud, monkeypatch):
+    """The power-off cannot ask a source marked down whether its guest
+    runs: it fails there (the guest may run on), and the move reverts,
+    leaving the down host as it is."""
+    cloud = make_upgrade_cloud(agent_mod.VERSION, None)
+    source = cloud.instance('vm2')['host']
+    point = 'PowerOffInstance.execute.before'
+    cloud.services.task_faults = faults.parse([point + '=fail_once'])
+    trigger = faults.trigger
+
+    def source_goes_down(at, action):
+        if at != point:
+            return trigger(at, action)
+        cloud.services.inventory.set_host_state(source, 'down')
+    monkeypatch.setattr(faults, 'trigger', source_goes_down)
+    doc = cloud.move('vm2', destination='host3', live=False)
+    assert (doc['type'], doc['state']) == ('cold-migrate', 'reverted'), doc['reason']
+    assert doc['failed_step'] == 'PowerOffInstance'
+    [step] = [s for s in doc['subtasks'] if s['name'] == 'PowerOffInstance']
+    assert step['error']['type'] == 'HostUnavailable'
+    assert cloud.instance('vm2')['host'] == source
