@@ -311,6 +311,14 @@ class RpcDriver(base.ComputeDriver):
         migration = self.migration_of(instance_uuid)
         return migration and migration['source']
 
+    def _known_source(self, method, instance_uuid, source):
+        """_source_of, for an operation that needs a migration to act on."""
+        source = self._source_of(instance_uuid, source)
+        if source is None:
+            raise exception.DriverError(operation=method, reason='no migration '
+                                        'of %s in progress' % instance_uuid)
+        return source
+
     def _migration_call(self, method, instance_uuid, source=None):
         source = self._source_of(instance_uuid, source)
         if source is None:
@@ -337,26 +345,16 @@ class RpcDriver(base.ComputeDriver):
         return bool(self._migration_call('cancel_migration', instance_uuid, source))
 
     def force_complete_migration(self, instance_uuid, source=None):
-        source = self._source_of(instance_uuid, source)
-        if source is None:
-            raise exception.DriverError(operation='force_complete_migration',
-                                        reason='no migration of %s in progress'
-                                        % instance_uuid)
-        return self._migration_call('force_complete_migration', instance_uuid,
-                                    source)
+        source = self._known_source('force_complete_migration', instance_uuid, source)
+        return self._call(source, 'force_complete_migration',
+                          instance_uuid=instance_uuid)
 
     def complete_migration(self, instance_uuid, source=None):
-        source = self._source_of(instance_uuid, source)
-        if source is None:
-            raise exception.DriverError(operation='complete_migration',
-                                        reason='no migration of %s' % instance_uuid)
-        return self._migration_call('complete_migration', instance_uuid, source)
+        source = self._known_source('complete_migration', instance_uuid, source)
+        return self._call(source, 'complete_migration', instance_uuid=instance_uuid)
 
     def tune_migration(self, instance_uuid, action, params=None, source=None):
-        source = self._source_of(instance_uuid, source)
-        if source is None:
-            raise exception.DriverError(operation='tune_migration',
-                                        reason='no migration of %s' % instance_uuid)
+        source = self._known_source('tune_migration', instance_uuid, source)
         if not self._can_send(source, 'tune_migration'):
             raise exception.AgentTooOld(
                 operation='tune_migration', host=source,
