@@ -68,6 +68,11 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
             names.update(h for h in os.listdir(self.root) if not h.startswith('_'))
         return sorted(names)
 
+    def _daemon_hosts(self):
+        """The hosts of _hosts() whose daemon this process reaches (an
+        agent: its own; a storage group's peers are not asked)."""
+        return [h for h in self._hosts() if self.conns.knows(h)]
+
     def kernel(self):
         if self._kernel is None:
             self._kernel = self.opts.guest_kernel or guest.build()
@@ -95,7 +100,7 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
         """{host: domain} over the hosts that answer; one that does not
         (down, being evacuated) is logged and left out."""
         found = {}
-        for host in self._hosts():
+        for host in self._daemon_hosts():
             try:
                 dom = self._dom(instance_uuid, host)
             except exception.DriverError as e:
@@ -146,7 +151,7 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
 
     def list_domains(self):
         result = []
-        for host in self._hosts():
+        for host in self._daemon_hosts():
             try:
                 doms = self.conns.get(host).listAllDomains(0)
             except (exception.DriverError, states.libvirt.libvirtError) as e:

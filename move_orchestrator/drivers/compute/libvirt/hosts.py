@@ -37,17 +37,15 @@ class Connections:
         return host in self.opts.host_uris or host == self.own_host
 
     def uri(self, host):
-        if host in self.opts.host_uris:
-            return self.opts.host_uris[host]
-        if host == self.own_host:
-            return self.opts.connection_uri
-        # Never connection_uri: that is this host's daemon, whose domains
-        # would be taken for host's.
-        raise exception.DriverError(
-            operation='connect', reason='%s: this process reaches the '
-            'daemons of %s alone ([libvirt] host_uris, connection_uri)'
-            % (host, ', '.join(sorted(set(self.opts.host_uris)
-                                      | {self.own_host}))))
+        if not self.knows(host):
+            # Never connection_uri: that is this host's daemon, whose
+            # domains would be taken for host's.
+            raise exception.DriverError(
+                operation='connect', reason='%s: this process reaches the '
+                'daemons of %s alone ([libvirt] host_uris, connection_uri)'
+                % (host, ', '.join(sorted(set(self.opts.host_uris)
+                                          | {self.own_host}))))
+        return self.opts.host_uris.get(host, self.opts.connection_uri)
 
     def inbound(self, host):
         """The URI the other hosts reach host's daemon by (accepting a
