@@ -257,8 +257,8 @@ def _report(args, results, n):
         for name, seconds in sample.get('steps', {}).items():
             steps.setdefault(name, []).append(seconds)
     slowest = sorted(((statistics.median(v), k) for k, v in steps.items()), reverse=True)
-    print('  (b)\'s slowest steps (medians): %s' % ', '.join(
-        '%s %.3f s' % (name, seconds) for seconds, name in slowest[:4]))
+    print('  (b)\'s steps, slowest first (medians, ms): %s' % ', '.join(
+        '%s %.1f' % (name, 1000 * seconds) for seconds, name in slowest))
 
 
 def _print_ours(samples, libvirt_beyond):
