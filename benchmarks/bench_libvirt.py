@@ -163,17 +163,23 @@ def _job(driver, uuid):
 class Worker:
     """libvirt_worker.py: the conductor of the orchestrated libvirt moves."""
 
-    def __init__(self, url, transport_url, ram_mb, log, poll_ms=0):
-        self.proc = subprocess.Popen(
-            [sys.executable, '-m', 'benchmarks.libvirt_worker', url, transport_url,
-             str(ram_mb), str(poll_ms)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=log, text=True)
+    def __init__(self, url, transport_url, ram_mb, log_path, poll_ms=0):
+        self.log_path = log_path
+        with open(log_path, 'w') as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, '-m', 'benchmarks.libvirt_worker', url, transport_url,
+                 str(ram_mb), str(poll_ms)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=log, text=True)
         self.uuid = self._read()['uuid']
 
     def _read(self):
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError('libvirt_worker ended: see its log')
+            # The log goes with the bench's work directory: say its end.
+            with open(self.log_path) as log:
+                tail = log.readlines()[-15:]
+            raise RuntimeError('libvirt_worker ended; the end of its log:\n%s'
+                               % ''.join(tail))
         return json.loads(line)
 
     def move(self):
@@ -242,6 +248,7 @@ def _report(args, results, n):
                   outside['libvirt'] - outside['bare'],
                   (GOALS['libvirt'] - 1) * med['bare']))
         _print_ours(results['libvirt'], outside['bare'])
+    _print_agent_calls(results['libvirt'])
     print('  CPU per move (medians, ms): %s' % '; '.join(
         '%s %s' % (label, ', '.join(
             '%s %.0f' % (party, 1000 * statistics.median(s['cpu'].get(party, 0.0)
@@ -281,6 +288,22 @@ def _print_ours(samples, libvirt_beyond):
             '%s %.3f s' % (k, statistics.median(v)) for k, v in parts.items()))
 
 
+def _print_agent_calls(samples):
+    """(b)'s calls to the agents per move, by method: how many, and the
+    median of each (a round trip, or longer for a call that waits)."""
+    counts, times = [], {}
+    for s in samples:
+        counts.append(len(s.get('agent_calls', ())))
+        for method, ms in s.get('agent_calls', ()):
+            times.setdefault(method, []).append(ms)
+    if not any(counts):
+        return
+    print('  (b)\'s calls to the agents per move: %d (median); by method, calls '
+          'per move x median ms: %s' % (statistics.median(counts), ', '.join(
+              '%s %.3gx%.1f' % (method, len(v) / len(samples), statistics.median(v))
+              for method, v in sorted(times.items(), key=lambda kv: -sum(kv[1])))))
+
+
 def run(argv=None):
     args = _options(argv if argv is not None else sys.argv[1:])
     from move_orchestrator.drivers.compute.libvirt import daemons
@@ -313,9 +336,8 @@ def run(argv=None):
                         storage_groups=groups, reach_peers=False,
                         guest_fill_ratio=_fill_ratio(args.libvirt_ram_mb),
                         downtime_limit_ms=args.libvirt_downtime_ms).start())
-                with open(os.path.join(work, 'worker.log'), 'w') as log:
-                    worker = Worker(url, transport_url, args.libvirt_ram_mb, log,
-                                    args.libvirt_poll_ms)
+                worker = Worker(url, transport_url, args.libvirt_ram_mb,
+                                os.path.join(work, 'worker.log'), args.libvirt_poll_ms)
                 _wait_filled(driver, worker.uuid, 'host1')
                 os.mkdir(os.path.join(work, 'q'))
                 qemu = bench_qemu.Cloud(os.path.join(work, 'q'), args.libvirt_ram_mb,

@@ -7,7 +7,9 @@ embedded conductor with the ``rpc`` compute driver, on the bench's
 ``move-orchestrator-compute`` agents; boots one guest on host1 through
 them and prints ``{"uuid": ...}``. Then each ``move`` line read on stdin
 live-migrates it to the other host and prints the move's time as JSON;
-``quit`` prints the audit and ends.
+``quit`` prints the audit and ends. Each move's line also holds every call
+to an agent the move made (method and milliseconds, in order), timed around
+the rpc driver's own call: the round trips that make up (b)'s own part.
 """
 
 import datetime
@@ -23,6 +25,20 @@ def _seconds(a, b):
             - datetime.datetime.fromisoformat(a)).total_seconds()
 
 
+def _time_agent_calls(calls):
+    """Append (method, ms) to calls for each call of the rpc driver."""
+    from move_orchestrator.drivers.compute import rpc as rpc_driver
+    call = rpc_driver.RpcDriver._call
+
+    def timed(self, host, method, /, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return call(self, host, method, *args, **kwargs)
+        finally:
+            calls.append((method, 1000 * (time.perf_counter() - t0)))
+    rpc_driver.RpcDriver._call = timed
+
+
 def main(url, transport_url, ram_mb, poll_ms='0'):
     from move_orchestrator import cloud as cloud_mod
     from move_orchestrator.conductor import api as api_mod
@@ -34,6 +50,8 @@ def main(url, transport_url, ram_mb, poll_ms='0'):
     CONF.set_override('transport_url', transport_url)
     if float(poll_ms):
         CONF.set_override('poll_interval', float(poll_ms) / 1000, 'conductor')
+    calls = []
+    _time_agent_calls(calls)
     services = services_mod.Services(CONF)
     services.upgrade_persistence()
     api = api_mod.ConductorAPI(services)
@@ -47,6 +65,7 @@ def main(url, transport_url, ram_mb, poll_ms='0'):
                 break
             source = services.inventory.get_instance('vm')['host']
             dest = HOSTS[1 - HOSTS.index(source)]
+            del calls[:]
             t0 = time.perf_counter()
             doc = api.move_instance(None, 'vm', destination=dest)
             doc = api.wait_task(None, doc['id'])
@@ -62,7 +81,7 @@ def main(url, transport_url, ram_mb, poll_ms='0'):
             # a commit and a look for the next), the waiter's answer.
             outside = elapsed - sum(steps.values())
             print(json.dumps({'whole': elapsed, 'migration': window, 'steps': steps,
-                              'outside_steps': outside,
+                              'outside_steps': outside, 'agent_calls': list(calls),
                               'state': doc['state'], 'reason': doc['reason']}),
                   flush=True)
         print(json.dumps({'audit': api.audit(None)}), flush=True)

@@ -57,6 +57,28 @@ def size_mismatches(world, host, wanted):
         yield 'disk is %s GB, not %s GB' % (disk['size_gb'], wanted['disk_gb'])
 
 
+def disks_counted(disks, domains, group_of):
+    """The (instance_uuid, host) of disks, a disk on shared storage counted
+    as the disk of its group's hosts that define the domain, or of every
+    host of the group when none does (a disk made before its domain): the
+    world a move leaves has the disk where the instance is, once.
+
+    disks: (instance_uuid, host) whose storage holds the instance's disk;
+    domains: (instance_uuid, host, state) of every host that could be seen;
+    group_of: host -> its storage group, or None.
+    """
+    defined = {}
+    for instance_uuid, host, _state in domains:
+        defined.setdefault(instance_uuid, set()).add(host)
+    counted = set()
+    for instance_uuid, host in disks:
+        group = group_of(host)
+        users = {h for h in defined.get(instance_uuid, ()) if group_of(h) == group}
+        if group is None or not users or host in users:
+            counted.add((instance_uuid, host))
+    return sorted(counted)
+
+
 class ComputeDriver(metaclass=abc.ABCMeta):
 
     #: The claims the conductor process holds (db/fencing.Fences), set by

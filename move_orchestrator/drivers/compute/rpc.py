@@ -11,8 +11,9 @@ is down gets no calls: cleanup there (destroy, delete_disk, unbind_ports
 after an evacuation) is left to its agent, which does it when it starts
 again; anything else fails with HostUnavailable at once.
 
-Nothing is cached but which host's agent follows an instance's migration,
-and that is found again by asking every host after a restart.
+Nothing is cached: the operations on a migration go to the source the
+caller names (a move's record names it), else every host is asked which
+one runs it.
 """
 
 from concurrent import futures
@@ -180,8 +181,14 @@ class RpcDriver(base.ComputeDriver):
                 for d in answer]
 
     def list_disks(self):
-        return [tuple(d) for answer in self._each_host('list_disks').values()
-                for d in answer]
+        """Counted again over every host's domains: an agent sees its own
+        host's alone, and counts a disk it shares with a host that defines
+        the domain as its own too."""
+        domains = self.list_domains()
+        disks = [tuple(d) for answer in self._each_host('list_disks').values()
+                 for d in answer]
+        groups = {h['name']: h['storage_group'] for h in self.inventory.list_hosts()}
+        return base.disks_counted(disks, domains, groups.get)
 
     # -- operations on one host ----------------------------------------------------
     def spawn(self, spec, host, power_on=True):

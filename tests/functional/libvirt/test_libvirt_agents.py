@@ -17,7 +17,7 @@ from tests import harness
 
 
 @contextlib.contextmanager
-def agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=True):
+def agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=True, storage_groups=None):
     """A conductor here and an agent per host; the flavors l.small, l.big."""
     url = 'sqlite:///%s' % (tmp_path / 'mo.db')
     migration.upgrade(url)
@@ -27,7 +27,8 @@ def agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=True):
             for host in ('host1', 'host2'):
                 started.append(agents.LibvirtAgent(
                     tmp_path, host, transport_url, url, libvirt_hosts,
-                    local.root, reach_peers=reach_peers).start())
+                    local.root, storage_groups=storage_groups,
+                    reach_peers=reach_peers).start())
             cloud = harness.Cloud(url, seed=False, compute__driver='rpc',
                                   conductor__poll_interval=0.02)
             cloud.override('transport_url', transport_url, None)
@@ -72,6 +73,25 @@ def test_live_migration_through_agents(make_driver, libvirt_hosts, tmp_path,
         assert switch['result']['downtime_ms'] > 0, switch['result']
         assert switch['result']['transferred_mb'] > 1, switch['result']
         assert cloud.audit() == []
+
+
+def test_shared_disk_counted_once_by_agents_of_real_hosts(make_driver, libvirt_hosts,
+                                                         tmp_path):
+    """One storage group, each agent reaching its own daemon alone: the
+    agent of the host the guest left sees the group's disk and no domain
+    of its own. The audit counts the disk once, where the domain is, after
+    a move there and back (it reported the disk on both hosts)."""
+    shared = {'host1': 'g', 'host2': 'g'}
+    local = make_driver(storage_groups=shared)
+    with agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=False,
+                     storage_groups=shared) as cloud:
+        vm = _boot(cloud, local, 'vm1')
+        for dest in ('host2', 'host1'):
+            doc = cloud.move('vm1', destination=dest)
+            assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), \
+                doc['reason']
+            assert guests.defined_on(libvirt_hosts, vm['uuid']) == {dest: 'running'}
+            assert cloud.audit() == []
 
 
 def _restart_source_agent_then_fail(cloud, libvirt_hosts, vm, monkeypatch,

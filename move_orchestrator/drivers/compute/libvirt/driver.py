@@ -16,7 +16,6 @@ of one in jobs.py); a disk moves outside one (cold migration, resize) by
 libvirt's volume download stream (volumes.py).
 """
 
-import collections
 import contextlib
 import os
 import shutil
@@ -165,25 +164,20 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
         return result
 
     def list_disks(self):
-        """A shared disk counts as the disk of the group's hosts that define
-        the domain, or of every host of the group when none does."""
-        defined = collections.defaultdict(set)
-        for instance_uuid, host, _state in self.list_domains():
-            defined[instance_uuid].add(host)
-        result = set()
+        """A disk on shared storage counts as base.disks_counted says, of
+        the domains this process reaches (an agent reaching its own daemon
+        alone counts a shared disk for its host when its host does not
+        define the domain: the rpc driver counts again, over every host's
+        domains)."""
+        found = []
         for host in self._hosts():
             base_dir = self._disks_dir(host)
             if not os.path.isdir(base_dir):
                 continue
-            for instance_uuid in os.listdir(base_dir):
-                if not os.path.exists(os.path.join(base_dir, instance_uuid,
-                                                   layout.DISK)):
-                    continue
-                users = defined[instance_uuid]
-                if self._group(host) and users and host not in users:
-                    continue
-                result.add((instance_uuid, host))
-        return sorted(result)
+            found.extend((instance_uuid, host) for instance_uuid in os.listdir(base_dir)
+                         if os.path.exists(os.path.join(base_dir, instance_uuid,
+                                                        layout.DISK)))
+        return base.disks_counted(found, self.list_domains(), self._group)
 
     # -- life cycle -------------------------------------------------------------
     def spawn(self, spec, host, power_on=True):
