@@ -261,10 +261,17 @@ class ComputeAgent:
             if instance is not None and (instance['host'] == self.host
                                          or instance['move_id']):
                 continue
+            # A disk of the host's storage group is the one the instance
+            # uses where it lives now (this agent may not see the domain
+            # there: it reaches its own daemon alone).
+            shared = instance is not None and self.driver.shares_storage(
+                self.host, instance['host'])
             LOG.warning('Instance %s lives on %s now: deleting what %s has left '
-                        'of it', uuid, instance and instance['host'], self.host)
+                        'of it%s', uuid, instance and instance['host'], self.host,
+                        ' (its disk is shared with that host: kept)' if shared else '')
             self.driver.destroy(uuid, self.host)
-            self.driver.delete_disk(uuid, self.host)
+            if not shared:
+                self.driver.delete_disk(uuid, self.host)
             self.network.unbind_ports(uuid, self.host)
             reaped.append(uuid)
         return reaped

@@ -160,7 +160,8 @@ class RpcDriver(base.ComputeDriver):
     # -- reading the world -------------------------------------------------------
     def describe(self, instance_uuid):
         """Every host's part; of the migrations several sources keep (an
-        instance that went and came back), the latest."""
+        instance that went and came back), the latest. Disks counted as
+        list_disks counts them."""
         world = {'domains': {}, 'disks': {}, 'migration': None}
         for host, part in self._each_host('describe_host',
                                           instance_uuid=instance_uuid).items():
@@ -170,6 +171,11 @@ class RpcDriver(base.ComputeDriver):
             if migration is not None and (world['migration'] is None or _later(
                     migration, world['migration'])):
                 world['migration'] = migration
+        counted = base.disks_counted(
+            [(instance_uuid, h) for h in world['disks']],
+            [(instance_uuid, h, d['state']) for h, d in world['domains'].items()],
+            self._storage_groups().get)
+        world['disks'] = {h: world['disks'][h] for _uuid, h in counted}
         return world
 
     def describe_host(self, instance_uuid, host):
@@ -187,8 +193,11 @@ class RpcDriver(base.ComputeDriver):
         domains = self.list_domains()
         disks = [tuple(d) for answer in self._each_host('list_disks').values()
                  for d in answer]
-        groups = {h['name']: h['storage_group'] for h in self.inventory.list_hosts()}
-        return base.disks_counted(disks, domains, groups.get)
+        return base.disks_counted(disks, domains, self._storage_groups().get)
+
+    def _storage_groups(self):
+        """{host: storage group}, as the agents registered them."""
+        return {h['name']: h['storage_group'] for h in self.inventory.list_hosts()}
 
     # -- operations on one host ----------------------------------------------------
     def spawn(self, spec, host, power_on=True):

@@ -153,13 +153,16 @@ def test_source_agent_restarted_after_the_switch_over(
         local.cancel_migration(vm['uuid'])
 
 
-@pytest.mark.parametrize('reach_peers', [True, False])
+@pytest.mark.parametrize('reach_peers,shared', [(True, False), (False, False),
+                                               (False, True)])
 def test_cold_migration_resize_and_evacuation_through_agents(
-        make_driver, libvirt_hosts, tmp_path, reach_peers):
+        make_driver, libvirt_hosts, tmp_path, reach_peers, shared):
     """reach_peers false: each agent reaches its own daemon alone, as on
-    real hosts."""
-    local = make_driver()
-    with agent_cloud(local, libvirt_hosts, tmp_path, reach_peers) as cloud:
+    real hosts; shared: the hosts are one storage group (the disk stays
+    where it is, and each agent sees it)."""
+    groups = {'host1': 'g', 'host2': 'g'} if shared else None
+    local = make_driver(storage_groups=groups or {})
+    with agent_cloud(local, libvirt_hosts, tmp_path, reach_peers, groups) as cloud:
         cold, resized, evacuated = (_boot(cloud, local, n) for n in ('vm1', 'vm2', 'vm3'))
 
         doc = cloud.move('vm1', destination='host2', live=False)
