@@ -106,7 +106,12 @@ def _limit_downtime(dom, limit_ms):
     deadline = time.monotonic() + 10
     while not states.job_active(dom) and time.monotonic() < deadline:
         time.sleep(0.005)
-    dom.migrateSetMaxDowntime(limit_ms, 0)
+    try:
+        dom.migrateSetMaxDowntime(limit_ms, 0)
+    except states.libvirt.libvirtError as e:
+        # The job ended between two looks (the domain left): that sample
+        # ran at libvirt's default limit, as the driver's would.
+        print('(a)\'s downtime limit not set: %s' % e, file=sys.stderr)
 
 
 def _bare(driver, uuid, downtime_ms=0):
