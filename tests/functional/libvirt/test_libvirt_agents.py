@@ -17,8 +17,10 @@ from tests import harness
 
 
 @contextlib.contextmanager
-def agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=True, storage_groups=None):
-    """A conductor here and an agent per host; the flavors l.small, l.big."""
+def agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=True, storage_groups=None,
+                **libvirt_opts):
+    """A conductor here and an agent per host (libvirt_opts: their
+    [libvirt] options); the flavors l.small, l.big."""
     url = 'sqlite:///%s' % (tmp_path / 'mo.db')
     migration.upgrade(url)
     with rpc_harness.private_vhost() as transport_url:
@@ -28,7 +30,7 @@ def agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=True, storage_groups
                 started.append(agents.LibvirtAgent(
                     tmp_path, host, transport_url, url, libvirt_hosts,
                     local.root, storage_groups=storage_groups,
-                    reach_peers=reach_peers).start())
+                    reach_peers=reach_peers, **libvirt_opts).start())
             cloud = harness.Cloud(url, seed=False, compute__driver='rpc',
                                   conductor__poll_interval=0.02)
             cloud.override('transport_url', transport_url, None)
@@ -76,7 +78,7 @@ def test_live_migration_through_agents(make_driver, libvirt_hosts, tmp_path,
 
 
 def test_shared_disk_counted_once_by_agents_of_real_hosts(make_driver, libvirt_hosts,
-                                                         tmp_path):
+                                                          tmp_path):
     """One storage group, each agent reaching its own daemon alone: the
     agent of the host the guest left sees the group's disk and no domain
     of its own. The audit counts the disk once, where the domain is, after
@@ -92,6 +94,27 @@ def test_shared_disk_counted_once_by_agents_of_real_hosts(make_driver, libvirt_h
                 doc['reason']
             assert guests.defined_on(libvirt_hosts, vm['uuid']) == {dest: 'running'}
             assert cloud.audit() == []
+
+
+def test_force_complete_by_suspending_through_agents_of_real_hosts(
+        make_driver, libvirt_hosts, tmp_path):
+    """The source's agent suspends the guest until the copy ends; it cannot
+    reach the daemon the guest arrives on, the destination's agent can."""
+    shared = {'host1': 'g', 'host2': 'g'}
+    local = make_driver(storage_groups=shared)
+    with agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=False,
+                     storage_groups=shared, max_bandwidth=4) as cloud:
+        vm = _boot(cloud, local, 'vm1')
+        tail = guests.SerialTail(local, vm['uuid'], 'host1')
+        doc = cloud.api.move_instance(None, 'vm1', destination='host2')
+        guests.migrating(cloud, doc, minimum_mb=1)
+        cloud.api.force_complete(None, doc['id'])
+        doc = cloud.api.wait_task(None, doc['id'], timeout=120)
+        assert doc['state'] == 'completed', doc['reason']
+        assert [a['action'] for a in doc['actions']] == ['force-complete']
+        guests.assert_continues(local, vm['uuid'], tail, 'host2')
+        assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+        assert cloud.audit() == []
 
 
 def _restart_source_agent_then_fail(cloud, libvirt_hosts, vm, monkeypatch,
@@ -154,7 +177,7 @@ def test_source_agent_restarted_after_the_switch_over(
 
 
 @pytest.mark.parametrize('reach_peers,shared', [(True, False), (False, False),
-                                               (False, True)])
+                                                (False, True)])
 def test_cold_migration_resize_and_evacuation_through_agents(
         make_driver, libvirt_hosts, tmp_path, reach_peers, shared):
     """reach_peers false: each agent reaches its own daemon alone, as on
