@@ -96,10 +96,14 @@ def test_shared_disk_counted_once_by_agents_of_real_hosts(make_driver, libvirt_h
             assert cloud.audit() == []
 
 
-def test_force_complete_by_suspending_through_agents_of_real_hosts(
-        make_driver, libvirt_hosts, tmp_path):
-    """The source's agent suspends the guest until the copy ends; it cannot
-    reach the daemon the guest arrives on, the destination's agent can."""
+@pytest.mark.parametrize('action', ['force_complete', 'abort_task'])
+def test_force_complete_and_abort_through_agents_of_real_hosts(
+        make_driver, libvirt_hosts, tmp_path, action):
+    """A throttled migration, agents that reach their own daemon alone.
+    Force-complete: the source's agent suspends the guest until the copy
+    ends; it cannot reach the daemon the guest arrives on, the
+    destination's agent can. Abort: the source's agent cancels the job,
+    the destination's undoes what it prepared."""
     shared = {'host1': 'g', 'host2': 'g'}
     local = make_driver(storage_groups=shared)
     with agent_cloud(local, libvirt_hosts, tmp_path, reach_peers=False,
@@ -108,12 +112,21 @@ def test_force_complete_by_suspending_through_agents_of_real_hosts(
         tail = guests.SerialTail(local, vm['uuid'], 'host1')
         doc = cloud.api.move_instance(None, 'vm1', destination='host2')
         guests.migrating(cloud, doc, minimum_mb=1)
-        cloud.api.force_complete(None, doc['id'])
+        getattr(cloud.api, action)(None, doc['id'])
         doc = cloud.api.wait_task(None, doc['id'], timeout=120)
-        assert doc['state'] == 'completed', doc['reason']
-        assert [a['action'] for a in doc['actions']] == ['force-complete']
-        guests.assert_continues(local, vm['uuid'], tail, 'host2')
-        assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
+        home, state, recorded = {'force_complete': ('host2', 'completed', 'force-complete'),
+                                 'abort_task': ('host1', 'reverted', 'abort')}[action]
+        assert doc['state'] == state, doc['reason']
+        assert [a['action'] for a in doc['actions']] == [recorded]
+        if home == 'host2':
+            guests.assert_continues(local, vm['uuid'], tail, home)
+        else:
+            # Never stopped: host1's guest counts on, from its first count.
+            seen = len(tail.counters())
+            counts = guests.wait_for(lambda: len(tail.counters()) > seen + 3
+                                     and tail.counters())
+            assert counts == list(range(1, len(counts) + 1))
+        assert guests.defined_on(libvirt_hosts, vm['uuid']) == {home: 'running'}
         assert cloud.audit() == []
 
 
