@@ -73,13 +73,25 @@ def stop_export(driver, instance_uuid, host):
                     instance_uuid, host, e)
 
 
-def delete_disk(driver, instance_uuid, host, other):
+def delete_disk(driver, instance_uuid, host, other, shared=None):
     """Delete host's disk, unless it is the one ``other`` uses too (one
-    storage group): a host never deletes a disk from under another."""
-    if host != other and driver.shares_storage(host, other):
+    storage group): a host never deletes a disk from under another.
+    ``shared``: the caller asked shares_storage(host, other) already."""
+    if shared is None:
+        shared = host != other and driver.shares_storage(host, other)
+    if shared:
         LOG.info('Disk of %s kept: %s and %s share it', instance_uuid, host, other)
         return False
     return driver.delete_disk(instance_uuid, host)
+
+
+def destroy(driver, instance_uuid, host, other):
+    """Delete host's domain and disk (delete_disk's rule), once ``other``
+    runs the instance: whether they share the disk is asked meanwhile."""
+    _destroyed, shared = driver.at_once(
+        lambda: driver.destroy(instance_uuid, host),
+        lambda: host != other and driver.shares_storage(host, other))
+    return delete_disk(driver, instance_uuid, host, other, shared)
 
 
 def accept_incoming(driver, spec, source, dest):
@@ -130,10 +142,11 @@ def prepare_incoming(driver, spec, source, dest):
 def _incoming_spec(driver, spec, source, dest):
     """spec, with the source's topology and disk size."""
     uuid = spec['uuid']
-    topology = driver.topology(uuid, source)
+    topology, shared = driver.at_once(lambda: driver.topology(uuid, source),
+                                      lambda: driver.shares_storage(source, dest))
     if topology:
         spec = dict(spec, topology=topology)
-    if not driver.shares_storage(source, dest):
+    if not shared:
         disk = driver.describe_host(uuid, source)['disks'].get(source)
         if disk is None:
             raise exception.DriverError(operation='prepare_incoming',

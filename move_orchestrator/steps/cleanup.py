@@ -21,8 +21,7 @@ class DestroySource(CleanupStep):
 
     def execute(self, instance_uuid, source, dest):
         if source != dest:
-            self.driver.destroy(instance_uuid, source)
-            choreography.delete_disk(self.driver, instance_uuid, source, dest)
+            choreography.destroy(self.driver, instance_uuid, source, dest)
 
 
 class UnbindSourcePorts(CleanupStep):

@@ -89,6 +89,14 @@ class ComputeDriver(metaclass=abc.ABCMeta):
     def __init__(self, conf):
         self.conf = conf
 
+    def at_once(self, *calls):
+        """The results of calls (callables of this driver's operations,
+        without arguments), in order; the first error, once all ended.
+        Operations that do not depend on each other: a driver whose
+        operations are round trips to the hosts' agents makes them
+        together (rpc); one that acts in process, one after the other."""
+        return [call() for call in calls]
+
     # -- reading the world ------------------------------------------------
     @abc.abstractmethod
     def describe(self, instance_uuid):

@@ -60,6 +60,9 @@ class RpcDriver(base.ComputeDriver):
         self._clients = {}
         self._inventory = None
         self._pool = futures.ThreadPoolExecutor(max_workers=8)
+        # at_once's: its calls may fan out over _pool (describe), whose
+        # own calls never wait on a pool.
+        self._together = futures.ThreadPoolExecutor(max_workers=8)
 
     # -- plumbing ----------------------------------------------------------------
     @property
@@ -86,6 +89,7 @@ class RpcDriver(base.ComputeDriver):
         """Without it the transport's connections outlive the conductor and
         keep reconnecting (to a RabbitMQ virtual host deleted since, say)."""
         self._pool.shutdown(wait=False)
+        self._together.shutdown(wait=False)
         if self._transport is not None:
             self._transport.cleanup()
             self._transport = None
@@ -143,6 +147,15 @@ class RpcDriver(base.ComputeDriver):
     def _hosts(self):
         """Hosts whose agents can answer: not those marked down."""
         return [h['name'] for h in self.inventory.list_hosts() if h['state'] != 'down']
+
+    def at_once(self, *calls):
+        """Round trips together: a move's latency is mostly round trips."""
+        pending = [self._together.submit(call) for call in calls[1:]]
+        try:
+            first = [calls[0]()] if calls else []
+        finally:
+            futures.wait(pending)
+        return first + [p.result() for p in pending]
 
     def _each_host(self, method, **kwargs):
         """{host: answer} of every host's agent that answers in time."""
