@@ -22,7 +22,11 @@ def bench_names():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m benchmarks', add_help=False)
+    # --help is ours (each benchmark ignores what it does not know): without
+    # it, --help ran every benchmark.
+    parser = argparse.ArgumentParser(
+        prog='python -m benchmarks', epilog='Each benchmark\'s own options are '
+        'in its module\'s docstring (benchmarks/bench_NAME.py).')
     parser.add_argument('--only', action='append', default=[],
                         help='run only this benchmark (e.g. persistence); repeatable')
     parser.add_argument('--list', action='store_true', help='list the benchmarks')
