@@ -85,9 +85,10 @@ def delete_disk(driver, instance_uuid, host, other, shared=None):
     return driver.delete_disk(instance_uuid, host)
 
 
-def destroy(driver, instance_uuid, host, other):
-    """Delete host's domain and disk (delete_disk's rule), once ``other``
-    runs the instance: whether they share the disk is asked meanwhile."""
+def remove_instance(driver, instance_uuid, host, other):
+    """Delete what host has of the instance, domain and disk (delete_disk's
+    rule), once ``other`` runs it: whether they share the disk is asked
+    meanwhile."""
     _destroyed, shared = driver.at_once(
         lambda: driver.destroy(instance_uuid, host),
         lambda: host != other and driver.shares_storage(host, other))

@@ -21,7 +21,7 @@ class DestroySource(CleanupStep):
 
     def execute(self, instance_uuid, source, dest):
         if source != dest:
-            choreography.destroy(self.driver, instance_uuid, source, dest)
+            choreography.remove_instance(self.driver, instance_uuid, source, dest)
 
 
 class UnbindSourcePorts(CleanupStep):
