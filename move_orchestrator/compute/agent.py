@@ -113,9 +113,9 @@ class ComputeAgentManager:
         claim = getattr(ctxt, 'claim', None)
         if claim is None or self.db is None or operation in READS:
             return
-        with self.db.reader() as s:
+        with self.db.read() as conn:     # one Core select, no ORM session
             try:
-                fencing.check_current(s, claim)
+                fencing.check_current(conn, claim)
             except exception.ClaimLost:
                 LOG.warning('%s refused: the claim of move %s it was sent '
                             'under (generation %s) is no longer current',
