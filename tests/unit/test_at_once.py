@@ -3,6 +3,7 @@ In process they run one after the other; the rpc driver's are round trips
 to the agents, made together."""
 
 import threading
+import time
 
 import pytest
 
@@ -35,6 +36,8 @@ def test_the_first_error_is_raised_once_every_call_ended(rpc_driver):
 
     def slow():
         release.wait(10)
+        # Long after the failure: a driver that did not wait raised by now.
+        time.sleep(0.2)
         ended.set()
         return 'slow'
 
