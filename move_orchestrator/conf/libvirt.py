@@ -36,7 +36,10 @@ OPTS = [
     cfg.DictOpt('storage_groups', default={},
                 help='host:group pairs of hosts sharing storage: a live '
                      'migration between them copies no disk. Other hosts\' '
-                     'disks are copied by the migration (over NBD).'),
+                     'disks are copied by the migration (over NBD). On a '
+                     'compute agent, list every host of its group: whether a '
+                     'disk is shared with another host (neither copied nor '
+                     'deleted) is decided from it.'),
     cfg.StrOpt('guest_kernel', default='',
                help='Multiboot kernel the domains boot. Empty: the qemu '
                     'driver\'s test guest, built on first use (binutils).'),
