@@ -370,11 +370,12 @@ class Execution:
             raise unavailable from error
         return engine.storage.get_flow_state(), listener, error
 
-    def _passed_ponr(self, move_id, connection, flow_detail):
+    def _passed_ponr(self, move_id, save, flow_detail):
         """The main flow's success is the point of no return: recorded in
         the transaction that saves it, so no kill falls in between."""
         if flow_detail.state == tf_states.SUCCESS:
-            self.services.store.pass_ponr(move_id, connection=connection)
+            self.services.store.pass_ponr(move_id,
+                                          connection=save.connection)
 
     def check_claim(self, move_id):
         """Raise ClaimLost if this process's claim on the move is gone."""

@@ -4,8 +4,6 @@ Callers say what happened (an event); the type's machine says where the
 move goes, in the transaction that records it.
 """
 
-import threading
-
 from oslo_log import log as logging
 
 from move_orchestrator import exception
@@ -21,11 +19,6 @@ class Recorder:
         # Called as observer(move_id, new_state) once a change is recorded
         # (notifications); an observer's error never stops the move.
         self.observers = []
-        # Changes written inside a step's save (enter_step with a
-        # connection), announced once that save committed: {move id:
-        # (move before, new state)}.
-        self._unannounced = {}
-        self._lock = threading.Lock()
 
     def notify(self, move_id, state):
         for observer in list(self.observers):
@@ -60,15 +53,14 @@ class Recorder:
         return self._record(move_id, decide, context, values,
                             read_first=False)
 
-    def enter_step(self, move_id, state, context=None, connection=None):
+    def enter_step(self, move_id, state, context=None, save=None):
         """A step whose move state is ``state`` starts: ``start`` from
         ``accepted``, else ``advance``; nothing if the move is there.
 
-        With ``connection`` (the transaction saving the step's start) the
-        change commits with the step, and is logged and announced by the
-        next call without one once it did (the record listener's, after
-        TaskFlow's save): an observer never hears of a change that was
-        rolled back.
+        With ``save`` (the persistence backend's transaction saving the
+        step's start) the change commits with the step, and is announced
+        once that save committed: an observer never hears of a change that
+        was rolled back, and a save retried writes it again.
         """
         def decide(move):
             if move['state'] == state:
@@ -77,31 +69,14 @@ class Recorder:
                 else states.ADVANCE
             return move_types.get(move['type']).next_state(
                 move_id, move['state'], event, state)
-        if connection is not None:
-            move, target = self.store.set_state(
-                move_id, decide, context=context, connection=connection)
-            if target is not None:
-                with self._lock:
-                    self._unannounced[move_id] = (move, target)
-            return move
-        move = self._record(move_id, decide, context, {})
-        with self._lock:
-            written = self._unannounced.pop(move_id, None)
-        if written is not None and written[1] == move['state'] == state:
-            self._announce(move_id, written[0], written[1], {})
+        if save is None:
+            return self._record(move_id, decide, context, {})
+        move, target = self.store.set_state(
+            move_id, decide, context=context, connection=save.connection)
+        if target is not None:
+            save.after_commit(
+                lambda: self._announce(move_id, move, target, {}))
         return move
-
-    def entered(self, move_id, state):
-        """The step's save that wrote ``state`` (enter_step with a
-        connection) committed: announce it, with no read. False if no
-        such write is waiting (then enter_step without one reads)."""
-        with self._lock:
-            written = self._unannounced.get(move_id)
-            if written is None or written[1] != state:
-                return False
-            del self._unannounced[move_id]
-        self._announce(move_id, written[0], written[1], {})
-        return True
 
     def _record(self, move_id, decide, context, values, read_first=True):
         move, target = self.store.set_state(move_id, decide, context=context,

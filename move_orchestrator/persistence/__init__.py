@@ -9,8 +9,9 @@ Usage::
     with contextlib.closing(backend.get_connection()) as conn:
         conn.upgrade()                                # creates the tf_* tables
 
-    def write_history(connection, atom_detail, flow_uuid):
-        connection.execute(history.insert().values(...))  # same transaction
+    def write_history(save, atom_detail, flow_uuid):
+        save.connection.execute(history.insert().values(...))  # same commit
+        save.after_commit(lambda: remember(atom_detail.uuid))  # not before
 
     backend.add_save_hook(write_history)
 """

@@ -18,7 +18,8 @@ behaves the same) while doing the least work per save:
   costs one commit (see :mod:`.batching`).
 
 Save hooks (:meth:`Backend.add_save_hook`) let the project write its own rows
-in the same transaction as an atom detail.
+in the same transaction as an atom detail, and keep in memory what they wrote
+only once it committed (:meth:`Save.after_commit`).
 """
 
 import contextlib
@@ -26,6 +27,7 @@ import threading
 
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
+from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
@@ -37,6 +39,8 @@ from move_orchestrator.persistence import batching
 from move_orchestrator.persistence import engines
 from move_orchestrator.persistence import reads
 from move_orchestrator.persistence import tables as t
+
+LOG = logging.getLogger(__name__)
 
 # A database resolves a deadlock by failing one of the transactions, which
 # must then run again (MariaDB does, for concurrent first logbook saves).
@@ -70,13 +74,14 @@ class Backend(base.Backend):
         return self._engine
 
     def add_save_hook(self, hook):
-        """Call ``hook(connection, atom_detail, flow_uuid)`` on atom writes.
+        """Call ``hook(save, atom_detail, flow_uuid)`` on atom writes.
 
         It runs inside the transaction that writes the atom detail row
         (insert or update, including a deferred progress write when it is
-        flushed), with the SQLAlchemy connection of that transaction: rows it
-        writes commit or roll back together with the atom. An exception it
-        raises rolls the save back and reaches the engine.
+        flushed); ``save`` is that transaction (:class:`Save`): rows written
+        through ``save.connection`` commit or roll back together with the
+        atom. An exception it raises rolls the save back and reaches the
+        engine (or the retry of a backend that waits outages out).
         """
         self._hooks.append(hook)
 
@@ -84,8 +89,8 @@ class Backend(base.Backend):
         self._hooks.remove(hook)
 
     def add_flow_hook(self, hook):
-        """Call ``hook(connection, flow_detail)`` when a flow detail is
-        written on its own (not deferred), inside that transaction: a
+        """Call ``hook(save, flow_detail)`` when a flow detail is written on
+        its own (not deferred), inside that transaction (:class:`Save`): a
         flow's end state, say, with what must commit with it."""
         self._flow_hooks.append(hook)
 
@@ -117,13 +122,33 @@ class Backend(base.Backend):
         self._validated = False
 
 
-class _Txn:
-    """A write transaction and the cache updates to apply once committed."""
+class Save:
+    """One write transaction, as save hooks see it.
 
-    def __init__(self, conn):
-        self.conn = conn
-        self.on_commit = []
+    ``connection`` writes rows that commit or roll back with the save. What
+    a hook keeps in memory because of those rows waits for
+    :meth:`after_commit`: a save that fails is retried whole, and the retry
+    must find the hook's memory as if the failed attempt never ran.
+    """
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.on_commit = []     # the backend's cache updates (its lock held)
+        self._after_commit = []
+        self.notes = {}         # hooks' scratch, dropped with the save
         self.guarded = set()    # flow details checked by the write guards
+
+    def after_commit(self, func):
+        """Call ``func()`` once this save committed; never if it rolled
+        back. An error it raises is logged, not raised: the save stands."""
+        self._after_commit.append(func)
+
+    def committed(self):
+        for func in self._after_commit:
+            try:
+                func()
+            except Exception:   # noqa: B902 - the commit is done
+                LOG.exception('A save hook failed after its commit')
 
 
 class Connection(reads.Reads, base.Connection):
@@ -168,13 +193,14 @@ class Connection(reads.Reads, base.Connection):
         txn = None
         try:
             with self._engine.begin() as conn:
-                txn = _Txn(conn)
+                txn = Save(conn)
                 yield txn
         except sa_exc.SQLAlchemyError:
             exc.raise_with_cause(exc.StorageFailure, 'Failed saving')
         with self._cache.lock:
             for apply in txn.on_commit:
                 apply()
+        txn.committed()
 
     @contextlib.contextmanager
     def _read(self):
@@ -191,7 +217,7 @@ class Connection(reads.Reads, base.Connection):
         txn.guarded.add(fd_uuid)
         try:
             for guard in self._backend._guards:
-                guard(txn.conn, fd_uuid)
+                guard(txn.connection, fd_uuid)
         except (sa_exc.SQLAlchemyError, db_exc.DBError):
             raise           # the database failed, not the guard: retried
         except Exception:   # noqa: B902 - re-raised
@@ -206,7 +232,7 @@ class Connection(reads.Reads, base.Connection):
 
     def _run_hooks(self, txn, ad, fd_uuid):
         for hook in self._backend._hooks:
-            hook(txn.conn, ad, fd_uuid)
+            hook(txn, ad, fd_uuid)
 
     # -- writes -----------------------------------------------------------
 
@@ -214,7 +240,7 @@ class Connection(reads.Reads, base.Connection):
     def clear_all(self):
         with self._write() as txn:
             for table in (t.atomdetails, t.flowdetails, t.logbooks):
-                txn.conn.execute(table.delete())
+                txn.connection.execute(table.delete())
         self._cache.clear()
         with self._cache.lock:
             self._cache.pending.clear()
@@ -225,11 +251,11 @@ class Connection(reads.Reads, base.Connection):
             t.flowdetails.c.parent_uuid == book_uuid)
         with self._write() as txn:
             # Explicit: SQLite cascades only with PRAGMA foreign_keys=ON.
-            txn.conn.execute(t.atomdetails.delete().where(
+            txn.connection.execute(t.atomdetails.delete().where(
                 t.atomdetails.c.parent_uuid.in_(fds)))
-            txn.conn.execute(t.flowdetails.delete().where(
+            txn.connection.execute(t.flowdetails.delete().where(
                 t.flowdetails.c.parent_uuid == book_uuid))
-            r = txn.conn.execute(t.logbooks.delete().where(
+            r = txn.connection.execute(t.logbooks.delete().where(
                 t.logbooks.c.uuid == book_uuid))
             if not r.rowcount:
                 raise exc.NotFound("No logbook found with uuid '%s'" % book_uuid)
@@ -239,9 +265,9 @@ class Connection(reads.Reads, base.Connection):
     def save_logbook(self, book):
         row = t.book_row(book)
         with self._write() as txn:
-            r = txn.conn.execute(t.UPDATE_BOOK, dict(row, b_uuid=book.uuid))
+            r = txn.connection.execute(t.UPDATE_BOOK, dict(row, b_uuid=book.uuid))
             if not r.rowcount:
-                txn.conn.execute(t.logbooks.insert().values(uuid=book.uuid, **row))
+                txn.connection.execute(t.logbooks.insert().values(uuid=book.uuid, **row))
             for fd in book:
                 self._save_flow(txn, fd, book.uuid)
         return book
@@ -268,7 +294,7 @@ class Connection(reads.Reads, base.Connection):
         with self._write() as txn:
             if fd_uuid is None and (self._backend._hooks
                                     or self._backend._guards):
-                fd_uuid = txn.conn.execute(
+                fd_uuid = txn.connection.execute(
                     sa.select(t.atomdetails.c.parent_uuid).where(
                         t.atomdetails.c.uuid == ad.uuid)).scalar()
             self._guard(txn, fd_uuid)
@@ -278,7 +304,7 @@ class Connection(reads.Reads, base.Connection):
         return ad
 
     def _update_atom(self, txn, ad, row, fd_uuid):
-        r = txn.conn.execute(t.UPDATE_ATOM, dict(row, b_uuid=ad.uuid))
+        r = txn.connection.execute(t.UPDATE_ATOM, dict(row, b_uuid=ad.uuid))
         if not r.rowcount:
             raise exc.NotFound("No atom details found with uuid '%s'" % ad.uuid)
         self._run_hooks(txn, ad, fd_uuid)
@@ -307,9 +333,9 @@ class Connection(reads.Reads, base.Connection):
             latest[entry[0]] = entry[1]
         for ad_uuid, row in latest.items():
             if ad_uuid is None:
-                txn.conn.execute(t.UPDATE_FLOW, dict(row, b_uuid=fd_uuid))
+                txn.connection.execute(t.UPDATE_FLOW, dict(row, b_uuid=fd_uuid))
             else:
-                txn.conn.execute(t.UPDATE_ATOM, dict(row, b_uuid=ad_uuid))
+                txn.connection.execute(t.UPDATE_ATOM, dict(row, b_uuid=ad_uuid))
         for ad_uuid, _row, ad, _progress in entries:
             if ad_uuid is not None:
                 self._run_hooks(txn, ad, fd_uuid)
@@ -326,21 +352,21 @@ class Connection(reads.Reads, base.Connection):
             complete = fd.uuid in cache.complete
             known = {ad.uuid: cache.atoms.get(ad.uuid, (None, None))[1] for ad in fd}
         if old != row:
-            r = txn.conn.execute(t.UPDATE_FLOW, dict(row, b_uuid=fd.uuid))
+            r = txn.connection.execute(t.UPDATE_FLOW, dict(row, b_uuid=fd.uuid))
             if not r.rowcount:
                 if book_uuid is None:
                     raise exc.NotFound("No flow details found with uuid '%s'" % fd.uuid)
-                txn.conn.execute(t.flowdetails.insert().values(
+                txn.connection.execute(t.flowdetails.insert().values(
                     uuid=fd.uuid, parent_uuid=book_uuid, **row))
                 complete = True
         self._flush_pending(txn, fd.uuid)
         if not complete:
             # First sight of this flow detail: learn which atoms exist.
-            known.update(self._load_atom_rows(txn.conn, fd.uuid))
+            known.update(self._load_atom_rows(txn.connection, fd.uuid))
         if complete and any(known.get(ad.uuid) is None for ad in fd):
             # Atoms this process never wrote: another conductor may have,
             # while it ran the move. Ask the database, not the memory.
-            known.update(self._load_atom_rows(txn.conn, fd.uuid))
+            known.update(self._load_atom_rows(txn.connection, fd.uuid))
         inserts = []
         written = {}
         for ad in fd:
@@ -353,11 +379,11 @@ class Connection(reads.Reads, base.Connection):
                 self._update_atom(txn, ad, ad_row, fd.uuid)
             written[ad.uuid] = ad_row
         if inserts:
-            txn.conn.execute(t.atomdetails.insert(), [r for _ad, r in inserts])
+            txn.connection.execute(t.atomdetails.insert(), [r for _ad, r in inserts])
             for ad, _r in inserts:
                 self._run_hooks(txn, ad, fd.uuid)
         for hook in self._backend._flow_hooks:
-            hook(txn.conn, fd)
+            hook(txn, fd)
 
         def _done():
             cache.flows[fd.uuid] = row

@@ -35,29 +35,30 @@ class MoveRecordListener(listener_base.Listener):
         self._move_type = move_type
         self._state = None          # the move's state as this run set it
         # (state, abort_requested_by) as on_start wrote and read them in
-        # a step's save: the notification that follows its commit needs
-        # no read of its own.
+        # a step's save, once it committed: the notification that follows
+        # needs no read of its own.
         self._entered = None
         self.failures = []          # (task, error) of failed executes
         self.revert_failures = []   # (task, error) of failed reverts
 
-    def on_start(self, connection, atom_detail):
+    def on_start(self, save, atom_detail):
         """In the transaction saving a step's start (the history writer's
         ``on_start``): the move enters the step's state in the same commit.
-        The notification below then finds it there, and announces it."""
+        The notification that follows the commit then needs no read."""
         step = self._move_type.step_for(atom_detail.name)
         if step is None or self._state == types_base.REVERTING or \
                 step.move_state == self._state:
             return
-        # Written again if this save is retried: a rolled-back attempt
-        # wrote nothing.
+        # Known once committed: a save retried after a lost commit calls
+        # this again, and the lost attempt leaves nothing behind.
         self._entered = None
         try:
             move = self._recorder.enter_step(self._move_id, step.move_state,
-                                             connection=connection)
+                                             save=save)
         except exception.InvalidStateTransition:
             return      # left to the notification, which logs why
-        self._entered = (step.move_state, move['abort_requested_by'])
+        entered = (step.move_state, move['abort_requested_by'])
+        save.after_commit(lambda: setattr(self, '_entered', entered))
 
     def _task_receiver(self, state, details):
         name = details['task_name']
@@ -80,8 +81,7 @@ class MoveRecordListener(listener_base.Listener):
                 # in the step's save (on_start), else here; an operator's
                 # abort is looked for at the same read.
                 entered, self._entered = self._entered, None
-                if entered and entered[0] == step.move_state and \
-                        self._recorder.entered(self._move_id, entered[0]):
+                if entered and entered[0] == step.move_state:
                     aborted_by = entered[1]
                 else:
                     aborted_by = self._recorder.enter_step(

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from move_orchestrator import exception
+from tests.unit import test_state_in_step_commit
 
 
 class Statements:
@@ -46,20 +47,28 @@ def test_a_move_reads_its_record_by_id_at_most_15_times(cloud):
 
 
 def test_a_phase_written_in_a_step_save_is_announced_with_no_read(cloud):
+    services = cloud.services
     recorder = cloud.api.conductor.recorder
     heard = []
     recorder.observers.append(lambda move_id, state: heard.append(state))
     move_id = cloud.move('vm1', destination='host3')['id']
-    cloud.services.store.update(move_id, state='claiming')
+    services.store.update(move_id, state='claiming')
+    fd, ad = test_state_in_step_commit.one_step_flow(services)
+    services.history.register(
+        fd.uuid, move_id, lambda name: 'pre-check',
+        on_start=lambda save, atom: recorder.enter_step(
+            move_id, 'pre-checking', save=save))
     heard.clear()
-    with cloud.services.db.engine.begin() as conn:
-        recorder.enter_step(move_id, 'pre-checking', connection=conn)
-    sql = Statements(cloud.services.db.engine, threading.get_ident())
-    assert not recorder.entered(move_id, 'transferring')  # not what was written
-    assert recorder.entered(move_id, 'pre-checking')
-    assert sql.seen == []
-    assert not recorder.entered(move_id, 'pre-checking')  # announced once
+    sql = Statements(services.db.engine, threading.get_ident())
+    ad.state = 'RUNNING'
+    try:
+        test_state_in_step_commit.save_atom(services, ad)
+    finally:
+        services.history.unregister(fd.uuid, [ad.uuid])
     assert heard == ['pre-checking']
+    # The one read of the move is the locked one the write needs.
+    whole_row = r'^SELECT moves\.id, moves\.instance_uuid.* WHERE moves\.id = \?$'
+    assert sql.count(whole_row) == 1, sql.seen
 
 
 def test_a_state_change_asked_by_an_event_writes_without_reading_first(cloud):

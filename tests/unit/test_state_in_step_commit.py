@@ -70,20 +70,32 @@ def test_set_state_with_nothing_to_change_still_sees_a_lost_claim(cloud):
         store.fences.release(move_id)
 
 
+def one_step_flow(services, name='CopyDisk'):
+    """A saved flow detail of one atom, and that atom."""
+    with contextlib.closing(services.persistence.get_connection()) as conn:
+        book = tf_models.LogBook('b')
+        fd = tf_models.FlowDetail('f', uuidutils.generate_uuid())
+        ad = tf_models.TaskDetail(name, uuidutils.generate_uuid())
+        fd.add(ad)
+        book.add(fd)
+        conn.save_logbook(book)
+    return fd, ad
+
+
+def save_atom(services, ad):
+    with contextlib.closing(services.persistence.get_connection()) as conn:
+        conn.update_atom_details(ad)
+
+
 def test_a_step_start_and_the_move_state_are_one_commit(cloud):
     services = cloud.services
     move_id = _moved(cloud)
     backend = services.persistence
-    with contextlib.closing(backend.get_connection()) as conn:
-        book = tf_models.LogBook('b')
-        fd = tf_models.FlowDetail('f', uuidutils.generate_uuid())
-        ad = tf_models.TaskDetail('CopyDisk', uuidutils.generate_uuid())
-        fd.add(ad)
-        book.add(fd)
-        conn.save_logbook(book)
+    fd, ad = one_step_flow(services)
 
-    def on_start(connection, atom_detail):
-        services.store.set_state(move_id, _to_failed, connection=connection)
+    def on_start(save, atom_detail):
+        services.store.set_state(move_id, _to_failed,
+                                 connection=save.connection)
 
     services.history.register(fd.uuid, move_id, lambda name: 'transfer',
                               on_start=on_start)
@@ -113,23 +125,44 @@ def _this_threads_commits(engine):
 
 def test_a_state_written_in_a_step_commit_is_announced_once_committed(
         cloud):
+    services = cloud.services
     recorder = cloud.api.conductor.recorder
     heard = []
     recorder.observers.append(lambda move_id, state: heard.append(state))
     move_id = _moved(cloud)
-    cloud.services.store.update(move_id, state='claiming')
+    services.store.update(move_id, state='claiming')
+    fd, ad = one_step_flow(services)
+    services.history.register(
+        fd.uuid, move_id, lambda name: 'pre-check',
+        on_start=lambda save, atom: recorder.enter_step(
+            move_id, 'pre-checking', save=save))
+    failures = [RuntimeError('the commit was lost')]
+
+    def fail_once(save, atom_detail, flow_uuid):
+        if failures:
+            raise failures.pop()
+    services.persistence.add_save_hook(fail_once)
     heard.clear()
-    with cloud.services.db.engine.begin() as conn:
-        recorder.enter_step(move_id, 'pre-checking', connection=conn)
-        assert heard == []      # not committed yet: nobody hears of it
-    assert cloud.services.store.get(move_id)['state'] == \
-        'pre-checking'
-    commits = _this_threads_commits(cloud.services.db.engine)
+    ad.state = tf_states.RUNNING
+    try:
+        with pytest.raises(RuntimeError):
+            save_atom(services, ad)
+        # Rolled back: nobody hears of it, and nothing is remembered.
+        assert heard == []
+        assert services.store.get(move_id)['state'] == 'claiming'
+        save_atom(services, ad)     # the same save, retried
+    finally:
+        services.persistence.remove_save_hook(fail_once)
+        services.history.unregister(fd.uuid, [ad.uuid])
+    assert services.store.get(move_id)['state'] == 'pre-checking'
+    assert heard == ['pre-checking']
+    subtasks = [e['state'] for e in services.store.events(move_id)
+                if e['kind'] == 'subtask' and e['name'] == 'CopyDisk']
+    assert subtasks[-1:] == [tf_states.RUNNING]
+    commits = _this_threads_commits(services.db.engine)
     recorder.enter_step(move_id, 'pre-checking')   # the listener's
     assert heard == ['pre-checking']
     assert commits == []
-    recorder.enter_step(move_id, 'pre-checking')
-    assert heard == ['pre-checking']
 
 
 def test_the_point_of_no_return_commits_with_the_main_flow_end(cloud):
@@ -145,7 +178,7 @@ def test_the_point_of_no_return_commits_with_the_main_flow_end(cloud):
     execution = cloud.api.conductor.execution
     services.history.register(
         fd.uuid, move_id, lambda name: 'switch-over',
-        on_end=lambda c, f: execution._passed_ponr(move_id, c, f))
+        on_end=lambda save, f: execution._passed_ponr(move_id, save, f))
     try:
         commits = _this_threads_commits(services.db.engine)
         fd.state = tf_states.RUNNING

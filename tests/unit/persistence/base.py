@@ -91,9 +91,9 @@ class BackendTestBase(testtools.TestCase):
         HOOK_TABLE.create(self.engine, checkfirst=True)
         seen = []
 
-        def hook(conn, ad, flow_uuid):
+        def hook(save, ad, flow_uuid):
             seen.append((ad.name, ad.state))
-            conn.execute(HOOK_TABLE.insert().values(
+            save.connection.execute(HOOK_TABLE.insert().values(
                 atom_uuid=ad.uuid, state=ad.state, flow_uuid=flow_uuid))
             if ad.state == fail_on:
                 raise RuntimeError('hook failed')
