@@ -1,12 +1,13 @@
-"""Private PostgreSQL and Redis servers for tests that stop them.
+"""Private PostgreSQL, MariaDB and Redis servers for tests that stop them.
 
-The shared servers on 5432 and 6379 serve every test run on the machine:
+The shared servers on 5432, 3306 and 6379 serve every test run on the machine:
 an outage test never stops them. These servers run from a temporary
 directory on a free port, owned by the test, and are removed with it.
 
-API: ``PrivatePostgres(workdir)`` and ``PrivateRedis(workdir)``, each with
-``start()``, ``stop()`` (fast shutdown; the data stays), ``destroy()`` and
-``url``; pytest fixtures ``private_postgres`` and ``private_redis``.
+API: ``PrivatePostgres(workdir)``, ``PrivateMariaDB(workdir)`` and
+``PrivateRedis(workdir)``, each with ``start()``, ``stop()`` (fast shutdown;
+the data stays), ``destroy()`` and ``url``; pytest fixtures
+``private_postgres``, ``private_mariadb`` and ``private_redis``.
 """
 
 import os
@@ -92,6 +93,65 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class PrivateMariaDB:
+    """A MariaDB server of our own: no grant tables (any client is root),
+    TCP on a free port, a socket in its own directory."""
+
+    def __init__(self, workdir=None):
+        self.exe = shutil.which('mariadbd', path='/usr/sbin:/usr/bin')
+        install = shutil.which('mariadb-install-db', path='/usr/bin')
+        if self.exe is None or install is None:
+            _missing('MariaDB (mariadbd)')
+        self.dir = tempfile.mkdtemp(prefix='mo-mariadb-', dir=workdir)
+        self.data = os.path.join(self.dir, 'data')
+        self.port = free_port()
+        subprocess.run([install, '--no-defaults', '--datadir=' + self.data,
+                        '--user=' + pwd.getpwuid(os.geteuid()).pw_name,
+                        '--auth-root-authentication-method=normal',
+                        '--skip-test-db'],
+                       check=True, capture_output=True, timeout=120)
+        self.url = 'mysql+pymysql://root@127.0.0.1:%d/test' % self.port
+        self.proc = None
+        self._created = False
+
+    def start(self):
+        log = open(os.path.join(self.dir, 'log'), 'ab')
+        self.proc = subprocess.Popen(
+            [self.exe, '--no-defaults', '--datadir=' + self.data,
+             '--user=' + pwd.getpwuid(os.geteuid()).pw_name,
+             '--port=%d' % self.port, '--bind-address=127.0.0.1',
+             '--socket=' + os.path.join(self.dir, 'sock'),
+             '--pid-file=' + os.path.join(self.dir, 'pid'),
+             '--skip-grant-tables', '--skip-log-bin',
+             '--innodb-flush-log-at-trx-commit=2', '--max-connections=300'],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        _wait_listening(self.port, self.proc)
+        if not self._created:
+            import pymysql
+            conn = pymysql.connect(host='127.0.0.1', port=self.port,
+                                   user='root')
+            try:
+                with conn.cursor() as cur:
+                    cur.execute('CREATE DATABASE IF NOT EXISTS test')
+            finally:
+                conn.close()
+            self._created = True
+
+    def stop(self):
+        """Shutdown on SIGTERM: every client connection is cut."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(60)
+        self.proc = None
+
+    def destroy(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class PrivateRedis:
     """A redis-server of our own, without persistence: a restart loses
     every key, as a Redis without ``save`` does in production."""
@@ -130,6 +190,16 @@ class PrivateRedis:
 @pytest.fixture
 def private_postgres(tmp_path):
     server = PrivatePostgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def private_mariadb(tmp_path):
+    server = PrivateMariaDB()
     try:
         server.start()
         yield server
