@@ -220,6 +220,7 @@ class Execution:
             # leaves every atom pending: nothing is left to undo.
             self._roll_back(move, reason)      # aborted, unstarted
             self.recorder.fire(move['id'], states.DONE_REVERTING,
+                               expect=states.REVERTED,
                                reason=move['reason'] or reason,
                                failed_step=move['failed_step'])
             return tf_states.REVERTED

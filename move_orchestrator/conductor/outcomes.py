@@ -12,6 +12,10 @@ LOG = logging.getLogger(__name__)
 
 
 class Outcomes:
+    """The terminal events name the state they lead to (``expect``): one
+    retried after its commit's answer was lost (the database went away
+    as it committed) finds the move there and changes nothing."""
+
     def __init__(self, services, recorder):
         self.services = services
         self.recorder = recorder
@@ -19,8 +23,8 @@ class Outcomes:
     def fail(self, move_id, reason, step):
         move = self.services.store.get(move_id)
         if move['state'] not in states.TERMINAL_STATES:
-            self.recorder.fire(move_id, states.FAIL, reason=reason,
-                               failed_step=step)
+            self.recorder.fire(move_id, states.FAIL, expect=states.FAILED,
+                               reason=reason, failed_step=step)
 
     def record(self, move, stage, engine, outcome, listener, error,
                reason=None):
@@ -34,7 +38,8 @@ class Outcomes:
         revert_failed = flowstate.revert_failed(engine)
         if outcome == tf_states.SUCCESS:
             if stage == types_base.CLEANUP:
-                self.recorder.fire(move_id, states.COMPLETE)
+                self.recorder.fire(move_id, states.COMPLETE,
+                                   expect=states.COMPLETED)
         elif outcome == tf_states.REVERTED and stage == types_base.MAIN \
                 and not revert_failed:
             if first[0] is None:
@@ -43,7 +48,8 @@ class Outcomes:
                 reason = stored['reason'] or reason
                 first = (stored['failed_step'], None)
             self.recorder.fire(move_id, states.DONE_REVERTING,
-                               reason=reason, failed_step=first[0])
+                               expect=states.REVERTED, reason=reason,
+                               failed_step=first[0])
         elif outcome == tf_states.SUSPENDED:
             LOG.info('Move %s suspended in %s; the next conductor resumes '
                      'it', move_id, stage)

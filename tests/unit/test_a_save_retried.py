@@ -1,8 +1,10 @@
-"""A step's save that the database lost (the connection closed at its
-commit) and that was then retried: the retry writes everything the lost
-attempt wrote, and nothing is announced from the lost one."""
+"""Writes retried after the database went away at their commit: a step's
+save that was lost is written whole again, and nothing is announced from
+the lost attempt; a change that was committed but whose answer was lost is
+found made by the retry, not refused."""
 
 from oslo_db import exception as db_exc
+import sqlalchemy as sa
 from taskflow import states as tf_states
 
 from move_orchestrator import states
@@ -41,3 +43,40 @@ def test_a_step_start_retried_writes_its_state_and_history(cloud):
     assert len(started) == 1, events
     # Announced once, after the commit that wrote it.
     assert heard.count('claiming') == 1, heard
+
+
+def _lose_the_answer_once(engine, state):
+    """The first commit of a move's change to ``state`` is made, then its
+    answer is lost: the client sees the connection fail, as when the
+    server stops right after committing."""
+    marked, lost = set(), []
+
+    def before(conn, cursor, statement, parameters, context, many):
+        if not lost and statement.lstrip().startswith('UPDATE moves') and \
+                state in (parameters or ()):
+            marked.add(conn)
+
+    def commit(conn):
+        if conn in marked and not lost:
+            marked.discard(conn)
+            conn.connection.dbapi_connection.commit()
+            lost.append(state)
+            raise db_exc.DBConnectionError('the server closed the connection')
+    sa.event.listen(engine, 'before_cursor_execute', before)
+    sa.event.listen(engine, 'commit', commit)
+    return lost
+
+
+def test_a_completion_committed_whose_answer_was_lost_is_not_an_error(
+        cloud, caplog):
+    lost = _lose_the_answer_once(cloud.services.db.engine, states.COMPLETED)
+    doc = cloud.move('vm1', destination='host3')
+    assert lost == [states.COMPLETED]
+    assert doc['state'] == states.COMPLETED, doc['reason']
+    # The retry found the move completed: no second change, no error.
+    moves = [e['state'] for e in cloud.services.store.events(doc['id'])
+             if e['kind'] == 'move']
+    assert moves.count(states.COMPLETED) == 1, moves
+    errors = [r.getMessage() for r in caplog.records
+              if r.levelname == 'ERROR']
+    assert errors == []
