@@ -314,6 +314,6 @@ class FakeOperation(Base):
                                                        index=True)
     operation: orm.Mapped[str] = orm.mapped_column(sa.String(64))
     runner: orm.Mapped[str] = orm.mapped_column(sa.String(255))
-    started: orm.Mapped[float] = orm.mapped_column(sa.Float)
-    ended: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    started: orm.Mapped[float] = orm.mapped_column(sa.Double)
+    ended: orm.Mapped[float] = orm.mapped_column(sa.Double)
     overlapped: orm.Mapped[bool] = orm.mapped_column(default=False)
