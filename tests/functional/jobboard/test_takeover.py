@@ -98,15 +98,26 @@ def test_sigstop_longer_than_the_claim(cluster):
         after = _logged_since(frozen.log_text(), woke_at)
         final = {d['id']: d for d in done}
         for d in (final[t['id']] for t in taken):
-            # The recorder logs each transition it committed: none by the
-            # frozen conductor once it woke up (a line made before the
-            # freeze may be written after it).
-            assert not re.search(r'Move %s \(.*\): .* -> ' % d['id'],
-                                 after), ('frozen from %s to %s' % (
-                                     datetime.datetime.fromtimestamp(
-                                         stopped_at),
-                                     datetime.datetime.fromtimestamp(
-                                         woke_at)), after[-3000:])
+            # The recorder logs each transition it committed. One the
+            # frozen conductor logged after it woke up was committed
+            # before the takeover (the commit's answer, or the log line,
+            # waited for the SIGCONT): fencing orders every write of the
+            # move before or after a claim, never across it.
+            events = c.services.store.events(d['id'])
+            takeover = min(i for i, e in enumerate(events)
+                           if e['kind'] == 'claim' and
+                           (e['detail'] or {}).get('taken_over_from') == name)
+            for source, target in re.findall(
+                    r'Move %s \(.*\): (\S+) -> (\S+?)(?::|$)' % d['id'],
+                    after, re.M):
+                written = [i for i, e in enumerate(events)
+                           if e['kind'] == 'move' and e['state'] == target
+                           and (e['detail'] or {}).get('from') == source]
+                assert written and max(written) < takeover, (
+                    'frozen from %s to %s' % (
+                        datetime.datetime.fromtimestamp(stopped_at),
+                        datetime.datetime.fromtimestamp(woke_at)),
+                    source, target, events, after[-3000:])
             # Its move state history is one path of the machine.
             states = [h['state'] for h in d['history']]
             assert states[-1] == 'completed'
