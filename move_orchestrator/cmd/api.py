@@ -39,11 +39,11 @@ def main(argv=None):
     LOG.info('move-orchestrator-api serving on http://%s:%s/', host, port)
     print('move-orchestrator-api serving on http://%s:%s/' % (host, port),
           flush=True)
-    # Both set here: a shell that starts a command in the background makes
-    # it ignore SIGINT, and SIGTERM's default skips every clean-up.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _stop_serving)
     try:
+        # Both set here: a shell that starts a command in the background
+        # makes it ignore SIGINT, and SIGTERM's default skips every clean-up.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _stop_serving)
         httpd.serve_forever()
     except _Stop as stop:
         LOG.info('move-orchestrator-api stopping (%s)', stop)
