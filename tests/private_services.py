@@ -49,6 +49,34 @@ def _missing(what):
     pytest.skip(msg)
 
 
+class _ChildServer:
+    """A server run as this process's child, from its own directory."""
+
+    dir = None
+    proc = None
+
+    def _spawn(self, argv, port):
+        log = open(os.path.join(self.dir, 'log'), 'ab')
+        self.proc = subprocess.Popen(argv, stdout=log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        _wait_listening(port, self.proc)
+
+    def stop(self):
+        """SIGTERM: the server shuts down, every client connection is cut."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(60)
+        self.proc = None
+
+    def destroy(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class PrivatePostgres:
     """A PostgreSQL cluster of our own (trust authentication)."""
 
@@ -93,7 +121,7 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class PrivateMariaDB:
+class PrivateMariaDB(_ChildServer):
     """A MariaDB server of our own: no grant tables (any client is root),
     TCP on a free port, a socket in its own directory."""
 
@@ -111,12 +139,10 @@ class PrivateMariaDB:
                         '--skip-test-db'],
                        check=True, capture_output=True, timeout=120)
         self.url = 'mysql+pymysql://root@127.0.0.1:%d/test' % self.port
-        self.proc = None
         self._created = False
 
     def start(self):
-        log = open(os.path.join(self.dir, 'log'), 'ab')
-        self.proc = subprocess.Popen(
+        self._spawn(
             [self.exe, '--no-defaults', '--datadir=' + self.data,
              '--user=' + pwd.getpwuid(os.geteuid()).pw_name,
              '--port=%d' % self.port, '--bind-address=127.0.0.1',
@@ -124,9 +150,7 @@ class PrivateMariaDB:
              '--pid-file=' + os.path.join(self.dir, 'pid'),
              '--skip-grant-tables', '--skip-log-bin',
              '--innodb-flush-log-at-trx-commit=2', '--max-connections=300'],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        _wait_listening(self.port, self.proc)
+            self.port)
         if not self._created:
             import pymysql
             conn = pymysql.connect(host='127.0.0.1', port=self.port,
@@ -138,21 +162,8 @@ class PrivateMariaDB:
                 conn.close()
             self._created = True
 
-    def stop(self):
-        """Shutdown on SIGTERM: every client connection is cut."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(60)
-        self.proc = None
 
-    def destroy(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class PrivateRedis:
+class PrivateRedis(_ChildServer):
     """A redis-server of our own, without persistence: a restart loses
     every key, as a Redis without ``save`` does in production."""
 
@@ -163,55 +174,32 @@ class PrivateRedis:
         self.dir = tempfile.mkdtemp(prefix='mo-redis-', dir=workdir)
         self.port = free_port()
         self.url = 'redis://127.0.0.1:%d' % self.port
-        self.proc = None
 
     def start(self):
-        log = open(os.path.join(self.dir, 'log'), 'ab')
-        self.proc = subprocess.Popen(
+        self._spawn(
             [self.exe, '--port', str(self.port), '--bind', '127.0.0.1',
              '--save', '', '--appendonly', 'no', '--dir', self.dir],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        _wait_listening(self.port, self.proc)
+            self.port)
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
-        self.proc = None
 
-    def destroy(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def _running(server):
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
 
 
 @pytest.fixture
 def private_postgres(tmp_path):
-    server = PrivatePostgres()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
+    yield from _running(PrivatePostgres())
 
 
 @pytest.fixture
 def private_mariadb(tmp_path):
-    server = PrivateMariaDB()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
+    yield from _running(PrivateMariaDB())
 
 
 @pytest.fixture
 def private_redis(tmp_path):
-    server = PrivateRedis()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
+    yield from _running(PrivateRedis())
