@@ -19,7 +19,7 @@ behaves the same) while doing the least work per save:
 
 Save hooks (:meth:`Backend.add_save_hook`) let the project write its own rows
 in the same transaction as an atom detail, and keep in memory what they wrote
-only once it committed (:meth:`Save.after_commit`).
+only once it committed (:meth:`.save.Save.after_commit`).
 """
 
 import contextlib
@@ -27,7 +27,6 @@ import threading
 
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
-from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
@@ -38,9 +37,8 @@ from taskflow.persistence import models
 from move_orchestrator.persistence import batching
 from move_orchestrator.persistence import engines
 from move_orchestrator.persistence import reads
+from move_orchestrator.persistence.save import Save
 from move_orchestrator.persistence import tables as t
-
-LOG = logging.getLogger(__name__)
 
 # A database resolves a deadlock by failing one of the transactions, which
 # must then run again (MariaDB does, for concurrent first logbook saves).
@@ -78,7 +76,7 @@ class Backend(base.Backend):
 
         It runs inside the transaction that writes the atom detail row
         (insert or update, including a deferred progress write when it is
-        flushed); ``save`` is that transaction (:class:`Save`): rows written
+        flushed); ``save`` is that transaction (:class:`.save.Save`): rows written
         through ``save.connection`` commit or roll back together with the
         atom. An exception it raises rolls the save back and reaches the
         engine (or the retry of a backend that waits outages out).
@@ -90,7 +88,7 @@ class Backend(base.Backend):
 
     def add_flow_hook(self, hook):
         """Call ``hook(save, flow_detail)`` when a flow detail is written on
-        its own (not deferred), inside that transaction (:class:`Save`): a
+        its own (not deferred), inside that transaction (:class:`.save.Save`): a
         flow's end state, say, with what must commit with it."""
         self._flow_hooks.append(hook)
 
@@ -120,35 +118,6 @@ class Backend(base.Backend):
                 with self._cache.lock:
                     self._cache.pending.pop(fd_uuid, None)
         self._validated = False
-
-
-class Save:
-    """One write transaction, as save hooks see it.
-
-    ``connection`` writes rows that commit or roll back with the save. What
-    a hook keeps in memory because of those rows waits for
-    :meth:`after_commit`: a save that fails is retried whole, and the retry
-    must find the hook's memory as if the failed attempt never ran.
-    """
-
-    def __init__(self, connection):
-        self.connection = connection
-        self.on_commit = []     # the backend's cache updates (its lock held)
-        self._after_commit = []
-        self.notes = {}         # hooks' scratch, dropped with the save
-        self.guarded = set()    # flow details checked by the write guards
-
-    def after_commit(self, func):
-        """Call ``func()`` once this save committed; never if it rolled
-        back. An error it raises is logged, not raised: the save stands."""
-        self._after_commit.append(func)
-
-    def committed(self):
-        for func in self._after_commit:
-            try:
-                func()
-            except Exception:   # noqa: B902 - the commit is done
-                LOG.exception('A save hook failed after its commit')
 
 
 class Connection(reads.Reads, base.Connection):
