@@ -111,9 +111,33 @@ def accept_incoming(driver, spec, source, dest):
 
 def confirm_arrival(driver, instance_uuid, dest, migration):
     """After the switch-over: dest confirms that the guest arrived and
-    runs. Returns the finished ``migration`` with the guest's pause from
-    the source's STOP to dest's RESUME where the source could not see the
-    latter."""
+    runs. Returns the finished ``migration`` with what dest saw of it
+    (with_arrival)."""
+    return with_arrival(migration, arrival(driver, instance_uuid, dest))
+
+
+def end_migration(driver, complete, instance_uuid, dest):
+    """``complete()`` (the source ends the live migration) while dest
+    confirms the arrival: dest's agent waits for the guest, so both take
+    one round trip. An agent that answered before the guest ran (one that
+    did not wait yet) is asked again once complete() returned. Returns
+    complete()'s answer and dest's, or raises complete()'s error."""
+    def confirm():
+        try:
+            return arrival(driver, instance_uuid, dest), None
+        except (exception.MigrationFailed, exception.WorldDiverged) as e:
+            return None, e
+    ended, (arrived, early) = driver.at_once(complete, confirm)
+    if early is not None:
+        LOG.debug('%s: arrival on %s asked again after the completion: %s',
+                  instance_uuid, dest, early)
+        arrived = arrival(driver, instance_uuid, dest)
+    return ended, arrived
+
+
+def arrival(driver, instance_uuid, dest):
+    """dest's word that the guest arrived and runs there (confirm_incoming;
+    its domain, from an agent too old to confirm); WorldDiverged if not."""
     try:
         arrived = driver.confirm_incoming(instance_uuid, dest)
     except exception.AgentTooOld:
@@ -122,6 +146,13 @@ def confirm_arrival(driver, instance_uuid, dest, migration):
         raise exception.WorldDiverged(
             instance=instance_uuid,
             reason='destination %s does not run the instance' % dest)
+    return arrived
+
+
+def with_arrival(migration, arrived):
+    """The finished ``migration`` with what dest measured of it that the
+    source could not (its figures; the guest's pause from the source's
+    STOP to dest's RESUME)."""
     if migration and arrived.get('figures'):
         # What the source could not see of it (the downtime, say).
         migration = dict(migration, **{

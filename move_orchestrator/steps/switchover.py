@@ -15,17 +15,24 @@ LOG = logging.getLogger(__name__)
 
 
 class SwitchOverMigration(base.MoveStep):
-    """Pause the source, run the destination.
+    """End the migration the host side switched over, on both hosts.
 
     Returns the finished migration (its figures: sent, downtime) for the
-    task record, once the destination confirmed the guest runs there.
+    task record, once the destination confirmed the guest runs there. The
+    source ends it while the destination confirms: one round trip.
     """
     phase = 'switch-over'
 
     def execute(self, move_id, instance_uuid, source, dest):
-        # The guest is paused from here until the destination runs: no look
-        # first, complete_migration tells a converged migration from a
-        # finished one (a re-run) and refuses any other.
+        migration, arrived = choreography.end_migration(
+            self.driver, lambda: self._end(move_id, instance_uuid, source, dest),
+            instance_uuid, dest)
+        return choreography.with_arrival(migration, arrived)
+
+    def _end(self, move_id, instance_uuid, source, dest):
+        """The source's end of the migration (None when it knows none)."""
+        # No look first: complete_migration tells a converged migration
+        # from a finished one (a re-run) and refuses any other.
         try:
             finished = self.driver.complete_migration(instance_uuid, source=source)
         except exception.DriverError:
@@ -38,14 +45,11 @@ class SwitchOverMigration(base.MoveStep):
                 raise
             LOG.info('%s runs on %s alone: its switch-over is confirmed '
                      'there', instance_uuid, dest)
-            migration = None
-        else:
-            # A driver that answers the finished migration saves a poll (a
-            # round trip to the source's agent, with the rpc driver).
-            migration = finished if finished is not None \
-                else self.driver.poll_migration(instance_uuid, source=source)
-        return choreography.confirm_arrival(self.driver, instance_uuid, dest,
-                                            migration)
+            return None
+        # A driver that answers the finished migration saves a poll (a
+        # round trip to the source's agent, with the rpc driver).
+        return finished if finished is not None \
+            else self.driver.poll_migration(instance_uuid, source=source)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
         there = self.domain_left_on(instance_uuid, dest)

@@ -2,6 +2,7 @@
 abort that comes too late for it."""
 
 import datetime
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -161,3 +162,27 @@ def test_a_revert_of_a_guest_found_only_on_the_destination_is_refused(
     world = cloud.world('vm1')
     assert list(world['domains']) == ['host3']
     assert world['domains']['host3']['state'] == base.RUNNING
+
+
+def test_the_destination_waits_for_a_guest_on_its_way(make_cloud):
+    """The conductor asks the destination's confirm_incoming together with
+    the source's complete_migration: a post-copy migration is switched
+    over by the latter, and the destination's answer waits for it."""
+    cloud = make_cloud(fake_driver__transfer_time=3600.0,
+                       fake_driver__permit_post_copy=True)
+    driver, uuid = _start(cloud, 'm')
+    driver.tune_migration(uuid, base.TUNE_POST_COPY, source='host1')
+    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_READY
+    answers = []
+    confirming = threading.Thread(
+        target=lambda: answers.append(driver.confirm_incoming(uuid, 'host3')))
+    confirming.start()
+    confirming.join(0.5)
+    # Not answered while the guest is on its way (before, it failed at once).
+    assert confirming.is_alive() and answers == []
+    driver.complete_migration(uuid, source='host1')
+    confirming.join(30)
+    assert answers == [{'host': 'host3', 'state': base.RUNNING}]
+    # Where no guest comes, it fails at once.
+    with pytest.raises(exception.MigrationFailed):
+        driver.confirm_incoming(uuid, 'host2')

@@ -231,8 +231,10 @@ class ComputeDriver(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def confirm_incoming(self, instance_uuid, host):
         """On the destination host, after the switch-over: the guest arrived
-        and runs there (MigrationFailed if not, in time), and what only
-        the migration needed ends. Returns ``{'host', 'state'}`` and, where
+        and runs there (MigrationFailed if not, in time: it waits while the
+        guest is on its way, as the conductor asks it together with the
+        source's complete_migration), and what only the migration needed
+        ends. Returns ``{'host', 'state'}`` and, where
         known, ``resumed_at`` (when the guest ran again there, seconds since
         the epoch) and ``figures`` (what the destination measured of the
         migration: poll_migration's keys, such as ``downtime_ms``, for a

@@ -16,6 +16,8 @@ from move_orchestrator import exception
 
 # A simulated pass over the memory: the longest a wait_migration waits.
 PASS_SECONDS = 0.05
+# The longest confirm_incoming waits for a guest on its way.
+ARRIVAL_WAIT = 30
 
 
 class FakeMigrationMixin(fake_stall.FakeStallMixin):
@@ -63,13 +65,22 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
 
     @fake_operations.operation
     def confirm_incoming(self, instance_uuid, host):
-        with self._db.session() as s:
-            dom = self._one(s, models.FakeDomain, instance_uuid, host)
-            if dom is None or dom.state != base.RUNNING:
+        """Waits while the migration to host is still to be switched over
+        (a post-copy's, until complete_migration), as a real one waits."""
+        deadline = time.monotonic() + ARRIVAL_WAIT
+        while True:
+            with self._db.session() as s:
+                dom = self._one(s, models.FakeDomain, instance_uuid, host)
+                if dom is not None and dom.state == base.RUNNING:
+                    return {'host': host, 'state': base.RUNNING}
+                mig = s.get(models.FakeMigration, instance_uuid)
+                arriving = mig is not None and mig.dest_host == host and \
+                    mig.status in base.MIGRATION_ACTIVE
+            if not arriving or time.monotonic() > deadline:
                 raise exception.MigrationFailed(
                     instance=instance_uuid, reason='the guest does not run on %s'
                     % host)
-        return {'host': host, 'state': base.RUNNING}
+            time.sleep(PASS_SECONDS / 5)
 
     @fake_operations.operation
     def start_migration(self, instance_uuid, source, dest, migration_id=None,

@@ -4,6 +4,7 @@ that runs them."""
 import os
 import shutil
 import tempfile
+import threading
 import uuid as uuid_mod
 
 import pytest
@@ -153,6 +154,31 @@ def test_force_complete_by_suspending(make_driver, libvirt_hosts):
     assert driver.poll_migration(uuid)['paused'] is True
     driver.cancel_migration(uuid)       # 48 s at 1 MiB/s: not waited for
     assert guests.defined_on(libvirt_hosts, uuid) == {'host1': 'running'}
+
+
+def test_the_destination_waits_for_the_guest_on_its_way(make_driver, libvirt_hosts):
+    """The conductor asks the destination's confirm_incoming together with
+    the source's complete_migration: asked while the guest is on its way
+    (its domain there paused, the copy going on), the destination's answer
+    waits for its arrival."""
+    driver = make_driver(max_bandwidth=20)      # about 2.5 s for the copy
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    _migrate(driver, spec)
+    guests.wait_for(lambda: guests.defined_on(libvirt_hosts, uuid).get('host2')
+                    == 'paused')
+    answers = []
+    confirming = threading.Thread(target=lambda: answers.append(
+        driver.confirm_incoming(uuid, 'host2')))
+    confirming.start()
+    confirming.join(0.5)
+    # Before, it failed at once: the guest did not run there yet.
+    assert confirming.is_alive() and answers == []
+    confirming.join(60)
+    assert [(a['host'], a['state']) for a in answers] == [('host2', base.RUNNING)]
+    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_COMPLETED
+    assert driver.complete_migration(uuid)['status'] == base.MIGRATION_COMPLETED
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host2': 'running'}
 
 
 def test_disk_copied_by_libvirt_volume_download(make_driver, libvirt_hosts):

@@ -40,6 +40,9 @@ from move_orchestrator import exception
 LOG = logging.getLogger(__name__)
 
 SOURCE_WAIT = 30    # seconds a cancel waits for the source's daemon
+# Seconds a paused destination may take to run: as long as
+# complete_migration waits for the job's end.
+ARRIVAL_WAIT = 60
 
 
 def flags(block, post_copy):
@@ -87,15 +90,13 @@ class MigrationMixin(jobs.JobsMixin):
         return {'host': host, 'uri': self.conns.inbound(host), 'nbd': None}
 
     def confirm_incoming(self, instance_uuid, host):
-        """Also marks the record host's domain keeps confirmed, where
-        complete_migration could not (a move resumed after nothing knew of
-        the switch-over any more: no source to ask): a later cancel must
-        not take this migration for one still being decided."""
-        dom = self._dom(instance_uuid, host)
-        if dom is None or self._power(dom) != base.RUNNING:
-            raise exception.MigrationFailed(
-                instance=instance_uuid,
-                reason='the guest does not run on %s' % host)
+        """Waits while the guest is on its way (the conductor asks this
+        together with the source's complete_migration). Also marks the
+        record host's domain keeps confirmed, where complete_migration
+        could not (a move resumed after nothing knew of the switch-over any
+        more: no source to ask): a later cancel must not take this
+        migration for one still being decided."""
+        dom = self._arrived(instance_uuid, host)
         _, rec = domain_xml.read(dom.XMLDesc(0))
         if rec and rec.get('dest') == host and rec.get('confirmed') is not True \
                 and rec.get('status') not in jobs.FINAL:
@@ -109,6 +110,23 @@ class MigrationMixin(jobs.JobsMixin):
         if figures.get('downtime_ms') is not None:
             arrived['figures'] = figures
         return arrived
+
+    def _arrived(self, instance_uuid, host):
+        """host's domain once it runs. A paused one is arriving: libvirt
+        resumes it at the end of the job, complete_migration if the source
+        was suspended (force-complete); anything else fails at once."""
+        deadline = time.monotonic() + ARRIVAL_WAIT
+        while True:
+            dom = self._dom(instance_uuid, host)
+            power = dom and self._power(dom)
+            if power == base.RUNNING:
+                return dom
+            if power != base.PAUSED or time.monotonic() > deadline:
+                raise exception.MigrationFailed(
+                    instance=instance_uuid, reason='the guest does not run '
+                    'on %s%s' % (host, ' after %ss' % ARRIVAL_WAIT
+                                 if power == base.PAUSED else ''))
+            time.sleep(0.01)
 
     def start_migration(self, instance_uuid, source, dest, migration_id=None,
                         incoming=None):
