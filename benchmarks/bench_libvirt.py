@@ -65,6 +65,7 @@ from benchmarks import process_cpu
 from benchmarks import qemu_cpu
 from move_orchestrator import conf as mo_conf
 
+MIB = 1 << 20
 HOSTS = ('host1', 'host2')
 GOALS = {'libvirt': 1.1, 'qemu': 1.0}
 
@@ -162,7 +163,11 @@ def _job(driver, uuid):
                                  | lv.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED)
             if 'time_elapsed' in stats:
                 return {'elapsed': stats['time_elapsed'] / 1000.0,
-                        'downtime': stats.get('downtime', 0) / 1000.0}
+                        'downtime': stats.get('downtime', 0) / 1000.0,
+                        'setup': stats.get('setup_time', 0) / 1000.0,
+                        'iterations': stats.get('memory_iteration', 0),
+                        'sent_mb': stats.get('memory_processed', 0) / MIB,
+                        'mb_s': stats.get('memory_bps', 0) / MIB}
     return None
 
 
@@ -241,6 +246,18 @@ def _report(args, results, n):
                   statistics.median(j['elapsed'] for j in jobs[k]),
                   1000 * statistics.median(j['downtime'] for j in jobs[k]))
                   for k in ('bare', 'libvirt')))
+        # Why one job takes longer than the other: more passes over the
+        # memory (a guest that dirtied more meanwhile), or a slower copy.
+        print('  libvirt\'s own job, medians: (a) %s; (b) %s' % tuple(', '.join(
+            '%s %.*f' % (label, digits, statistics.median(j[key] for j in jobs[k]))
+            for label, key, digits in (('setup s', 'setup', 3),
+                                       ('passes', 'iterations', 1),
+                                       ('sent MiB', 'sent_mb', 0),
+                                       ('MiB/s', 'mb_s', 0)))
+            for k in ('bare', 'libvirt')))
+        for k, label in (('bare', '(a)'), ('libvirt', '(b)')):
+            print('  %s libvirt\'s job per sample, in order (s): %s' % (
+                label, ' '.join('%.2f' % j['elapsed'] for j in jobs[k])))
     beyond = {k: [s['whole'] - s['job']['elapsed'] for s in results[k] if s.get('job')]
               for k in ('bare', 'libvirt')}
     if all(beyond.values()):
