@@ -26,6 +26,7 @@ from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
 GIB = 1 << 30
+_UNKNOWN = object()     # what the source could not say
 
 
 def copy_disk(driver, instance_uuid, source, dest, size_gb):
@@ -95,13 +96,39 @@ def remove_instance(driver, instance_uuid, host, other):
     return delete_disk(driver, instance_uuid, host, other, shared)
 
 
-def accept_incoming(driver, spec, source, dest):
+def source_facts(driver, instance_uuid, source, dest):
+    """The source's part of the world (describe_host), and what a live
+    migration's destination is built from, asked at once: one round trip
+    to the source's agent (the facts that Nova's live migration pre-checks
+    hand on as migrate_data). Returns (world, facts); facts None where
+    the source could not say them (the world tells why: no domain, say),
+    and PrepareIncoming asks again then."""
+    def asked(call):
+        def ask():
+            try:
+                return call()
+            except exception.MoveOrchestratorException as e:
+                LOG.debug('%s: %s', instance_uuid, e)
+                return _UNKNOWN
+        return ask
+    world, topology, shared = driver.at_once(
+        lambda: driver.describe_host(instance_uuid, source),
+        asked(lambda: driver.topology(instance_uuid, source)),
+        asked(lambda: driver.shares_storage(source, dest)))
+    if _UNKNOWN in (topology, shared):
+        return world, None
+    disk = world['disks'].get(source)
+    return world, {'topology': topology, 'shared': shared,
+                   'disk_bytes': _bytes(disk) if disk else None}
+
+
+def accept_incoming(driver, spec, source, dest, facts=None):
     """dest accepts the live migration from source (accept_migration),
     built as the source's domain is, with a disk as large as the source's;
     returns what the source needs to reach it. None from an agent too old
     to accept (before API 1.7): it is prepared as before, and the source
-    reaches it through its files."""
-    spec = _incoming_spec(driver, spec, source, dest)
+    reaches it through its files. ``facts``: source_facts' (else asked)."""
+    spec = _incoming_spec(driver, spec, source, dest, facts)
     try:
         return driver.accept_migration(spec, dest, source)
     except exception.AgentTooOld:
@@ -171,21 +198,34 @@ def prepare_incoming(driver, spec, source, dest):
     driver.prepare_incoming(_incoming_spec(driver, spec, source, dest), dest)
 
 
-def _incoming_spec(driver, spec, source, dest):
-    """spec, with the source's topology and disk size."""
+def _incoming_spec(driver, spec, source, dest, facts=None):
+    """spec, with the source's topology and disk size (from ``facts``, or
+    asked)."""
     uuid = spec['uuid']
-    topology, shared = driver.at_once(lambda: driver.topology(uuid, source),
-                                      lambda: driver.shares_storage(source, dest))
+    if facts is None:
+        topology, shared = driver.at_once(
+            lambda: driver.topology(uuid, source),
+            lambda: driver.shares_storage(source, dest))
+        disk_bytes = None
+    else:
+        topology, shared, disk_bytes = (facts['topology'], facts['shared'],
+                                        facts['disk_bytes'])
     if topology:
         spec = dict(spec, topology=topology)
     if not shared:
-        disk = driver.describe_host(uuid, source)['disks'].get(source)
-        if disk is None:
+        if facts is None:
+            disk = driver.describe_host(uuid, source)['disks'].get(source)
+            disk_bytes = _bytes(disk) if disk else None
+        if disk_bytes is None:
             raise exception.DriverError(operation='prepare_incoming',
                                         reason='instance %s has no disk on %s'
                                         % (uuid, source))
-        spec = dict(spec, disk_bytes=int(round(disk['size_gb'] * GIB)))
+        spec = dict(spec, disk_bytes=disk_bytes)
     return spec
+
+
+def _bytes(disk):
+    return int(round(disk['size_gb'] * GIB))
 
 
 def undo_prepare_incoming(driver, instance_uuid, source, dest):

@@ -1,5 +1,6 @@
 """Pre-check phase: the world is as the request assumed. Nothing to undo."""
 
+from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base as driver_base
 from move_orchestrator import exception
 from move_orchestrator.steps import base
@@ -32,12 +33,25 @@ class CheckInstance(base.MoveStep):
 
     The source alone is asked: a migration of the guest leaves from where
     it runs, and a driver whose describe asks every host (rpc) would send
-    a call to each compute agent of the cloud for every move.
+    a call to each compute agent of the cloud for every move. For a live
+    migration the same round trip brings what its destination is built
+    from (``source_facts``, for PrepareIncoming).
     """
     phase = 'pre-check'
+    default_provides = 'source_facts'
 
-    def execute(self, instance_uuid, source, power_state, live):
-        world = self.driver.describe_host(instance_uuid, source)
+    def execute(self, instance_uuid, source, dest, power_state, live):
+        facts = None
+        if live and dest != source:
+            world, facts = choreography.source_facts(self.driver, instance_uuid,
+                                                     source, dest)
+        else:
+            world = self.driver.describe_host(instance_uuid, source)
+        self._check(world, instance_uuid, source, live)
+        return facts
+
+    @staticmethod
+    def _check(world, instance_uuid, source, live):
         domain = world['domains'].get(source)
         if domain is None:
             raise exception.WorldDiverged(

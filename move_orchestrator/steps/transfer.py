@@ -90,22 +90,28 @@ class PrepareIncoming(base.MoveStep):
 
     It must be built as the source is (a live resize may have plugged
     vCPUs and memory into it), with a disk the size of the source's when
-    the disk is mirrored: the choreography asks the source for both.
+    the disk is mirrored: CheckInstance brought both from the source
+    (``source_facts``); a move that ran before asks again, as it may have
+    stood failed meanwhile.
     """
     phase = 'transfer'
     default_provides = 'incoming'
 
-    def execute(self, move_id, instance_uuid, new_spec, source, dest):
+    def execute(self, move_id, instance_uuid, new_spec, source, dest,
+                source_facts=None):
         # The look costs a round trip to each host: only a move that ran
         # before may find its guest there already.
-        if self.ran_before(move_id) and choreography.switched_over(
-                self.driver, instance_uuid, source, dest):
-            # A resumed move whose guest was switched over while nobody
-            # recorded it: it has arrived, nothing to prepare or reach.
-            LOG.info('%s runs on %s alone, switched over already: no '
-                     'destination to prepare', instance_uuid, dest)
-            return None
-        return choreography.accept_incoming(self.driver, new_spec, source, dest)
+        if self.ran_before(move_id):
+            if choreography.switched_over(self.driver, instance_uuid,
+                                          source, dest):
+                # A resumed move whose guest was switched over while nobody
+                # recorded it: it has arrived, nothing to prepare or reach.
+                LOG.info('%s runs on %s alone, switched over already: no '
+                         'destination to prepare', instance_uuid, dest)
+                return None
+            source_facts = None
+        return choreography.accept_incoming(self.driver, new_spec, source, dest,
+                                            source_facts)
 
     def revert(self, instance_uuid, source, dest, **kwargs):
         choreography.undo_prepare_incoming(self.driver, instance_uuid, source,
