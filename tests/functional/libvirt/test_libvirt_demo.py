@@ -7,11 +7,16 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from move_orchestrator.cli import exitcodes
 from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.libvirt import daemons
 
 PREFIX = '/tmp/mo-demo-'
+# Each test checks that no demo's directory is left: on one xdist worker,
+# one demo at a time.
+pytestmark = pytest.mark.xdist_group('libvirt-demo')
 
 
 def _demo(tmp_path, env=None):

@@ -6,6 +6,7 @@ ConfigOpts.
 
 import atexit
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -28,6 +29,9 @@ BIN = os.path.dirname(sys.executable)
 TERMINAL = states.TERMINAL_STATES
 RABBIT = 'rabbit://guest:guest@127.0.0.1:5672/%s'
 _PROCESSES = set()
+# Machine-wide: xdist workers and other runs on the shared RabbitMQ.
+BROKER_LOCK = '/tmp/move-orchestrator-test-rabbitmq.lock'
+_broker = {'fd': None, 'users': 0}
 
 
 def rabbitmqctl(*args, check=True):
@@ -36,10 +40,48 @@ def rabbitmqctl(*args, check=True):
 
 
 @contextlib.contextmanager
+def broker_in_use():
+    """Held (shared) while a test uses the shared RabbitMQ, so that a test
+    that stops it (broker_alone) does so while no other test, on any
+    worker or run, depends on it. Nests within a process."""
+    if _broker['users'] == 0:
+        fd = os.open(BROKER_LOCK, os.O_RDONLY | os.O_CREAT, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        _broker['fd'] = fd
+    _broker['users'] += 1
+    try:
+        yield
+    finally:
+        _broker['users'] -= 1
+        if _broker['users'] == 0:
+            os.close(_broker['fd'])     # and with it the lock
+            _broker['fd'] = None
+
+
+@contextlib.contextmanager
+def broker_alone():
+    """The shared RabbitMQ to this test alone, to stop and start it: waits
+    for the other tests that use it to end, and holds off new ones."""
+    with broker_in_use():
+        fcntl.flock(_broker['fd'], fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(_broker['fd'], fcntl.LOCK_SH)
+
+
+@contextlib.contextmanager
 def private_vhost():
     """A RabbitMQ virtual host of our own: parallel runs never share the
     ``move_orchestrator`` queues. Deleted, with its queues, on exit."""
     test_services.require_service('rabbitmq')
+    with broker_in_use():
+        with _vhost() as url:
+            yield url
+
+
+@contextlib.contextmanager
+def _vhost():
     vhost = 'mo-test-%s' % uuid.uuid4().hex[:12]
     try:
         rabbitmqctl('add_vhost', vhost)

@@ -36,6 +36,11 @@ INVENTORY = {
 def broker_user():
     """(transport URL, password): a vhost and a user of its own."""
     test_services.require_service('rabbitmq')
+    with harness.broker_in_use():
+        yield from _broker_user()
+
+
+def _broker_user():
     name = 'mo-user-%s' % uuid.uuid4().hex[:8]
     password = 'Pw-%s' % uuid.uuid4().hex
     try:
