@@ -84,7 +84,8 @@ def make_driver(qemu_root, request):
         opts = dict(instances_path=path, completion_timeout_per_gib=0,
                     completion_timeout_action='abort', storage_groups={},
                     max_bandwidth=0, downtime_limit_ms=300,
-                    permit_post_copy=False, guest_dirty_pages=0)
+                    permit_post_copy=False, guest_dirty_pages=0,
+                    operation_timeout=60.0)
         opts.update(overrides)
         for name, value in opts.items():
             conf.set_override(name, value, 'qemu')
