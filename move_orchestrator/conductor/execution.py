@@ -270,7 +270,7 @@ class Execution:
         the host side's own decision, so that exactly one of the two holds).
         """
         name = move_type.ponr_step
-        if engine.storage.get_atom_state(name) == tf_states.SUCCESS:
+        if flowstate.succeeded(engine, name):
             return True
         if engine.storage.get_atom_state(name) == tf_states.PENDING:
             return False

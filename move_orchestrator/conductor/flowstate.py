@@ -44,13 +44,26 @@ def check_compatible(engine, stored_names, move_id):
 
 
 def mark_for_rollback(engine):
-    """Every atom that ran (or was running) reverts; pending ones stay."""
+    """Every atom that ran (or was running) reverts; pending ones stay.
+
+    TaskFlow reverts an atom that succeeded, so one left running is set to
+    SUCCESS, in a commit of its own: after its REVERT intention, so that a
+    kill between the two never leaves a step that did not finish recorded
+    as succeeded and going forward (the next conductor would take the
+    point-of-no-return step for done, and roll the move forward).
+    """
     storage = engine.storage
     for name, state in atom_states(engine).items():
-        if state in _UNDONE:
-            storage.set_atom_state(name, tf_states.SUCCESS)
         if state != tf_states.PENDING:
             storage.set_atom_intention(name, tf_states.REVERT)
+        if state in _UNDONE:
+            storage.set_atom_state(name, tf_states.SUCCESS)
+
+
+def succeeded(engine, name):
+    """The atom ran to its end: SUCCESS that mark_for_rollback did not set."""
+    return (engine.storage.get_atom_state(name) == tf_states.SUCCESS
+            and engine.storage.get_atom_intention(name) == tf_states.EXECUTE)
 
 
 def reset_for_retry(engine):
