@@ -54,11 +54,9 @@ def _fresh_book(backend):
 
 
 def _reloaded(backend):
+    """The flow as the next conductor loads it."""
     with contextlib.closing(backend.get_connection()) as conn:
-        book = conn.get_logbook('book')
-    engine = _load(backend, book)
-    return {name: (engine.storage.get_atom_state(name),
-                   engine.storage.get_atom_intention(name)) for name in BEFORE}
+        return _load(backend, conn.get_logbook('book'))
 
 
 def _killed_after(engine, writes):
@@ -89,9 +87,10 @@ def test_no_running_step_is_left_succeeded_going_forward(writes):
     except Killed:
         pass
     assert writes is None or len(done) == writes   # the kill came where asked
-    after = _reloaded(backend)
+    engine = _reloaded(backend)
+    after = {name: (engine.storage.get_atom_state(name),
+                    engine.storage.get_atom_intention(name)) for name in BEFORE}
     assert after['TransferMemory'] != (states.SUCCESS, states.EXECUTE), (done, after)
-    engine = _load(backend, book)
     assert not flowstate.succeeded(engine, 'TransferMemory')
     if writes is None:
         # Marked to the end: every atom that ran reverts.
