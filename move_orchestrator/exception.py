@@ -186,6 +186,14 @@ class MigrationPastSwitchover(DriverError):
                'cannot be cancelled, it completes')
 
 
+class MigrationNotRunning(DriverError):
+    """A force-complete found no memory copy to force: it ended meanwhile
+    (converged on its own, cancelled, failed) or never started. Nothing
+    was done; ``status`` says which."""
+    msg_fmt = ('No live migration of %(instance)s is running (%(status)s): '
+               'nothing to force')
+
+
 class GuestOnlyOnDestination(DriverError):
     """A live migration's revert found the guest running on the destination
     and on its source no more (switched over, and nobody recorded it):

@@ -46,6 +46,7 @@ ERRORS = {
     exc.AgentTooOld: ('driver.agent_too_old', 502),
     exc.AgentTimeout: ('driver.agent_timeout', 504),
     exc.MigrationPastSwitchover: ('driver.migration_past_switchover', 409),
+    exc.MigrationNotRunning: ('driver.migration_not_running', 409),
     exc.GuestOnlyOnDestination: ('driver.guest_only_on_destination', 409),
     exc.MigrationStalled: ('driver.migration_stalled', 502),
     exc.InjectedFault: ('driver.injected_fault', 503),

@@ -135,6 +135,12 @@ class Actions:
                 % (migration['status'] if migration else 'not started'))
         try:
             driver.force_complete_migration(move['instance_uuid'], source=source)
+        except exception.MigrationNotRunning as e:
+            # It ended since the look above (converged on its own, most
+            # likely): no force to record.
+            raise exception.InvalidTaskAction(
+                task=move_id, action='force-completed',
+                reason='its memory copy is not running (%s)' % e.kwargs['status'])
         except exception.DriverError as e:
             # Not now, or not this migration (post-copy not permitted, say):
             # the operator is told, and nothing is recorded.

@@ -186,3 +186,45 @@ def test_the_destination_waits_for_a_guest_on_its_way(make_cloud):
     # Where no guest comes, it fails at once.
     with pytest.raises(exception.MigrationFailed):
         driver.confirm_incoming(uuid, 'host2')
+
+
+def test_a_force_complete_after_the_convergence_does_nothing(make_cloud):
+    cloud = make_cloud(fake_driver__transfer_time=3600.0,
+                       fake_driver__migration_steps=1)
+    driver, uuid = cloud.services.driver, cloud.instances['vm1']['uuid']
+    with pytest.raises(exception.MigrationNotRunning, match='none started'):
+        driver.force_complete_migration(uuid)
+    _start(cloud, 'm')
+    _converge(cloud)
+    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_COMPLETED
+    before = driver.describe(uuid)
+    with pytest.raises(exception.MigrationNotRunning, match='completed'):
+        driver.force_complete_migration(uuid)
+    assert driver.describe(uuid) == before
+
+
+def test_a_force_complete_that_the_convergence_overtakes_is_refused(make_cloud):
+    """The copy converges between the operator's look at it and the
+    driver's force (a slow call): refused with what happened, and nothing
+    recorded as forced; the move completes."""
+    cloud = make_cloud(fake_driver__transfer_time=3600.0,
+                       fake_driver__migration_steps=1,
+                       driver_faults=['force_complete_migration=slow'])
+    driver, uuid = cloud.services.driver, cloud.instances['vm1']['uuid']
+    doc = cloud.api.move_instance(None, 'vm1', destination='host3')
+    waiting.wait_for(lambda: (driver.poll_migration(uuid) or {}).get('id')
+                     == doc['id'], what='the move to start its migration')
+    # The fault holds the driver's call 2 s: the copy converges meanwhile
+    # (the move's own poll switches it over).
+    later = threading.Timer(0.5, _converge, (cloud,))
+    later.start()
+    try:
+        with pytest.raises(exception.InvalidTaskAction,
+                           match=r'its memory copy is not running \(completed\)'):
+            cloud.api.force_complete(None, doc['id'])
+    finally:
+        later.join()
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert doc['state'] == 'completed', doc['reason']
+    assert doc['actions'] == []
+    assert cloud.audit() == []

@@ -296,7 +296,12 @@ class ComputeDriver(metaclass=abc.ABCMeta):
     def force_complete_migration(self, instance_uuid, source=None):
         """Make a migration that cannot converge finish: post-copy where
         the migration permits it, else pause the guest (tune_migration's
-        post_copy or pause)."""
+        post_copy or pause). A migration already forced, or converged and
+        waiting for its switch-over, needs nothing more.
+
+        MigrationNotRunning, and nothing done, when no migration is active:
+        it may have ended between the caller's look and this call, and
+        the caller must not record a force that did not happen."""
 
     def tune_migration(self, instance_uuid, action, params=None, source=None):
         """Take one of TUNE_ACTIONS on a running migration (the stall

@@ -186,8 +186,9 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
             mig = s.get(models.FakeMigration, instance_uuid,
                         with_for_update=True)
             if mig is None or mig.status not in base.MIGRATION_ACTIVE:
-                self._fail('force_complete_migration',
-                           'no migration of %s in progress' % instance_uuid)
+                raise exception.MigrationNotRunning(
+                    instance=instance_uuid,
+                    status=mig.status if mig else 'none started')
             if mig.status == base.MIGRATION_RUNNING:
                 self._tune(s, mig, base.TUNE_POST_COPY
                            if self.conf.fake_driver.permit_post_copy

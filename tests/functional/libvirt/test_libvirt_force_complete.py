@@ -5,7 +5,10 @@ migrateStartPostCopy), else by suspending the guest until the copy ends.
 Either way the move ends completed and the guest counts on, on the
 destination."""
 
+import pytest
+
 from move_orchestrator.drivers.compute import base
+from move_orchestrator import exception
 from tests.functional.libvirt import guests
 
 SHARED = {'host1': 'g', 'host2': 'g'}
@@ -24,6 +27,12 @@ def _force_completed(cloud, libvirt_hosts, vm, tail, doc, check=None):
     guests.assert_continues(cloud.services.driver, vm['uuid'], tail, 'host2')
     assert guests.defined_on(libvirt_hosts, vm['uuid']) == {'host2': 'running'}
     assert cloud.audit() == []
+    # Once it ended there is nothing to force: refused, nothing recorded.
+    with pytest.raises(exception.InvalidTaskAction):
+        cloud.api.force_complete(None, doc['id'])
+    with pytest.raises(exception.MigrationNotRunning, match='completed'):
+        cloud.services.driver.force_complete_migration(vm['uuid'])
+    assert cloud.api.get_task(None, doc['id'])['actions'] == doc['actions']
 
 
 def test_force_complete_by_post_copy(make_cloud, libvirt_hosts):

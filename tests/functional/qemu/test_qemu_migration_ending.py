@@ -81,11 +81,13 @@ def test_force_complete_dirtying_guest_with_post_copy(make_driver):
     assert driver.poll_migration(spec['uuid'])['status'] in domains.CONVERGED
     try:
         driver.force_complete_migration(spec['uuid'])   # a re-run: nothing to do
-    except exception.DriverError:
+    except exception.MigrationNotRunning:
         # Unless the switch-over went on and the migration ended meanwhile.
         assert driver.poll_migration(spec['uuid'])['status'] == \
             base.MIGRATION_COMPLETED
     driver.complete_migration(spec['uuid'])
+    with pytest.raises(exception.MigrationNotRunning, match='completed'):
+        driver.force_complete_migration(spec['uuid'])   # ended: nothing to force
     assert domains.state(driver, spec, 'h2') == base.RUNNING
     last_on_source = domains.counters(driver, spec, 'h1')[-1]
     first = domains.wait_for(lambda: domains.counters(driver, spec, 'h2')[:3])[0]

@@ -282,7 +282,9 @@ class MigrationMixin(incoming.IncomingMixin, jobs.JobsMixin):
     def force_complete_migration(self, instance_uuid, source=None):
         migration = self.poll_migration(instance_uuid)
         if migration is None or migration['status'] not in base.MIGRATION_ACTIVE:
-            return
+            raise exception.MigrationNotRunning(
+                instance=instance_uuid,
+                status=migration['status'] if migration else 'none started')
         action = (base.TUNE_POST_COPY if migration['postcopy_permitted']
                   else base.TUNE_PAUSE)
         self.tune_migration(instance_uuid, action)

@@ -53,9 +53,9 @@ class CompletionMixin:
     def force_complete_migration(self, instance_uuid, source=None):
         current = self.poll_migration(instance_uuid, act=False)
         if current is None or current['status'] not in base.MIGRATION_ACTIVE:
-            raise exception.DriverError(operation='force_complete_migration',
-                                        reason='no migration of %s in progress'
-                                        % instance_uuid)
+            raise exception.MigrationNotRunning(
+                instance=instance_uuid,
+                status=current['status'] if current else 'none started')
         if current['status'] == base.MIGRATION_READY:
             return
         rec = self._record(instance_uuid)
