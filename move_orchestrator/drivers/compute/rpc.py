@@ -267,12 +267,15 @@ class RpcDriver(base.ComputeDriver):
         place or not."""
         if source == dest:
             return True
-        if source in self.inventory.down_hosts() or not self._can_send(source, 'shares_storage'):
-            # A 1.0 agent, or one that is down, cannot say: the storage
-            # groups the agents registered with the inventory can.
-            groups = [self.inventory.get_host(h)['storage_group'] for h in (source, dest)]
-            return groups[0] is not None and groups[0] == groups[1]
-        return self._call(source, 'shares_storage', source=source, dest=dest)
+        if self._can_send(source, 'shares_storage'):
+            try:
+                return self._call(source, 'shares_storage', source=source, dest=dest)
+            except exception.HostUnavailable:
+                pass    # marked down (_call's own look): not asked
+        # A 1.0 agent, or one that is down, cannot say: the storage groups
+        # the agents registered with the inventory can.
+        groups = [self.inventory.get_host(h)['storage_group'] for h in (source, dest)]
+        return groups[0] is not None and groups[0] == groups[1]
 
     # -- live resize -----------------------------------------------------------------
     def topology(self, instance_uuid, host):

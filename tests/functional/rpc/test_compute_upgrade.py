@@ -104,6 +104,19 @@ def test_shared_storage_without_asking_a_1_0_agent(make_upgrade_cloud):
     assert driver.shares_storage('host1', 'host3')
 
 
+def test_shared_storage_of_a_source_marked_down(make_upgrade_cloud):
+    """Its agent is not asked (it would not answer): the storage groups
+    say. (Asked, the fake driver behind it would say False.)"""
+    cloud = make_upgrade_cloud(agent_mod.VERSION, None)
+    driver, inventory = cloud.services.driver, cloud.services.inventory
+    inventory.register_host('host3', vcpus=16, ram_mb=32768, disk_gb=500,
+                            cpu_model='Cascadelake', storage_group='local-host1')
+    assert driver.shares_storage('host1', 'host3') is False     # asked
+    inventory.set_host_state('host1', 'down')
+    assert driver.shares_storage('host1', 'host3') is True
+    assert driver.shares_storage('host1', 'host2') is False
+
+
 def test_an_older_agent_without_the_cap_is_named_in_the_error(make_upgrade_cloud):
     cloud = make_upgrade_cloud('1.1', None)
     doc = cloud.move('vm1', destination='host3')
