@@ -11,6 +11,7 @@ import uuid
 
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute.qemu import qmp
 
 from tests import waiting
 
@@ -63,6 +64,20 @@ def state(driver, spec, host):
 def pid_of(driver, spec, host):
     with open(os.path.join(driver.root, host, spec['uuid'], 'pid')) as f:
         return int(f.read())
+
+
+def guest_disk(driver, spec, host):
+    """(What the guest's disk lets others do to its image, the disk exports
+    there), as QEMU says: once the guest runs nobody else may write the
+    image, and nothing exports it."""
+    with qmp.QMPClient(os.path.join(driver.root, host, spec['uuid'], 'qmp.sock'),
+                       timeout=5) as q:
+        graph = q.execute('x-debug-query-block-graph')
+        exports = q.execute('query-block-exports')
+    backend = [n['id'] for n in graph['nodes'] if n['type'] == 'block-backend'
+               and n['name'] == 'drive0']
+    [edge] = [e for e in graph['edges'] if e['parent'] in backend]
+    return edge['shared-perm'], exports
 
 
 def alive(pid):

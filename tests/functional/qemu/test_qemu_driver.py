@@ -73,6 +73,8 @@ def test_live_migration_continues_counter(make_driver, shared):
     assert on_dest == list(range(on_dest[0], on_dest[0] + len(on_dest)))
     if not shared:
         assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
+    shares, exports = domains.guest_disk(driver, spec, 'h2')
+    assert 'write' not in shares and exports == []
 
     assert driver.destroy(spec['uuid'], 'h1') is True
     assert not domains.alive(src_pid)

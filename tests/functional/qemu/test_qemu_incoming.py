@@ -60,6 +60,10 @@ def test_accepted_migration_arrives_and_is_confirmed(make_driver, shared):
     assert done['guest_pause_ms'] > 0
     again = driver.confirm_incoming(spec['uuid'], 'h2')          # idempotent
     assert again['state'] == base.RUNNING
+    # The image is the guest's alone again (a mirrored disk's export, still
+    # there as the guest started, used to leave others free to write it).
+    shares, exports = domains.guest_disk(driver, spec, 'h2')
+    assert 'write' not in shares and exports == []
     assert not os.path.exists(os.path.join(dest_dir, arrival.STATE))
     if not shared:
         assert driver.compare_disks(spec['uuid'], 'h1', 'h2')

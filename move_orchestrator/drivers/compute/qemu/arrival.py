@@ -4,8 +4,9 @@ accept_migration (incoming.py) starts one per accepted migration, detached
 as the source's switch-over watcher is, listening on the destination's
 second monitor. When QEMU says the incoming migration completed it runs a
 guest that arrived paused (paused on the source so that its copy could
-finish: start_migration refuses a source that does not run, so no other
-guest arrives paused) and writes ``arrival.json`` beside the domain: the
+finish: start_migration refuses a source that does not run) or held (its
+disk was mirrored into an NBD export here, which it ends first: see
+prepare_incoming), and writes ``arrival.json`` beside the domain: the
 outcome and the time of QEMU's RESUME, the end of the guest's pause. No
 conductor and no source is in that loop; confirm_incoming reads what it
 wrote (and asks QEMU).
@@ -62,11 +63,14 @@ def watch(sock, domain_dir, timeout, ready):
             time.sleep(0.01)
     ready()
     try:
+        early = False
         while os.path.exists(state):
             status = q.execute('query-migrate').get('status')
+            if status == 'postcopy-active' and not early:
+                early = True
+                switchover.run_arrived(q, status)
             if status == 'completed':
-                if q.execute('query-status')['status'] == 'paused':
-                    q.execute('cont')
+                switchover.run_arrived(q, status)
                 resumed = _resume_time(q)
                 if resumed is None:     # still to come (wait_event takes it)
                     resumed = switchover.timestamp(q.wait_event('RESUME', 1.0) or {}) or None

@@ -213,8 +213,8 @@ class CompletionMixin:
                 _mfail(instance_uuid, 'the switch-over %s' % status)
             if qd is None and status == 'completed':
                 return info     # all sent: the destination confirms the rest
-            if status == 'completed' and rec.get('paused'):
-                stall.resume_destination(qd)
+            if status == 'completed' and (rec.get('paused') or rec['block']):
+                stall.resume_destination(qd)    # its watcher may be gone
             done = (status == 'completed'
                     and qd.execute('query-status')['status'] == 'running'
                     and qd.execute('query-migrate').get('status') == 'completed')

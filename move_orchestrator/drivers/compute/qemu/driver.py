@@ -219,7 +219,7 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
         return result
 
     # -- life cycle -------------------------------------------------------------
-    def _start(self, dom, incoming=False):
+    def _start(self, dom, incoming=False, hold=False):
         definition = dom.read_definition()
         spec = definition['spec']
         if spec.get('topology') is None:
@@ -239,7 +239,7 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
             _fail('start', 'no disk for %s on %s' % (dom.uuid, dom.host))
         dom.start(self.opts.binary, self.kernel(), append,
                   hotplug.argv(spec['topology'], ram_mb), disk,
-                  incoming=incoming)
+                  incoming=incoming, hold=hold)
 
     def spawn(self, spec, host, power_on=True):
         if not os.path.exists(self.disk_path(spec['uuid'], host)):

@@ -73,7 +73,13 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
         os.makedirs(dom.dir, exist_ok=True)
         self._mark_user(uuid, host, True)
         dom.write_definition({'spec': spec, 'incoming': True})
-        self._start(dom, incoming=True)
+        # A disk the source mirrors into (``disk_bytes``: not shared) is
+        # written through an NBD export until the switch-over. QEMU takes
+        # back the guest disk's exclusive write as the guest starts, and
+        # cannot while the export is there (it reports a conflict and leaves
+        # the write shared, the image's lock weakened): so the guest waits,
+        # and runs once the export is gone (arrival.py, resume_destination).
+        self._start(dom, incoming=True, hold=bool(spec.get('disk_bytes')))
 
     def start_migration(self, instance_uuid, source, dest, migration_id=None,
                         incoming=None):

@@ -27,6 +27,7 @@ import time
 
 from move_orchestrator.drivers.compute.qemu import arrival
 from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator.drivers.compute.qemu import switchover
 
 HOLD_BOUND = 3.0        # seconds the guest may stay paused before the wait ends
 # Seconds for the arrival watcher's record once the source is done, before
@@ -96,17 +97,20 @@ def _arrival_recorded(dst, deadline):
 
 
 def _hold_destination(dst, deadline, bound):
-    """Asked on dst's monitor: where no arrival watcher tells."""
+    """Asked on dst's monitor: where no arrival watcher tells. A guest that
+    arrived and does not run by itself (held, or paused on its source:
+    switchover.run_arrived) is run here, as its silent watcher would."""
     with dst.qmp(timeout=bound) as q:
-        # Only while it loads: a guest that arrived paused (paused on the
-        # source on purpose) waits for whoever runs it, not for this hold.
         while True:
             run_state = q.execute('query-status')['status']
             if run_state == 'running':
                 return RUNS
+            incoming = q.execute('query-migrate').get('status')
+            if run_state == 'paused' and incoming == 'completed' and \
+                    switchover.run_arrived(q, incoming):
+                continue
             if run_state != 'inmigrate':
                 return 'the destination is not loading (%s)' % run_state
-            incoming = q.execute('query-migrate').get('status')
             if incoming in ('failed', 'cancelled'):
                 return 'the destination is not loading (migration %s)' % incoming
             if not wait_event(q, ('RESUME', 'MIGRATION'), deadline):

@@ -109,11 +109,14 @@ class Domain:
             operation='query-status', reason='QEMU %s of %s on %s does not answer: %s'
             % (self.pid(), self.uuid, self.host, error))
 
-    def start(self, binary, kernel, append, size_argv, disk, incoming=False):
+    def start(self, binary, kernel, append, size_argv, disk, incoming=False,
+              hold=False):
         """Start QEMU (daemonized); returns once QMP is listening.
 
         ``size_argv``: its -smp and -m, and the devices hot-plugged since it
-        was first started (see hotplug.argv).
+        was first started (see hotplug.argv). ``hold``: an incoming guest
+        does not run by itself when it has arrived (``-S``): whoever ends
+        what the migration needed there first runs it (``cont``).
         """
         if self.pid() is not None:
             return
@@ -140,6 +143,8 @@ class Domain:
                      % disk, '-device', 'virtio-blk-pci,drive=drive0,id=disk0']
         if incoming:
             argv += ['-incoming', 'defer']
+        if hold:
+            argv.append('-S')
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=60,
                                   stdin=subprocess.DEVNULL)

@@ -23,6 +23,7 @@ QEMU, and reads the figures it decides by:
 from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
@@ -48,12 +49,10 @@ def figures(info):
 
 
 def resume_destination(qd):
-    """cont the destination of a paused source once it has everything."""
-    if (qd.execute('query-status')['status'] == 'paused'
-            and qd.execute('query-migrate').get('status') == 'completed'):
-        qd.execute('cont')
-        return True
-    return False
+    """cont a destination that has everything but does not run (its source
+    was paused, or it was held: switchover.run_arrived)."""
+    status = qd.execute('query-migrate').get('status')
+    return status == 'completed' and switchover.run_arrived(qd, status)
 
 
 def _percent(params, key, default):

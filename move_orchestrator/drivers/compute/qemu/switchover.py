@@ -265,18 +265,54 @@ def _figures(q, qd, seen, deadline):
     return figures
 
 
+def end_export(qd):
+    """Stop the NBD export a mirrored disk was written through, if there is
+    one; True if there was. Either monitor client will do."""
+    if not qd.execute('query-block-exports'):
+        return False
+    qd.execute('nbd-server-stop')
+    return True
+
+
+def run_arrived(qd, status):
+    """Run the guest on the destination once it runs there (``status``, the
+    destination's migration status: completed, or post-copy's start) where
+    it does not by itself: paused on its source so that its copy could
+    finish (force-complete without post-copy), or held (``-S``) because its
+    disk was mirrored into an export here. The export ends first: QEMU
+    gives the guest's disk back its exclusive write as the guest starts,
+    and cannot while the export writes into it. True if told to run."""
+    if status == 'postcopy-active':
+        # The guest runs here from now on; the source ended the mirror at
+        # its switch-over. Only a held one (an export) is told to.
+        if not end_export(qd):
+            return False
+    elif status != 'completed' or qd.execute('query-status')['status'] != 'paused':
+        return False
+    else:
+        end_export(qd)
+    qd.execute('cont')
+    return True
+
+
 def _resume_paused(qd, record_path, deadline):
-    """A guest paused so that its copy could finish (force-complete without
-    post-copy) arrives paused: run it on the destination as soon as it has
-    everything, without waiting for a conductor (which may be dead)."""
-    if qd is None or not (read_json(record_path) or {}).get('paused'):
+    """A destination reached from here (it did not accept the migration
+    itself: no arrival watcher) whose guest does not run by itself
+    (run_arrived): run it as soon as it can, without waiting for a
+    conductor (which may be dead)."""
+    rec = read_json(record_path) or {}
+    if qd is None or not (rec.get('paused') or rec.get('block')):
         return
     try:
+        early = False
         while time.monotonic() < deadline:
-            if qd.execute('query-migrate').get('status') == 'completed':
-                if qd.execute('query-status')['status'] == 'paused':
-                    qd.execute('cont')
+            status = qd.execute('query-migrate').get('status')
+            if status == 'completed':
+                run_arrived(qd, status)
                 return
+            if status == 'postcopy-active' and not early:
+                early = True
+                run_arrived(qd, status)
             qd.wait_event('MIGRATION', 0.2)
     except MonitorError:
         pass    # the driver's complete_migration resumes it then
