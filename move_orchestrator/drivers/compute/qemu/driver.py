@@ -239,7 +239,7 @@ class QemuDriver(stall.StallMixin, completion.CompletionMixin,
             _fail('start', 'no disk for %s on %s' % (dom.uuid, dom.host))
         dom.start(self.opts.binary, self.kernel(), append,
                   hotplug.argv(spec['topology'], ram_mb), disk,
-                  incoming=incoming, hold=hold)
+                  incoming=incoming, hold=hold, tcg_threads=self.opts.tcg_threads)
 
     def spawn(self, spec, host, power_on=True):
         if not os.path.exists(self.disk_path(spec['uuid'], host)):

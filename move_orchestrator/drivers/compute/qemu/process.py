@@ -110,7 +110,7 @@ class Domain:
             % (self.pid(), self.uuid, self.host, error))
 
     def start(self, binary, kernel, append, size_argv, disk, incoming=False,
-              hold=False):
+              hold=False, tcg_threads='single'):
         """Start QEMU (daemonized); returns once QMP is listening.
 
         ``size_argv``: its -smp and -m, and the devices hot-plugged since it
@@ -129,7 +129,8 @@ class Domain:
             remove(self.path(name))
         argv = [
             binary, '-name', 'guest=%s,debug-threads=off' % self.uuid,
-            '-machine', 'q35', '-accel', 'tcg', '-nodefaults', '-no-user-config',
+            '-machine', 'q35', '-accel', 'tcg,thread=%s' % tcg_threads,
+            '-nodefaults', '-no-user-config',
             '-display', 'none', *size_argv,
             '-kernel', kernel, '-append', append,
             '-chardev', 'file,id=serial0,path=%s,append=on' % self.path('serial.log'),
