@@ -16,8 +16,10 @@ import pytest
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import arrival
+from move_orchestrator.drivers.compute.qemu import mirror
 from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator.drivers.compute.qemu import waiting
 from move_orchestrator import exception
 from tests.functional.qemu import domains
@@ -210,3 +212,31 @@ def test_a_silent_arrival_watcher_is_waited_for_a_while_then_the_destination_ask
         driver._domain(spec['uuid'], 'h2').dir, arrival.STATE))
     assert driver.destroy(spec['uuid'], 'h1') is True
     assert driver.list_domains() == [(spec['uuid'], 'h2', base.RUNNING)]
+
+
+def test_an_export_the_other_side_ended_meanwhile_is_ended(make_driver):
+    # The arrival watcher and the destination's confirmation both end a
+    # mirrored disk's export before they run its held guest; the one that
+    # looks second may find it gone by the time it stops it (seen: the
+    # confirmation failed the switch-over with "NBD server not running").
+    driver = make_driver()
+    spec = domains.boot(driver)
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
+    dom = driver._domain(spec['uuid'], 'h2')
+    with dom.qmp() as mine:
+        mirror.export_disk(mine, dom)
+        theirs = switchover.Monitor(dom.switchover_path, timeout=5)
+        try:
+            class StoppedByTheOtherFirst:
+                """This side's session; the other stops the export between
+                this side's look and its stop."""
+                def execute(self, command, **arguments):
+                    if command == 'nbd-server-stop':
+                        theirs.execute('nbd-server-stop')
+                    return mine.execute(command, **arguments)
+
+            assert switchover.end_export(StoppedByTheOtherFirst()) is True
+            assert mine.execute('query-block-exports') == []
+            assert switchover.end_export(mine) is False     # none left
+        finally:
+            theirs.close()

@@ -267,10 +267,16 @@ def _figures(q, qd, seen, deadline):
 
 def end_export(qd):
     """Stop the NBD export a mirrored disk was written through, if there is
-    one; True if there was. Either monitor client will do."""
+    one; True if there was. Either monitor client will do. The arrival
+    watcher and the destination's confirmation may both get here: a stop
+    refused because the other one stopped it first is done."""
     if not qd.execute('query-block-exports'):
         return False
-    qd.execute('nbd-server-stop')
+    try:
+        qd.execute('nbd-server-stop')
+    except Exception:   # either client's error: judged by what QEMU has left
+        if qd.execute('query-block-exports'):
+            raise
     return True
 
 
