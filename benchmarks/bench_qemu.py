@@ -109,6 +109,9 @@ def _parse(argv):
     parser.add_argument('--qemu-downtime-ms', type=int, default=None,
                         help='[qemu] downtime_limit_ms, bare QMP included '
                              '(default: the product\'s)')
+    parser.add_argument('--qemu-tcg-threads', choices=('single', 'multi'),
+                        default=None, help='[qemu] tcg_threads, every kind '
+                        '(default: the product\'s)')
     parser.add_argument('--qemu-no-post-copy', action='store_true',
                         help='the default; kept for older command lines')
     args, _rest = parser.parse_known_args(argv or [])
@@ -124,7 +127,8 @@ class Cloud:
     """Two hosts sharing storage and one VM in a SQLite cloud, moved by the
     embedded conductor with the qemu driver, or by hand."""
 
-    def __init__(self, root, ram_mb, poll, post_copy=False, downtime_ms=None):
+    def __init__(self, root, ram_mb, poll, post_copy=False, downtime_ms=None,
+                 tcg_threads=None):
         from move_orchestrator import cloud as cloud_mod
         from move_orchestrator.conductor import api as api_mod
         from move_orchestrator.conductor import services as services_mod
@@ -143,6 +147,8 @@ class Cloud:
             self._overrides.append(('poll_interval', poll, 'conductor'))
         if downtime_ms is not None:
             self._overrides.append(('downtime_limit_ms', downtime_ms, 'qemu'))
+        if tcg_threads is not None:
+            self._overrides.append(('tcg_threads', tcg_threads, 'qemu'))
         for name, value, group in self._overrides:
             CONF.set_override(name, value, group)
         migration.upgrade(url)
@@ -320,7 +326,7 @@ def run(argv=None):
     qemu_cpu.count_qmp()
     try:
         cloud = Cloud(root, args.qemu_ram_mb, poll, args.qemu_post_copy,
-                      args.qemu_downtime_ms)
+                      args.qemu_downtime_ms, args.qemu_tcg_threads)
         try:
             compacted = False
             for i in range(args.qemu_warmup + args.qemu_moves):
