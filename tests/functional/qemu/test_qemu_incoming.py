@@ -66,6 +66,7 @@ def test_accepted_migration_arrives_and_is_confirmed(make_driver, shared):
     # there as the guest started, used to leave others free to write it).
     shares, exports = domains.guest_disk(driver, spec, 'h2')
     assert 'write' not in shares and exports == []
+    assert driver._domain(spec['uuid'], 'h2').last_said() is None   # no conflict
     assert not os.path.exists(os.path.join(dest_dir, arrival.STATE))
     if not shared:
         assert driver.compare_disks(spec['uuid'], 'h1', 'h2')
@@ -240,3 +241,40 @@ def test_an_export_the_other_side_ended_meanwhile_is_ended(make_driver):
             assert switchover.end_export(mine) is False     # none left
         finally:
             theirs.close()
+
+
+def test_what_the_destinations_qemu_said_is_kept_and_told(make_driver):
+    # Each domain's QEMU writes its own errors to the host's _logs/<uuid>.log,
+    # kept after the domain is gone; a destination that could not load the
+    # stream (its RAM is not the source's here) says why, and the
+    # confirmation tells it.
+    driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'})
+    spec = domains.boot(driver)
+    wait_for(lambda: domains.counters(driver, spec, 'h1'))
+    other = dict(spec, ram_mb=2 * spec['ram_mb'], topology=None)
+    incoming = driver.accept_migration(other, 'h2', 'h1')
+    driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
+                           incoming=incoming)
+    failed = domains.poll_until(driver, spec, (base.MIGRATION_FAILED,))
+    assert failed['status'] == base.MIGRATION_FAILED
+    dest = driver._domain(spec['uuid'], 'h2')
+    wait_for(lambda: dest.pid() is None)
+    with pytest.raises(exception.MigrationFailed,
+                       match=r'no domain runs on h2 \(QEMU: .*load of migration failed'):
+        driver.confirm_incoming(spec['uuid'], 'h2')
+    driver.destroy(spec['uuid'], 'h2')
+    with open(dest.log_path) as f:
+        assert 'load of migration failed' in f.read()
+    # The source runs on; its own log says only that the stream was cut.
+    domains.prints_again(driver, spec, 'h1')
+    assert 'socket' in driver._domain(spec['uuid'], 'h1').last_said()
+
+
+def test_a_qemu_that_cannot_start_says_why(make_driver):
+    driver = make_driver()
+    spec = domains.boot(driver)
+    driver.destroy(spec['uuid'], 'h1')
+    with open(driver.disk_path(spec['uuid'], 'h1'), 'r+b') as f:
+        f.write(b'not a qcow2 image')
+    with pytest.raises(exception.DriverError, match='did not start: .*qcow2'):
+        driver.spawn(spec, 'h1')

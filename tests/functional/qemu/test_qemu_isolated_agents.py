@@ -19,6 +19,7 @@ import pytest
 
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute.qemu import process
 from tests.functional.qemu import conftest
 from tests.functional.qemu import guests
 from tests.functional.qemu import test_qemu_agents
@@ -64,12 +65,14 @@ class IsolatedAgent(test_qemu_agents.Agent):
                 '\n'.join(script)]
 
     def sees(self):
-        """What the agent's instances_path holds, seen from its namespace."""
+        """What the agent's instances_path holds, seen from its namespace:
+        its domains' and disks' directories (not the host's QEMU logs,
+        kept on purpose after the domains are gone)."""
         out = subprocess.run(['nsenter', '-t', str(self.proc.pid), '-m', 'find',
                               self.root, '-maxdepth', '2', '-type', 'd'],
                              capture_output=True, text=True, check=True)
         return sorted(os.path.relpath(p, self.root) for p in out.stdout.split()
-                      if p != self.root)
+                      if p != self.root and os.path.basename(p) != process.LOGS)
 
 
 @pytest.fixture

@@ -30,7 +30,12 @@ def _host(address):
     return '[%s]' % address if ':' in address else address
 
 
-def _fail(instance_uuid, reason):
+def _fail(instance_uuid, reason, dom=None):
+    """MigrationFailed; with what the destination's QEMU said last, if it
+    said anything (a stream it could not load, say)."""
+    said = dom.last_said() if dom is not None else None
+    if said:
+        reason = '%s (QEMU: %s)' % (reason, said)
     raise exception.MigrationFailed(instance=instance_uuid, reason=reason,
                                     operation='confirm_incoming')
 
@@ -103,7 +108,7 @@ class IncomingMixin:
         dom = self._domain(instance_uuid, host)
         definition = dom.read_definition()
         if definition is None or dom.pid() is None:
-            _fail(instance_uuid, 'no domain runs on %s' % host)
+            _fail(instance_uuid, 'no domain runs on %s' % host, dom)
         if not definition.get('incoming'):
             # Confirmed before: a re-run.
             if dom.status() != 'running':
@@ -120,7 +125,7 @@ class IncomingMixin:
                     break
                 if migrating in ('failed', 'cancelled'):
                     _fail(instance_uuid, 'the incoming migration on %s %s'
-                          % (host, migrating))
+                          % (host, migrating), dom)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     _fail(instance_uuid, 'the guest did not arrive on %s in %ss'

@@ -8,6 +8,12 @@ switch-over watcher's: a QMP socket serves one client at a time),
 ``nbd.sock``. QEMU runs with ``-daemonize``, so a domain
 outlives the conductor that started it (as a libvirt domain does) and the
 next conductor finds it again from the pid file.
+
+What QEMU itself says (its errors: a disk it cannot open, a migration it
+cannot load) goes to ``<instances_path>/<host>/_logs/<uuid>.log``, as
+libvirt keeps a log per domain (QEMU starts it afresh at each start): it
+outlives the domain, so the reason a destination died is still there once
+the move has reverted.
 """
 
 import json
@@ -24,6 +30,8 @@ from move_orchestrator import exception
 LOG = logging.getLogger(__name__)
 
 INSTALL_HINT = 'apt-get install -y qemu-system-x86 qemu-utils'
+LOGS = '_logs'          # beside the host's domains: QEMU's own words
+LOG_TAIL = 4096         # bytes of a log read for its last line
 
 
 class Domain:
@@ -36,6 +44,27 @@ class Domain:
 
     def path(self, name):
         return os.path.join(self.dir, name)
+
+    @property
+    def log_path(self):
+        return os.path.join(os.path.dirname(self.dir), LOGS, self.uuid + '.log')
+
+    def last_said(self):
+        """QEMU's last line in the domain's log, without its program name
+        (None if it said nothing): the reason for an error seen from
+        outside."""
+        try:
+            with open(self.log_path, 'rb') as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - LOG_TAIL))
+                lines = [line.strip() for line in
+                         f.read().decode(errors='replace').splitlines()]
+        except FileNotFoundError:
+            return None
+        lines = [line for line in lines if line]
+        if not lines:
+            return None
+        program, sep, said = lines[-1].partition(': ')
+        return said if sep and program.startswith('qemu-') else lines[-1]
 
     @property
     def qmp_path(self):
@@ -125,6 +154,7 @@ class Domain:
                 operation='start', reason='unix socket paths under %s are too long '
                 '(max 107 bytes): use a shorter instances_path' % self.dir)
         os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         for name in ('qmp.sock', 'switchover.sock', 'pid'):
             remove(self.path(name))
         argv = [
@@ -138,6 +168,8 @@ class Domain:
             '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
             '-qmp', 'unix:%s,server=on,wait=off' % self.switchover_path,
             '-pidfile', self.path('pid'), '-daemonize',
+            # Its errors go there (the daemon's stderr too), not to /dev/null.
+            '-D', self.log_path,
         ]
         if disk:
             argv += ['-drive', 'file=%s,format=qcow2,if=none,id=drive0,node-name=disk0'
@@ -155,7 +187,7 @@ class Domain:
         if proc.returncode or self.pid() is None:
             raise exception.DriverError(
                 operation='start', reason='QEMU for %s on %s did not start: %s'
-                % (self.uuid, self.host, proc.stderr.strip()))
+                % (self.uuid, self.host, proc.stderr.strip() or self.last_said()))
         LOG.debug('Started QEMU %s for %s on %s', self.pid(), self.uuid, self.host)
 
     def stop(self, timeout=5.0):
