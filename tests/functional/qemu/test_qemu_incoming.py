@@ -16,6 +16,7 @@ import pytest
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import arrival
+from move_orchestrator.drivers.compute.qemu import destination
 from move_orchestrator.drivers.compute.qemu import mirror
 from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator.drivers.compute.qemu import qmp
@@ -236,9 +237,9 @@ def test_an_export_the_other_side_ended_meanwhile_is_ended(make_driver):
                         theirs.execute('nbd-server-stop')
                     return mine.execute(command, **arguments)
 
-            assert switchover.end_export(StoppedByTheOtherFirst()) is True
+            assert destination.end_export(StoppedByTheOtherFirst()) is True
             assert mine.execute('query-block-exports') == []
-            assert switchover.end_export(mine) is False     # none left
+            assert destination.end_export(mine) is False     # none left
         finally:
             theirs.close()
 

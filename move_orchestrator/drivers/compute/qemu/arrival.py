@@ -23,8 +23,10 @@ if not __package__:
     # A bare interpreter (run, or imported by a spare, spare.py): the
     # stand-alone monitor client beside this file.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import destination
     import switchover
 else:
+    from move_orchestrator.drivers.compute.qemu import destination
     from move_orchestrator.drivers.compute.qemu import switchover
 
 ARRIVAL = 'arrival.json'
@@ -68,9 +70,9 @@ def watch(sock, domain_dir, timeout, ready):
             status = q.execute('query-migrate').get('status')
             if status == 'postcopy-active' and not early:
                 early = True
-                switchover.run_arrived(q, status)
+                destination.run_arrived(q, status)
             if status == 'completed':
-                switchover.run_arrived(q, status)
+                destination.run_arrived(q, status)
                 resumed = _resume_time(q)
                 if resumed is None:     # still to come (wait_event takes it)
                     resumed = switchover.timestamp(q.wait_event('RESUME', 1.0) or {}) or None

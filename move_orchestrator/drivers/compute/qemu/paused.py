@@ -27,7 +27,7 @@ import time
 
 from move_orchestrator.drivers.compute.qemu import arrival
 from move_orchestrator.drivers.compute.qemu import qmp
-from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import destination
 
 HOLD_BOUND = 3.0        # seconds the guest may stay paused before the wait ends
 # Seconds for the arrival watcher's record once the source is done, before
@@ -99,7 +99,7 @@ def _arrival_recorded(dst, deadline):
 def _hold_destination(dst, deadline, bound):
     """Asked on dst's monitor: where no arrival watcher tells. A guest that
     arrived and does not run by itself (held, or paused on its source:
-    switchover.run_arrived) is run here, as its silent watcher would."""
+    destination.run_arrived) is run here, as its silent watcher would."""
     with dst.qmp(timeout=bound) as q:
         while True:
             run_state = q.execute('query-status')['status']
@@ -107,7 +107,7 @@ def _hold_destination(dst, deadline, bound):
                 return RUNS
             incoming = q.execute('query-migrate').get('status')
             if run_state == 'paused' and incoming == 'completed' and \
-                    switchover.run_arrived(q, incoming):
+                    destination.run_arrived(q, incoming):
                 continue
             if run_state != 'inmigrate':
                 return 'the destination is not loading (%s)' % run_state

@@ -23,7 +23,7 @@ QEMU, and reads the figures it decides by:
 from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
-from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import destination
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
@@ -50,9 +50,9 @@ def figures(info):
 
 def resume_destination(qd):
     """cont a destination that has everything but does not run (its source
-    was paused, or it was held: switchover.run_arrived)."""
+    was paused, or it was held: destination.run_arrived)."""
     status = qd.execute('query-migrate').get('status')
-    return status == 'completed' and switchover.run_arrived(qd, status)
+    return status == 'completed' and destination.run_arrived(qd, status)
 
 
 def _percent(params, key, default):

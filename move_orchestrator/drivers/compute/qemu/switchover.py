@@ -33,6 +33,14 @@ import socket
 import sys
 import time
 
+if not __package__:
+    # A bare interpreter (run, or imported by a spare, spare.py): the
+    # modules beside this file.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import destination
+else:
+    from move_orchestrator.drivers.compute.qemu import destination
+
 FINAL = ('completed', 'failed', 'cancelled')
 # QEMU states a migration reaches only after migrate-continue.
 PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused',
@@ -265,47 +273,11 @@ def _figures(q, qd, seen, deadline):
     return figures
 
 
-def end_export(qd):
-    """Stop the NBD export a mirrored disk was written through, if there is
-    one; True if there was. Either monitor client will do. The arrival
-    watcher and the destination's confirmation may both get here: a stop
-    refused because the other one stopped it first is done."""
-    if not qd.execute('query-block-exports'):
-        return False
-    try:
-        qd.execute('nbd-server-stop')
-    except Exception:   # either client's error: judged by what QEMU has left
-        if qd.execute('query-block-exports'):
-            raise
-    return True
-
-
-def run_arrived(qd, status):
-    """Run the guest on the destination once it runs there (``status``, the
-    destination's migration status: completed, or post-copy's start) where
-    it does not by itself: paused on its source so that its copy could
-    finish (force-complete without post-copy), or held (``-S``) because its
-    disk was mirrored into an export here. The export ends first: QEMU
-    gives the guest's disk back its exclusive write as the guest starts,
-    and cannot while the export writes into it. True if told to run."""
-    if status == 'postcopy-active':
-        # The guest runs here from now on; the source ended the mirror at
-        # its switch-over. Only a held one (an export) is told to.
-        if not end_export(qd):
-            return False
-    elif status != 'completed' or qd.execute('query-status')['status'] != 'paused':
-        return False
-    else:
-        end_export(qd)
-    qd.execute('cont')
-    return True
-
-
 def _resume_paused(qd, record_path, deadline):
     """A destination reached from here (it did not accept the migration
     itself: no arrival watcher) whose guest does not run by itself
-    (run_arrived): run it as soon as it can, without waiting for a
-    conductor (which may be dead)."""
+    (destination.run_arrived): run it as soon as it can, without waiting
+    for a conductor (which may be dead)."""
     rec = read_json(record_path) or {}
     if qd is None or not (rec.get('paused') or rec.get('block')):
         return
@@ -314,11 +286,11 @@ def _resume_paused(qd, record_path, deadline):
         while time.monotonic() < deadline:
             status = qd.execute('query-migrate').get('status')
             if status == 'completed':
-                run_arrived(qd, status)
+                destination.run_arrived(qd, status)
                 return
             if status == 'postcopy-active' and not early:
                 early = True
-                run_arrived(qd, status)
+                destination.run_arrived(qd, status)
             qd.wait_event('MIGRATION', 0.2)
     except MonitorError:
         pass    # the driver's complete_migration resumes it then
