@@ -4,6 +4,8 @@ Each checks the move, records the action and its state change, and asks
 the claim source to run the move (``nudge``); nothing here runs a step.
 """
 
+import functools
+
 from taskflow import states as tf_states
 
 from move_orchestrator.conductor import execution
@@ -115,10 +117,10 @@ class Actions:
     def force_complete(self, move_id, context=None):
         """Make a live migration that does not converge finish."""
         move = self.services.store.get(move_id)
+        refused = functools.partial(exception.InvalidTaskAction, task=move_id,
+                                    action='force-completed')
         if move['type'] != 'live-migrate':
-            raise exception.InvalidTaskAction(
-                task=move_id, action='force-completed',
-                reason='it is a %s, not a live migration' % move['type'])
+            raise refused(reason='it is a %s, not a live migration' % move['type'])
         self._check(move, 'force-completed', ('migrating-memory',))
         driver = self.services.driver
         # Asked of the move's source, whichever host this process saw the
@@ -127,25 +129,20 @@ class Actions:
         migration = driver.poll_migration(move['instance_uuid'], source=source)
         if migration and migration.get('id') not in (None, move_id):
             migration = None    # an earlier move's
-        if not migration or migration['status'] not in \
-                driver_base.MIGRATION_ACTIVE:
-            raise exception.InvalidTaskAction(
-                task=move_id, action='force-completed',
-                reason='its memory copy is not running (%s)'
-                % (migration['status'] if migration else 'not started'))
+        status = migration['status'] if migration else 'not started'
         try:
+            if status not in driver_base.MIGRATION_ACTIVE:
+                raise exception.MigrationNotRunning(
+                    instance=move['instance_uuid'], status=status)
             driver.force_complete_migration(move['instance_uuid'], source=source)
         except exception.MigrationNotRunning as e:
-            # It ended since the look above (converged on its own, most
-            # likely): no force to record.
-            raise exception.InvalidTaskAction(
-                task=move_id, action='force-completed',
-                reason='its memory copy is not running (%s)' % e.kwargs['status'])
+            # Not running at the look above, or ended since (converged on
+            # its own, most likely): no force to record.
+            raise refused(reason='its memory copy is not running (%s)'
+                          % e.kwargs['status'])
         except exception.DriverError as e:
             # Not now, or not this migration (post-copy not permitted, say):
             # the operator is told, and nothing is recorded.
-            raise exception.InvalidTaskAction(
-                task=move_id, action='force-completed',
-                reason=e.kwargs.get('reason') or str(e))
+            raise refused(reason=e.kwargs.get('reason') or str(e))
         self._record(move_id, 'force-complete', context)
         return self.services.store.get(move_id)

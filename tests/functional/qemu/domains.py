@@ -11,7 +11,6 @@ import uuid
 
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
-from move_orchestrator.drivers.compute.qemu import qmp
 
 from tests import waiting
 
@@ -70,8 +69,7 @@ def guest_disk(driver, spec, host):
     """(What the guest's disk lets others do to its image, the disk exports
     there), as QEMU says: once the guest runs nobody else may write the
     image, and nothing exports it."""
-    with qmp.QMPClient(os.path.join(driver.root, host, spec['uuid'], 'qmp.sock'),
-                       timeout=5) as q:
+    with driver._domain(spec['uuid'], host).qmp() as q:
         graph = q.execute('x-debug-query-block-graph')
         exports = q.execute('query-block-exports')
     backend = [n['id'] for n in graph['nodes'] if n['type'] == 'block-backend'

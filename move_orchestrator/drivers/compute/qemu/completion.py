@@ -14,10 +14,10 @@ import time
 from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute.qemu import destination
 from move_orchestrator.drivers.compute.qemu import migration
 from move_orchestrator.drivers.compute.qemu import mirror
 from move_orchestrator.drivers.compute.qemu import qmp
-from move_orchestrator.drivers.compute.qemu import stall
 from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator.drivers.compute.qemu import watchers
 from move_orchestrator import exception
@@ -214,7 +214,8 @@ class CompletionMixin:
             if qd is None and status == 'completed':
                 return info     # all sent: the destination confirms the rest
             if status == 'completed' and (rec.get('paused') or rec['block']):
-                stall.resume_destination(qd)    # its watcher may be gone
+                # Paused or held: its watcher may be gone.
+                destination.run_arrived(qd, qd.execute('query-migrate').get('status'))
             done = (status == 'completed'
                     and qd.execute('query-status')['status'] == 'running'
                     and qd.execute('query-migrate').get('status') == 'completed')

@@ -1,7 +1,8 @@
 """The destination's side of an arrival, for whoever runs the guest there:
 the arrival watcher (arrival.py), the source's switch-over watcher where
 the destination did not accept the migration itself (switchover.py), the
-driver's confirmation and its hold (stall.py, paused.py).
+driver's confirmation and completion (incoming.py, completion.py) and its
+hold (paused.py).
 
 A bare interpreter imports it (``-I -S``, the standard library only), as
 it does switchover.py: it imports nothing, and takes either monitor
@@ -37,9 +38,9 @@ def run_arrived(qd, status):
         # its switch-over. Only a held one (an export) is told to.
         if not end_export(qd):
             return False
-    elif status != 'completed' or qd.execute('query-status')['status'] != 'paused':
-        return False
-    else:
+    elif status == 'completed' and qd.execute('query-status')['status'] == 'paused':
         end_export(qd)
+    else:
+        return False
     qd.execute('cont')
     return True

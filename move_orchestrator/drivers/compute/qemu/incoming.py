@@ -15,11 +15,11 @@ import time
 
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import arrival
+from move_orchestrator.drivers.compute.qemu import destination
 from move_orchestrator.drivers.compute.qemu import mirror
 from move_orchestrator.drivers.compute.qemu import nbd
 from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator.drivers.compute.qemu import qmp
-from move_orchestrator.drivers.compute.qemu import stall
 from move_orchestrator.drivers.compute.qemu import watchers
 from move_orchestrator import exception
 
@@ -118,11 +118,11 @@ class IncomingMixin:
         with dom.qmp() as q:
             while True:
                 migrating = q.execute('query-migrate').get('status')
-                if migrating == 'completed' and stall.resume_destination(q):
-                    continue    # arrived paused, its watcher gone: run it here
-                if migrating == 'completed' and \
-                        q.execute('query-status')['status'] == 'running':
-                    break
+                if migrating == 'completed':
+                    if q.execute('query-status')['status'] == 'running':
+                        break
+                    if destination.run_arrived(q, migrating):
+                        continue    # paused or held, its watcher gone: run here
                 if migrating in ('failed', 'cancelled'):
                     _fail(instance_uuid, 'the incoming migration on %s %s'
                           % (host, migrating), dom)
@@ -135,11 +135,7 @@ class IncomingMixin:
                 except qmp.QMPError as e:
                     if e.kwargs.get('operation') != 'wait_event':
                         raise
-            try:
-                q.execute('nbd-server-stop')
-            except qmp.QMPError as e:
-                if e.error_class != 'GenericError':     # none was running
-                    raise
+            destination.end_export(q)       # a guest that ran by itself
         arrived = self._arrival(dom)
         dom.write_definition({'spec': definition['spec']})
         for name in (arrival.STATE, arrival.ARRIVAL):

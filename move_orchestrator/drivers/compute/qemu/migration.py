@@ -78,7 +78,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
         # back the guest disk's exclusive write as the guest starts, and
         # cannot while the export is there (it reports a conflict and leaves
         # the write shared, the image's lock weakened): so the guest waits,
-        # and runs once the export is gone (arrival.py, resume_destination).
+        # and runs once the export is gone (destination.run_arrived).
         self._start(dom, incoming=True, hold=bool(spec.get('disk_bytes')))
 
     def start_migration(self, instance_uuid, source, dest, migration_id=None,

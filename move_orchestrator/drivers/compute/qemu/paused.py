@@ -26,8 +26,8 @@ import os
 import time
 
 from move_orchestrator.drivers.compute.qemu import arrival
-from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import destination
+from move_orchestrator.drivers.compute.qemu import qmp
 
 HOLD_BOUND = 3.0        # seconds the guest may stay paused before the wait ends
 # Seconds for the arrival watcher's record once the source is done, before

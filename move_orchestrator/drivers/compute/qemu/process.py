@@ -139,7 +139,7 @@ class Domain:
             % (self.pid(), self.uuid, self.host, error))
 
     def start(self, binary, kernel, append, size_argv, disk, incoming=False,
-              hold=False, tcg_threads='single'):
+              hold=False, *, tcg_threads):
         """Start QEMU (daemonized); returns once QMP is listening.
 
         ``size_argv``: its -smp and -m, and the devices hot-plugged since it

@@ -23,7 +23,6 @@ QEMU, and reads the figures it decides by:
 from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import base
-from move_orchestrator.drivers.compute.qemu import destination
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
@@ -46,13 +45,6 @@ def figures(info):
             # QEMU's mbps is megabits (10^6) per second.
             'bandwidth_mb_s': round(ram.get('mbps', 0) * 1e6 / 8 / MIB, 3),
             'throttle_pct': info.get('cpu-throttle-percentage', 0)}
-
-
-def resume_destination(qd):
-    """cont a destination that has everything but does not run (its source
-    was paused, or it was held: destination.run_arrived)."""
-    status = qd.execute('query-migrate').get('status')
-    return status == 'completed' and destination.run_arrived(qd, status)
 
 
 def _percent(params, key, default):
