@@ -15,9 +15,9 @@ OPTS = [
                help='How QEMU\'s TCG runs a guest\'s vCPUs (QEMU -accel '
                     'tcg,thread=). Multi-threaded TCG lost guest writes during '
                     'live migrations whose vCPUs were throttled (auto-converge): '
-                    'with QEMU 7.2, 9 of 164 such migrations left the '
+                    'with QEMU 7.2, 11 of 181 such migrations left the '
                     'destination a stale page and its guest crashed there; none '
-                    'of 73 single-threaded. Multi runs a guest of several vCPUs '
+                    'of 76 single-threaded. Multi runs a guest of several vCPUs '
                     'faster; a guest of one runs alike.'),
     cfg.StrOpt('qemu_img', default='qemu-img',
                help='qemu-img binary used to create, copy and compare disks.'),
