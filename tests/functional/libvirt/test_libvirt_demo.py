@@ -30,6 +30,26 @@ def _demo(tmp_path, env=None):
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def _made_meanwhile(before):
+    """The demo directories that appeared since ``before``, each with
+    what is in it and which processes name it or run a libvirt demo: any
+    demo on the machine makes them, so a failure says whose it was."""
+    made = set(glob.glob(PREFIX + '*')) - before
+    demos = ['%d: %s' % (pid, _cmdline(pid))
+             for pid in procfs.processes('demo', '--driver', 'libvirt')]
+    return {d: {'holds': sorted(os.listdir(d)) if os.path.isdir(d) else None,
+                'named by': procfs.processes(d), 'libvirt demos': demos}
+            for d in made}
+
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return f.read().replace(b'\0', b' ').decode(errors='replace')
+    except OSError:
+        return '(gone)'
+
+
 def _mounts_of(prefix):
     with open('/proc/self/mountinfo') as f:
         return [line for line in f if prefix in line]
@@ -46,7 +66,7 @@ def test_demo_with_libvirt(libvirt_hosts, tmp_path):
     assert 'aborted' in out
     assert 'nothing is left behind' in out
     # Its daemons, QEMUs, sockets, mounts and disks: all gone.
-    assert set(glob.glob(PREFIX + '*')) == before
+    assert _made_meanwhile(before) == {}
     assert procfs.processes(PREFIX) == []
     assert _mounts_of(PREFIX) == []
     # The session's own hosts were left alone.
@@ -62,5 +82,5 @@ def test_demo_without_libvirt_says_what_to_install(tmp_path):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('Error: '), err
     assert daemons.INSTALL in lines[0]
-    assert set(glob.glob(PREFIX + '*')) == before
+    assert _made_meanwhile(before) == {}
     assert not os.path.exists(tmp_path / 'demo.db')     # nothing done
