@@ -118,6 +118,12 @@ class PrepareIncoming(base.MoveStep):
                                            dest)
 
 
+def _said(migration):
+    """The hypervisor's own words on a migration that ended badly."""
+    reason = (migration or {}).get('reason')
+    return ': %s' % reason if reason else ''
+
+
 class TransferMemory(base.MoveStep):
     """Pre-copy the memory until it converges, reporting progress.
 
@@ -154,7 +160,7 @@ class TransferMemory(base.MoveStep):
             # It failed while nobody watched (we were restarted): revert.
             raise exception.MigrationFailed(
                 instance=instance_uuid, reason='the hypervisor reports it '
-                'failed while the conductor was away')
+                'failed while the conductor was away%s' % _said(migration))
         if status not in driver_base.MIGRATION_ACTIVE + (
                 driver_base.MIGRATION_COMPLETED,):
             if resumed and choreography.switched_over(
@@ -192,7 +198,7 @@ class TransferMemory(base.MoveStep):
             if status != driver_base.MIGRATION_RUNNING:
                 raise exception.MigrationFailed(
                     instance=instance_uuid,
-                    reason='the hypervisor reports %s' % status)
+                    reason='the hypervisor reports %s%s' % (status, _said(migration)))
             total = migration['total_mb'] or 1
             progress = min(0.99, 1.0 - migration['remaining_mb'] / total)
             if progress - reported >= 0.01:

@@ -228,3 +228,22 @@ def test_a_force_complete_that_the_convergence_overtakes_is_refused(make_cloud):
     assert doc['state'] == 'completed', doc['reason']
     assert doc['actions'] == []
     assert cloud.audit() == []
+
+
+def test_a_copy_that_failed_says_why_in_the_task(make_cloud):
+    """The hypervisor's own reason reaches the task's reason: an operator
+    reads why the copy failed without the host's logs."""
+    cloud = make_cloud(fake_driver__transfer_time=3600.0,
+                       fake_driver__migration_steps=1)
+    driver, uuid = cloud.services.driver, cloud.instances['vm1']['uuid']
+    doc = cloud.api.move_instance(None, 'vm1', destination='host3')
+    waiting.wait_for(lambda: (driver.poll_migration(uuid) or {}).get('id')
+                     == doc['id'], what='the move to start its migration')
+    driver.destroy(uuid, 'host3')       # the destination's guest died
+    _converge(cloud)
+    doc = cloud.api.wait_task(None, doc['id'], timeout=60)
+    assert (doc['state'], doc['failed_step']) == ('reverted', 'TransferMemory')
+    migration = driver.poll_migration(uuid)
+    assert migration['status'] == base.MIGRATION_FAILED
+    assert migration['reason'] and migration['reason'] in doc['reason'], doc['reason']
+    assert cloud.audit() == []

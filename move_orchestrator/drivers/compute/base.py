@@ -277,6 +277,9 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         driver knows it: ``iteration`` (the pass over the memory),
         ``dirty_rate_mb_s``, ``bandwidth_mb_s``, ``throttle_pct``,
         ``postcopy_permitted``, ``paused`` (the guest paused to finish).
+        A failed or cancelled migration carries ``reason``, the
+        hypervisor's own words where it gave any: the task's error quotes
+        it, so an operator reads why without the host's logs.
         """
 
     def wait_migration(self, instance_uuid, timeout, source=None):

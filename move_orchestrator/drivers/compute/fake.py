@@ -145,10 +145,14 @@ class FakeDriver(fake_migration.FakeMigrationMixin, base.ComputeDriver):
     def _migration_dict(self, m):
         if m is None:
             return None
-        return dict({'id': m.migration_id, 'source': m.source_host,
-                     'dest': m.dest_host,
-                     'status': m.status, 'total_mb': m.total_mb,
-                     'remaining_mb': m.remaining_mb}, **self._tuning_dict(m))
+        result = dict({'id': m.migration_id, 'source': m.source_host,
+                       'dest': m.dest_host,
+                       'status': m.status, 'total_mb': m.total_mb,
+                       'remaining_mb': m.remaining_mb}, **self._tuning_dict(m))
+        if m.status == base.MIGRATION_FAILED:
+            # The fake's one way to fail (fake_migration._switch_over).
+            result['reason'] = 'a domain of the migration was gone at its switch-over'
+        return result
 
     def list_domains(self):
         with self._db.reader() as s:

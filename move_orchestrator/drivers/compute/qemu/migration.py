@@ -228,7 +228,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
         if rec['status'] in FINAL:
             result['remaining_mb'] = 0 if rec['status'] == base.MIGRATION_COMPLETED else total
             if rec.get('error'):
-                result['error'] = rec['error']
+                result['reason'] = rec['error']
             for key in ('downtime_ms', 'total_time_ms', 'transferred_mb',
                         'guest_pause_ms', 'switchover_wait_ms', 'stopped_at'):
                 if rec.get(key) is not None:
@@ -280,6 +280,8 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
                 self._resume_source(src, instance_uuid)
             self._finish(instance_uuid, rec, status, info.get('error-desc'))
             result['status'] = status
+            if info.get('error-desc'):
+                result['reason'] = info['error-desc']
         elif (rec['block'] and rec.get('mirror_started') and not rec.get('mirror_done')
               and not any(j['device'] == rec['job'] for j in jobs)
               and not self._converged_since(src, rec)):
@@ -288,7 +290,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
             LOG.warning('Disk mirror of %s ended before the switch-over: cancelling '
                         'its live migration', instance_uuid)
             self._cancel(instance_uuid, rec, base.MIGRATION_FAILED, 'the disk mirror ended')
-            result['status'] = base.MIGRATION_FAILED
+            result.update(status=base.MIGRATION_FAILED, reason='the disk mirror ended')
         if act and result['status'] == base.MIGRATION_RUNNING:
             return self._check_timeout(instance_uuid, rec, result)
         return result
