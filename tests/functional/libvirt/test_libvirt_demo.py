@@ -65,6 +65,9 @@ def test_demo_with_libvirt(libvirt_hosts, tmp_path):
     assert out.count('completed') >= 4 and 'reverted' in out
     assert 'aborted' in out
     assert 'nothing is left behind' in out
+    # Everything went as the demo meant, the operator's abort included:
+    # nothing to warn of.
+    assert ' WARNING ' not in err and ' ERROR ' not in err, err
     # Its daemons, QEMUs, sockets, mounts and disks: all gone.
     assert _made_meanwhile(before) == {}
     assert procfs.processes(PREFIX) == []

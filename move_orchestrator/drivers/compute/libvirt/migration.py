@@ -145,7 +145,9 @@ class MigrationMixin(incoming.IncomingMixin, jobs.JobsMixin):
                 return
             status = (base.MIGRATION_CANCELLED if states.is_aborted(e)
                       else base.MIGRATION_FAILED)
-            LOG.warning('Live migration of %s %s: %s', instance_uuid, status, e)
+            # A cancel was asked for (an abort, a revert): no warning.
+            log = LOG.info if status == base.MIGRATION_CANCELLED else LOG.warning
+            log('Live migration of %s %s: %s', instance_uuid, status, e)
             try:
                 if dom is not None:
                     self._set_migration(dom, dict(job['rec'], status=status,
