@@ -37,6 +37,20 @@ def _start(cloud, migration_id):
     return driver, vm['uuid']
 
 
+def _copying(make_cloud, **overrides):
+    """A live move of vm1 to host3 whose memory copy runs and converges
+    only when told (_converge): (cloud, driver, instance uuid, task)."""
+    cloud = make_cloud(fake_driver__transfer_time=3600.0,
+                       fake_driver__migration_steps=1, **overrides)
+    driver, uuid = cloud.services.driver, cloud.instances['vm1']['uuid']
+    doc = cloud.api.move_instance(None, 'vm1', destination='host3')
+    # The move enters migrating-memory as TransferMemory starts, before
+    # the step starts the migration: converged only once it runs.
+    waiting.wait_for(lambda: (driver.poll_migration(uuid) or {}).get('id')
+                     == doc['id'], what='the move to start its migration')
+    return cloud, driver, uuid, doc
+
+
 def test_the_fakes_migration_keeps_its_own_pace(make_cloud):
     """Each simulated pass answers the conductor's wait: however long the
     conductor is prepared to wait between looks, a fake live migration
@@ -73,14 +87,7 @@ def test_a_cancel_after_the_convergence_is_refused(make_cloud):
 def test_an_abort_after_the_convergence_completes_the_move(make_cloud):
     """Converged with the move still in its memory copy: the abort is too
     late, refused at once or recorded as refused; the move completes."""
-    cloud = make_cloud(fake_driver__transfer_time=3600.0,
-                       fake_driver__migration_steps=1)
-    driver, uuid = cloud.services.driver, cloud.instances['vm1']['uuid']
-    doc = cloud.api.move_instance(None, 'vm1', destination='host3')
-    # The move enters migrating-memory as TransferMemory starts, before
-    # the step starts the migration: converged only once it runs.
-    waiting.wait_for(lambda: (driver.poll_migration(uuid) or {}).get('id')
-                     == doc['id'], what='the move to start its migration')
+    cloud, driver, uuid, doc = _copying(make_cloud)
     _converge(cloud)
     assert driver.poll_migration(uuid)['status'] == base.MIGRATION_COMPLETED
     try:
@@ -207,13 +214,8 @@ def test_a_force_complete_that_the_convergence_overtakes_is_refused(make_cloud):
     """The copy converges between the operator's look at it and the
     driver's force (a slow call): refused with what happened, and nothing
     recorded as forced; the move completes."""
-    cloud = make_cloud(fake_driver__transfer_time=3600.0,
-                       fake_driver__migration_steps=1,
-                       driver_faults=['force_complete_migration=slow'])
-    driver, uuid = cloud.services.driver, cloud.instances['vm1']['uuid']
-    doc = cloud.api.move_instance(None, 'vm1', destination='host3')
-    waiting.wait_for(lambda: (driver.poll_migration(uuid) or {}).get('id')
-                     == doc['id'], what='the move to start its migration')
+    cloud, _driver, _uuid, doc = _copying(
+        make_cloud, driver_faults=['force_complete_migration=slow'])
     # The fault holds the driver's call 2 s: the copy converges meanwhile
     # (the move's own poll switches it over).
     later = threading.Timer(0.5, _converge, (cloud,))
@@ -233,12 +235,7 @@ def test_a_force_complete_that_the_convergence_overtakes_is_refused(make_cloud):
 def test_a_copy_that_failed_says_why_in_the_task(make_cloud):
     """The hypervisor's own reason reaches the task's reason: an operator
     reads why the copy failed without the host's logs."""
-    cloud = make_cloud(fake_driver__transfer_time=3600.0,
-                       fake_driver__migration_steps=1)
-    driver, uuid = cloud.services.driver, cloud.instances['vm1']['uuid']
-    doc = cloud.api.move_instance(None, 'vm1', destination='host3')
-    waiting.wait_for(lambda: (driver.poll_migration(uuid) or {}).get('id')
-                     == doc['id'], what='the move to start its migration')
+    cloud, driver, uuid, doc = _copying(make_cloud)
     driver.destroy(uuid, 'host3')       # the destination's guest died
     _converge(cloud)
     doc = cloud.api.wait_task(None, doc['id'], timeout=60)
