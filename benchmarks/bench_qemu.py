@@ -128,7 +128,7 @@ class Cloud:
     embedded conductor with the qemu driver, or by hand."""
 
     def __init__(self, root, ram_mb, poll, post_copy=False, downtime_ms=None,
-                 tcg_threads=None):
+                 tcg_threads=None, overrides=()):
         from move_orchestrator import cloud as cloud_mod
         from move_orchestrator.conductor import api as api_mod
         from move_orchestrator.conductor import services as services_mod
@@ -149,6 +149,8 @@ class Cloud:
             self._overrides.append(('downtime_limit_ms', downtime_ms, 'qemu'))
         if tcg_threads is not None:
             self._overrides.append(('tcg_threads', tcg_threads, 'qemu'))
+        # (name, value, group) of the caller's, last: they win.
+        self._overrides.extend(overrides)
         for name, value, group in self._overrides:
             CONF.set_override(name, value, group)
         migration.upgrade(url)
@@ -283,6 +285,9 @@ class Cloud:
         d, u, inventory = self.driver, self.uuid, self.services.inventory
         if not destroyed:
             d.destroy(u, source)
+        # A destination started by hand (bare QMP) is not yet known as the
+        # shared disk's user; the driver's own are already.
+        d._mark_user(u, dest, True)
         network = self.services.network
         network.bind_ports(u, dest)
         network.activate_binding(u, dest)
