@@ -17,8 +17,9 @@ OPTS = [
                     'live migrations whose vCPUs were throttled (auto-converge): '
                     'with QEMU 7.2, 11 of 181 such migrations left the '
                     'destination a stale page and its guest crashed there; none '
-                    'of 76 single-threaded. Bare QMP migrations lose it too '
-                    '(tools/qemu_throttle_repro.py). Multi runs a guest of several vCPUs '
+                    'of 76 single-threaded. Bare QMP migrations lose it too, '
+                    'if rarely (1 of 280, tools/qemu_throttle_repro.py). '
+                    'Multi runs a guest of several vCPUs '
                     'faster; a guest of one runs alike.'),
     cfg.StrOpt('qemu_img', default='qemu-img',
                help='qemu-img binary used to create, copy and compare disks.'),
