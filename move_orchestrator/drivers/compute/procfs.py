@@ -8,6 +8,15 @@ nothing outlived them; no pid file survives a SIGKILL of their parent.
 import os
 
 
+def cmdline(pid):
+    """pid's command line as bytes, NULs kept (b'' once it is gone)."""
+    try:
+        with open('/proc/%s/cmdline' % pid, 'rb') as f:
+            return f.read()
+    except OSError:
+        return b''
+
+
 def processes(*needles):
     """Pids of live (not zombie) processes whose command line contains
     every one of needles."""
@@ -16,13 +25,12 @@ def processes(*needles):
     for pid in os.listdir('/proc'):
         if not pid.isdigit():
             continue
+        line = cmdline(pid)
         try:
-            with open('/proc/%s/cmdline' % pid, 'rb') as f:
-                cmdline = f.read()
             with open('/proc/%s/stat' % pid) as f:
                 state = f.read().rsplit(')', 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if all(n in cmdline for n in wanted) and state not in ('Z', 'X'):
+        if all(n in line for n in wanted) and state not in ('Z', 'X'):
             pids.append(int(pid))
     return pids

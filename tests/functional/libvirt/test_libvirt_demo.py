@@ -35,19 +35,11 @@ def _made_meanwhile(before):
     what is in it and which processes name it or run a libvirt demo: any
     demo on the machine makes them, so a failure says whose it was."""
     made = set(glob.glob(PREFIX + '*')) - before
-    demos = ['%d: %s' % (pid, _cmdline(pid))
-             for pid in procfs.processes('demo', '--driver', 'libvirt')]
+    demos = ['%d: %s' % (pid, procfs.cmdline(pid).replace(b'\0', b' ').decode(
+        errors='replace')) for pid in procfs.processes('demo', '--driver', 'libvirt')]
     return {d: {'holds': sorted(os.listdir(d)) if os.path.isdir(d) else None,
                 'named by': procfs.processes(d), 'libvirt demos': demos}
             for d in made}
-
-
-def _cmdline(pid):
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            return f.read().replace(b'\0', b' ').decode(errors='replace')
-    except OSError:
-        return '(gone)'
 
 
 def _mounts_of(prefix):
