@@ -1,7 +1,7 @@
-from cliff import lister
+from move_orchestrator.cli import bases
 
 
-class Audit(lister.Lister):
+class Audit(bases.Lister):
     """Check inventory, hypervisor and claims agree; exit 1 on violations."""
 
     def take_action(self, args):

@@ -1,12 +1,11 @@
 import signal
 import threading
 
-from cliff import command
-
+from move_orchestrator.cli import bases
 from move_orchestrator import states
 
 
-class RunConductor(command.Command):
+class RunConductor(bases.Command):
     """Run the embedded conductor in the foreground.
 
     It resumes every move a stopped conductor left unfinished, then takes

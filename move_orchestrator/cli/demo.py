@@ -7,11 +7,11 @@ and the rest to go on with.
 import logging as std_logging
 import os
 
-from cliff import command
 from rich.console import Console
 from rich.table import Table
 import sqlalchemy as sa
 
+from move_orchestrator.cli import bases
 from move_orchestrator import cloud
 from move_orchestrator.cli import demo_libvirt
 from move_orchestrator.cli import demo_qemu
@@ -43,7 +43,7 @@ def reset_database(url):
         engine.dispose()
 
 
-class Demo(command.Command):
+class Demo(bases.Command):
     """Build a simulated cloud and move instances in every way."""
 
     def get_parser(self, prog_name):

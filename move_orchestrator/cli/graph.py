@@ -2,13 +2,12 @@ import os
 import shutil
 import subprocess
 
-from cliff import command
-
+from move_orchestrator.cli import bases
 from move_orchestrator.moves import graph
 from move_orchestrator.moves import types as move_types
 
 
-class Graph(command.Command):
+class Graph(bases.Command):
     """A move type's state machine and flow as Graphviz dot (and PNG)."""
 
     def get_parser(self, prog_name):

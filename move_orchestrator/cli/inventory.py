@@ -1,6 +1,4 @@
-from cliff import lister
-from cliff import show
-
+from move_orchestrator.cli import bases
 from move_orchestrator import exception
 
 HOST_FIELDS = (('Name', 'name'), ('State', 'state'), ('CPU Model', 'cpu_model'),
@@ -33,7 +31,7 @@ def find_instance(client, name_or_uuid):
     raise exception.InstanceNotFound(instance=name_or_uuid)
 
 
-class ListHosts(lister.Lister):
+class ListHosts(bases.Lister):
     """List hosts with their state and what is allocated on them."""
 
     def take_action(self, args):
@@ -42,7 +40,7 @@ class ListHosts(lister.Lister):
                                 client.list_hosts(client.context)]
 
 
-class ShowHost(show.ShowOne):
+class ShowHost(bases.ShowOne):
     """Show a host: its state, capacity, usage and instances."""
 
     def get_parser(self, prog_name):
@@ -59,7 +57,7 @@ class ShowHost(show.ShowOne):
                 host_row(host) + (', '.join(names),))
 
 
-class SetHost(show.ShowOne):
+class SetHost(bases.ShowOne):
     """Set a host up, down (its instances can be evacuated) or disabled
     (drained; a drained host that goes down comes back disabled)."""
 
@@ -76,7 +74,7 @@ class SetHost(show.ShowOne):
         return host_columns(), host_row(find_host(client, args.host))
 
 
-class ListInstances(lister.Lister):
+class ListInstances(bases.Lister):
     """List instances and the task moving each, if any."""
 
     def get_parser(self, prog_name):
@@ -93,7 +91,7 @@ class ListInstances(lister.Lister):
             client.list_instances(client.context, host=args.host)]
 
 
-class ShowInstance(show.ShowOne):
+class ShowInstance(bases.ShowOne):
     """Show an instance: where it runs, its flavor and the task moving it."""
 
     def get_parser(self, prog_name):
@@ -107,7 +105,7 @@ class ShowInstance(show.ShowOne):
                 tuple(inst[k] for _, k in INSTANCE_FIELDS))
 
 
-class ListFlavors(lister.Lister):
+class ListFlavors(bases.Lister):
     """List flavors."""
 
     def take_action(self, args):

@@ -11,8 +11,7 @@ import os
 import subprocess
 import sys
 
-from cliff import show
-
+from move_orchestrator.cli import bases
 from move_orchestrator.cli import exitcodes
 from move_orchestrator.cli import render
 
@@ -54,7 +53,7 @@ class _Waits:
         return doc
 
 
-class Move(_Waits, show.ShowOne):
+class Move(_Waits, bases.ShowOne):
     """Move an instance; the type is derived from the request."""
 
     #: ``openstack move server`` spells it ``--host``, as openstackclient
@@ -98,7 +97,7 @@ class Move(_Waits, show.ShowOne):
         return render.task_view(client, doc)
 
 
-class Drain(show.ShowOne):
+class Drain(bases.ShowOne):
     """Disable a host and move every instance off it, as one drain task
     (evacuations if the host is down); with --wait (always, embedded) exit
     as move --wait does, 6 if some instance could not be moved."""

@@ -1,6 +1,4 @@
-from cliff import lister
-from cliff import show
-
+from move_orchestrator.cli import bases
 from move_orchestrator.cli import moves
 from move_orchestrator.cli import render
 from move_orchestrator import exception
@@ -37,7 +35,7 @@ def limit(text):
     return value
 
 
-class ShowTask(show.ShowOne):
+class ShowTask(bases.ShowOne):
     """Show a task: its state, history and steps."""
 
     def get_parser(self, prog_name):
@@ -55,7 +53,7 @@ class ShowTask(show.ShowOne):
         return render.task_view(client, doc, detail=True)
 
 
-class ListTasks(lister.Lister):
+class ListTasks(bases.Lister):
     """List tasks, newest first."""
 
     def get_parser(self, prog_name):
@@ -87,7 +85,7 @@ class ListTasks(lister.Lister):
                                      for d in docs]
 
 
-class _TaskAction(moves._Waits, show.ShowOne):
+class _TaskAction(moves._Waits, bases.ShowOne):
     action = None
 
     def get_parser(self, prog_name):
@@ -141,7 +139,7 @@ class ForceCompleteTask(_TaskAction):
     action = 'force_complete'
 
 
-class ListTaskEvents(lister.Lister):
+class ListTaskEvents(bases.Lister):
     """List a task's events (state changes, steps, actions) in order."""
 
     def get_parser(self, prog_name):
@@ -162,7 +160,7 @@ class ListTaskEvents(lister.Lister):
                                       for e in events]
 
 
-class WatchTask(moves._Waits, show.ShowOne):
+class WatchTask(moves._Waits, bases.ShowOne):
     """Follow a running move live, a progress bar per step; exits as
     ``move --wait`` does."""
 
