@@ -160,8 +160,11 @@ def test_no_password_anywhere(tmp_path, broker_user, postgresql_url,  # noqa: F8
         finally:
             assert conductor.stop() == 0
     finally:
+        # All at once: each waits up to 5 s for oslo.messaging's idle
+        # listener to notice its stop.
         for proc, log in agents:
             proc.send_signal(signal.SIGTERM)
+        for proc, log in agents:
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
