@@ -38,6 +38,11 @@ from tests.functional.crash.killpoints import main_tasks
 from tests.functional.crash.killpoints import RECOVERY_TIMEOUT
 from tests.functional.crash import killpoints
 
+# One xdist worker runs them all: ``outcomes`` computes every kill point
+# of the session's items in the background, so a second worker running
+# some of them would compute the whole matrix again.
+pytestmark = pytest.mark.xdist_group('kill-points')
+
 POINTS = killpoints.kill_points()
 assert len(POINTS) >= 60
 assert len({p.id for p in POINTS}) == len(POINTS)
