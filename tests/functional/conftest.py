@@ -9,7 +9,7 @@ def pytest_runtest_setup(item):
     it for tests that must not run at once, and the grouping can fail
     silently (pytest 9.2's node ids with pytest-xdist 3.8: pytest-xdist
     issue 1386)."""
-    if item.config.getvalue('loadgroup') and \
+    if item.config.getoption('loadgroup', default=False) and \
             item.get_closest_marker('xdist_group') and '@' not in item.nodeid:
         pytest.fail('--dist loadgroup does not keep the xdist_group of this '
                     'test on one worker with pytest %s: use a pytest and '
