@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.qemu import switchover
 from move_orchestrator.drivers.compute.qemu import watchers
 from tests import waiting
@@ -40,23 +41,13 @@ def _script(tmp_path):
     return str(path)
 
 
-def _dead(pid):
-    """Gone, or a zombie not reaped yet."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
-    except FileNotFoundError:
-        return True
-
-
 def _ran(log, pid, what='a b'):
     with open(log) as f:
         return '%s in %d\n' % (what, pid) in f.read()
 
 
 def _parent(pid):
-    with open('/proc/%d/stat' % pid) as f:
-        return int(f.read().rsplit(')', 1)[1].split()[1])
+    return procfs.stat(pid)[1]
 
 
 def test_a_spare_forks_each_watcher_of_its_kind_and_stays(tmp_path):
@@ -76,8 +67,9 @@ def test_a_spare_forks_each_watcher_of_its_kind_and_stays(tmp_path):
     waiting.wait_for(lambda: _ran(log, second.pid, 'c d'), timeout=10)
     waiting.wait_for(lambda: _ran(log, first.pid, 'done'), timeout=10)
     # Reaped by the spare, which stays for the next migration.
-    waiting.wait_for(lambda: _dead(first.pid) and _dead(second.pid), timeout=10)
-    assert watchers.SPARES.pids()[script] == spare and not _dead(spare)
+    waiting.wait_for(lambda: not any(map(procfs.running, (first.pid, second.pid))),
+                     timeout=10)
+    assert watchers.SPARES.pids()[script] == spare and procfs.running(spare)
 
 
 def test_a_forked_watcher_runs_on_when_its_spare_is_killed(tmp_path):
@@ -87,7 +79,7 @@ def test_a_forked_watcher_runs_on_when_its_spare_is_killed(tmp_path):
     proc = watchers.SPARES.start(script, ['0.5', 'a', 'b'], log)
     assert watchers.listening(proc) == proc.pid
     os.kill(spare, signal.SIGKILL)
-    waiting.wait_for(lambda: _dead(spare), timeout=10)
+    waiting.wait_for(lambda: not procfs.running(spare), timeout=10)
     waiting.wait_for(lambda: _ran(log, proc.pid, 'done'), timeout=10)
 
 
@@ -96,7 +88,7 @@ def test_a_killed_spare_is_replaced_by_a_watcher_started_as_ever(tmp_path):
     watchers.SPARES.refill(script)
     spare = watchers.SPARES.pids()[script]
     os.kill(spare, signal.SIGKILL)
-    waiting.wait_for(lambda: _dead(spare), timeout=10)
+    waiting.wait_for(lambda: not procfs.running(spare), timeout=10)
     proc = watchers.SPARES.start(script, ['0.2', 'a', 'b'], log)
     assert proc.pid != spare and _parent(proc.pid) == os.getpid()
     assert watchers.listening(proc) == proc.pid

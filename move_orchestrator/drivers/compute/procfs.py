@@ -1,4 +1,5 @@
-"""Live processes found by their command line, from /proc.
+"""What /proc says of a process (command line, state, parent), and live
+processes found by their command line.
 
 The hosts the project starts for itself (libvirtd daemons, QEMU guests of
 the demos and tests) are found this way to be stopped, and to prove that
@@ -17,20 +18,30 @@ def cmdline(pid):
         return b''
 
 
+def stat(pid):
+    """(state, parent's pid) of pid; None once it is gone, also when it
+    went between the open and the read (ESRCH)."""
+    try:
+        with open('/proc/%s/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], int(fields[1])
+
+
+def running(pid):
+    """pid exists and is not a zombie (nor dying)."""
+    found = stat(pid)
+    return found is not None and found[0] not in ('Z', 'X')
+
+
 def processes(*needles):
     """Pids of live (not zombie) processes whose command line contains
     every one of needles."""
     wanted = [n.encode() for n in needles]
     pids = []
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
+    for pid in filter(str.isdigit, os.listdir('/proc')):
         line = cmdline(pid)
-        try:
-            with open('/proc/%s/stat' % pid) as f:
-                state = f.read().rsplit(')', 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if all(n in line for n in wanted) and state not in ('Z', 'X'):
+        if all(n in line for n in wanted) and running(pid):
             pids.append(int(pid))
     return pids

@@ -78,15 +78,6 @@ def guest_disk(driver, spec, host):
     return edge['shared-perm'], exports
 
 
-def alive(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except (FileNotFoundError, ProcessLookupError):
-        # Gone before the open, or between the open and the read (ESRCH).
-        return False
-
-
 CONVERGED = (base.MIGRATION_READY, base.MIGRATION_COMPLETED)
 
 

@@ -17,6 +17,7 @@ import uuid as uuid_mod
 
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.qemu import qmp
 from tests.functional.qemu import conftest
 from tests import waiting
@@ -95,11 +96,7 @@ def qemu_pids(cloud, instance):
     """Live QEMU processes of the instance (on any host)."""
     pids = []
     for pid in conftest.qemu_processes(root(cloud)):
-        try:
-            with open('/proc/%d/cmdline' % pid, 'rb') as f:
-                cmdline = f.read()
-        except OSError:
-            continue
+        cmdline = procfs.cmdline(pid)
         if ('guest=%s' % instance['uuid']).encode() in cmdline:
             pids.append((pid, cmdline))
     return pids

@@ -17,6 +17,7 @@ import pytest
 
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator import exception
 
 from tests.functional.qemu import domains
@@ -31,7 +32,7 @@ def test_spawn_power_destroy(driver):
     pid = domains.pid_of(driver, spec, 'h1')
 
     driver.power_off(spec['uuid'], 'h1')
-    assert not domains.alive(pid)
+    assert not procfs.running(pid)
     assert domains.state(driver, spec, 'h1') == base.SHUTOFF
     driver.power_off(spec['uuid'], 'h1')                # no-op
     driver.power_on(spec['uuid'], 'h1')
@@ -40,7 +41,7 @@ def test_spawn_power_destroy(driver):
 
     pid = domains.pid_of(driver, spec, 'h1')
     assert driver.destroy(spec['uuid'], 'h1') is True
-    assert not domains.alive(pid)
+    assert not procfs.running(pid)
     assert driver.destroy(spec['uuid'], 'h1') is False
     assert driver.list_domains() == []
     assert driver.list_disks() == [(spec['uuid'], 'h1')]
@@ -77,7 +78,7 @@ def test_live_migration_continues_counter(make_driver, shared):
     assert 'write' not in shares and exports == []
 
     assert driver.destroy(spec['uuid'], 'h1') is True
-    assert not domains.alive(src_pid)
+    assert not procfs.running(src_pid)
     assert driver.list_domains() == [(spec['uuid'], 'h2', base.RUNNING)]
     if shared:
         # The destination still uses the one shared disk.

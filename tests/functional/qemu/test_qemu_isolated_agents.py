@@ -19,6 +19,7 @@ import pytest
 
 from move_orchestrator import cloud as cloud_mod
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.qemu import process
 from tests.functional.qemu import conftest
 from tests.functional.qemu import guests
@@ -126,7 +127,7 @@ def test_agents_that_share_nothing_cold_migrate_resize_and_evacuate(isolated, im
     assert cloud.audit() == []
     # Nothing exported any more.
     assert not [p for p in conftest.qemu_processes(local.root)
-                if b'qemu-nbd' in open('/proc/%d/cmdline' % p, 'rb').read()]
+                if b'qemu-nbd' in procfs.cmdline(p)]
 
 
 @pytest.mark.parametrize('isolated', [{
@@ -225,13 +226,11 @@ def _arrival_watchers(root):
     """Arrival watchers of domains under root: their log (stderr) is
     there; a spare's command line does not name root (spare.py)."""
     found = []
-    for pid in filter(str.isdigit, os.listdir('/proc')):
+    for pid in procfs.processes('arrival.py'):
         try:
-            with open('/proc/%s/cmdline' % pid, 'rb') as f:
-                cmdline = f.read()
-            log = os.readlink('/proc/%s/fd/2' % pid)
+            log = os.readlink('/proc/%d/fd/2' % pid)
         except OSError:
             continue
-        if b'arrival.py' in cmdline and log.startswith(root + os.sep):
-            found.append(int(pid))
+        if log.startswith(root + os.sep):
+            found.append(pid)
     return found

@@ -16,6 +16,7 @@ import textwrap
 
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.qemu import arrival
 from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator.drivers.compute.qemu import switchover
@@ -82,11 +83,7 @@ def _handed(driver, spec):
 
 def _parents(pids):
     """{script: the parent's pid} of live processes {script: pid}."""
-    found = {}
-    for script, pid in pids.items():
-        with open('/proc/%d/stat' % pid) as f:
-            found[script] = int(f.read().rsplit(')', 1)[1].split()[1])
-    return found
+    return {script: procfs.stat(pid)[1] for script, pid in pids.items()}
 
 
 def test_a_migration_s_watchers_are_forked_by_the_spares(make_driver):
@@ -95,7 +92,7 @@ def test_a_migration_s_watchers_are_forked_by_the_spares(make_driver):
     for script in KINDS:
         watchers.SPARES.refill(script)
     spares = watchers.SPARES.pids()
-    assert set(spares) == set(KINDS) and all(map(domains.alive, spares.values()))
+    assert set(spares) == set(KINDS) and all(map(procfs.running, spares.values()))
 
     incoming = choreography.accept_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
@@ -114,16 +111,16 @@ def test_a_migration_s_watchers_are_forked_by_the_spares(make_driver):
     with open(log) as f:
         assert 'switched over' in f.read()
     # Once they ended, the same spares wait for the next migration.
-    wait_for(lambda: not any(map(domains.alive, handed.values())))
+    wait_for(lambda: not any(map(procfs.running, handed.values())))
     assert watchers.SPARES.pids() == spares
-    assert all(map(domains.alive, spares.values()))
+    assert all(map(procfs.running, spares.values()))
 
 
 def test_a_spare_ends_with_the_process_that_started_it(qemu_root):
     proc, spares = _starter(qemu_root, {}, 'no')
-    assert set(spares) == set(KINDS) and all(map(domains.alive, spares.values()))
+    assert set(spares) == set(KINDS) and all(map(procfs.running, spares.values()))
     _kill(proc)
-    wait_for(lambda: not any(map(domains.alive, spares.values())))
+    wait_for(lambda: not any(map(procfs.running, spares.values())))
 
 
 def test_a_forked_watcher_outlives_the_process_that_asked_for_it(make_driver):
@@ -137,7 +134,7 @@ def test_a_forked_watcher_outlives_the_process_that_asked_for_it(make_driver):
         assert _parents(handed) == spares
     finally:
         _kill(proc)
-    wait_for(lambda: not any(map(domains.alive, spares.values())))
+    wait_for(lambda: not any(map(procfs.running, spares.values())))
     # With nobody to ask them, the spares switch the guest over (it was
     # still being copied) and see it arrive.
     dest = driver._domain(spec['uuid'], 'h2')

@@ -15,6 +15,7 @@ import time
 
 from oslo_log import log as logging
 
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator import exception
 
@@ -49,11 +50,7 @@ class Exports:
         rec = process.read_json(self._state(state_dir))
         if rec is None:
             return None
-        try:
-            with open('/proc/%d/cmdline' % rec['pid'], 'rb') as f:
-                cmdline = f.read()
-        except (FileNotFoundError, ProcessLookupError):
-            cmdline = b''
+        cmdline = procfs.cmdline(rec['pid'])
         if b'qemu-nbd' in cmdline and disk.encode() in cmdline:
             return rec
         process.remove(self._state(state_dir))

@@ -24,6 +24,7 @@ import time
 
 from oslo_log import log as logging
 
+from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator import exception
 
@@ -98,14 +99,8 @@ class Domain:
                 pid = int(f.read().strip())
         except (FileNotFoundError, ValueError):
             return None
-        try:
-            with open('/proc/%d/stat' % pid) as f:
-                state = f.read().rsplit(')', 1)[1].split()[0]
-            with open('/proc/%d/cmdline' % pid, 'rb') as f:
-                cmdline = f.read()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return None
-        if state in ('Z', 'X') or self.qmp_path.encode() not in cmdline:
+        if not procfs.running(pid) or \
+                self.qmp_path.encode() not in procfs.cmdline(pid):
             return None
         return pid
 
@@ -201,15 +196,17 @@ class Domain:
                 q.execute('quit')
         except qmp.QMPError:
             pass
+        # Its state, not pid(): an exiting QEMU has lost its command line
+        # already, so pid() cannot tell when it is really gone.
         deadline = time.monotonic() + timeout
-        while _running(pid) and time.monotonic() < deadline:
+        while procfs.running(pid) and time.monotonic() < deadline:
             time.sleep(0.002)
-        if _running(pid):
+        if procfs.running(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            while _running(pid) and time.monotonic() < deadline + 5:
+            while procfs.running(pid) and time.monotonic() < deadline + 5:
                 time.sleep(0.01)
         self._remove_runtime()
         return True
@@ -218,16 +215,6 @@ class Domain:
         for name in ('qmp.sock', 'switchover.sock', 'pid', 'migrate.sock',
                      'nbd.sock'):
             remove(self.path(name))
-
-
-def _running(pid):
-    """The process exists and is not a zombie (an exiting QEMU has already
-    lost its command line, so pid() cannot tell when it is really gone)."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
-    except (OSError, IndexError):
-        return False
 
 
 def write_json(path, data):
