@@ -3,10 +3,10 @@
 cliff's default epilog names the plugin that provides a command, and to
 find it maps every installed distribution's files to their packages
 (``importlib.metadata.packages_distributions``), on every run of every
-command: 0.15-0.2 s of each, measured on a 2-core machine, more than the
-command's own work. These commands are not plugins, so their epilog is
-only their own. (The ``openstack`` client plugin's commands, in
-``move_orchestrator/osc``, are plugins and keep cliff's.)
+command: 0.15-0.2 s of each, measured on a 2-core machine. These
+commands are not plugins, so their epilog is only their own. (The
+``openstack`` client plugin's commands, in ``move_orchestrator/osc``, are
+plugins and keep cliff's.)
 """
 
 from cliff import command
