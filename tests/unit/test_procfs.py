@@ -15,7 +15,9 @@ def test_a_child_runs_then_is_a_zombie_then_gone():
     try:
         assert procfs.stat(proc.pid)[1] == os.getpid()
         assert procfs.running(proc.pid)
-        assert marker.encode() in procfs.cmdline(proc.pid)
+        # Until its exec is done, the child's command line is not its own.
+        waiting.wait_for(lambda: marker.encode() in procfs.cmdline(proc.pid),
+                         timeout=10)
         assert procfs.processes(marker) == [proc.pid]
     finally:
         proc.stdin.close()
