@@ -6,18 +6,27 @@ every unfinished move, admit) with N moves waiting, on SQLite and
 PostgreSQL, beside the read it replaces in the conductor's watch (every
 unfinished move, no lock, no writes), measured alternately in one run.
 
-(2) A drain of N running instances off one host with the default limit of
+(2) A look for work as the moves that ended pile up: admission's read and
+the watch's read of the unfinished moves with 0, 10,000 and 100,000 ended
+moves in the table, on SQLite and PostgreSQL, beside the same read asking
+for ``state NOT IN`` the terminal states (what it asked before, which
+reads every row), measured alternately in one run.
+
+(3) A drain of N running instances off one host with the default limit of
 one outbound live migration per host, the fake driver's operations taking a
 fixed delay: its makespan beside N times one live migration measured alone
 in the same run (what the limit allows, the ideal).
 """
 
 import argparse
+import datetime
 import statistics
 import tempfile
 import time
 import uuid
 import warnings
+
+import sqlalchemy as sa
 
 warnings.filterwarnings('ignore')
 
@@ -31,6 +40,8 @@ from move_orchestrator.db import migration  # noqa: E402
 from move_orchestrator.db import models  # noqa: E402
 from move_orchestrator.db import moves as db_moves  # noqa: E402
 from move_orchestrator.db import session as db_session  # noqa: E402
+from move_orchestrator.moves import types as move_types  # noqa: E402
+from move_orchestrator import states  # noqa: E402
 
 
 def _seed_moves(db, count):
@@ -68,6 +79,62 @@ def admission_cost(name, url, counts, runs):
         read = statistics.median(timed['read']) * 1000
         print('%-12s %6d waiting %12.2f %12.2f %8.2f' % (
             name, count, adm, read, adm / read))
+
+
+def _seed_ended(db, count, first):
+    """count moves that ended, in batches (one transaction each)."""
+    t0 = datetime.datetime(2026, 1, 1)
+    rows = [dict(id=str(uuid.uuid4()), instance_uuid=str(uuid.uuid4()),
+                 type='live-migrate', state=states.TERMINAL_STATES[n % 3],
+                 source_host='host%d' % (1 + n % 4), dest_host='host5',
+                 old_flavor='f', new_flavor='f', live=True, request={},
+                 params={}, ponr=True, generation=0, admitted_at=t0,
+                 finished_at=t0, created_at=t0 + datetime.timedelta(
+                     seconds=first + n), updated_at=t0)
+            for n in range(count)]
+    for i in range(0, len(rows), 5000):
+        with db.engine.begin() as conn:
+            conn.execute(models.Move.__table__.insert(), rows[i:i + 5000])
+
+
+def _read(db, statement):
+    with db.engine.connect() as conn:
+        return conn.execute(statement).all()
+
+
+def history_cost(name, url, histories, runs):
+    """Looks for work with ``histories`` ended moves, 10 unfinished."""
+    migration.upgrade(url)
+    db = db_session.get_database(url)
+    gate = admission.Admission(db, CONF)
+    store = db_moves.MoveStore(db, None,
+                               unfinished_states=move_types.UNFINISHED_STATES)
+    _seed_moves(db, 10)
+    moves = models.Move.__table__
+    before = sa.select(moves.c.id, moves.c.state).where(
+        moves.c.state.not_in(states.TERMINAL_STATES)).order_by(
+        moves.c.created_at)
+    seeded = 0
+    for count in histories:
+        _seed_ended(db, count - seeded, seeded)
+        seeded = count
+        if db.engine.dialect.name == 'postgresql':
+            # What autovacuum would have done by then.
+            with db.engine.connect().execution_options(
+                    isolation_level='AUTOCOMMIT') as conn:
+                conn.exec_driver_sql('ANALYZE moves')
+        timed = {'admission': [], 'watch': [], 'not in': []}
+        for _ in range(runs):
+            for key, look in (('admission', gate.runnable),
+                              ('watch', lambda: store.list_unfinished(
+                                  fields=['id', 'state'])),
+                              ('not in', lambda: _read(db, before))):
+                start = time.perf_counter()
+                look()
+                timed[key].append(time.perf_counter() - start)
+        med = {k: statistics.median(v) * 1000 for k, v in timed.items()}
+        print('%-12s %8d ended %12.2f %12.2f %14.2f' % (
+            name, count, med['admission'], med['watch'], med['not in']))
 
 
 def drain_makespan(instances, delay):
@@ -136,6 +203,20 @@ def run(argv):
         try:
             admission_cost('PostgreSQL', pg_url, counts,
                            args.admission_runs)
+        finally:
+            drop()
+    db_session.reset()
+    histories = (0, 10000, 100000)
+    print('looks for work, 10 moves unfinished, medians of %d (ms):'
+          % args.admission_runs)
+    print('%-12s %14s %12s %12s %14s' % ('database', 'moves', 'admission',
+                                         'watch', 'NOT IN (before)'))
+    history_cost('SQLite', 'sqlite:///%s/h.db' % tmp, histories,
+                 args.admission_runs)
+    pg_url, drop = bench_move._pg_database()
+    if pg_url:
+        try:
+            history_cost('PostgreSQL', pg_url, histories, args.admission_runs)
         finally:
             drop()
     db_session.reset()

@@ -10,6 +10,8 @@ import collections
 
 from move_orchestrator.db import inventory as inv
 from move_orchestrator.drivers.compute import base as driver_base
+from move_orchestrator.moves import types as move_types
+from move_orchestrator import states
 
 
 def audit(services):
@@ -100,6 +102,15 @@ def audit(services):
             report('claim on %s left by a %s move'
                    % (', '.join(a['host'] for a in allocs), move['state']),
                    move['instance_uuid'], consumer)
+    # Conductors look for the moves to run by the states they know: a move
+    # in another state (a newer release's, or a record edited by hand) is
+    # run by none of this release.
+    known = set(move_types.UNFINISHED_STATES) | set(states.TERMINAL_STATES)
+    for move in moves.values():
+        if move['state'] not in known:
+            report('move in state %r, which no move type of this release '
+                   'has: no conductor of this release runs it'
+                   % move['state'], move['instance_uuid'], move['id'])
     for uuid in set(domains) | set(disks):
         if uuid not in instances:
             report('orphan domain or disk of unknown instance on %s'

@@ -30,11 +30,12 @@ LOCK_ID = 1
 NO_OUTBOUND = ('evacuate', 'live-resize')
 LIVE = 'live-migrate'
 _M = models.Move
-# Built once: read at every look for work.
+# Built once: read at every look for work (by the states' index, whatever
+# the number of moves that ended: see move_types.UNFINISHED_STATES).
 _UNFINISHED = sa.select(
     _M.id, _M.type, _M.state, _M.source_host, _M.dest_host, _M.admitted_at,
     _M.waiting, _M.abort_requested_by, _M.drain_id).where(
-    _M.state.not_in(states.TERMINAL_STATES)).order_by(_M.created_at, _M.id)
+    _M.state.in_(move_types.UNFINISHED_STATES)).order_by(_M.created_at, _M.id)
 _A = models.AdmissionLock.__table__
 _LOCK = sa.select(_A.c.id).where(_A.c.id == LOCK_ID).with_for_update()
 _ADMIT = sa.update(_M).where(_M.id.in_(sa.bindparam('ids', expanding=True))) \

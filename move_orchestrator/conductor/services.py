@@ -16,6 +16,8 @@ from move_orchestrator.db import session as db_session
 from move_orchestrator.drivers import compute
 from move_orchestrator.drivers import network
 from move_orchestrator import faults
+from move_orchestrator.moves import drain as move_drain
+from move_orchestrator.moves import types as move_types
 from move_orchestrator.moves.types import base as types_base
 from move_orchestrator.persistence import waiting as persistence_waiting
 from move_orchestrator.records import history
@@ -28,8 +30,10 @@ class Services:
         self.db = db_session.get_database(conf.database.connection)
         self.inventory = inv.Inventory(self.db)
         self.store = db_moves.MoveStore(
-            self.db, self.inventory, fencing.Fences(types_base.STAGES))
-        self.drains = db_drains.DrainStore(self.db)
+            self.db, self.inventory, fencing.Fences(types_base.STAGES),
+            unfinished_states=move_types.UNFINISHED_STATES)
+        self.drains = db_drains.DrainStore(
+            self.db, unfinished_states=move_drain.UNFINISHED)
         self.records = records.TaskRecords(self.store, self.drains)
         self.task_faults = faults.parse(conf.fault_injection.task_faults)
         self._driver = driver

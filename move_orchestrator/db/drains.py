@@ -36,9 +36,17 @@ def _event(drain_id, kind, name, state, detail=None, context=None):
         project_id=getattr(context, 'project_id', None))
 
 
+_ENDED = (states.COMPLETED, states.REVERTED)
+
+
 class DrainStore:
-    def __init__(self, db):
+    def __init__(self, db, unfinished_states=None):
+        """``unfinished_states``: every state of a drain that has not
+        ended (moves/drain.py), for reads the state's index answers."""
         self.db = db
+        self._unfinished = sa.select(_DRAINS).where(db_moves.unfinished(
+            _DRAINS.c.state, unfinished_states, _ENDED)).order_by(
+            _DRAINS.c.created_at)
 
     def create(self, values, context=None):
         """A new drain, ``accepted``; refused while another drain of the
@@ -49,8 +57,7 @@ class DrainStore:
                 name=values['host']).with_for_update()).first()
             other = s.scalars(sa.select(models.Drain).where(
                 models.Drain.host == values['host'],
-                models.Drain.state.not_in((states.COMPLETED,
-                                           states.REVERTED)))).first()
+                models.Drain.state.not_in(_ENDED))).first()
             if other is not None:
                 raise exception.HostBusy(host=values['host'], task=other.id)
             s.add(models.Drain(state=states.ACCEPTED,
@@ -95,10 +102,7 @@ class DrainStore:
 
     def list_unfinished(self):
         with self.db.read() as s:
-            return [drain_to_dict(d) for d in s.execute(
-                sa.select(_DRAINS).where(_DRAINS.c.state.not_in(
-                    (states.COMPLETED, states.REVERTED))).order_by(
-                    _DRAINS.c.created_at))]
+            return [drain_to_dict(d) for d in s.execute(self._unfinished)]
 
     def transition(self, drain_id, event, next_state, context=None,
                    reason=None, **values):

@@ -33,14 +33,22 @@ _READ = sa.select(_MOVES).where(_MOVES.c.id == sa.bindparam('move_id'))
 _READ_FOR_UPDATE = _READ.with_for_update()
 _BY_REQUEST_ID = sa.select(_MOVES).where(
     _MOVES.c.request_id == sa.bindparam('request_id'))
-_UNFINISHED = sa.select(_MOVES).where(
-    _MOVES.c.state.not_in(TERMINAL_STATES)).order_by(_MOVES.c.created_at)
 # The values to set are the parameters' other keys.
 _UPDATE = _MOVES.update().where(_MOVES.c.id == sa.bindparam('move_id'))
 _EVENTS_OF = sa.select(_EVENTS).where(_EVENTS.c.move_id.in_(
     sa.bindparam('move_ids', expanding=True))).order_by(_EVENTS.c.id)
 _INSERT = _MOVES.insert()
 _INSERT_EVENT = _EVENTS.insert()
+
+
+def unfinished(column, states, terminal):
+    """The rows not ended yet: ``column IN states``, which an index on the
+    column answers from the few rows still running, when the caller knows
+    every state (the move types do); else ``NOT IN terminal``, which reads
+    every row."""
+    if states is None:
+        return column.not_in(terminal)
+    return column.in_(states)
 
 
 def move_to_dict(row):
@@ -64,12 +72,15 @@ def insert_event(conn, move_id, kind, name, phase, state, detail=None,
 
 
 class MoveStore:
-    def __init__(self, db, inventory, fences=None):
+    def __init__(self, db, inventory, fences=None, unfinished_states=None):
         self.db = db
         self.inventory = inventory
         # The claims this process holds: its writes of those moves are
         # fenced (see db/fencing.py).
         self.fences = fences or fencing.Fences()
+        self._unfinished = sa.select(_MOVES).where(unfinished(
+            _MOVES.c.state, unfinished_states, TERMINAL_STATES)).order_by(
+            _MOVES.c.created_at)
 
     @outage.waited_out('a move record')
     def take_claim(self, move_id, conductor):
@@ -158,8 +169,8 @@ class MoveStore:
     def list_unfinished(self, fields=None):
         """Oldest first; with ``fields``, only those (a conductor's look
         for work, several times a second, needs the ids alone)."""
-        query = _UNFINISHED.with_only_columns(
-            *[_MOVES.c[f] for f in fields]) if fields else _UNFINISHED
+        query = self._unfinished.with_only_columns(
+            *[_MOVES.c[f] for f in fields]) if fields else self._unfinished
         with self.db.read() as s:
             rows = s.execute(query)
             if fields:

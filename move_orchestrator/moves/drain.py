@@ -19,6 +19,8 @@ from move_orchestrator.states import (
 
 TYPE = 'drain'
 STATES = (ACCEPTED, DRAINING, PAUSED, ABORTING, COMPLETED, FAILED, REVERTED)
+#: A failed drain has not ended: it is resumed or aborted.
+UNFINISHED = tuple(s for s in STATES if s not in (COMPLETED, REVERTED))
 
 # (source, event, target)
 TRANSITIONS = (
