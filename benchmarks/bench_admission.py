@@ -10,7 +10,8 @@ unfinished move, no lock, no writes), measured alternately in one run.
 the watch's read of the unfinished moves with 0, 10,000 and 100,000 ended
 moves in the table, on SQLite and PostgreSQL, beside the same read asking
 for ``state NOT IN`` the terminal states (what it asked before, which
-reads every row), measured alternately in one run.
+reads every row), measured alternately in one run; and a page of 20 tasks
+of the task list (newest first).
 
 (3) A drain of N running instances off one host with the default limit of
 one outbound live migration per host, the fake driver's operations taking a
@@ -123,18 +124,20 @@ def history_cost(name, url, histories, runs):
             with db.engine.connect().execution_options(
                     isolation_level='AUTOCOMMIT') as conn:
                 conn.exec_driver_sql('ANALYZE moves')
-        timed = {'admission': [], 'watch': [], 'not in': []}
+        timed = {'admission': [], 'watch': [], 'not in': [], 'page': []}
         for _ in range(runs):
             for key, look in (('admission', gate.runnable),
                               ('watch', lambda: store.list_unfinished(
                                   fields=['id', 'state'])),
+                              ('page', lambda: store.list(limit=20)),
                               ('not in', lambda: _read(db, before))):
                 start = time.perf_counter()
                 look()
                 timed[key].append(time.perf_counter() - start)
         med = {k: statistics.median(v) * 1000 for k, v in timed.items()}
-        print('%-12s %8d ended %12.2f %12.2f %14.2f' % (
-            name, count, med['admission'], med['watch'], med['not in']))
+        print('%-12s %8d ended %12.2f %12.2f %14.2f %10.2f' % (
+            name, count, med['admission'], med['watch'], med['not in'],
+            med['page']))
 
 
 def drain_makespan(instances, delay):
@@ -209,8 +212,9 @@ def run(argv):
     histories = (0, 10000, 100000)
     print('looks for work, 10 moves unfinished, medians of %d (ms):'
           % args.admission_runs)
-    print('%-12s %14s %12s %12s %14s' % ('database', 'moves', 'admission',
-                                         'watch', 'NOT IN (before)'))
+    print('%-12s %14s %12s %12s %14s %10s' % (
+        'database', 'moves', 'admission', 'watch', 'NOT IN (before)',
+        'page of 20'))
     history_cost('SQLite', 'sqlite:///%s/h.db' % tmp, histories,
                  args.admission_runs)
     pg_url, drop = bench_move._pg_database()

@@ -25,7 +25,6 @@ def audit(services):
                          'problem': problem})
 
     instances = {i['uuid']: i for i in inventory.list_instances()}
-    moves = {m['id']: m for m in store.list()}
     domains = collections.defaultdict(dict)
     for uuid, host, state in driver.list_domains():
         domains[uuid][host] = state
@@ -36,6 +35,11 @@ def audit(services):
     allocations = collections.defaultdict(list)
     for a in inventory.list_allocations():
         allocations[a['consumer_uuid']].append(a)
+    # Only the moves named by an instance or an allocation: the table
+    # holds every move the cloud ever made.
+    moves = store.get_many(
+        {i['move_id'] for i in instances.values() if i['move_id']}
+        | (set(allocations) - set(instances)))
 
     for uuid, inst in instances.items():
         move_id = inst['move_id']
@@ -105,12 +109,11 @@ def audit(services):
     # Conductors look for the moves to run by the states they know: a move
     # in another state (a newer release's, or a record edited by hand) is
     # run by none of this release.
-    known = set(move_types.UNFINISHED_STATES) | set(states.TERMINAL_STATES)
-    for move in moves.values():
-        if move['state'] not in known:
-            report('move in state %r, which no move type of this release '
-                   'has: no conductor of this release runs it'
-                   % move['state'], move['instance_uuid'], move['id'])
+    for move in store.list_in_other_states(
+            move_types.UNFINISHED_STATES + states.TERMINAL_STATES):
+        report('move in state %r, which no move type of this release '
+               'has: no conductor of this release runs it'
+               % move['state'], move['instance_uuid'], move['id'])
     for uuid in set(domains) | set(disks):
         if uuid not in instances:
             report('orphan domain or disk of unknown instance on %s'

@@ -104,6 +104,9 @@ class Allocation(TimestampMixin, Base):
 class Move(TimestampMixin, Base):
     """The task record of one move."""
     __tablename__ = 'moves'
+    # Task lists are pages, newest first: read from this index, a page
+    # costs its own rows, not a sort of every move the cloud ever made.
+    __table_args__ = (sa.Index('ix_moves_created_at_id', 'created_at', 'id'),)
 
     id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
     instance_uuid: orm.Mapped[str] = orm.mapped_column(sa.String(36),

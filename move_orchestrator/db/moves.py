@@ -132,6 +132,21 @@ class MoveStore:
                 raise exception.TaskNotFound(task=move_id)
             return move_to_dict(move)
 
+    def get_many(self, move_ids):
+        """{id: move} of those that exist, in one read."""
+        if not move_ids:
+            return {}
+        with self.db.read() as s:
+            return {m.id: move_to_dict(m) for m in s.execute(
+                sa.select(_MOVES).where(_MOVES.c.id.in_(list(move_ids))))}
+
+    def list_in_other_states(self, known):
+        """The moves in none of the states ``known`` (the audit's look for
+        records no conductor runs: it reads every row, once)."""
+        with self.db.read() as s:
+            return [move_to_dict(m) for m in s.execute(
+                sa.select(_MOVES).where(_MOVES.c.state.not_in(known)))]
+
     def list(self, instance_uuid=None, state=None, limit=None, marker=None,
              before=None, move_type=None, host=None):
         """Newest first; marker is the id of the last move of a page, or
