@@ -33,6 +33,8 @@ from move_orchestrator import states
 from tests.db_fixtures import db_url  # noqa: F401
 
 ENDED = 3000   # enough ended rows that every planner prefers an index
+_EXPLAIN = {'sqlite': 'EXPLAIN QUERY PLAN ', 'postgresql': 'EXPLAIN ',
+            'mysql': 'EXPLAIN '}
 _T0 = datetime.datetime(2026, 1, 1)
 
 
@@ -104,10 +106,8 @@ def _plan(db, statement):
     dialect = db.engine.dialect
     sql = str(statement.compile(dialect=dialect,
                                 compile_kwargs={'literal_binds': True}))
-    explain = {'sqlite': 'EXPLAIN QUERY PLAN ', 'postgresql': 'EXPLAIN ',
-               'mysql': 'EXPLAIN '}[dialect.name]
     with db.engine.connect() as conn:
-        rows = conn.exec_driver_sql(explain + sql).all()
+        rows = conn.exec_driver_sql(_EXPLAIN[dialect.name] + sql).all()
     return ' | '.join(' '.join(str(v) for v in row) for row in rows).lower()
 
 
@@ -146,8 +146,7 @@ def _plan_of_run(db, run):
         run()
     finally:
         sa.event.remove(db.engine, 'before_cursor_execute', capture)
-    explain = {'sqlite': 'EXPLAIN QUERY PLAN ', 'postgresql': 'EXPLAIN ',
-               'mysql': 'EXPLAIN '}[db.engine.dialect.name]
+    explain = _EXPLAIN[db.engine.dialect.name]
     plans = []
     with db.engine.connect() as conn:
         for statement, parameters in sent:
