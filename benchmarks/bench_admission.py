@@ -62,7 +62,7 @@ def admission_cost(name, url, counts, runs):
     migration.upgrade(url)
     db = db_session.get_database(url)
     gate = admission.Admission(db, CONF)
-    store = db_moves.MoveStore(db, None)
+    store = db_moves.MoveStore(db, None, move_types.UNFINISHED_STATES)
     seeded = 0
     for count in counts:
         _seed_moves(db, count - seeded)
@@ -99,8 +99,10 @@ def _seed_ended(db, count, first):
 
 
 def _read(db, statement):
-    with db.engine.connect() as conn:
-        return conn.execute(statement).all()
+    """As the watch reads (db.read()), so that the two differ only in
+    their statement."""
+    with db.read() as s:
+        return s.execute(statement).all()
 
 
 def history_cost(name, url, histories, runs):
@@ -108,8 +110,7 @@ def history_cost(name, url, histories, runs):
     migration.upgrade(url)
     db = db_session.get_database(url)
     gate = admission.Admission(db, CONF)
-    store = db_moves.MoveStore(db, None,
-                               unfinished_states=move_types.UNFINISHED_STATES)
+    store = db_moves.MoveStore(db, None, move_types.UNFINISHED_STATES)
     _seed_moves(db, 10)
     moves = models.Move.__table__
     before = sa.select(moves.c.id, moves.c.state).where(

@@ -30,10 +30,9 @@ class Services:
         self.db = db_session.get_database(conf.database.connection)
         self.inventory = inv.Inventory(self.db)
         self.store = db_moves.MoveStore(
-            self.db, self.inventory, fencing.Fences(types_base.STAGES),
-            unfinished_states=move_types.UNFINISHED_STATES)
-        self.drains = db_drains.DrainStore(
-            self.db, unfinished_states=move_drain.UNFINISHED)
+            self.db, self.inventory, move_types.UNFINISHED_STATES,
+            fencing.Fences(types_base.STAGES))
+        self.drains = db_drains.DrainStore(self.db, move_drain.UNFINISHED)
         self.records = records.TaskRecords(self.store, self.drains)
         self.task_faults = faults.parse(conf.fault_injection.task_faults)
         self._driver = driver

@@ -36,16 +36,14 @@ def _event(drain_id, kind, name, state, detail=None, context=None):
         project_id=getattr(context, 'project_id', None))
 
 
-_ENDED = (states.COMPLETED, states.REVERTED)
-
-
 class DrainStore:
-    def __init__(self, db, unfinished_states=None):
+    def __init__(self, db, unfinished_states):
         """``unfinished_states``: every state of a drain that has not
-        ended (moves/drain.py), for reads the state's index answers."""
+        ended (``moves.drain.UNFINISHED``), asked for by the state's index."""
         self.db = db
-        self._unfinished = sa.select(_DRAINS).where(db_moves.unfinished(
-            _DRAINS.c.state, unfinished_states, _ENDED)).order_by(
+        self._unfinished_states = unfinished_states
+        self._unfinished = sa.select(_DRAINS).where(
+            _DRAINS.c.state.in_(unfinished_states)).order_by(
             _DRAINS.c.created_at)
 
     def create(self, values, context=None):
@@ -57,7 +55,7 @@ class DrainStore:
                 name=values['host']).with_for_update()).first()
             other = s.scalars(sa.select(models.Drain).where(
                 models.Drain.host == values['host'],
-                models.Drain.state.not_in(_ENDED))).first()
+                models.Drain.state.in_(self._unfinished_states))).first()
             if other is not None:
                 raise exception.HostBusy(host=values['host'], task=other.id)
             s.add(models.Drain(state=states.ACCEPTED,

@@ -41,16 +41,6 @@ _INSERT = _MOVES.insert()
 _INSERT_EVENT = _EVENTS.insert()
 
 
-def unfinished(column, states, terminal):
-    """The rows not ended yet: ``column IN states``, which an index on the
-    column answers from the few rows still running, when the caller knows
-    every state (the move types do); else ``NOT IN terminal``, which reads
-    every row."""
-    if states is None:
-        return column.not_in(terminal)
-    return column.in_(states)
-
-
 def move_to_dict(row):
     return {f: getattr(row, f) for f in MOVE_FIELDS}
 
@@ -72,14 +62,19 @@ def insert_event(conn, move_id, kind, name, phase, state, detail=None,
 
 
 class MoveStore:
-    def __init__(self, db, inventory, fences=None, unfinished_states=None):
+    def __init__(self, db, inventory, unfinished_states, fences=None):
+        """``unfinished_states``: every state of a move that has not ended
+        (``moves.types.UNFINISHED_STATES``). The looks for work ask for
+        ``state IN`` them, which the state's index answers from the few rows
+        still running; ``NOT IN`` the terminal states would read every move
+        ever made."""
         self.db = db
         self.inventory = inventory
         # The claims this process holds: its writes of those moves are
         # fenced (see db/fencing.py).
         self.fences = fences or fencing.Fences()
-        self._unfinished = sa.select(_MOVES).where(unfinished(
-            _MOVES.c.state, unfinished_states, TERMINAL_STATES)).order_by(
+        self._unfinished = sa.select(_MOVES).where(
+            _MOVES.c.state.in_(unfinished_states)).order_by(
             _MOVES.c.created_at)
 
     @outage.waited_out('a move record')

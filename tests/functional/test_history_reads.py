@@ -13,6 +13,7 @@ the cloud has made: the rows that ended are never read one by one.
 """
 
 import datetime
+import re
 import uuid
 
 import pytest
@@ -85,10 +86,8 @@ def database(db_url):  # noqa: F811
 
 
 def _stores(db):
-    moves = db_moves.MoveStore(db, None,
-                               unfinished_states=move_types.UNFINISHED_STATES)
-    drains = db_drains.DrainStore(db, unfinished_states=move_drain.UNFINISHED)
-    return moves, drains
+    return (db_moves.MoveStore(db, None, move_types.UNFINISHED_STATES),
+            db_drains.DrainStore(db, move_drain.UNFINISHED))
 
 
 def test_every_unfinished_state_is_found_and_no_ended_one(database):
@@ -101,45 +100,14 @@ def test_every_unfinished_state_is_found_and_no_ended_one(database):
     assert set(admission.Admission(db, CONF).runnable()) == running
 
 
-def _plan(db, statement):
-    """The database's plan of statement, as one lowercase text."""
-    dialect = db.engine.dialect
-    sql = str(statement.compile(dialect=dialect,
-                                compile_kwargs={'literal_binds': True}))
-    with db.engine.connect() as conn:
-        rows = conn.exec_driver_sql(_EXPLAIN[dialect.name] + sql).all()
-    return ' | '.join(' '.join(str(v) for v in row) for row in rows).lower()
-
-
-def test_the_looks_for_work_use_the_state_index(database):
-    db, _running, _drains = database
-    moves, drains = _stores(db)
-    looks = {'moves (the watch)': (moves._unfinished, 'ix_moves_state'),
-             'moves (admission)': (admission._UNFINISHED, 'ix_moves_state'),
-             'drains': (drains._unfinished, 'ix_drains_state')}
-    for name, (statement, index) in looks.items():
-        plan = _plan(db, statement)
-        assert index in plan, '%s: %s' % (name, plan)
-
-
-def test_without_the_states_a_store_still_finds_every_unfinished_move(
-        database):
-    """A store built without the types' states (tools, tests) reads every
-    row, and finds the same moves."""
-    db, running, drains_running = database
-    assert {m['id'] for m in db_moves.MoveStore(db, None).list_unfinished()} \
-        == running
-    assert {d['id'] for d in db_drains.DrainStore(db).list_unfinished()} \
-        == drains_running
-
-
-def _plan_of_run(db, run):
-    """The plan of each statement run() sends that reads ``moves``."""
+def _plans_of_run(db, run, table='moves'):
+    """(statement, plan) of each SELECT from ``table`` that run() sends,
+    the plan as one lowercase text."""
     sent = []
 
     def capture(conn, cursor, statement, parameters, context, many):
         if statement.lstrip().upper().startswith('SELECT') and \
-                ' moves' in statement:
+                re.search(r'\bFROM %s\b' % table, statement):
             sent.append((statement, parameters))
     sa.event.listen(db.engine, 'before_cursor_execute', capture)
     try:
@@ -157,11 +125,25 @@ def _plan_of_run(db, run):
     return plans
 
 
+def test_the_looks_for_work_use_the_state_index(database):
+    db, _running, _drains = database
+    moves, drains = _stores(db)
+    looks = {'the watch': (moves.list_unfinished, 'moves'),
+             'admission': (admission.Admission(db, CONF).runnable, 'moves'),
+             'the drains': (drains.list_unfinished, 'drains')}
+    for name, (look, table) in looks.items():
+        plans = _plans_of_run(db, look, table)
+        assert plans, name
+        for statement, plan in plans:
+            assert 'ix_%s_state' % table in plan, \
+                '%s: %s: %s' % (name, statement, plan)
+
+
 def test_a_page_of_tasks_reads_the_index_of_their_creation(database):
     db, _running, _drains = database
     moves, _drains = _stores(db)
     page = []
-    plans = _plan_of_run(db, lambda: page.extend(moves.list(limit=20)))
+    plans = _plans_of_run(db, lambda: page.extend(moves.list(limit=20)))
     assert len(page) == 20 and plans
     assert [p for s, p in plans if 'ix_moves_created_at_id' not in p] == []
 
@@ -185,7 +167,7 @@ def test_the_audit_reads_only_the_moves_it_names(database, services):
     into Python."""
     db = database[0]
     problems = []
-    sent = _plan_of_run(db, lambda: problems.extend(audit.audit(services)))
+    sent = _plans_of_run(db, lambda: problems.extend(audit.audit(services)))
     assert sent and all(' WHERE ' in statement for statement, _p in sent), \
         sent
     assert problems == []

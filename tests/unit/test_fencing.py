@@ -5,6 +5,7 @@ import time
 
 from move_orchestrator.db import moves as db_moves
 from move_orchestrator import exception
+from move_orchestrator.moves import types as move_types
 
 import pytest
 
@@ -27,7 +28,8 @@ def test_a_move_taken_over_is_written_no_more(make_cloud):
     # Another conductor (its own store: its own claims) takes the move;
     # this process, owner of the database, must not take it back.
     cloud.api.conductor.claims.stop()
-    other = db_moves.MoveStore(cloud.services.db, cloud.services.inventory)
+    other = db_moves.MoveStore(cloud.services.db, cloud.services.inventory,
+                               move_types.UNFINISHED_STATES)
     token = other.take_claim(move_id, 'other-conductor')
     taken = cloud.services.store.events(move_id)[-1]
     assert (taken['kind'], taken['name']) == ('claim', 'other-conductor')

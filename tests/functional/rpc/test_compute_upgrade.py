@@ -18,6 +18,7 @@ from move_orchestrator.compute import agent as agent_mod
 from move_orchestrator.conf import CONF
 from move_orchestrator.db import moves as db_moves
 from move_orchestrator.drivers import compute
+from move_orchestrator.moves import types as move_types
 from move_orchestrator import exception
 from move_orchestrator import faults
 from move_orchestrator import rpc
@@ -157,7 +158,8 @@ def test_a_deposed_conductor_changes_nothing_through_the_agents(make_upgrade_clo
     assert doc['state'] == 'completed', doc['reason']
     uuid, driver = cloud.instance('vm1')['uuid'], cloud.services.driver
     cloud.services.store.take_claim(doc['id'], 'conductor-a')
-    successor = db_moves.MoveStore(cloud.services.db, cloud.services.inventory)
+    successor = db_moves.MoveStore(cloud.services.db, cloud.services.inventory,
+                                   move_types.UNFINISHED_STATES)
     successor.take_claim(doc['id'], 'conductor-b')
     with pytest.raises(exception.ClaimLost):
         driver.power_off(uuid, 'host3')
