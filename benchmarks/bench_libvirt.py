@@ -60,6 +60,7 @@ import time
 from oslo_config import cfg
 
 from benchmarks import bench_qemu
+from benchmarks import libvirt_arrivals
 from benchmarks import libvirt_report
 from benchmarks import process_cpu
 from benchmarks import qemu_cpu
@@ -139,14 +140,16 @@ def _bare(driver, uuid, downtime_ms=0):
     if downtime_ms:
         limiter = threading.Thread(target=_limit_downtime, args=(
             driver.conns.get(source).lookupByUUIDString(uuid), downtime_ms))
+    started_at = time.time()
     started = time.perf_counter()
     if limiter is not None:
         limiter.start()
     dom.migrateToURI3(driver.conns.uri(dest), params, migration.flags(False, False))
     elapsed = time.perf_counter() - started
+    ended_at = time.time()
     if limiter is not None:
         limiter.join()
-    return {'whole': elapsed}
+    return {'whole': elapsed, 'started_at': started_at, 'ended_at': ended_at}
 
 
 def _job(driver, uuid):
@@ -239,12 +242,13 @@ def run(argv=None):
     work = tempfile.mkdtemp(prefix='mobw', dir='/tmp')
     # Port ranges of their own: the functional tests may run daemons too.
     hosts = daemons.start_hosts(root, HOSTS, first_index=4)
-    driver = worker = qemu = None
+    driver = worker = qemu = arrivals = None
     started = []
     results = {'bare': [], 'libvirt': [], 'qemu': []}
     try:
         inst = os.path.join(root, 'inst')
         driver = _driver(hosts, inst, args.libvirt_ram_mb)
+        arrivals = libvirt_arrivals.Arrivals([h.uri for h in hosts])
         url = 'sqlite:///%s' % os.path.join(work, 'lv.db')
         migration.upgrade(url)
         with rpc_harness.private_vhost() as transport_url:
@@ -279,6 +283,7 @@ def run(argv=None):
                                 before, process_cpu.snapshot(parties))
                             if kind != 'qemu':
                                 value['job'] = _job(driver, worker.uuid)
+                                value['resumed_at'] = arrivals.since(value['started_at'])
                             if i:
                                 results[kind].append(value)
                 libvirt_report.report(args, results, 2 * pairs, GOALS)
@@ -292,6 +297,8 @@ def run(argv=None):
                         if closing is not None:
                             stack.callback(closing.close)
     finally:
+        if arrivals is not None:
+            arrivals.close()
         if driver is not None:
             driver.destroy_all()
             driver.close()

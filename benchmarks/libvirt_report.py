@@ -50,6 +50,7 @@ def report(args, results, n, goals):
                   outside['libvirt'] - outside['bare'],
                   (goals['libvirt'] - 1) * med['bare']))
         _print_ours(results['libvirt'], outside['bare'])
+    _print_after_arrival(results)
     _print_agent_calls(results['libvirt'])
     print('  CPU per move (medians, ms): %s' % '; '.join(
         '%s %s' % (label, ', '.join(
@@ -88,6 +89,24 @@ def _print_ours(samples, libvirt_beyond):
     if all(parts.values()):
         print('  (b)\'s own part (medians): %s' % ', '.join(
             '%s %.3f s' % (k, statistics.median(v)) for k, v in parts.items()))
+
+
+def _print_after_arrival(results):
+    """What each kind does after libvirt resumed the guest on the
+    destination (its lifecycle event): (a)'s call returns (the source QEMU
+    ended), (b)'s destination ports become active and its move ends. Until
+    the ports are active, the guest runs where its network does not follow
+    it yet."""
+    def after(kind, key):
+        return [1000 * (s[key] - s['resumed_at']) for s in results[kind]
+                if s.get('resumed_at') and s.get(key)]
+    bare, ports, end = (after('bare', 'ended_at'), after('libvirt', 'ports_active_at'),
+                        after('libvirt', 'ended_at'))
+    if bare and ports and end:
+        print('  after the guest runs on the destination (libvirt\'s event), medians: '
+              '(a) migrateToURI3 returns +%.0f ms; (b) the destination\'s ports are '
+              'active +%.0f ms, the move completed +%.0f ms' % tuple(
+                  statistics.median(v) for v in (bare, ports, end)))
 
 
 def _print_agent_calls(samples):

@@ -66,10 +66,12 @@ def main(url, transport_url, ram_mb, poll_ms='0'):
             source = services.inventory.get_instance('vm')['host']
             dest = HOSTS[1 - HOSTS.index(source)]
             del calls[:]
+            started_at = time.time()
             t0 = time.perf_counter()
             doc = api.move_instance(None, 'vm', destination=dest)
             doc = api.wait_task(None, doc['id'])
             elapsed = time.perf_counter() - t0
+            ended_at = time.time()
             subs = {s['name']: s for s in doc['subtasks']}
             window = None
             if 'PrepareIncoming' in subs and 'SwitchOverMigration' in subs:
@@ -80,7 +82,11 @@ def main(url, transport_url, ram_mb, poll_ms='0'):
             # What no step holds: admission, the waits between steps (each
             # a commit and a look for the next), the waiter's answer.
             outside = elapsed - sum(steps.values())
+            ports = subs.get('ActivateDestinationPorts', {}).get('finished')
             print(json.dumps({'whole': elapsed, 'migration': window, 'steps': steps,
+                              'started_at': started_at, 'ended_at': ended_at,
+                              'ports_active_at': ports and datetime.datetime.fromisoformat(
+                                  ports).timestamp(),
                               'outside_steps': outside, 'agent_calls': list(calls),
                               'state': doc['state'], 'reason': doc['reason']}),
                   flush=True)
