@@ -58,7 +58,10 @@ TOPIC_PREFIX = 'move_orchestrator.compute'
 #         Both change the host: the claim is checked.
 #   1.8 - start_migration answers the migration as poll_migration does
 #         (None before: the conductor polls then). Signatures unchanged.
-VERSION = '1.8'
+#   1.9 - wait_arrival: the destination waits while the guest is on its way
+#         and answers once it runs there, confirming nothing (asked while
+#         the copy runs, where the driver's migration says arrives_first).
+VERSION = '1.9'
 # The longest a wait_migration call may hold one of the agent's threads.
 MAX_WAIT = 30.0
 
@@ -69,7 +72,7 @@ HOST_OPERATIONS = {
     'shares_storage': 'source', 'resize_disk': 'host', 'export_disk': 'host',
     'unexport_disk': 'host', 'import_disk': 'host',
     'prepare_incoming': 'host', 'start_migration': 'source',
-    'accept_migration': 'host', 'confirm_incoming': 'host',
+    'accept_migration': 'host', 'confirm_incoming': 'host', 'wait_arrival': 'host',
     'topology': 'host', 'hotplug': 'host', 'hot_unplug': 'host',
 }
 # Port bindings, for conductors pinned below 1.5: the network driver's.
@@ -78,7 +81,7 @@ NETWORK_OPERATIONS = ('bind_ports', 'activate_binding', 'unbind_ports')
 MIGRATION_OPERATIONS = ('poll_migration', 'cancel_migration',
                         'force_complete_migration', 'complete_migration')
 # What changes nothing on the host: served whatever claim comes with it.
-READS = ('shares_storage', 'topology', 'poll_migration')
+READS = ('shares_storage', 'topology', 'poll_migration', 'wait_arrival')
 
 
 def topic(host):

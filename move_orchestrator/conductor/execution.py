@@ -306,6 +306,12 @@ class Execution:
     def _run_stage(self, move, move_type, book, stage, loaded=None):
         engine, flow, stored = loaded or self._load(move, move_type, book,
                                                     stage)
+        if stage == types_base.CLEANUP:
+            # Read now, not at its load: it may be loaded while the main
+            # stage's last step runs (conductor/ahead.py).
+            engine.storage.inject(flowstate.provided(
+                book.find(flow_detail_uuid(move['id'], types_base.MAIN)),
+                move_type.stage_steps(types_base.MAIN)), transient=True)
         self._catch_up(move, move_type, engine)
         self._record_taken_up(move, move_type, engine)
         if stored in (tf_states.FAILURE, tf_states.REVERTED):

@@ -90,3 +90,15 @@ def revert_failed(engine):
     flow REVERTED after a resumed run: it does not retry those reverts)."""
     return [n for n, s in atom_states(engine).items()
             if s == tf_states.REVERT_FAILURE]
+
+
+def provided(flow_detail, steps):
+    """{name: result} of what ``steps`` (a stage's, as its type declares
+    them) provided and stored in ``flow_detail``: each stage is an engine
+    of its own whose store is the move's record, and a step of the next
+    stage may need one (SwitchOverMigration, the migration TransferMemory
+    followed to its end)."""
+    names = {step.cls.__name__: step.cls.default_provides for step in steps
+             if isinstance(step.cls.default_provides, str)}
+    return {names[ad.name]: ad.results for ad in flow_detail or ()
+            if ad.name in names and ad.state == tf_states.SUCCESS}

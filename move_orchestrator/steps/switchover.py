@@ -19,11 +19,20 @@ class SwitchOverMigration(base.MoveStep):
 
     Returns the finished migration (its figures: sent, downtime) for the
     task record, once the destination confirmed the guest runs there. The
-    source ends it while the destination confirms: one round trip.
+    source ends it while the destination confirms: one round trip. Where
+    the guest ran there before the source could tell (TransferMemory
+    followed it: drivers/following.py), the destination alone is asked:
+    the source is still ending, and DestroySource waits for that.
     """
     phase = 'switch-over'
 
-    def execute(self, move_id, instance_uuid, source, dest):
+    def execute(self, move_id, instance_uuid, source, dest, migration=None):
+        if migration and migration.get('arrived'):
+            # The destination confirms now, past the point of no return (a
+            # later cancel takes it for decided), with its figures.
+            arrived = choreography.arrival(self.driver, instance_uuid, dest)
+            finished = {k: v for k, v in migration.items() if k != 'arrived'}
+            return choreography.with_arrival(finished, arrived)
         migration, arrived = choreography.end_migration(
             self.driver, lambda: self._end(move_id, instance_uuid, source, dest),
             instance_uuid, dest)

@@ -13,6 +13,7 @@ from oslo_log import log as logging
 
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base as driver_base
+from move_orchestrator.drivers import following
 from move_orchestrator import exception
 from move_orchestrator.steps import base
 from move_orchestrator.steps import stall
@@ -137,6 +138,7 @@ class TransferMemory(base.MoveStep):
     with the figures that triggered it.
     """
     phase = 'transfer'
+    default_provides = 'migration'
     # The moves whose migration this process asked to start (the latest):
     # such a move's step, run again under the same claim (a roll forward,
     # a database outage), looks for it first.
@@ -145,7 +147,6 @@ class TransferMemory(base.MoveStep):
     ASKED_KEPT = 4096
 
     def execute(self, move_id, instance_uuid, source, dest, incoming=None):
-        conf = self.services.conf.conductor
         migration = None
         resumed = self.ran_before(move_id)     # a read: asked once
         if resumed or move_id in self._asked:
@@ -181,6 +182,14 @@ class TransferMemory(base.MoveStep):
             if migration is None:   # an agent before 1.8 answers nothing
                 migration = self.driver.poll_migration(instance_uuid,
                                                        source=source)
+        follower = following.Follower(self.driver, instance_uuid, source, dest)
+        try:
+            return self._follow(move_id, instance_uuid, source, migration, follower)
+        finally:
+            follower.close()
+
+    def _follow(self, move_id, instance_uuid, source, migration, follower):
+        conf = self.services.conf.conductor
         deadline = time.monotonic() + conf.migration_timeout
         policy = self.services.conf.live_migration
         watch = stall.StallWatch(
@@ -220,8 +229,7 @@ class TransferMemory(base.MoveStep):
                 raise exception.MigrationFailed(
                     instance=instance_uuid,
                     reason='not converged after %ss' % conf.migration_timeout)
-            migration = self.driver.wait_migration(
-                instance_uuid, conf.poll_interval, source=source)
+            migration = follower.wait(migration, conf.poll_interval)
 
     def _asking(self, move_id):
         with self._asked_lock:

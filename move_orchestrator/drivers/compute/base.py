@@ -240,6 +240,17 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         migration: poll_migration's keys, such as ``downtime_ms``, for a
         source that cannot tell them); idempotent."""
 
+    def wait_arrival(self, instance_uuid, host):
+        """On the destination host, while the copy runs, for a driver whose
+        migration says ``arrives_first`` (the guest runs on the destination
+        before the source can tell the migration ended): waits while the
+        guest is on its way (from accept_migration on), and answers as
+        confirm_incoming does once it runs there, but confirms nothing: the
+        move has not passed its point of no return yet. MigrationFailed if
+        no guest is on its way, or none arrives in time."""
+        raise exception.DriverNotSupported(driver=type(self).__name__,
+                                           operation='wait_arrival')
+
     @abc.abstractmethod
     def start_migration(self, instance_uuid, source, dest, migration_id=None,
                         incoming=None):
@@ -280,6 +291,9 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         A failed or cancelled migration carries ``reason``, the
         hypervisor's own words where it gave any: the task's error quotes
         it, so an operator reads why without the host's logs.
+        ``arrives_first``: the guest runs on the destination before the
+        source can tell the migration ended; the conductor asks the
+        destination too (wait_arrival, drivers/following.py).
         """
 
     def wait_migration(self, instance_uuid, timeout, source=None):

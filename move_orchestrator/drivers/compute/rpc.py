@@ -43,7 +43,8 @@ CALL_VERSIONS = {'shares_storage': '1.1', 'wait_migration': '1.1',
                  'hot_unplug': '1.3',
                  'tune_migration': '1.4', 'resize_disk': '1.5', 'export_disk': '1.5',
                  'unexport_disk': '1.5', 'import_disk': '1.5',
-                 'accept_migration': '1.7', 'confirm_incoming': '1.7'}
+                 'accept_migration': '1.7', 'confirm_incoming': '1.7',
+                 'wait_arrival': '1.9'}
 
 
 def _later(migration, other):
@@ -314,6 +315,10 @@ class RpcDriver(base.ComputeDriver):
 
     def confirm_incoming(self, instance_uuid, host):
         return self._disk_call('confirm_incoming', host, instance_uuid=instance_uuid)
+
+    def wait_arrival(self, instance_uuid, host):
+        """AgentTooOld below 1.9: the source's word alone tells the end."""
+        return self._disk_call('wait_arrival', host, instance_uuid=instance_uuid)
 
     def start_migration(self, instance_uuid, source, dest, migration_id=None,
                         incoming=None):

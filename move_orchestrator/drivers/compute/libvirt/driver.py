@@ -53,6 +53,8 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
         self.img = storage.QemuImg()
         self._kernel = None
         self._jobs = {}
+        # Hosts this process prepared for an instance's incoming migration.
+        self._incoming = {}
 
     def close(self):
         self.conns.close()
@@ -194,6 +196,9 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
             dom.destroy()
 
     def destroy(self, instance_uuid, host):
+        if self._incoming.get(instance_uuid) == host:
+            del self._incoming[instance_uuid]
+        self._migration_ended(instance_uuid, host)
         dom = self._dom(instance_uuid, host)
         if dom is not None:
             with contextlib.suppress(states.libvirt.libvirtError):

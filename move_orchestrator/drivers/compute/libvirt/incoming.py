@@ -19,6 +19,11 @@ from move_orchestrator import exception
 # Seconds a paused destination may take to run: as long as
 # complete_migration waits for the job's end.
 ARRIVAL_WAIT = 60
+# Seconds between two looks for a domain libvirt has not made yet, and for
+# a paused one to run: the first is the migration's setup (the destination
+# QEMU starting), the second the guest's last milliseconds on the source.
+LOOK_ABSENT = 0.05
+LOOK_PAUSED = 0.01
 
 
 class IncomingMixin:
@@ -43,6 +48,9 @@ class IncomingMixin:
             raise exception.DriverError(
                 operation='prepare_incoming', reason='a domain of %s already '
                 'exists on %s' % (uuid, host))
+        # Until destroy undoes it: confirm_incoming waits for the domain
+        # libvirt makes when the migration reaches here.
+        self._incoming[uuid] = host
 
     def accept_migration(self, spec, host, source):
         """The source's daemon reaches host's itself (peer to peer): what
@@ -62,6 +70,15 @@ class IncomingMixin:
         if rec and rec.get('dest') == host and rec.get('confirmed') is not True \
                 and rec.get('status') not in jobs.FINAL:
             self._set_migration(dom, dict(rec, confirmed=True))
+        return self._arrival_of(dom, host)
+
+    def wait_arrival(self, instance_uuid, host):
+        """confirm_incoming's wait and answer, without its mark: asked
+        while the copy runs, before the move passed its point of no
+        return."""
+        return self._arrival_of(self._arrived(instance_uuid, host), host)
+
+    def _arrival_of(self, dom, host):
         arrived = {'host': host, 'state': base.RUNNING}
         # libvirt keeps the completed job's figures on the destination
         # alone: a source's agent that reaches no other daemon has none.
@@ -75,16 +92,24 @@ class IncomingMixin:
     def _arrived(self, instance_uuid, host):
         """host's domain once it runs. A paused one is arriving: libvirt
         resumes it at the end of the job, complete_migration if the source
-        was suspended (force-complete); anything else fails at once."""
+        was suspended (force-complete). None yet, where this process
+        prepared the host for the migration: libvirt makes it once the
+        migration reaches here (the conductor asks while the copy starts:
+        drivers/following.py). Anything else fails at once."""
         deadline = time.monotonic() + ARRIVAL_WAIT
+        dom = None
         while True:
-            dom = self._dom(instance_uuid, host)
+            dom = dom or self._dom(instance_uuid, host)
             power = dom and self._power(dom)
             if power == base.RUNNING:
+                self._incoming.pop(instance_uuid, None)
                 return dom
-            if power != base.PAUSED or time.monotonic() > deadline:
+            awaited = power is None and self._incoming.get(instance_uuid) == host
+            if power is None:
+                dom = None      # gone (a cancel), or not made yet: looked up again
+            if not (power == base.PAUSED or awaited) or time.monotonic() > deadline:
                 raise exception.MigrationFailed(
                     instance=instance_uuid, reason='the guest does not run '
                     'on %s%s' % (host, ' after %ss' % ARRIVAL_WAIT
-                                 if power == base.PAUSED else ''))
-            time.sleep(0.01)
+                                 if power == base.PAUSED or awaited else ''))
+            time.sleep(LOOK_PAUSED if dom is not None else LOOK_ABSENT)

@@ -14,6 +14,11 @@ from move_orchestrator import exception
 
 MIB = 1 << 20
 FINAL = (base.MIGRATION_FAILED, base.MIGRATION_CANCELLED)
+# libvirt runs the guest on the destination about 200 ms before the
+# source's daemon ends its migration job (it ends the source QEMU, then
+# looks again 200 ms later), and answers nothing about the domain
+# meanwhile: the move asks the destination too (drivers/following.py).
+ARRIVES_FIRST = True
 
 
 def figures(stats):
@@ -51,7 +56,8 @@ class JobsMixin:
         return dict(figures(stats), id=rec.get('id'), source=rec['source'],
                     dest=rec['dest'], started_at=rec.get('started_at'),
                     postcopy_permitted=rec.get('postcopy_permitted', False),
-                    paused=paused, status=base.MIGRATION_RUNNING)
+                    paused=paused, status=base.MIGRATION_RUNNING,
+                    arrives_first=ARRIVES_FIRST)
 
     def _poll(self, instance_uuid, doms):
         """The last migration of the instance, from libvirt's truth."""
@@ -79,7 +85,7 @@ class JobsMixin:
         result = {'id': rec.get('id'), 'source': rec['source'], 'dest': rec['dest'],
                   'started_at': rec.get('started_at'), 'total_mb': 0, 'remaining_mb': 0,
                   'postcopy_permitted': rec.get('postcopy_permitted', False),
-                  'paused': False}
+                  'paused': False, 'arrives_first': ARRIVES_FIRST}
         if src is not None and states.job_active(src):
             result['status'] = base.MIGRATION_RUNNING
             result['paused'] = self._power(src) == base.PAUSED

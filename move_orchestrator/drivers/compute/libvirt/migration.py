@@ -40,6 +40,7 @@ from move_orchestrator import exception
 LOG = logging.getLogger(__name__)
 
 SOURCE_WAIT = 30    # seconds a cancel waits for the source's daemon
+END_WAIT = 60       # seconds a destroy waits for the migration's end there
 
 
 def flags(block, post_copy):
@@ -228,6 +229,28 @@ class MigrationMixin(incoming.IncomingMixin, jobs.JobsMixin):
             raise exception.MigrationPastSwitchover(instance=instance_uuid)
         if dom is not None and self._power(dom) == base.PAUSED:
             dom.resume()    # suspended by a force-complete: runs again
+
+    def _migration_ended(self, instance_uuid, host):
+        """Before host's domain is destroyed: the migration this process
+        runs from host has ended. The move goes on once the guest runs on
+        the destination (drivers/following.py), while libvirt still ends
+        the source QEMU; destroying it under libvirt's job would fail that
+        job's end."""
+        job = self._jobs.get(instance_uuid)
+        if job is None or job['rec']['source'] != host:
+            return
+        if not job['done'].wait(END_WAIT):
+            LOG.warning('Live migration of %s: libvirt has not ended it on %s '
+                        'after %ss; its domain is destroyed all the same',
+                        instance_uuid, host, END_WAIT)
+        elif states.connection_lost(job['error']):
+            # The source's daemon restarted under it: once back, it ends
+            # the migration's job itself.
+            dom = self._source_dom(instance_uuid, host)
+            deadline = time.monotonic() + END_WAIT
+            while dom is not None and states.job_active(dom) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.02)
 
     def _source_dom(self, instance_uuid, source):
         """The source's domain, waiting a while for a daemon that does not
