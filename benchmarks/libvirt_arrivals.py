@@ -5,7 +5,7 @@ Why: libvirt resumes the guest on the destination well before
 ``migrateToURI3`` returns. The source's daemon then ends the source QEMU
 with SIGTERM and looks again 200 ms later (virProcessKillPainfully), and
 its calls on the domain wait meanwhile. Whatever waits for the call's
-return (our move's TransferMemory, Nova's monitor) leaves the guest
+return (our move's TransferMemory did) leaves the guest
 running on a host whose ports are not yet active for that long. The
 report prints, per kind, what happens after the guest runs there.
 """

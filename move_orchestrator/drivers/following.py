@@ -27,6 +27,10 @@ LOG = logging.getLogger(__name__)
 # not on its way there (a copy not yet started, or cancelled) or stopped
 # waiting for it (a long copy).
 ASK_AGAIN = 0.5
+# What the source said of the migration that still holds once it ended
+# (its figures while it ran do not: the destination's replace them).
+_KEPT = ('id', 'source', 'dest', 'started_at', 'postcopy_permitted',
+         'arrives_first')
 
 
 class Follower:
@@ -61,8 +65,9 @@ class Follower:
             if arrived is not None:
                 LOG.info('%s runs on %s: its live migration completed, '
                          'the source is ending', self.instance_uuid, self.dest)
-                return dict(migration, status=base.MIGRATION_COMPLETED,
-                            remaining_mb=0, paused=False, arrived=arrived)
+                return dict({k: migration[k] for k in _KEPT if k in migration},
+                            status=base.MIGRATION_COMPLETED, remaining_mb=0,
+                            paused=False, arrived=arrived)
             if self._asking.done():
                 asking, self._asking = self._asking, None
                 return asking.result()
@@ -90,8 +95,12 @@ class Follower:
         except exception.MoveOrchestratorException as e:
             LOG.debug('%s: not yet running on %s: %s', self.instance_uuid,
                       self.dest, e)
-            self._next_watch = time.monotonic() + ASK_AGAIN
-            return None
+        except Exception:   # a side question never fails the move
+            LOG.warning('%s: asking %s whether the guest arrived failed; the '
+                        'source\'s word decides', self.instance_uuid, self.dest,
+                        exc_info=True)
+        self._next_watch = time.monotonic() + ASK_AGAIN
+        return None
 
     def close(self):
         if self._pool is not None:

@@ -133,17 +133,20 @@ def test_force_complete_and_abort_through_agents_of_real_hosts(
 def _restart_source_agent_then_fail(cloud, libvirt_hosts, vm, monkeypatch,
                                     conductor_too=False):
     """Once libvirt has switched the guest over (TransferMemory's execute
-    saw it complete), restart host1's agent, and with conductor_too give
-    the conductor a new rpc driver, as a restarted conductor has it; then
-    fail the step. The agent's [(pid before, pid after)]."""
+    saw it run on host2) and ended the migration on host1 (about 200 ms
+    later: it ends the source QEMU first), restart host1's agent, and with
+    conductor_too give the conductor a new rpc driver, as a restarted
+    conductor has it; then fail the step. The agent's [(pid before, pid
+    after)]."""
     point = 'TransferMemory.execute.after'
     cloud.services.task_faults = faults.parse([point + '=fail_once'])
     agent, restarted, trigger = cloud.agents['host1'], [], faults.trigger
 
     def restart_then_fail(at, action):
         if at == point and not restarted:
-            assert guests.defined_on(libvirt_hosts, vm['uuid']) == {
-                'host2': 'running'}
+            guests.wait_for(lambda: guests.defined_on(libvirt_hosts, vm['uuid'])
+                            == {'host2': 'running'}, timeout=30,
+                            what='the guest defined on host2 alone')
             pid = agent.proc.pid
             agent.stop()
             agent.start()
