@@ -13,7 +13,7 @@ again; anything else fails with HostUnavailable at once.
 
 Nothing is cached: the operations on a migration go to the source the
 caller names (a move's record names it), else every host is asked which
-one runs it.
+one runs it (rpc_migration.py).
 """
 
 from concurrent import futures
@@ -26,6 +26,7 @@ from move_orchestrator import context as mo_context
 from move_orchestrator.db import inventory as inv
 from move_orchestrator.db import session as db_session
 from move_orchestrator.drivers.compute import base
+from move_orchestrator.drivers.compute import rpc_migration
 from move_orchestrator import exception
 from move_orchestrator import rpc
 
@@ -53,7 +54,7 @@ def _later(migration, other):
     return (migration.get('started_at') or 0) > (other.get('started_at') or 0)
 
 
-class RpcDriver(base.ComputeDriver):
+class RpcDriver(rpc_migration.MigrationCalls, base.ComputeDriver):
 
     def __init__(self, conf):
         super().__init__(conf)
@@ -99,6 +100,16 @@ class RpcDriver(base.ComputeDriver):
     def _can_send(self, host, method):
         """Whether [upgrade_levels] compute lets method go at its version."""
         return self._client(host).can_send_version(CALL_VERSIONS[method])
+
+    def _versioned_call(self, host, method, **kwargs):
+        """A call newer than 1.0 that has no fallback: AgentTooOld at once
+        where [upgrade_levels] compute does not let it go (the caller may
+        fall back then)."""
+        if not self._can_send(host, method):
+            raise exception.AgentTooOld(
+                operation=method, host=host, needed=CALL_VERSIONS[method],
+                pinned=self.conf.upgrade_levels.compute)
+        return self._call(host, method, **kwargs)
 
     def _context(self, kwargs):
         """The conductor's, with the claim it runs the instance's move
@@ -234,31 +245,28 @@ class RpcDriver(base.ComputeDriver):
         return self._call(source, 'copy_disk', instance_uuid=instance_uuid,
                           source=source, dest=dest, size_gb=size_gb)
 
-    def _disk_call(self, method, host, **kwargs):
-        if not self._can_send(host, method):
-            raise exception.AgentTooOld(
-                operation=method, host=host, needed=CALL_VERSIONS[method],
-                pinned=self.conf.upgrade_levels.compute)
-        return self._call(host, method, host=host, **kwargs)
-
     def resize_disk(self, instance_uuid, host, size_gb, shrink=False):
         try:
-            return self._disk_call('resize_disk', host, instance_uuid=instance_uuid,
-                                   size_gb=size_gb, shrink=shrink)
+            return self._versioned_call(host, 'resize_disk', host=host,
+                                        instance_uuid=instance_uuid, size_gb=size_gb,
+                                        shrink=shrink)
         except exception.AgentTooOld:
             # Pinned, or not capped but as old: before 1.5 a copy to the
             # host itself resized in place, and shrank (a grow's revert).
             return self.copy_disk(instance_uuid, host, host, size_gb)
 
     def export_disk(self, instance_uuid, host):
-        return self._disk_call('export_disk', host, instance_uuid=instance_uuid)
+        return self._versioned_call(host, 'export_disk', host=host,
+                                    instance_uuid=instance_uuid)
 
     def unexport_disk(self, instance_uuid, host):
-        return self._disk_call('unexport_disk', host, instance_uuid=instance_uuid)
+        return self._versioned_call(host, 'unexport_disk', host=host,
+                                    instance_uuid=instance_uuid)
 
     def import_disk(self, instance_uuid, host, export, size_gb):
-        return self._disk_call('import_disk', host, instance_uuid=instance_uuid,
-                               export=export, size_gb=size_gb)
+        return self._versioned_call(host, 'import_disk', host=host,
+                                    instance_uuid=instance_uuid, export=export,
+                                    size_gb=size_gb)
 
     def delete_disk(self, instance_uuid, host):
         return self._call(host, 'delete_disk', instance_uuid=instance_uuid, host=host)
@@ -291,111 +299,11 @@ class RpcDriver(base.ComputeDriver):
             return None     # not capped, but as old: the same answer
 
     def _hotplug_call(self, method, instance_uuid, host, vcpus, ram_mb):
-        if not self._can_send(host, method):
-            raise exception.AgentTooOld(
-                operation=method, host=host, needed=CALL_VERSIONS[method],
-                pinned=self.conf.upgrade_levels.compute)
-        return self._call(host, method, instance_uuid=instance_uuid, host=host,
-                          vcpus=vcpus, ram_mb=ram_mb)
+        return self._versioned_call(host, method, instance_uuid=instance_uuid,
+                                    host=host, vcpus=vcpus, ram_mb=ram_mb)
 
     def hotplug(self, instance_uuid, host, vcpus=None, ram_mb=None):
         return self._hotplug_call('hotplug', instance_uuid, host, vcpus, ram_mb)
 
     def hot_unplug(self, instance_uuid, host, vcpus=None, ram_mb=None):
         return self._hotplug_call('hot_unplug', instance_uuid, host, vcpus, ram_mb)
-
-    # -- live migration ----------------------------------------------------------------
-    def prepare_incoming(self, spec, host):
-        return self._call(host, 'prepare_incoming', spec=spec, host=host)
-
-    def accept_migration(self, spec, host, source):
-        """AgentTooOld below 1.7 (pinned, or the agent's): the
-        choreography prepares the destination as before then."""
-        return self._disk_call('accept_migration', host, spec=spec, source=source)
-
-    def confirm_incoming(self, instance_uuid, host):
-        return self._disk_call('confirm_incoming', host, instance_uuid=instance_uuid)
-
-    def wait_arrival(self, instance_uuid, host):
-        """AgentTooOld below 1.9: the source's word alone tells the end."""
-        return self._disk_call('wait_arrival', host, instance_uuid=instance_uuid)
-
-    def start_migration(self, instance_uuid, source, dest, migration_id=None,
-                        incoming=None):
-        if incoming is not None:
-            # Only a destination of 1.7 answers one; a source older than
-            # that cannot take it (AgentTooOld: the move reverts).
-            return self._call(source, 'start_migration', None, '1.7',
-                              instance_uuid=instance_uuid, source=source, dest=dest,
-                              migration_id=migration_id, incoming=incoming)
-        if not self._can_send(source, 'start_migration'):
-            # An agent before 1.2 keeps no id: TransferMemory takes no
-            # recorded migration for its own and asks again, which such an
-            # agent answers idempotently while the same route's migration
-            # runs.
-            return self._call(source, 'start_migration', None, '1.0',
-                              instance_uuid=instance_uuid, source=source, dest=dest)
-        return self._call(source, 'start_migration', instance_uuid=instance_uuid,
-                          source=source, dest=dest, migration_id=migration_id)
-
-    def _source_of(self, instance_uuid, source=None):
-        """The host whose agent serves the migration: the caller's word
-        (a move's record names its source), else the hosts' own. Nothing
-        is remembered: an earlier move of the instance, or another
-        conductor's, would name the wrong host."""
-        if source is not None:
-            return source
-        migration = self.migration_of(instance_uuid)
-        return migration and migration['source']
-
-    def _known_source(self, method, instance_uuid, source):
-        """_source_of, for an operation that needs a migration to act on."""
-        source = self._source_of(instance_uuid, source)
-        if source is None:
-            raise exception.DriverError(operation=method, reason='no migration '
-                                        'of %s in progress' % instance_uuid)
-        return source
-
-    def _migration_call(self, method, instance_uuid, source=None):
-        source = self._source_of(instance_uuid, source)
-        if source is None:
-            return None
-        return self._call(source, method, instance_uuid=instance_uuid)
-
-    def poll_migration(self, instance_uuid, source=None):
-        return self._migration_call('poll_migration', instance_uuid, source)
-
-    def wait_migration(self, instance_uuid, timeout, source=None):
-        """The source's agent waits (for QEMU's events, with the qemu driver)."""
-        source = self._source_of(instance_uuid, source)
-        if source is None:
-            return None
-        if not self._can_send(source, 'wait_migration'):
-            return super().wait_migration(instance_uuid, timeout,   # sleep, poll
-                                          source=source)
-        timeout = min(timeout, agent.MAX_WAIT)
-        return self._call(source, 'wait_migration',
-                          timeout + self.conf.compute.rpc_timeout,
-                          instance_uuid=instance_uuid, timeout=timeout)
-
-    def cancel_migration(self, instance_uuid, source=None):
-        return bool(self._migration_call('cancel_migration', instance_uuid, source))
-
-    def force_complete_migration(self, instance_uuid, source=None):
-        source = self._known_source('force_complete_migration', instance_uuid, source)
-        return self._call(source, 'force_complete_migration',
-                          instance_uuid=instance_uuid)
-
-    def complete_migration(self, instance_uuid, source=None):
-        source = self._known_source('complete_migration', instance_uuid, source)
-        return self._call(source, 'complete_migration', instance_uuid=instance_uuid)
-
-    def tune_migration(self, instance_uuid, action, params=None, source=None):
-        source = self._known_source('tune_migration', instance_uuid, source)
-        if not self._can_send(source, 'tune_migration'):
-            raise exception.AgentTooOld(
-                operation='tune_migration', host=source,
-                needed=CALL_VERSIONS['tune_migration'],
-                pinned=self.conf.upgrade_levels.compute)
-        return self._call(source, 'tune_migration', instance_uuid=instance_uuid,
-                          action=action, params=params)
