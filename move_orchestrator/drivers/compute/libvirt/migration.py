@@ -213,9 +213,7 @@ class MigrationMixin(incoming.IncomingMixin, jobs.JobsMixin):
         elif dom is not None:
             # Started by a process now gone (a conductor killed): no thread
             # here writes its end, so the cancel does, once libvirt is done.
-            deadline = time.monotonic() + 30
-            while states.job_active(dom) and time.monotonic() < deadline:
-                time.sleep(0.02)
+            states.wait_job_end(dom, 30)
             spec, rec = domain_xml.read(dom.XMLDesc(0))
             if rec and rec.get('id') == migration['id'] and \
                     self._power(dom) is not None and not states.job_active(dom):
@@ -247,10 +245,8 @@ class MigrationMixin(incoming.IncomingMixin, jobs.JobsMixin):
             # The source's daemon restarted under it: once back, it ends
             # the migration's job itself.
             dom = self._source_dom(instance_uuid, host)
-            deadline = time.monotonic() + END_WAIT
-            while dom is not None and states.job_active(dom) and \
-                    time.monotonic() < deadline:
-                time.sleep(0.02)
+            if dom is not None:
+                states.wait_job_end(dom, END_WAIT)
 
     def _source_dom(self, instance_uuid, source):
         """The source's domain, waiting a while for a daemon that does not

@@ -1,5 +1,7 @@
 """libvirt's domain and job states in the driver's words."""
 
+import time
+
 from move_orchestrator.drivers.compute import base
 
 try:
@@ -52,3 +54,11 @@ def job_active(dom):
                              libvirt.VIR_ERR_OPERATION_INVALID):
             return False
         raise
+
+
+def wait_job_end(dom, timeout):
+    """Until dom has no job running, or timeout seconds passed (a source
+    whose migration libvirt is still ending)."""
+    deadline = time.monotonic() + timeout
+    while job_active(dom) and time.monotonic() < deadline:
+        time.sleep(0.02)
