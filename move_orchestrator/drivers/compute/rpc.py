@@ -101,7 +101,7 @@ class RpcDriver(rpc_migration.MigrationCalls, base.ComputeDriver):
         """Whether [upgrade_levels] compute lets method go at its version."""
         return self._client(host).can_send_version(CALL_VERSIONS[method])
 
-    def _versioned_call(self, host, method, **kwargs):
+    def _versioned_call(self, host, method, /, **kwargs):
         """A call newer than 1.0 that has no fallback: AgentTooOld at once
         where [upgrade_levels] compute does not let it go (the caller may
         fall back then)."""
