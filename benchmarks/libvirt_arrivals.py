@@ -13,30 +13,16 @@ report prints, per kind, what happens after the guest runs there.
 import threading
 import time
 
-_loop_started = False
-
-
-def _run_loop(libvirt):
-    global _loop_started
-    if _loop_started:
-        return
-    libvirt.virEventRegisterDefaultImpl()
-
-    def loop():
-        while True:
-            libvirt.virEventRunDefaultImpl()
-    threading.Thread(target=loop, name='libvirt-events', daemon=True).start()
-    _loop_started = True
-
 
 class Arrivals:
     """The wall-clock time (time.time()) of each migrated guest's resume,
     on the daemons at ``uris``; ``since(t)``: the first after t."""
 
     def __init__(self, uris):
+        from move_orchestrator.drivers.compute.libvirt import events
         from move_orchestrator.drivers.compute.libvirt import states
         lv = states.libvirt
-        _run_loop(lv)
+        events.start_loop()
         self._lock = threading.Lock()
         self._resumed = []
         self._conns = []

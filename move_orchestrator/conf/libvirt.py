@@ -59,6 +59,16 @@ OPTS = [
                 help='Start live migrations with VIR_MIGRATE_POSTCOPY so '
                      'force-complete can switch to post-copy; without it '
                      'force-complete suspends the guest until the copy ends.'),
+    cfg.IntOpt('keepalive_interval', default=5, min=1,
+               help='Seconds a daemon may say nothing before this process '
+                    'asks whether it is alive (libvirt\'s keepalive; the '
+                    'driver runs libvirt\'s event loop, which sends it).'),
+    cfg.IntOpt('keepalive_count', default=5, min=1,
+               help='Keepalive questions a daemon may leave unanswered: '
+                    'then its connection is closed, and a call waiting on '
+                    'it fails instead of waiting for ever (a hung daemon, '
+                    'an unreachable host). Defaults: 5 and 5, libvirt\'s '
+                    'own, about 30 s.'),
 ]
 
 

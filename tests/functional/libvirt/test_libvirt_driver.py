@@ -3,6 +3,7 @@ that runs them."""
 
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import uuid as uuid_mod
@@ -75,6 +76,72 @@ def test_live_migration(make_driver, libvirt_hosts):
     # Nothing to cancel once it completed.
     driver.cancel_migration(uuid)
     assert driver.destroy(uuid, 'host1') is False
+
+
+def test_the_destination_hears_the_guest_arrive(make_driver, libvirt_hosts,
+                                                monkeypatch):
+    """wait_arrival is woken by libvirt's lifecycle events of the domain,
+    not by its looks: with the look stretched to an hour, only an event
+    ends it within the minute it is given (a guard against a hang, far
+    beyond the copy's seconds)."""
+    from move_orchestrator.drivers.compute.libvirt import incoming
+    monkeypatch.setattr(incoming, 'LOOK_AGAIN', 3600)
+    driver = make_driver()
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    lifecycle = driver.conns.lifecycle
+    before = lifecycle.mark(uuid)
+    _migrate(driver, spec)
+    assert lifecycle.watches('host1') and lifecycle.watches('host2')
+    # Asked while the copy runs: the domain on host2 is not made yet or
+    # paused, so the first look cannot be the answer.
+    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_RUNNING
+    answers = []
+    waiter = threading.Thread(target=lambda: answers.append(
+        driver.wait_arrival(uuid, 'host2')), daemon=True)
+    waiter.start()
+    waiter.join(60)
+    assert answers, 'wait_arrival not woken by the guest\'s arrival'
+    assert (answers[0]['host'], answers[0]['state']) == ('host2', base.RUNNING)
+    assert lifecycle.mark(uuid) > before
+    finished = driver.wait_migration(uuid, 30)
+    assert finished['status'] == base.MIGRATION_COMPLETED, finished.get('reason')
+    assert driver.destroy(uuid, 'host1') is False
+    assert guests.defined_on(libvirt_hosts, uuid) == {'host2': 'running'}
+
+
+def test_a_daemon_that_answers_nothing_fails_the_call(make_driver,
+                                                      libvirt_hosts):
+    """A hung daemon (here frozen by SIGSTOP) ends a call waiting on it
+    with an error once libvirt's keepalive gives up, where the call waited
+    for ever; the connection is opened again once the daemon answers."""
+    driver = make_driver(keepalive_interval=1, keepalive_count=1)
+    spec = _spawn(driver)
+    uuid = spec['uuid']
+    pids = procfs.processes(libvirt_hosts[0].conf_path)
+    assert pids, 'no libvirtd of host1'
+    outcome = []
+
+    def call():
+        try:
+            outcome.append(driver.describe_host(uuid, 'host1'))
+        except exception.DriverError as e:
+            outcome.append(e)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        # A guard against the hang itself, far beyond the ~2 s keepalive.
+        caller.join(60)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    assert outcome, 'the call to a frozen daemon still waits'
+    assert isinstance(outcome[0], exception.DriverError), outcome
+    assert 'keepalive' in str(outcome[0])
+    again = driver.describe_host(uuid, 'host1')
+    assert again['domains']['host1']['state'] == base.RUNNING
 
 
 def test_unconfirmed_migration_refused_by_a_driver_started_since(

@@ -5,6 +5,7 @@ import threading
 
 from oslo_log import log as logging
 
+from move_orchestrator.drivers.compute.libvirt import events
 from move_orchestrator.drivers.compute.libvirt import states
 from move_orchestrator import exception
 
@@ -26,6 +27,8 @@ class Connections:
                                         reason='libvirt-python missing: %s'
                                         % INSTALL_HINT)
         states.libvirt.registerErrorHandler(_quiet, None)
+        events.start_loop()
+        self.lifecycle = events.Lifecycle()
         self.opts = opts
         self.own_host = own_host
         self._conns = {}
@@ -76,8 +79,18 @@ class Connections:
             except states.libvirt.libvirtError as e:
                 raise exception.DriverError(
                     operation='connect', reason='%s (%s): %s' % (host, uri, e))
+            self._keep_alive(conn, host)
+            self.lifecycle.watch(conn, host)
             self._conns[host] = conn
             return conn
+
+    def _keep_alive(self, conn, host):
+        try:
+            conn.setKeepAlive(self.opts.keepalive_interval,
+                              self.opts.keepalive_count)
+        except states.libvirt.libvirtError as e:
+            LOG.warning('No keepalive with %s (%s): a call its daemon never '
+                        'answers waits for ever', host, e)
 
     def reachable(self, host):
         try:

@@ -20,10 +20,14 @@ from move_orchestrator import exception
 # complete_migration waits for the job's end.
 ARRIVAL_WAIT = 60
 # Seconds between two looks for a domain libvirt has not made yet, and for
-# a paused one to run: the first is the migration's setup (the destination
-# QEMU starting), the second the guest's last milliseconds on the source.
+# a paused one to run, where the host's daemon sends no lifecycle events
+# (events.py): the first is the migration's setup (the destination QEMU
+# starting), the second the guest's last milliseconds on the source.
 LOOK_ABSENT = 0.05
 LOOK_PAUSED = 0.01
+# Where it sends them, each wakes the wait: this look is for one that was
+# lost (its connection closed and was opened again).
+LOOK_AGAIN = 0.5
 
 
 class IncomingMixin:
@@ -97,8 +101,10 @@ class IncomingMixin:
         migration reaches here (the conductor asks while the copy starts:
         drivers/following.py). Anything else fails at once."""
         deadline = time.monotonic() + ARRIVAL_WAIT
+        lifecycle = self.conns.lifecycle
         dom = None
         while True:
+            mark = lifecycle.mark(instance_uuid)
             dom = dom or self._dom(instance_uuid, host)
             power = dom and self._power(dom)
             if power == base.RUNNING:
@@ -112,4 +118,8 @@ class IncomingMixin:
                     instance=instance_uuid, reason='the guest does not run '
                     'on %s%s' % (host, ' after %ss' % ARRIVAL_WAIT
                                  if power == base.PAUSED or awaited else ''))
-            time.sleep(LOOK_PAUSED if dom is not None else LOOK_ABSENT)
+            if lifecycle.watches(host):
+                look = LOOK_AGAIN
+            else:
+                look = LOOK_PAUSED if dom is not None else LOOK_ABSENT
+            lifecycle.wait_change(instance_uuid, mark, look)
