@@ -114,32 +114,44 @@ def test_a_daemon_that_answers_nothing_fails_the_call(make_driver,
                                                       libvirt_hosts):
     """A hung daemon (here frozen by SIGSTOP) ends a call waiting on it
     with an error once libvirt's keepalive gives up, where the call waited
-    for ever; the connection is opened again once the daemon answers."""
+    for ever; so does the next one, whose connection cannot open, and
+    neither holds up another host's calls. The connection is opened again
+    once the daemon answers."""
     driver = make_driver(keepalive_interval=1, keepalive_count=1)
     spec = _spawn(driver)
     uuid = spec['uuid']
+    driver.conns.get('host2')
     pids = procfs.processes(libvirt_hosts[0].conf_path)
     assert pids, 'no libvirtd of host1'
-    outcome = []
 
-    def call():
-        try:
-            outcome.append(driver.describe_host(uuid, 'host1'))
-        except exception.DriverError as e:
-            outcome.append(e)
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    def outcome_of(host):
+        outcome = []
+
+        def call():
+            try:
+                outcome.append(driver.describe_host(uuid, host))
+            except exception.DriverError as e:
+                outcome.append(e)
         caller = threading.Thread(target=call, daemon=True)
         caller.start()
         # A guard against the hang itself, far beyond the ~2 s keepalive.
         caller.join(60)
+        assert outcome, 'the call to %s still waits' % host
+        return outcome[0]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        in_call = outcome_of('host1')
+        at_open = outcome_of('host1')
+        with_host2 = outcome_of('host2')
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
-    assert outcome, 'the call to a frozen daemon still waits'
-    assert isinstance(outcome[0], exception.DriverError), outcome
-    assert 'keepalive' in str(outcome[0])
+    assert isinstance(in_call, exception.DriverError), in_call
+    assert 'keepalive' in str(in_call)
+    assert isinstance(at_open, exception.DriverError), at_open
+    assert 'did not answer' in str(at_open)
+    assert with_host2['domains'] == {}
     again = driver.describe_host(uuid, 'host1')
     assert again['domains']['host1']['state'] == base.RUNNING
 

@@ -1,6 +1,7 @@
 """One libvirt connection per host, opened when first needed and opened
 again when the daemon went away (restarted: libvirt keeps its QEMUs)."""
 
+from concurrent import futures
 import threading
 
 from oslo_log import log as logging
@@ -32,6 +33,7 @@ class Connections:
         self.opts = opts
         self.own_host = own_host
         self._conns = {}
+        self._opening = {}
         self._lock = threading.Lock()
 
     def knows(self, host):
@@ -63,6 +65,14 @@ class Connections:
         return sorted(self.opts.host_uris)
 
     def get(self, host):
+        """host's connection, opened where there is none or it was lost.
+
+        libvirt's open has no timeout and its keepalive starts once the
+        connection is open: an open to a daemon that answers nothing (hung,
+        its host cut off) would wait for ever. It runs in a thread of its
+        own, one per host at a time, and a caller waits for it as long as
+        keepalive gives an open connection (interval x (count + 1)); one
+        that ends later is kept for the next caller."""
         uri = self.uri(host)
         with self._lock:
             conn = self._conns.get(host)
@@ -73,16 +83,45 @@ class Connections:
                 except states.libvirt.libvirtError:
                     pass
                 LOG.info('Connection to %s lost: reconnecting', host)
+                del self._conns[host]
                 self.close_one(conn)
-            try:
-                conn = states.libvirt.open(uri)
-            except states.libvirt.libvirtError as e:
-                raise exception.DriverError(
-                    operation='connect', reason='%s (%s): %s' % (host, uri, e))
-            self._keep_alive(conn, host)
-            self.lifecycle.watch(conn, host)
-            self._conns[host] = conn
-            return conn
+            opening = self._opening.get(host)
+            if opening is None:
+                opening = self._opening[host] = futures.Future()
+                threading.Thread(target=self._open, args=(host, uri, opening),
+                                 name='libvirt-open-%s' % host,
+                                 daemon=True).start()
+        wait = self.opts.keepalive_interval * (self.opts.keepalive_count + 1)
+        try:
+            return opening.result(wait)
+        except futures.TimeoutError:
+            raise exception.DriverError(
+                operation='connect', reason='%s (%s): its daemon did not '
+                'answer in %ss (hung, or the host is cut off)'
+                % (host, uri, wait)) from None
+
+    def _open(self, host, uri, opening):
+        try:
+            conn = states.libvirt.open(uri)
+        except states.libvirt.libvirtError as e:
+            with self._lock:
+                self._opening.pop(host, None)
+            opening.set_exception(exception.DriverError(
+                operation='connect', reason='%s (%s): %s' % (host, uri, e)))
+            return
+        self._keep_alive(conn, host)
+        self.lifecycle.watch(conn, host)
+        with self._lock:
+            current = self._opening.get(host) is opening
+            if current:
+                del self._opening[host]
+                self._conns[host] = conn
+        if not current:     # close() ran meanwhile
+            self.close_one(conn)
+            opening.set_exception(exception.DriverError(
+                operation='connect', reason='%s: the driver was closed' % host))
+            return
+        opening.set_result(conn)
 
     def _keep_alive(self, conn, host):
         try:
@@ -111,3 +150,5 @@ class Connections:
             for conn in self._conns.values():
                 self.close_one(conn)
             self._conns.clear()
+            # An open under way closes what it opens (_open).
+            self._opening.clear()
