@@ -134,10 +134,12 @@ class Client(messaging.RPCClient):
         return self.prepare().call(ctxt, method, **kwargs)
 
 
-def get_client(transport, target, version_cap=None, timeout=None):
+def get_client(transport, target, version_cap=None, timeout=None,
+               call_monitor_timeout=None):
     return messaging.get_rpc_client(
         transport, target, client_cls=Client, version_cap=version_cap,
-        timeout=timeout, serializer=RequestContextSerializer())
+        timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+        serializer=RequestContextSerializer())
 
 
 def get_server(transport, server, endpoints):

@@ -16,6 +16,15 @@ OPTS = [
                     'host ([DEFAULT] host); not "rpc".'),
     cfg.FloatOpt('rpc_timeout', default=120.0, min=1,
                  help='Seconds the rpc driver waits for an agent\'s answer.'),
+    cfg.IntOpt('rpc_call_monitor_timeout', default=10, min=2,
+               help='Seconds the rpc driver waits without a sign of life '
+                    'from the agent working on its call (oslo.messaging\'s '
+                    'call monitor: the agent sends a heartbeat every half '
+                    'of it while the call runs), then gives the call up as '
+                    'timed out: an agent that died with a call in hand is '
+                    'noticed this soon, not after rpc_timeout. A call '
+                    'waiting in the queue for an agent that restarts is '
+                    'answered once it runs, if within this.'),
     cfg.FloatOpt('rpc_describe_timeout', default=5.0, min=0.1,
                  help='Seconds the rpc driver waits for each agent when it '
                       'asks every host (describe, audit); a host whose agent '

@@ -83,7 +83,8 @@ class RpcDriver(rpc_migration.MigrationCalls, base.ComputeDriver):
                 self.transport, messaging.Target(topic=agent.topic(host),
                                                  version='1.0'),
                 version_cap=self.conf.upgrade_levels.compute,
-                timeout=self.conf.compute.rpc_timeout)
+                timeout=self.conf.compute.rpc_timeout,
+                call_monitor_timeout=self.conf.compute.rpc_call_monitor_timeout)
             self._clients[host] = client
         return client
 

@@ -13,6 +13,7 @@ neither until then.
 import contextlib
 import os
 import signal
+import time
 
 from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.libvirt import states
@@ -99,3 +100,44 @@ def test_through_agents(make_driver, libvirt_hosts, tmp_path):
         with _source_frozen_on_arrival(libvirt_hosts, vm['uuid']):
             _check_followed(cloud, doc)
         _check_ended(cloud, libvirt_hosts, doc)
+
+
+def test_source_agent_killed_while_libvirt_ends_the_source(
+        make_driver, libvirt_hosts, tmp_path):
+    """The source's agent dies (SIGKILL) after the guest runs on host2 and
+    before libvirt has ended the source (its daemon frozen meanwhile): the
+    migration call dies with it, and so does the cleanup's destroy, which
+    the dead agent may have in hand. Once the daemon runs again and the
+    agent is back, the move completes: the domain defined on host2 alone,
+    the audit clean."""
+    local = make_driver()
+    groups = {'host1': 'g', 'host2': 'g'}
+    with test_libvirt_agents.agent_cloud(local, libvirt_hosts, tmp_path,
+                                         reach_peers=False,
+                                         storage_groups=groups) as cloud:
+        vm = test_libvirt_agents._boot(cloud, local, 'vm1')
+        doc = cloud.api.move_instance(None, 'vm1', destination='host2')
+        agent = cloud.agents['host1']
+        with _source_frozen_on_arrival(libvirt_hosts, vm['uuid']):
+            _check_followed(cloud, doc)
+
+            def destroying():
+                task = cloud.api.get_task(None, doc['id'])
+                return any(s['name'] == 'DestroySource' and s['history']
+                           for s in task['subtasks'])
+            guests.wait_for(destroying, timeout=30, what='DestroySource')
+            # Its call reaches the agent within milliseconds; the agent
+            # holds it until libvirt ends the source.
+            time.sleep(0.5)
+            agent.proc.kill()
+            agent.proc.wait()
+        agent.start()
+        _check_ended(cloud, libvirt_hosts, doc)
+        # The destroy the dead agent had in hand was given up once its
+        # heartbeats stopped ([compute] rpc_call_monitor_timeout, not
+        # rpc_timeout's 120 s), and the cleanup's retry found the new agent.
+        task = cloud.api.get_task(None, doc['id'])
+        [destroy] = [s for s in task['subtasks'] if s['name'] == 'DestroySource']
+        assert [h['state'] for h in destroy['history']][:2] == ['RUNNING', 'FAILURE']
+        assert destroy['history'][-1]['state'] == 'SUCCESS'
+        assert 'reverting' not in [h['state'] for h in task['history']]
