@@ -198,7 +198,6 @@ class LibvirtDriver(volumes.VolumesMixin, migration.MigrationMixin,
     def destroy(self, instance_uuid, host):
         if self._incoming.get(instance_uuid) == host:
             del self._incoming[instance_uuid]
-        self.conns.lifecycle.forget(instance_uuid)
         self._migration_ended(instance_uuid, host)
         dom = self._dom(instance_uuid, host)
         if dom is not None:

@@ -10,7 +10,9 @@ look, never what is). A slow look remains for an event that was lost (a
 connection that closed and was opened again).
 """
 
+import contextlib
 import threading
+import time
 
 from oslo_log import log as logging
 
@@ -27,8 +29,9 @@ def _run_loop():
     while True:
         try:
             lv.virEventRunDefaultImpl()
-        except Exception:   # noqa: BLE001 - the loop must outlive one bad turn
+        except Exception:   # the loop must outlive one bad turn
             LOG.exception('libvirt event loop: one turn failed')
+            time.sleep(1)
 
 
 def start_loop():
@@ -46,12 +49,15 @@ def start_loop():
 
 
 class Lifecycle:
-    """A count of lifecycle events per domain UUID, on the connections it
-    watches, and a wait for the count to change."""
+    """Lifecycle events of the domains someone waits for, on the
+    connections it watches: a count per domain UUID, and a wait for it to
+    change. Events of other domains are dropped: an agent's host sees
+    every domain's."""
 
     def __init__(self):
         self._cond = threading.Condition()
         self._seen = {}
+        self._waiters = {}
         self._hosts = set()
 
     def watch(self, conn, host):
@@ -75,8 +81,24 @@ class Lifecycle:
     def _event(self, conn, dom, event, detail, opaque):
         uuid = dom.UUIDString()
         with self._cond:
-            self._seen[uuid] = self._seen.get(uuid, 0) + 1
-            self._cond.notify_all()
+            if uuid in self._seen:
+                self._seen[uuid] += 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def following(self, uuid):
+        """While in it, uuid's events are counted (mark, wait_change)."""
+        with self._cond:
+            self._waiters[uuid] = self._waiters.get(uuid, 0) + 1
+            self._seen.setdefault(uuid, 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._waiters[uuid] -= 1
+                if not self._waiters[uuid]:
+                    del self._waiters[uuid]
+                    del self._seen[uuid]
 
     def mark(self, uuid):
         """What wait_change compares with: take it before the look."""
@@ -88,7 +110,3 @@ class Lifecycle:
         with self._cond:
             self._cond.wait_for(lambda: self._seen.get(uuid, 0) != mark,
                                 timeout)
-
-    def forget(self, uuid):
-        with self._cond:
-            self._seen.pop(uuid, None)

@@ -100,6 +100,10 @@ class IncomingMixin:
         prepared the host for the migration: libvirt makes it once the
         migration reaches here (the conductor asks while the copy starts:
         drivers/following.py). Anything else fails at once."""
+        with self.conns.lifecycle.following(instance_uuid):
+            return self._wait_running(instance_uuid, host)
+
+    def _wait_running(self, instance_uuid, host):
         deadline = time.monotonic() + ARRIVAL_WAIT
         lifecycle = self.conns.lifecycle
         dom = None
