@@ -87,16 +87,25 @@ def test_the_move_follows_the_guest_before_the_source_is_done(
     _check_ended(cloud, libvirt_hosts, doc)
 
 
-def test_through_agents(make_driver, libvirt_hosts, tmp_path):
-    """The same on real hosts' terms: each agent reaches its own daemon,
-    and the destination's says the guest arrived (agent API 1.9)."""
+@contextlib.contextmanager
+def _moving_through_agents(make_driver, libvirt_hosts, tmp_path):
+    """(cloud, vm, move's task): agents of real hosts' configuration (each
+    reaches its own daemon; the hosts share storage), vm1 booted on host1
+    and its move to host2 under way."""
     local = make_driver()
     groups = {'host1': 'g', 'host2': 'g'}
     with test_libvirt_agents.agent_cloud(local, libvirt_hosts, tmp_path,
                                          reach_peers=False,
                                          storage_groups=groups) as cloud:
         vm = test_libvirt_agents._boot(cloud, local, 'vm1')
-        doc = cloud.api.move_instance(None, 'vm1', destination='host2')
+        yield cloud, vm, cloud.api.move_instance(None, 'vm1', destination='host2')
+
+
+def test_through_agents(make_driver, libvirt_hosts, tmp_path):
+    """The same on real hosts' terms: each agent reaches its own daemon,
+    and the destination's says the guest arrived (agent API 1.9)."""
+    with _moving_through_agents(make_driver, libvirt_hosts, tmp_path) as (
+            cloud, vm, doc):
         with _source_frozen_on_arrival(libvirt_hosts, vm['uuid']):
             _check_followed(cloud, doc)
         _check_ended(cloud, libvirt_hosts, doc)
@@ -110,13 +119,8 @@ def test_source_agent_killed_while_libvirt_ends_the_source(
     the dead agent may have in hand. Once the daemon runs again and the
     agent is back, the move completes: the domain defined on host2 alone,
     the audit clean."""
-    local = make_driver()
-    groups = {'host1': 'g', 'host2': 'g'}
-    with test_libvirt_agents.agent_cloud(local, libvirt_hosts, tmp_path,
-                                         reach_peers=False,
-                                         storage_groups=groups) as cloud:
-        vm = test_libvirt_agents._boot(cloud, local, 'vm1')
-        doc = cloud.api.move_instance(None, 'vm1', destination='host2')
+    with _moving_through_agents(make_driver, libvirt_hosts, tmp_path) as (
+            cloud, vm, doc):
         agent = cloud.agents['host1']
         with _source_frozen_on_arrival(libvirt_hosts, vm['uuid']):
             _check_followed(cloud, doc)
