@@ -10,6 +10,7 @@ run; the exit status is then 1.
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
 import traceback
 
@@ -21,7 +22,15 @@ def bench_names():
                   if m.name.startswith('bench_'))
 
 
+def _stop(signum, _frame):
+    """SIGTERM unwinds as Ctrl-C does: each benchmark's own clean-up
+    (libvirt daemons, agents, QEMUs, temporary databases) runs; the
+    default action ended the process and left them running."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, _stop)
     # --help is ours (each benchmark ignores what it does not know): without
     # it, --help ran every benchmark.
     parser = argparse.ArgumentParser(
