@@ -28,8 +28,8 @@ def operation(func):
     signature = inspect.signature(func)
     # The fake keeps its hosts in the database: on MariaDB two operations'
     # transactions can deadlock (a storm's concurrent inserts and deletes
-    # of transfers), which fails one of them whole. Run again, it is what a
-    # hypervisor's would have been: a deadlock is not the operation's fault.
+    # of transfers), which rolls one of them back whole. It runs again: a
+    # hypervisor would not have failed there.
     body = db_session.retry_on_deadlock(func)
 
     @functools.wraps(func)

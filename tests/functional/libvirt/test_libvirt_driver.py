@@ -81,24 +81,26 @@ def test_live_migration(make_driver, libvirt_hosts):
 def test_the_destination_hears_the_guest_arrive(make_driver, libvirt_hosts,
                                                 monkeypatch):
     """wait_arrival is woken by libvirt's lifecycle events of the domain,
-    not by its looks: with the look stretched to an hour, only an event
-    ends it within the minute it is given (a guard against a hang, far
-    beyond the copy's seconds)."""
+    not by its looks: asked before the migration starts (host2 prepared,
+    no domain there yet) and with the look stretched to an hour, only an
+    event ends it within the minute it is given (a guard against a hang,
+    far beyond the copy's seconds)."""
     from move_orchestrator.drivers.compute.libvirt import incoming
     monkeypatch.setattr(incoming, 'LOOK_AGAIN', 3600)
     driver = make_driver()
     spec = _spawn(driver)
     uuid = spec['uuid']
-    lifecycle = driver.conns.lifecycle
-    _migrate(driver, spec)
-    assert lifecycle.watches('host1') and lifecycle.watches('host2')
-    # Asked while the copy runs: the domain on host2 is not made yet or
-    # paused, so the first look cannot be the answer.
-    assert driver.poll_migration(uuid)['status'] == base.MIGRATION_RUNNING
+    disk = driver.describe_host(uuid, 'host1')['disks']['host1']
+    driver.prepare_incoming(dict(spec, disk_bytes=int(disk['size_gb'] * (1 << 30))),
+                            'host2')
+    assert driver.conns.lifecycle.watches('host2')
     answers = []
     waiter = threading.Thread(target=lambda: answers.append(
         driver.wait_arrival(uuid, 'host2')), daemon=True)
     waiter.start()
+    # Its first look finds no domain on host2 (the copy that makes it
+    # starts now and takes far longer than a look): it waits for events.
+    driver.start_migration(uuid, 'host1', 'host2', migration_id='m1')
     waiter.join(60)
     assert answers, 'wait_arrival not woken by the guest\'s arrival'
     assert (answers[0]['host'], answers[0]['state']) == ('host2', base.RUNNING)
