@@ -39,6 +39,10 @@ HELD = PAUSED + ('completed',)      # the source's statuses the hold waits throu
 BEFORE = 'the source is not at the switch-over yet'
 RUNS = 'the guest runs on the destination'
 RECORDED = 'the destination\'s arrival watcher recorded the end of the copy'
+# How far along the switch-over a status is: paused at it, past it, ended.
+_STAGE = {'pre-switchover': 1, 'device': 2, 'postcopy-active': 2,
+          'postcopy-paused': 2, 'postcopy-recover': 2, 'completed': 3,
+          'failed': 3, 'cancelled': 3}
 
 
 def wait_event(q, names, deadline):
@@ -61,6 +65,21 @@ def status_of(event):
     return (event.get('data') or {}).get('status')
 
 
+def latest(status, events):
+    """The furthest of ``status`` and the MIGRATION events received, which
+    are taken. Events that came with or before an answer are not always
+    older than its status: a switch-over announced while QEMU answered
+    (the watcher continues within a millisecond) came first, and a hold
+    that dropped it would wait out its bound for news already here. A
+    migration only moves forward, so the furthest status is the newest."""
+    for event in [ev for ev in events if ev['event'] == 'MIGRATION']:
+        events.remove(event)
+        news = status_of(event)
+        if _STAGE.get(news, 0) > _STAGE.get(status, 0):
+            status = news
+    return status
+
+
 def hold(src_q, dst, watched, bound=HOLD_BOUND, status=None):
     """Until the guest runs on dst (a process.Domain; its QEMU is not
     looked for when this process cannot see it), or bound seconds passed.
@@ -71,8 +90,7 @@ def hold(src_q, dst, watched, bound=HOLD_BOUND, status=None):
     deadline = time.monotonic() + bound
     if status is None:
         status = src_q.execute('query-migrate').get('status')
-    # What QEMU announced before is older than the status known now.
-    src_q.events[:] = [ev for ev in src_q.events if ev['event'] != 'MIGRATION']
+    status = latest(status, src_q.events)
     while status in PAUSED:
         if status == 'pre-switchover' and not watched():
             return 'the switch-over watcher is not alive'
