@@ -96,7 +96,9 @@ def _parse(argv):
                         help='[conductor] poll_interval (default: its default)')
     parser.add_argument('--qemu-warmup', type=int, default=1,
                         help='rounds run first and not counted')
-    parser.add_argument('--qemu-moves', type=int, default=10,
+    # 30: a median of 10 moved by 10 % and more between runs of the same
+    # code; each goal's line says whether the run decided it (resample.py).
+    parser.add_argument('--qemu-moves', type=int, default=30,
                         help='samples of each kind')
     parser.add_argument('--qemu-no-compact', action='store_true',
                         help='do not compact memory before each sample')

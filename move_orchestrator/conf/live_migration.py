@@ -1,4 +1,5 @@
-"""[live_migration]: how the orchestrator handles a memory copy that stalls.
+"""[live_migration]: how the orchestrator follows a memory copy, and what
+it does when one stalls.
 
 The policy is the orchestrator's, whatever the driver: it watches the
 remaining bytes and takes the next action of ``stall_actions`` when they
@@ -9,7 +10,8 @@ only carry the actions out (see ``tune_migration`` of the compute driver).
 from oslo_config import cfg
 from oslo_config import types
 
-GROUP = cfg.OptGroup('live_migration', title='Live migration stall policy')
+GROUP = cfg.OptGroup('live_migration',
+                     title='Live migration progress reports and stall policy')
 
 ACTIONS = ('auto_converge', 'post_copy', 'pause', 'abort')
 
@@ -39,6 +41,13 @@ OPTS = [
                      'is cancelled), "abort" (cancel the migration: the move '
                      'reverts). Once every action has been taken the '
                      'migration is left to [conductor] migration_timeout.'),
+    cfg.FloatOpt('progress_report_interval', default=1.0, min=0,
+                 help='Seconds between two reports of a copy\'s progress '
+                      '(its TransferMemory step\'s). Each report is a '
+                      'database write of the conductor, made while the copy '
+                      'wants every core of its hosts. A copy shorter than '
+                      'this reports only its end; 0 reports whenever the copy '
+                      'moved by 1% of its total.'),
     cfg.IntOpt('cpu_throttle_initial', default=20, min=1, max=99,
                help='Percentage of CPU time the guest loses when '
                     'auto_converge starts throttling it.'),

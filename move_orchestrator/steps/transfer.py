@@ -197,6 +197,7 @@ class TransferMemory(base.MoveStep):
             taken=stall.taken_before(self.services.store.events(move_id))
             if policy.progress_timeout else 0)
         reported = 0.0
+        next_report = time.monotonic() + policy.progress_report_interval
         next_abort_check = 0.0
         while True:
             status = migration['status'] if migration else None
@@ -210,11 +211,13 @@ class TransferMemory(base.MoveStep):
                     reason='the hypervisor reports %s%s' % (status, _said(migration)))
             total = migration['total_mb'] or 1
             progress = min(0.99, 1.0 - migration['remaining_mb'] / total)
-            if progress - reported >= 0.01:
-                # Each report is a database write: only when it moved.
+            now = time.monotonic()
+            if progress - reported >= 0.01 and now >= next_report:
+                # Each report is a database write, which takes a core from
+                # the copy: only when it moved, and not at every pass.
                 self.update_progress(progress)
                 reported = progress
-            now = time.monotonic()
+                next_report = now + policy.progress_report_interval
             move = None
             if now >= next_abort_check:     # a read; not on every poll
                 next_abort_check = now + ABORT_CHECK_INTERVAL
