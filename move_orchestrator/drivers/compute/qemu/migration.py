@@ -124,16 +124,22 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
             self.opts.operation_timeout)
         rec['watcher'] = watcher.pid
         self._save(instance_uuid, rec)
+        seen = None
         try:
             with src.qmp() as q:
                 self._ready_source(q, dst, rec, incoming)
                 watchers.listening(watcher)
                 self._maybe_migrate(q, instance_uuid, rec, dst)
+                if rec['migrate_started']:
+                    # What the answer's poll reads, on this session: a new
+                    # one costs the source's main loop a handshake as the
+                    # copy starts.
+                    seen = self._read_source(q, instance_uuid, rec, dst, act=False)
         finally:
             watchers.listening(watcher)   # after an error: reaped all the same
         LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
                  source, dest, ' with a disk mirror' if block else '')
-        return self.poll_migration(instance_uuid)
+        return self.poll_migration(instance_uuid, seen=seen)
 
     def _ready_source(self, q, dst, rec, incoming):
         """The migration's capabilities and parameters (and a destination
