@@ -158,7 +158,9 @@ def goal_figures(results, floor):
     """Item 7's figures of one run's results ({kind: [sample]})."""
     def med(kind, key):
         return _median(results[kind], lambda r: r.get(key))
-    found = {'window': med('orchestrated', 'migration') / med('bare', 'migration')}
+    window = med('orchestrated', 'migration')
+    found = {'window': window / med('bare', 'migration'),
+             'window_driver': window / med('driver', 'migration')}
     for key in ('downtime', 'pause'):
         for base in ('bare', 'held'):
             found[key, base] = med('orchestrated', key) - med(base, key)
@@ -193,7 +195,15 @@ def goal_lines(results, floor):
 
     lines = ['migration window %.2fx bare (%.1f / %.1f ms; goal <= 1.05x): %s' % (
         found['window'], med('orchestrated', 'migration') * 1000,
-        med('bare', 'migration') * 1000, verdict('window', 1.05, 'x'))]
+        med('bare', 'migration') * 1000, verdict('window', 1.05, 'x')),
+        # What the conductor adds to the host side's own (records written
+        # before each act, the watchers, the pause before the switch-over:
+        # what items 1, 2 and 6 ask for, and bare QMP does without).
+        'migration window %.2fx the driver\'s alone (%.1f / %.1f ms; proposed '
+        'goal <= 1.05x): %s' % (
+            found['window_driver'], med('orchestrated', 'migration') * 1000,
+            med('driver', 'migration') * 1000,
+            verdict('window_driver', 1.05, 'x'))]
     for key, what in (('downtime', "QEMU's downtime"),
                       ('pause', "guest pause (QEMU's events)")):
         for base, goal in (('bare', 'goal'), ('held', 'proposed goal')):
