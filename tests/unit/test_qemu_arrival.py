@@ -34,8 +34,9 @@ def serve(path, late_events):
         with conn, conn.makefile('rwb') as f:
             send(f, GREETING)
             for raw in f:
-                command = json.loads(raw)['execute']
-                send(f, {'return': ANSWERS[command]})
+                message = json.loads(raw)
+                command = message['execute']
+                send(f, {'return': ANSWERS[command], 'id': message.get('id')})
                 if command == 'query-status':
                     for event in late_events:
                         send(f, event)

@@ -15,15 +15,16 @@ import threading
 import pytest
 
 from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator.drivers.compute.qemu import switchover
 
 GREETING = {'QMP': {'version': {'qemu': {'major': 7}}, 'capabilities': []}}
 STALE_EVENT = {'event': 'MIGRATION', 'data': {'status': 'active'},
                'timestamp': {'seconds': 1, 'microseconds': 0}}
 
 
-def serve(path, first_lines):
+def serve(path, first_lines, answers=None):
     """A monitor that sends first_lines, then answers every command with
-    {'return': {'status': 'running'}} and its id."""
+    its id and answers[command], else {'status': 'running'}."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(1)
@@ -36,7 +37,8 @@ def serve(path, first_lines):
             f.flush()
             for raw in f:
                 msg = json.loads(raw)
-                f.write(json.dumps({'return': {'status': 'running'},
+                answer = (answers or {}).get(msg['execute'], {'status': 'running'})
+                f.write(json.dumps({'return': answer,
                                     'id': msg.get('id')}).encode() + b'\n')
                 f.flush()
         server.close()
@@ -62,3 +64,27 @@ def test_no_greeting_is_an_error(sock_path):
     serve(sock_path, [{'hello': 'not qemu'}])
     with pytest.raises(qmp.QMPError, match='no greeting'):
         qmp.QMPClient(sock_path, timeout=5).connect()
+
+
+def test_stale_events_after_the_greeting_are_not_this_session_s(sock_path):
+    """QEMU sends a client no event before its capabilities are
+    negotiated, yet the previous client's unsent one can come after the
+    greeting: a wait that took a stale pre-switchover for news held on a
+    migration long completed, for its whole 3 s bound."""
+    stale = dict(STALE_EVENT, data={'status': 'pre-switchover'})
+    serve(sock_path, [GREETING, stale])
+    with qmp.QMPClient(sock_path, timeout=5) as q:
+        assert q.events == []
+
+
+def test_the_watchers_monitor_drops_them_and_a_stale_reply_too(sock_path):
+    """The watchers' own session (switchover.Monitor) alike; and a reply
+    the previous client never read is not taken for this one's."""
+    serve(sock_path, [GREETING, STALE_EVENT, {'return': {}, 'id': 99}],
+          answers={'qmp_capabilities': {}})
+    q = switchover.Monitor(sock_path, timeout=5)
+    try:
+        assert q.events == []
+        assert q.execute('query-status') == {'status': 'running'}
+    finally:
+        q.close()

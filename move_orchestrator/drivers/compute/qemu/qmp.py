@@ -65,6 +65,11 @@ class QMPClient:
             self.close()
             raise QMPError(operation='connect', reason='no greeting: %r' % greeting)
         self.execute('qmp_capabilities')
+        # QEMU sends a client no event before its capabilities are
+        # negotiated: one that came is the previous client's, unsent when
+        # it hung up (seen after the greeting too). Kept, a stale
+        # pre-switchover held a wait on a migration long completed.
+        self.events = []
 
     def close(self):
         if self._sock is not None:

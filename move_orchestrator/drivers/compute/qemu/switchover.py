@@ -103,6 +103,7 @@ class Monitor:
     def __init__(self, path, timeout):
         self.events = []
         self._buf = b''
+        self._next_id = 0
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)
         try:
@@ -110,6 +111,8 @@ class Monitor:
             while 'QMP' not in self._read():
                 pass
             self.execute('qmp_capabilities')
+            # None is sent before the negotiation: a previous client's.
+            self.events = []
         except (OSError, MonitorError) as e:
             self.close()
             raise MonitorError('%s: %s' % (path, e))
@@ -127,14 +130,17 @@ class Monitor:
         return json.loads(line)
 
     def execute(self, command, **arguments):
-        msg = {'execute': command, 'arguments': arguments}
+        # The id tells this command's reply from a previous client's that
+        # QEMU could not send before it hung up.
+        self._next_id += 1
+        msg = {'execute': command, 'arguments': arguments, 'id': self._next_id}
         try:
             self._sock.sendall(json.dumps(msg).encode() + b'\n')
             while True:
                 reply = self._read()
                 if 'event' in reply:
                     self.events.append(reply)
-                elif 'return' in reply or 'error' in reply:
+                elif reply.get('id') == self._next_id:
                     break
         except OSError as e:
             raise MonitorError('%s: %s' % (command, e))
