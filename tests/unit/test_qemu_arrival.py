@@ -7,12 +7,10 @@ see it later; a destination slower to start its guest would.
 """
 
 import json
-import socket
-import threading
 
 from move_orchestrator.drivers.compute.qemu import arrival
+from tests.unit import scripted_monitor
 
-GREETING = {'QMP': {'version': {'qemu': {'major': 7}}, 'capabilities': []}}
 RESUME = {'event': 'RESUME', 'timestamp': {'seconds': 1700000000, 'microseconds': 250000}}
 ANSWERS = {'qmp_capabilities': {}, 'query-migrate': {'status': 'completed'},
            'query-status': {'status': 'running'}}
@@ -21,30 +19,11 @@ ANSWERS = {'qmp_capabilities': {}, 'query-migrate': {'status': 'completed'},
 def serve(path, late_events):
     """A destination whose incoming migration completed: answers the
     watcher's looks, then sends late_events after its query-status."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-
-    def send(f, message):
-        f.write(json.dumps(message).encode() + b'\n')
-        f.flush()
-
-    def run():
-        conn, _ = server.accept()
-        with conn, conn.makefile('rwb') as f:
-            send(f, GREETING)
-            for raw in f:
-                message = json.loads(raw)
-                command = message['execute']
-                send(f, {'return': ANSWERS[command], 'id': message.get('id')})
-                if command == 'query-status':
-                    for event in late_events:
-                        send(f, event)
-        server.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    def reply(message):
+        command = message['execute']
+        return [scripted_monitor.answer(message, ANSWERS[command])] + (
+            list(late_events) if command == 'query-status' else [])
+    return scripted_monitor.serve(path, reply)
 
 
 def test_a_resume_after_the_last_look_is_recorded(tmp_path):

@@ -3,49 +3,29 @@
 Real QEMU runs in tests/functional/qemu; what is scripted here is a
 quirk that real QEMU shows only by chance (seen during the benchmarks): it
 keeps what it could not send to the client that just hung up, an event
-emitted at that moment, and sends it to the next client ahead of the
-greeting.
+emitted at that moment, and sends it to the next client, ahead of the
+greeting or after it.
 """
 
-import json
 import os
-import socket
-import threading
 
 import pytest
 
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import switchover
+from tests.unit import scripted_monitor
 
-GREETING = {'QMP': {'version': {'qemu': {'major': 7}}, 'capabilities': []}}
+GREETING = scripted_monitor.GREETING
 STALE_EVENT = {'event': 'MIGRATION', 'data': {'status': 'active'},
                'timestamp': {'seconds': 1, 'microseconds': 0}}
+RUNNING = {'status': 'running'}
 
 
 def serve(path, first_lines, answers=None):
-    """A monitor that sends first_lines, then answers every command with
-    its id and answers[command], else {'status': 'running'}."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-
-    def run():
-        conn, _ = server.accept()
-        with conn, conn.makefile('rwb') as f:
-            for line in first_lines:
-                f.write(json.dumps(line).encode() + b'\n')
-            f.flush()
-            for raw in f:
-                msg = json.loads(raw)
-                answer = (answers or {}).get(msg['execute'], {'status': 'running'})
-                f.write(json.dumps({'return': answer,
-                                    'id': msg.get('id')}).encode() + b'\n')
-                f.flush()
-        server.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    """Sends first_lines, then answers each command with answers[command],
+    else RUNNING."""
+    return scripted_monitor.serve(path, lambda m: [scripted_monitor.answer(
+        m, (answers or {}).get(m['execute'], RUNNING))], first_lines)
 
 
 @pytest.fixture
