@@ -28,8 +28,11 @@ def intervals(rounds, figures, draws=DRAWS, level=LEVEL, seed=SEED):
                                     for _ in range(n)]).items():
             drawn.setdefault(name, []).append(value)
     cut = int(draws * (1 - level) / 2)
-    return {name: (sorted(v)[cut], sorted(v)[-1 - cut])
-            for name, v in drawn.items()}
+    found = {}
+    for name, values in drawn.items():
+        values.sort()
+        found[name] = (values[cut], values[-1 - cut])
+    return found
 
 
 def decided(low, high, goal):
