@@ -12,7 +12,7 @@ import os
 import pytest
 
 from move_orchestrator.drivers.compute.qemu import qmp
-from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import watcher_io
 from tests.unit import scripted_monitor
 
 GREETING = scripted_monitor.GREETING
@@ -58,11 +58,11 @@ def test_stale_events_after_the_greeting_are_not_this_session_s(sock_path):
 
 
 def test_the_watchers_monitor_drops_them_and_a_stale_reply_too(sock_path):
-    """The watchers' own session (switchover.Monitor) alike; and a reply
+    """The watchers' own session (watcher_io.Monitor) alike; and a reply
     the previous client never read is not taken for this one's."""
     serve(sock_path, [GREETING, STALE_EVENT, {'return': {}, 'id': 99}],
           answers={'qmp_capabilities': {}})
-    q = switchover.Monitor(sock_path, timeout=5)
+    q = watcher_io.Monitor(sock_path, timeout=5)
     try:
         assert q.events == []
         assert q.execute('query-status') == {'status': 'running'}

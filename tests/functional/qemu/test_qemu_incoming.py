@@ -20,7 +20,7 @@ from move_orchestrator.drivers.compute.qemu import destination
 from move_orchestrator.drivers.compute.qemu import mirror
 from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator.drivers.compute.qemu import qmp
-from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import watcher_io
 from move_orchestrator.drivers.compute.qemu import waiting
 from move_orchestrator import exception
 from tests.functional.qemu import domains
@@ -227,7 +227,7 @@ def test_an_export_the_other_side_ended_meanwhile_is_ended(make_driver):
     dom = driver._domain(spec['uuid'], 'h2')
     with dom.qmp() as mine:
         mirror.export_disk(mine, dom)
-        theirs = switchover.Monitor(dom.switchover_path, timeout=5)
+        theirs = watcher_io.Monitor(dom.switchover_path, timeout=5)
         try:
             class StoppedByTheOtherFirst:
                 """This side's session; the other stops the export between

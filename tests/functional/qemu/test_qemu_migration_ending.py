@@ -12,6 +12,7 @@ import pytest
 from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import watcher_io
 from move_orchestrator import exception
 
 from tests.functional.qemu import domains
@@ -191,7 +192,7 @@ def _at_pre_switchover_unwatched(driver, spec):
     return rec, source
 
 
-class _Recording(switchover.Monitor):
+class _Recording(watcher_io.Monitor):
     """The watcher's monitor, and the commands sent on it."""
 
     def __init__(self, *args, **kwargs):
@@ -227,7 +228,7 @@ def test_a_switch_over_told_by_qemu_continues_at_once(make_driver, left_it):
     assert q.sent == ['qmp_capabilities', 'migrate-continue'] + (
         ['query-migrate'] if left_it else [])
     assert done is not left_it
-    assert bool(switchover.read_json(path).get('continued')) is not left_it
+    assert bool(watcher_io.read_json(path).get('continued')) is not left_it
     with source.qmp() as q:
         status = q.execute('query-migrate')['status']
     assert status == ('cancelled' if left_it else 'completed') or \

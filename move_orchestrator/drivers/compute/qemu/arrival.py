@@ -11,8 +11,8 @@ outcome and the time of QEMU's RESUME, the end of the guest's pause. No
 conductor and no source is in that loop; confirm_incoming reads what it
 wrote (and asks QEMU).
 
-It runs in a bare interpreter (``-I -S``), as switchover.py does, whose
-standard-library monitor client it borrows.
+It runs in a bare interpreter (``-I -S``), as switchover.py does, with
+the same standard-library monitor client (watcher_io.py).
 """
 
 import os
@@ -24,10 +24,10 @@ if not __package__:
     # stand-alone monitor client beside this file.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import destination
-    import switchover
+    import watcher_io
 else:
     from move_orchestrator.drivers.compute.qemu import destination
-    from move_orchestrator.drivers.compute.qemu import switchover
+    from move_orchestrator.drivers.compute.qemu import watcher_io
 
 ARRIVAL = 'arrival.json'
 STATE = 'incoming.json'
@@ -38,7 +38,7 @@ def recorded(domain_dir, deadline, look):
     if nothing by deadline); looked for every ``look`` seconds."""
     path = os.path.join(domain_dir, ARRIVAL)
     while True:
-        found = switchover.read_json(path)
+        found = watcher_io.read_json(path)
         if found is not None or time.monotonic() > deadline:
             return found
         time.sleep(look)
@@ -47,7 +47,7 @@ def recorded(domain_dir, deadline, look):
 def _resume_time(q):
     for ev in q.events:
         if ev['event'] == 'RESUME':
-            return switchover.timestamp(ev)
+            return watcher_io.timestamp(ev)
     return None
 
 
@@ -57,9 +57,9 @@ def watch(sock, domain_dir, timeout, ready):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            q = switchover.Monitor(sock, timeout=10)
+            q = watcher_io.Monitor(sock, timeout=10)
             break
-        except switchover.MonitorError:
+        except watcher_io.MonitorError:
             if time.monotonic() > deadline or not os.path.exists(state):
                 return 'the destination monitor does not answer'
             time.sleep(0.01)
@@ -75,12 +75,12 @@ def watch(sock, domain_dir, timeout, ready):
                 destination.run_arrived(q, status)
                 resumed = _resume_time(q)
                 if resumed is None:     # still to come (wait_event takes it)
-                    resumed = switchover.timestamp(q.wait_event('RESUME', 1.0) or {}) or None
+                    resumed = watcher_io.timestamp(q.wait_event('RESUME', 1.0) or {}) or None
                 arrived = {'status': 'arrived', 'resumed_at': resumed}
-                switchover.write_json(os.path.join(domain_dir, ARRIVAL), arrived)
+                watcher_io.write_json(os.path.join(domain_dir, ARRIVAL), arrived)
                 return 'arrived: %s' % arrived
             if status in ('failed', 'cancelled'):
-                switchover.write_json(os.path.join(domain_dir, ARRIVAL),
+                watcher_io.write_json(os.path.join(domain_dir, ARRIVAL),
                                       {'status': status})
                 return 'the incoming migration %s' % status
             q.wait_event('MIGRATION', 0.5)
@@ -94,8 +94,8 @@ def main(argv):
     started = time.time()
 
     try:
-        why = watch(sock, domain_dir, float(timeout), switchover.announce)
-    except (switchover.MonitorError, OSError) as e:
+        why = watch(sock, domain_dir, float(timeout), watcher_io.announce)
+    except (watcher_io.MonitorError, OSError) as e:
         why = 'stopped: %s' % e
     print('%.3f arrival watcher of %s: %s after %.3fs'
           % (time.time(), domain_dir, why, time.time() - started),

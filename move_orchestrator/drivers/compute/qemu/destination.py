@@ -6,7 +6,7 @@ hold (paused.py).
 
 A bare interpreter imports it (``-I -S``, the standard library only), as
 it does switchover.py: it imports nothing, and takes either monitor
-client (switchover.Monitor, qmp.QMPClient).
+client (watcher_io.Monitor, qmp.QMPClient).
 """
 
 

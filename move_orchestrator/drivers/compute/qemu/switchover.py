@@ -22,14 +22,13 @@ The watcher also writes what QEMU's own events say of the guest's pause
 The watcher runs this file in a bare interpreter (``-I -S``, the standard
 library only: the package's imports take seconds on a loaded host), and
 start_migration waits until it listens before the memory copy starts; so
-this module imports nothing of the project, and has its own small monitor
-client (the driver's, qmp.py, needs the package).
+this module imports nothing of the project but its neighbours that import
+nothing either (watcher_io.py: the watchers' monitor client and files;
+destination.py).
 """
 
 import fcntl
-import json
 import os
-import socket
 import sys
 import time
 
@@ -38,8 +37,10 @@ if not __package__:
     # modules beside this file.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import destination
+    import watcher_io
 else:
     from move_orchestrator.drivers.compute.qemu import destination
+    from move_orchestrator.drivers.compute.qemu import watcher_io
 
 FINAL = ('completed', 'failed', 'cancelled')
 # QEMU states a migration reaches only after migrate-continue.
@@ -77,102 +78,6 @@ def locked(record_path):
     return _Lock(record_path + '.lock')
 
 
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def write_json(path, data):
-    """Atomically (as process.write_json: the driver reads these too)."""
-    tmp = '%s.tmp.%d' % (path, os.getpid())
-    with open(tmp, 'w') as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
-
-
-class MonitorError(Exception):
-    """The watcher's monitor failed (QEMU gone, no reply, an error)."""
-
-
-class Monitor:
-    """The watcher's QMP session: commands, and the events as they come."""
-
-    def __init__(self, path, timeout):
-        self.events = []
-        self._buf = b''
-        self._next_id = 0
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.settimeout(timeout)
-        try:
-            self._sock.connect(path)
-            while 'QMP' not in self._read():
-                pass
-            self.execute('qmp_capabilities')
-            # None is sent before the negotiation: a previous client's.
-            self.events = []
-        except (OSError, MonitorError) as e:
-            self.close()
-            raise MonitorError('%s: %s' % (path, e))
-
-    def close(self):
-        self._sock.close()
-
-    def _read(self):
-        while b'\n' not in self._buf:
-            data = self._sock.recv(65536)
-            if not data:
-                raise MonitorError('connection closed')
-            self._buf += data
-        line, self._buf = self._buf.split(b'\n', 1)
-        return json.loads(line)
-
-    def execute(self, command, **arguments):
-        # The id tells this command's reply from a previous client's that
-        # QEMU could not send before it hung up.
-        self._next_id += 1
-        msg = {'execute': command, 'arguments': arguments, 'id': self._next_id}
-        try:
-            self._sock.sendall(json.dumps(msg).encode() + b'\n')
-            while True:
-                reply = self._read()
-                if 'event' in reply:
-                    self.events.append(reply)
-                elif reply.get('id') == self._next_id:
-                    break
-        except OSError as e:
-            raise MonitorError('%s: %s' % (command, e))
-        if 'error' in reply:
-            raise MonitorError('%s: %s' % (command, reply['error'].get('desc')))
-        return reply['return']
-
-    def wait_event(self, name, timeout):
-        """The next ``name`` event (others are kept), or None in time."""
-        deadline = time.monotonic() + timeout
-        timeout = self._sock.gettimeout()
-        try:
-            while True:
-                for i, ev in enumerate(self.events):
-                    if ev['event'] == name:
-                        return self.events.pop(i)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self._sock.settimeout(left)
-                try:
-                    reply = self._read()
-                except TimeoutError:
-                    continue
-                except OSError as e:
-                    raise MonitorError(str(e))
-                if 'event' in reply:
-                    self.events.append(reply)
-        finally:
-            self._sock.settimeout(timeout)
-
-
 def figures_path(record_path):
     return record_path[:-len('.json')] + '.switchover.json'
 
@@ -183,11 +88,11 @@ def _finish_mirror(q, rec, deadline):
         return
     jobs = {j['device']: j for j in q.execute('query-block-jobs')}
     if not jobs.get(rec['job'], {}).get('ready'):
-        raise MonitorError('the disk mirror is not ready at the switch-over')
+        raise watcher_io.MonitorError('the disk mirror is not ready at the switch-over')
     q.execute('block-job-cancel', device=rec['job'])
     while any(j['device'] == rec['job'] for j in q.execute('query-block-jobs')):
         if time.monotonic() > deadline:
-            raise MonitorError('the disk mirror did not finish')
+            raise watcher_io.MonitorError('the disk mirror did not finish')
         time.sleep(0.001)
     rec['mirror_done'] = True
 
@@ -200,7 +105,7 @@ def _continue_told(q, rec):
         return False
     try:
         q.execute('migrate-continue', state='pre-switchover')
-    except MonitorError:
+    except watcher_io.MonitorError:
         return False
     return True
 
@@ -216,7 +121,7 @@ def switch_over(q, record_path, migration_id, deadline, told=False):
     client's.
     """
     with locked(record_path):
-        rec = read_json(record_path)
+        rec = watcher_io.read_json(record_path)
         if not rec or rec.get('id') != migration_id or \
                 rec['status'] in ('failed', 'cancelled'):
             return False
@@ -224,7 +129,7 @@ def switch_over(q, record_path, migration_id, deadline, told=False):
             return True
         if told and _continue_told(q, rec):
             rec['continued'] = True
-            write_json(record_path, rec)
+            watcher_io.write_json(record_path, rec)
             return True
         status = q.execute('query-migrate').get('status')
         if status == 'pre-switchover':
@@ -235,14 +140,8 @@ def switch_over(q, record_path, migration_id, deadline, told=False):
         elif status not in PAST_CONTINUE or not rec['migrate_started']:
             return False
         rec['continued'] = True
-        write_json(record_path, rec)
+        watcher_io.write_json(record_path, rec)
         return True
-
-
-def timestamp(event):
-    """When QEMU emitted the event, in seconds since the epoch."""
-    ts = event.get('timestamp', {})
-    return ts.get('seconds', 0) + ts.get('microseconds', 0) / 1e6
 
 
 def _drain(q, seen):
@@ -257,7 +156,7 @@ def _figures(q, qd, seen, deadline):
     if qd is not None:
         try:
             resume = qd.wait_event('RESUME', max(0.1, deadline - time.monotonic()))
-        except MonitorError:
+        except watcher_io.MonitorError:
             pass
     q.execute('query-status')      # reads the source's events sent since
     _drain(q, seen)
@@ -266,13 +165,13 @@ def _figures(q, qd, seen, deadline):
         key = ev['event']
         if key == 'MIGRATION':
             key = (ev.get('data') or {}).get('status')
-        at.setdefault(key, timestamp(ev))
+        at.setdefault(key, watcher_io.timestamp(ev))
     figures = {}
     if 'STOP' in at:
         # For a destination's RESUME seen elsewhere (arrival.py).
         figures['stopped_at'] = at['STOP']
     if 'STOP' in at and resume is not None:
-        figures['guest_pause_ms'] = round((timestamp(resume) - at['STOP']) * 1000, 3)
+        figures['guest_pause_ms'] = round((watcher_io.timestamp(resume) - at['STOP']) * 1000, 3)
     if 'pre-switchover' in at and 'device' in at:
         figures['switchover_wait_ms'] = round(
             (at['device'] - at['pre-switchover']) * 1000, 3)
@@ -284,7 +183,7 @@ def _resume_paused(qd, record_path, deadline):
     itself: no arrival watcher) whose guest does not run by itself
     (destination.run_arrived): run it as soon as it can, without waiting
     for a conductor (which may be dead)."""
-    rec = read_json(record_path) or {}
+    rec = watcher_io.read_json(record_path) or {}
     if qd is None or not (rec.get('paused') or rec.get('block')):
         return
     try:
@@ -298,15 +197,15 @@ def _resume_paused(qd, record_path, deadline):
                 early = True
                 destination.run_arrived(qd, status)
             qd.wait_event('MIGRATION', 0.2)
-    except MonitorError:
+    except watcher_io.MonitorError:
         pass    # the driver's complete_migration resumes it then
 
 
 def _connect(path, record_path, deadline):
     while True:
         try:
-            return Monitor(path, timeout=10)
-        except MonitorError:
+            return watcher_io.Monitor(path, timeout=10)
+        except watcher_io.MonitorError:
             if time.monotonic() > deadline or not os.path.exists(record_path):
                 return None
             time.sleep(0.01)
@@ -334,7 +233,7 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
                 # under the lock, at the record (and continues).
                 status = news
             else:
-                rec = read_json(record_path)
+                rec = watcher_io.read_json(record_path)
                 if not rec or rec.get('id') != migration_id or \
                         rec['status'] in FINAL or rec.get('continued'):
                     return 'the migration ended, or was switched over'
@@ -346,8 +245,8 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
                                told=told):
                     _resume_paused(qd, record_path, deadline)
                     figures = _figures(q, qd, seen, deadline)
-                    write_json(figures_path(record_path),
-                               dict(figures, id=migration_id))
+                    watcher_io.write_json(figures_path(record_path),
+                                          dict(figures, id=migration_id))
                     return 'switched over: %s' % figures
             elif status in FINAL and rec['migrate_started']:
                 return 'the migration %s' % status
@@ -371,17 +270,6 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
             qd.close()
 
 
-def announce():
-    """Say "listening" to the process that started the watcher; it may be
-    gone (killed while it waited), which must not end the watcher."""
-    try:
-        print('listening', flush=True)
-        os.close(1)
-    except OSError:
-        pass
-    sys.stdout = sys.stderr
-
-
 def log_path(record_path):
     return record_path[:-len('.json')] + '.switchover.log'
 
@@ -392,8 +280,8 @@ def main(argv):
 
     try:
         why = watch(source_sock, dest_sock, record_path, migration_id or None,
-                    float(timeout), announce)
-    except (MonitorError, OSError) as e:
+                    float(timeout), watcher_io.announce)
+    except (watcher_io.MonitorError, OSError) as e:
         why = 'stopped: %s' % e
     print('%.3f switch-over watcher of %s (%s): %s after %.3fs'
           % (time.time(), record_path, migration_id, why, time.time() - started),

@@ -21,7 +21,7 @@ from oslo_log import log as logging
 from move_orchestrator.drivers.compute import base
 from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator.drivers.compute.qemu import qmp
-from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import watcher_io
 from move_orchestrator.drivers.compute.qemu import watchers
 
 LOG = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class WaitMixin:
         as it writes the record before it ends)."""
         path = self._record_path(instance_uuid, rec['source'])
         return (watchers.alive(rec.get('watcher'), path)
-                or bool((switchover.read_json(path) or {}).get('continued')))
+                or bool((watcher_io.read_json(path) or {}).get('continued')))
 
     @staticmethod
     def _moved_on(q, rec):

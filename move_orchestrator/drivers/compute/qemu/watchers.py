@@ -28,6 +28,7 @@ import time
 from move_orchestrator.drivers.compute.qemu import arrival
 from move_orchestrator.drivers.compute.qemu import spare as spare_mod
 from move_orchestrator.drivers.compute.qemu import switchover
+from move_orchestrator.drivers.compute.qemu import watcher_io
 
 # Seconds a spare may take to fork a watcher before it is given up on (and
 # the watcher started directly): a fork is a fraction of a ms, the first
@@ -226,7 +227,7 @@ def figures(record_path, rec, wait=2.0):
     none): it writes them a moment after the destination resumed."""
     deadline = time.monotonic() + wait
     while True:
-        found = switchover.read_json(switchover.figures_path(record_path)) or {}
+        found = watcher_io.read_json(switchover.figures_path(record_path)) or {}
         if found.pop('id', None) == rec.get('id') and found:
             return found
         if time.monotonic() > deadline or not alive(rec.get('watcher'),
