@@ -2,6 +2,7 @@
 goal of issue 13's item 7 beside its figure."""
 
 import datetime
+import functools
 import statistics
 
 from benchmarks import engine_floor
@@ -13,11 +14,26 @@ KINDS = ('bare', 'held', 'driver', 'orchestrated')
 MARGIN_MS = 2
 
 
+def _med(results, kind, key):
+    """The median of key (a sample's field, or a function of the sample)
+    over kind's samples that have it."""
+    get = key if callable(key) else (lambda r: r.get(key))
+    values = [v for v in map(get, results[kind]) if v is not None]
+    return statistics.median(values) if values else float('nan')
+
+
+def _outside(r):
+    """An orchestrated sample's time outside its migration window."""
+    return r['whole'] - r['migration']
+
+
+def _own(r):
+    """Of it, the orchestration's own: less the drivers' calls."""
+    return r['whole'] - r['migration'] - r['world']
+
+
 def report(args, results, poll):
-    def med(kind, key):
-        get = key if callable(key) else (lambda r: r.get(key))
-        values = [v for v in map(get, results[kind]) if v is not None]
-        return statistics.median(values) if values else float('nan')
+    med = functools.partial(_med, results)
 
     n = args.qemu_moves
     print('live migration of a %d MiB guest (%d MiB filled), two hosts sharing '
@@ -48,17 +64,12 @@ def report(args, results, poll):
           'confirm_arrival returned;\n   orchestrated: SwitchOverMigration\'s '
           'end, its bookkeeping included): %s' % ' '.join(
               '%s %.1f' % (kind, med(kind, 'to_end') * 1000) for kind in KINDS))
-    outside = statistics.median(
-        r['whole'] - r['migration'] for r in results['orchestrated'])
     print('  orchestrated outside the migration (claim, pre-checks, '
           'bookkeeping, cleanup; median of whole - migration): %.1f ms'
-          % (outside * 1000))
-    own = statistics.median(r['whole'] - r['migration'] - r['world']
-                            for r in results['orchestrated'])
+          % (med('orchestrated', _outside) * 1000))
     print('  of it, the steps\' calls to the hypervisor and the network '
           '(world_calls.py): %.1f ms; the orchestration\'s own: %.1f ms' % (
-              1000 * statistics.median(r['world'] for r in results['orchestrated']),
-              1000 * own))
+              1000 * med('orchestrated', 'world'), 1000 * med('orchestrated', _own)))
     steps = len(move_types.get('live-migrate').steps)
     floor = engine_floor.linear_wall_s(steps)
     print('  TaskFlow alone, running %d no-op tasks in memory: %.1f ms'
@@ -149,26 +160,17 @@ def marks_lines(results):
     return lines
 
 
-def _median(samples, key):
-    values = [v for v in map(key, samples) if v is not None]
-    return statistics.median(values) if values else float('nan')
-
-
 def goal_figures(results, floor):
     """Item 7's figures of one run's results ({kind: [sample]})."""
-    def med(kind, key):
-        return _median(results[kind], lambda r: r.get(key))
+    med = functools.partial(_med, results)
     window = med('orchestrated', 'migration')
     found = {'window': window / med('bare', 'migration'),
              'window_driver': window / med('driver', 'migration')}
     for key in ('downtime', 'pause'):
         for base in ('bare', 'held'):
             found[key, base] = med('orchestrated', key) - med(base, key)
-    orchestrated = results['orchestrated']
-    found['outside'] = _median(
-        orchestrated, lambda r: r['whole'] - r['migration']) / floor
-    found['own'] = _median(
-        orchestrated, lambda r: r['whole'] - r['migration'] - r['world']) / floor
+    found['outside'] = med('orchestrated', _outside) / floor
+    found['own'] = med('orchestrated', _own) / floor
     return found
 
 
@@ -176,9 +178,7 @@ def goal_lines(results, floor):
     """Each figure of issue 13's item 7 beside its goal, whether it is
     met, and whether the run decided it (resample.py): the figure's
     interval over the run's rounds drawn again lies wholly on one side."""
-    def med(kind, key):
-        return _median(results[kind], lambda r: r.get(key))
-
+    med = functools.partial(_med, results)
     rounds = [{k: results[k][i] for k in KINDS}
               for i in range(len(results['bare']))]
     spread = resample.intervals(rounds, lambda drawn: goal_figures(
