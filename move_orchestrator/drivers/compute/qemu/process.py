@@ -26,6 +26,7 @@ from oslo_log import log as logging
 
 from move_orchestrator.drivers.compute import procfs
 from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator.drivers.compute.qemu import watcher_io
 from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
@@ -217,20 +218,10 @@ class Domain:
             remove(self.path(name))
 
 
-def write_json(path, data):
-    """Write atomically: a crash never leaves half a file."""
-    tmp = '%s.tmp.%d' % (path, os.getpid())
-    with open(tmp, 'w') as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
-
-
-def read_json(path, default=None):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (FileNotFoundError, ValueError):
-        return default
+# The watchers' own, which a bare interpreter can import: one format for
+# the files both sides read.
+write_json = watcher_io.write_json
+read_json = watcher_io.read_json
 
 
 def remove(path):

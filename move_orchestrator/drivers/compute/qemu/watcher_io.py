@@ -16,16 +16,17 @@ import sys
 import time
 
 
-def read_json(path):
+def read_json(path, default=None):
     try:
         with open(path) as f:
             return json.load(f)
     except (FileNotFoundError, ValueError):
-        return None
+        return default
 
 
 def write_json(path, data):
-    """Atomically (as process.write_json: the driver reads these too)."""
+    """Atomically: a crash never leaves half a file, and the driver reads
+    the watchers' files while they write."""
     tmp = '%s.tmp.%d' % (path, os.getpid())
     with open(tmp, 'w') as f:
         json.dump(data, f)
