@@ -46,6 +46,8 @@ FINAL = ('completed', 'failed', 'cancelled')
 # QEMU states a migration reaches only after migrate-continue.
 PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused',
                  'postcopy-recover', 'completed')
+# A source continued from pre-switchover sends the rest while in these.
+SENDING = ('pre-switchover', 'device')
 
 
 class _Lock:
@@ -142,6 +144,22 @@ def switch_over(q, record_path, migration_id, deadline, told=False):
         rec['continued'] = True
         watcher_io.write_json(record_path, rec)
         return True
+
+
+def _until_sent(q, seen, deadline):
+    """Idle until the source continued from ``pre-switchover`` has sent
+    what it had left (it announces its next status): the watcher's
+    figures, its file and its exit would otherwise take a core from the
+    two QEMUs while the guest runs nowhere. Measured, held QMP with this
+    watcher continuing: QEMU's ``device`` phase 3.9 ms with the work
+    done at once, 2.9 ms deferred, as with no watcher."""
+    while True:
+        event = q.wait_event('MIGRATION', deadline - time.monotonic())
+        if event is None:
+            return
+        seen.append(event)
+        if (event.get('data') or {}).get('status') not in SENDING:
+            return
 
 
 def _drain(q, seen):
@@ -243,6 +261,8 @@ def watch(source_sock, dest_sock, record_path, migration_id, timeout, ready):
                 deadline = time.monotonic() + timeout
                 if switch_over(q, record_path, migration_id, deadline,
                                told=told):
+                    if status == 'pre-switchover':
+                        _until_sent(q, seen, deadline)
                     _resume_paused(qd, record_path, deadline)
                     figures = _figures(q, qd, seen, deadline)
                     watcher_io.write_json(figures_path(record_path),
