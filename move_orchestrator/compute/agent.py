@@ -61,7 +61,10 @@ TOPIC_PREFIX = 'move_orchestrator.compute'
 #   1.9 - wait_arrival: the destination waits while the guest is on its way
 #         and answers once it runs there, confirming nothing (asked while
 #         the copy runs, where the driver's migration says arrives_first).
-VERSION = '1.9'
+#   1.10 - wait_migration takes wake_at_pass: False lets a new pass over
+#         the memory pass without ending the wait, whose answer then lists
+#         the passes it saw (``passes``).
+VERSION = '1.10'
 # The longest a wait_migration call may hold one of the agent's threads.
 MAX_WAIT = 30.0
 
@@ -154,13 +157,17 @@ class ComputeAgentManager:
         self._check_claim(ctxt, 'tune_migration')
         return self.driver.tune_migration(instance_uuid, action, params)
 
-    def wait_migration(self, ctxt, instance_uuid, timeout):
+    def wait_migration(self, ctxt, instance_uuid, timeout, wake_at_pass=True):
         """poll_migration, once the migration moved on or after timeout."""
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
                 or not 0 <= timeout <= MAX_WAIT:
             raise exception.Invalid('wait_migration: timeout must be a number of '
                                     'seconds from 0 to %s, not %r' % (MAX_WAIT, timeout))
-        return self.driver.wait_migration(instance_uuid, timeout)
+        if not isinstance(wake_at_pass, bool):
+            raise exception.Invalid('wait_migration: wake_at_pass must be true or '
+                                    'false, not %r' % (wake_at_pass,))
+        return self.driver.wait_migration(instance_uuid, timeout,
+                                          wake_at_pass=wake_at_pass)
 
     # -- reading this host's part of the world --------------------------------
     def describe_host(self, ctxt, instance_uuid):

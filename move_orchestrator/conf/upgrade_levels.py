@@ -28,7 +28,9 @@ OPTS = [
                     'actions (tune_migration) are refused with '
                     'AgentTooOld; below 1.3 a live resize reverts at its '
                     'pre-check. Below 1.2 start_migration is sent '
-                    'without the move\'s id; below 1.1 wait_migration '
+                    'without the move\'s id; below 1.10 a live '
+                    'migration\'s wait ends at each pass over the memory; '
+                    'below 1.1 wait_migration '
                     'sleeps and polls, and whether two hosts share storage '
                     'is read from the storage groups the agents registered. '
                     'Unset: the newest version (every agent upgraded).'),

@@ -47,10 +47,11 @@ class Follower:
         self._watch = None      # the destination's arrival, asked
         self._next_watch = 0.0
 
-    def wait(self, migration, timeout):
+    def wait(self, migration, timeout, wake_at_pass=True):
         if not (migration and migration.get('arrives_first')):
             return self.driver.wait_migration(self.instance_uuid, timeout,
-                                              source=self.source)
+                                              source=self.source,
+                                              wake_at_pass=wake_at_pass)
         if self._pool is None:
             self._pool = futurist.ThreadPoolExecutor(max_workers=2)
         self._ask_destination()
@@ -58,7 +59,7 @@ class Follower:
             if self._asking is None:
                 self._asking = self._pool.submit(
                     self.driver.wait_migration, self.instance_uuid, timeout,
-                    source=self.source)
+                    source=self.source, wake_at_pass=wake_at_pass)
             futures.wait([f for f in (self._asking, self._watch) if f],
                          return_when=futures.FIRST_COMPLETED)
             arrived = self._arrival()

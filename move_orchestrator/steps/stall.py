@@ -73,6 +73,13 @@ class StallWatch:
             return stands_still
         return new_pass or stands_still
 
+    def quiet_until(self):
+        """No action can be due before this time (monotonic; inf: none
+        left): a wait that ends before it need not end at a new pass."""
+        if not self.timeout or self.taken >= len(self.actions):
+            return float('inf')
+        return self.since + self.timeout
+
     def next_action(self, now):
         """The action to take now; the clock starts again. None: none left."""
         if self.taken >= len(self.actions):

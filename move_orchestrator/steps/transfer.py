@@ -125,6 +125,15 @@ def _said(migration):
     return ': %s' % reason if reason else ''
 
 
+def _looks(migration, now):
+    """What the stall policy judges of a wait's answer, with when each
+    was seen: the first look at each pass the wait saw without ending
+    (``passes``, from a driver told not to wake at them), then the answer."""
+    for look in migration.get('passes') or ():
+        yield dict(migration, **look), now - look.get('age', 0)
+    yield migration, now
+
+
 class TransferMemory(base.MoveStep):
     """Pre-copy the memory until it converges, reporting progress.
 
@@ -226,13 +235,19 @@ class TransferMemory(base.MoveStep):
                     self._cancel(instance_uuid, source):
                 raise exception.MoveAborted(move=move_id,
                                             who=move['abort_requested_by'])
-            if watch.due(migration, now):
-                self._escalate(move_id, instance_uuid, source, watch, migration)
+            for look, at in _looks(migration, now):
+                if watch.due(look, at):
+                    self._escalate(move_id, instance_uuid, source, watch, look)
             if time.monotonic() > deadline and self._cancel(instance_uuid, source):
                 raise exception.MigrationFailed(
                     instance=instance_uuid,
                     reason='not converged after %ss' % conf.migration_timeout)
-            migration = follower.wait(migration, conf.poll_interval)
+            # A wait that ends at each pass over the memory wakes this
+            # thread, and its next wait reconnects, right where the copy
+            # converges and the guest stops: only while the policy may act.
+            migration = follower.wait(
+                migration, conf.poll_interval, wake_at_pass=watch.quiet_until()
+                <= time.monotonic() + conf.poll_interval)
 
     def _asking(self, move_id):
         with self._asked_lock:

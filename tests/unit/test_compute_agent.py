@@ -143,6 +143,13 @@ def test_wait_migration_refuses_a_bad_timeout(cloud, timeout):
         manager.wait_migration(None, 'no-such-instance', timeout)
 
 
+@pytest.mark.parametrize('wake_at_pass', [0, 'no', None])
+def test_wait_migration_refuses_a_bad_wake_at_pass(cloud, wake_at_pass):
+    manager = agent_mod.ComputeAgentManager('host1', cloud.services.driver)
+    with pytest.raises(exception.Invalid, match='wake_at_pass'):
+        manager.wait_migration(None, 'no-such-instance', 0, wake_at_pass)
+
+
 def test_wait_migration_of_no_migration_answers_none(cloud):
     manager = agent_mod.ComputeAgentManager('host1', cloud.services.driver)
     vm = cloud.services.inventory.get_instance('vm1')

@@ -12,6 +12,7 @@ from move_orchestrator import conf as mo_conf
 from move_orchestrator.conf import validate
 from move_orchestrator import faults
 from move_orchestrator.steps import stall
+from move_orchestrator.steps import transfer
 from tests import waiting
 
 # Stalls half-way until the throttle reaches 50 %, where auto-converge
@@ -227,6 +228,41 @@ def test_noise_below_the_margin_is_no_progress():
 def test_disabled_or_no_action_left():
     assert not _look(stall.StallWatch(0, ['abort'], now=0.0), 100.0, 40)
     assert not _look(stall.StallWatch(1.0, ['abort'], now=0.0, taken=1), 100.0, 40)
+
+
+def test_no_action_is_due_before_the_quiet_time():
+    """What lets the copy's wait go on through new passes (not waking the
+    conductor where the copy converges): no look before it can be due."""
+    watch = stall.StallWatch(2.0, ['auto_converge', 'abort'], now=0.0)
+    assert watch.quiet_until() == 2.0
+    looks = [(t / 10, 40, t // 5) for t in range(40)]  # passes of 0.5 s, none smaller
+    due = [t for t, remaining, n in looks if _look(watch, t, remaining, n)]
+    assert due and min(due) >= 2.0
+    watch.next_action(due[0])
+    assert watch.quiet_until() == due[0] + 2.0
+    watch.next_action(5.0)
+    assert watch.quiet_until() == float('inf')      # no action left
+    assert stall.StallWatch(0, ['abort'], now=0.0).quiet_until() == float('inf')
+
+
+def test_the_passes_a_wait_went_through_are_judged_in_order():
+    """A wait that did not end at new passes answers them (``passes``,
+    with their age): each pass is judged as if the wait had ended there,
+    then the answer itself."""
+    watch = stall.StallWatch(1.0, ['abort'], now=0.0)
+    answer = {'remaining_mb': 30, 'total_mb': 100, 'iteration': 3, 'status': 'running',
+              'passes': [{'remaining_mb': 40, 'total_mb': 100, 'iteration': 2,
+                          'age': 0.7},
+                         {'remaining_mb': 40, 'total_mb': 100, 'iteration': 3,
+                          'age': 0.2}]}
+    assert not _look(watch, 0.0, 40, 1)
+    looks = list(transfer._looks(answer, now=1.5))
+    assert [(look['iteration'], look['remaining_mb'], at) for look, at in looks] == [
+        (2, 40, 0.8), (3, 40, 1.3), (3, 30, 1.5)]
+    assert looks[0][0]['status'] == 'running'
+    # Pass 2 is no smaller than pass 1, but came before the timeout;
+    # pass 3, no smaller either, came after it: the action is due there.
+    assert [watch.due(look, at) for look, at in looks] == [False, True, False]
 
 
 # -- configuration -------------------------------------------------------------------------

@@ -296,11 +296,16 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         destination too (wait_arrival, drivers/following.py).
         """
 
-    def wait_migration(self, instance_uuid, timeout, source=None):
+    def wait_migration(self, instance_uuid, timeout, source=None,
+                       wake_at_pass=True):
         """poll_migration, after at most ``timeout`` seconds.
 
         A driver that is told of a change (QEMU's events) answers as soon as
-        the migration moves on; this default just waits.
+        the migration moves on; this default just waits. ``wake_at_pass``
+        False: a new pass over the memory need not end the wait; a driver
+        that goes on then answers ``passes``, its first look at each pass
+        (poll_migration's figures of the copy, and ``age``: seconds
+        before the answer).
         """
         time.sleep(timeout)
         return self.poll_migration(instance_uuid, source=source)

@@ -45,7 +45,9 @@ CALL_VERSIONS = {'shares_storage': '1.1', 'wait_migration': '1.1',
                  'tune_migration': '1.4', 'resize_disk': '1.5', 'export_disk': '1.5',
                  'unexport_disk': '1.5', 'import_disk': '1.5',
                  'accept_migration': '1.7', 'confirm_incoming': '1.7',
-                 'wait_arrival': '1.9'}
+                 'wait_arrival': '1.9',
+                 # wait_migration's wake_at_pass (the call goes, without it)
+                 'wait_migration_passes': rpc_migration.PASSES_VERSION}
 
 
 def _later(migration, other):
@@ -65,6 +67,9 @@ class RpcDriver(rpc_migration.MigrationCalls, base.ComputeDriver):
         # at_once's: its calls may fan out over _pool (describe), whose
         # own calls never wait on a pool.
         self._together = futures.ThreadPoolExecutor(max_workers=8)
+        # Hosts whose agent refused wait_migration's wake_at_pass (older,
+        # [upgrade_levels] compute unset): asked as before from then on.
+        self.waits_at_passes = set()
 
     # -- plumbing ----------------------------------------------------------------
     @property

@@ -7,8 +7,15 @@ caller names (a move's record names it), else the one the hosts say runs
 it.
 """
 
+from oslo_log import log as logging
+
 from move_orchestrator.compute import agent
 from move_orchestrator import exception
+
+LOG = logging.getLogger(__name__)
+
+# wait_migration with wake_at_pass (the agent API's version that takes it).
+PASSES_VERSION = '1.10'
 
 
 class MigrationCalls:
@@ -78,8 +85,10 @@ class MigrationCalls:
     def poll_migration(self, instance_uuid, source=None):
         return self._migration_call('poll_migration', instance_uuid, source)
 
-    def wait_migration(self, instance_uuid, timeout, source=None):
-        """The source's agent waits (for QEMU's events, with the qemu driver)."""
+    def wait_migration(self, instance_uuid, timeout, source=None,
+                       wake_at_pass=True):
+        """The source's agent waits (for QEMU's events, with the qemu driver);
+        one before 1.10 ends the wait at each pass, as asked by default."""
         source = self._source_of(instance_uuid, source)
         if source is None:
             return None
@@ -87,8 +96,17 @@ class MigrationCalls:
             return super().wait_migration(instance_uuid, timeout,   # sleep, poll
                                           source=source)
         timeout = min(timeout, agent.MAX_WAIT)
-        return self._call(source, 'wait_migration',
-                          timeout + self.conf.compute.rpc_timeout,
+        rpc_timeout = timeout + self.conf.compute.rpc_timeout
+        if not wake_at_pass and source not in self.waits_at_passes and \
+                self._can_send(source, 'wait_migration_passes'):
+            try:
+                return self._call(source, 'wait_migration', rpc_timeout,
+                                  PASSES_VERSION, instance_uuid=instance_uuid,
+                                  timeout=timeout, wake_at_pass=False)
+            except exception.AgentTooOld as e:
+                LOG.info('%s; its waits end at each pass over the memory', e)
+                self.waits_at_passes.add(source)
+        return self._call(source, 'wait_migration', rpc_timeout,
                           instance_uuid=instance_uuid, timeout=timeout)
 
     def cancel_migration(self, instance_uuid, source=None):

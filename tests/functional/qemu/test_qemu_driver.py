@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 
 import pytest
@@ -151,6 +152,40 @@ def test_wait_migration_wakes_on_qemu_events(driver):
     driver.complete_migration(spec['uuid'])
     # Nothing to wait for once it is over: the answer comes at once.
     assert driver.wait_migration(spec['uuid'], 0.01)['status'] == base.MIGRATION_COMPLETED
+
+
+def test_a_wait_that_goes_on_through_passes_says_what_each_had_left(make_driver):
+    """Told not to end at a new pass over the memory, a wait ends at a
+    change of status (the copy's start) or its timeout only: no caller
+    woken at each pass, none connecting again where the guest would stop.
+    It answers the passes it went through, oldest first, each as its
+    first look saw it."""
+    # A guest that dirties 12.8 MiB/s of its 8 MiB, a copy of 8 MiB/s:
+    # passes of about a second, and no convergence.
+    driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'}, max_bandwidth=8,
+                         downtime_limit_ms=20, guest_dirty=True,
+                         guest_dirty_pages=16)
+    spec = domains.boot(driver, fill_mb=8)
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    answers = []
+    deadline = time.monotonic() + 4.0
+    while time.monotonic() < deadline:
+        answers.append(driver.wait_migration(
+            spec['uuid'], max(0.1, deadline - time.monotonic()), wake_at_pass=False))
+    assert {a['status'] for a in answers} == {base.MIGRATION_RUNNING}, answers
+    passes = [p for a in answers for p in a.get('passes', ())]
+    iterations = [p['iteration'] for p in passes]
+    assert len(iterations) >= 2 and iterations == sorted(set(iterations)), passes
+    # setup -> active may end the first wait; no pass ends one.
+    assert len(answers) <= 2, [(a['qemu_status'], a.get('passes')) for a in answers]
+    assert all(0 < p['remaining_mb'] <= p['total_mb'] == answers[-1]['total_mb']
+               for p in passes)
+    for answer in answers:
+        ages = [p['age'] for p in answer.get('passes', ())]
+        assert ages == sorted(ages, reverse=True) and min(ages + [0]) >= 0
+    assert driver.cancel_migration(spec['uuid'])
+    assert domains.state(driver, spec, 'h1') == base.RUNNING
 
 
 CLIENT = textwrap.dedent('''

@@ -94,6 +94,23 @@ def test_moves_through_agents_of_the_release_the_cap_names(make_upgrade_cloud, a
     assert cloud.audit() == []
 
 
+@pytest.mark.parametrize('agents,cap,learned', [
+    (agent_mod.VERSION, None, set()),   # asked not to wake at passes
+    ('1.9', '1.9', set()),              # not asked: the cap says 1.9
+    ('1.9', None, {'host1'}),           # asked, refused once, then not asked
+])
+def test_a_wait_through_passes_only_where_the_agent_takes_it(
+        make_upgrade_cloud, agents, cap, learned):
+    """The copy's wait need not end at each pass (agent API 1.10); an
+    older agent the cap does not name refuses it, and the conductor asks
+    that host as before from then on."""
+    cloud = make_upgrade_cloud(agents, cap)
+    doc = cloud.move('vm1', destination='host3')
+    assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
+    assert cloud.services.driver.waits_at_passes == learned
+    assert cloud.audit() == []
+
+
 def test_shared_storage_without_asking_a_1_0_agent(make_upgrade_cloud):
     """A 1.0 agent cannot answer shares_storage: the storage groups the
     agents registered with the inventory say it."""

@@ -183,8 +183,10 @@ class MigrationMixin(incoming.IncomingMixin, jobs.JobsMixin):
         complete_migration's source, right after libvirt's end."""
         return self.poll_migration(instance_uuid)
 
-    def wait_migration(self, instance_uuid, timeout, source=None):
-        """Answered the moment this process's migration call returns."""
+    def wait_migration(self, instance_uuid, timeout, source=None,
+                       wake_at_pass=True):
+        """Answered the moment this process's migration call returns (a
+        pass never ends the wait)."""
         job = self._jobs.get(instance_uuid)
         if job is not None:
             job['done'].wait(timeout)

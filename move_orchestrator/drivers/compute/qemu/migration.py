@@ -46,6 +46,10 @@ PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused', 'postcopy-recov
 UNLIMITED_BANDWIDTH = 1 << 40
 
 
+def _total(rec):
+    return rec['ram_mb'] + rec['disk_bytes'] / MIB
+
+
 class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
     """Live migration operations of QemuDriver."""
 
@@ -224,7 +228,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
         rec = self._record(instance_uuid)
         if rec is None:
             return None
-        total = rec['ram_mb'] + rec['disk_bytes'] / MIB
+        total = _total(rec)
         result = {'id': rec.get('id'), 'source': rec['source'], 'dest': rec['dest'],
                   'status': rec['status'], 'started_at': rec['started_at'],
                   'total_mb': total, 'remaining_mb': total,
@@ -254,15 +258,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
                 seen = self._read_source(q, instance_uuid, rec, dst, act)
         info, jobs = seen
         qstatus = info.get('status', 'none')
-        ram = info.get('ram') or {}
-        remaining = (ram['remaining'] / MIB if 'remaining' in ram else rec['ram_mb'])
-        for job in jobs:
-            if job['device'] == rec['job']:
-                remaining += (job['len'] - job['offset']) / MIB
-        result.update(remaining_mb=round(remaining, 3),
-                      transferred_mb=round(ram.get('transferred', 0) / MIB, 3),
-                      dirty_pages_rate=ram.get('dirty-pages-rate', 0),
-                      qemu_status=qstatus, **stall.figures(info))
+        result.update(self._copy_figures(rec, info, jobs), qemu_status=qstatus)
         if qstatus in ('pre-switchover',) + PAST_CONTINUE:
             result['status'] = base.MIGRATION_READY
         elif qstatus == 'completed':
@@ -300,6 +296,20 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
         if act and result['status'] == base.MIGRATION_RUNNING:
             return self._check_timeout(instance_uuid, rec, result)
         return result
+
+    @staticmethod
+    def _copy_figures(rec, info, jobs):
+        """What poll_migration says of the copy, from the source's answers
+        (query-migrate, the block jobs); wait_migration's passes too."""
+        ram = info.get('ram') or {}
+        remaining = (ram['remaining'] / MIB if 'remaining' in ram else rec['ram_mb'])
+        for job in jobs:
+            if job['device'] == rec['job']:
+                remaining += (job['len'] - job['offset']) / MIB
+        return dict(remaining_mb=round(remaining, 3), total_mb=_total(rec),
+                    transferred_mb=round(ram.get('transferred', 0) / MIB, 3),
+                    dirty_pages_rate=ram.get('dirty-pages-rate', 0),
+                    **stall.figures(info))
 
     def _read_source(self, q, instance_uuid, rec, dst, act):
         """(query-migrate, block jobs) of a poll, on an open session."""
