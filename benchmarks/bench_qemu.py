@@ -225,7 +225,10 @@ class Cloud:
         prep = qemu_cpu.delta(prep, copy)
         migration = d.poll_migration(self.uuid)
         while migration['status'] == base.MIGRATION_RUNNING:
-            migration = d.wait_migration(self.uuid, self.conf.conductor.poll_interval)
+            # Through the passes, as the conductor waits while its stall
+            # policy cannot act (its timeout is minutes).
+            migration = d.wait_migration(self.uuid, self.conf.conductor.poll_interval,
+                                         wake_at_pass=False)
         if migration['status'] not in (base.MIGRATION_READY,
                                        base.MIGRATION_COMPLETED):
             raise RuntimeError('driver migration %s' % migration['status'])
