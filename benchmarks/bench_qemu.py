@@ -208,13 +208,17 @@ class Cloud:
         spares = {'spare ' + name: running[script] for name, script in (
             ('switch-over', qemu_switchover.__file__),
             ('arrival', qemu_arrival.__file__)) if script in running}
+        # Asked before, as the orchestrated move's pre-check asks them.
+        _world, facts = choreography.source_facts(d, self.uuid, source, dest)
         prep = qemu_cpu.snapshot({'source': self.domain(source).pid()}, spares)
         before = prep
         t0, t0_epoch = time.perf_counter(), time.time()
         # The destination accepts the migration as the orchestrated move's
         # does (PrepareIncoming), and confirms the arrival (SwitchOverMigration).
-        incoming = choreography.accept_incoming(d, self.spec, source, dest)
-        d.start_migration(self.uuid, source, dest, incoming=incoming)
+        incoming = choreography.accept_incoming(d, self.spec, source, dest, facts)
+        # Its answer is the first look, as TransferMemory takes it (a poll
+        # here would connect to the source as the copy starts).
+        migration = d.start_migration(self.uuid, source, dest, incoming=incoming)
         src, dst = self.domain(source), self.domain(dest)
         qemus = {'source': src.pid(), 'dest': dst.pid()}
         watchers = dict(spares, **{
@@ -223,7 +227,6 @@ class Cloud:
                         or {}).get('watcher')})
         copy = qemu_cpu.snapshot(qemus, watchers)
         prep = qemu_cpu.delta(prep, copy)
-        migration = d.poll_migration(self.uuid)
         while migration['status'] == base.MIGRATION_RUNNING:
             # Through the passes, as the conductor waits while its stall
             # policy cannot act (its timeout is minutes).
