@@ -26,7 +26,8 @@ the four kinds run in turn (each round starting one kind further on),
   draining a semaphore (``migration_maybe_pause``), the guest stopped; the
   downtime goals are printed against bare and, proposed, against held;
 * driver: the same through the qemu driver's API as the orchestrated
-  move's steps call it (accept_incoming, start_migration, wait_migration
+  move's steps call it (the source's facts asked before the window, then
+  accept_incoming, start_migration, wait_migration through the passes
   until converged, complete_migration, confirm_arrival, destroy), the
   pause before the switch-over included;
 * orchestrated: ``ConductorAPI.move_instance`` + ``wait_task`` of a live
