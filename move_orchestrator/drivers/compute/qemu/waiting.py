@@ -14,11 +14,12 @@ negotiation, and the copy the wait follows competes for the same cores
 watched every few ms).
 
 A wait that ends at each new pass wakes its caller, whose next wait
-connects again, right where the copy converges and the guest stops (in 8
-of 10 orchestrated moves traced, that connection and its query ran inside
-QEMU's downtime). So the conductor asks for that only while its stall
-policy may act; otherwise the wait looks at each pass on its session,
-goes on, and answers what it saw (``passes``).
+connects again, right where the copy converges and the guest stops (in 10
+orchestrated moves traced, the conductor had a QMP call under way inside
+QEMU's downtime in every one: a query in 9, a new connection in 7). So
+the conductor asks for that only while its stall policy may act;
+otherwise the wait looks at each pass on its session, goes on, and
+answers what it saw (``passes``).
 """
 
 import time
