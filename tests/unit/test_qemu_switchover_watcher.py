@@ -3,9 +3,6 @@ monitor: what it does between its ``migrate-continue`` and the source's
 end of the switch-over, while the guest runs nowhere."""
 
 import json
-import select
-import socket
-import threading
 import time
 
 from move_orchestrator.drivers.compute.qemu import switchover
@@ -14,12 +11,8 @@ from tests.unit import scripted_monitor
 SENDING = 0.2   # seconds the scripted source takes to send the rest
 
 
-def event(name, microseconds, status=None):
-    ev = {'event': name, 'timestamp': {'seconds': 1700000000,
-                                       'microseconds': microseconds}}
-    if status:
-        ev['data'] = {'status': status}
-    return ev
+def migration(status, microseconds):
+    return scripted_monitor.event('MIGRATION', microseconds, status=status)
 
 
 def serve(path, asked_while_sending):
@@ -27,41 +20,24 @@ def serve(path, asked_while_sending):
     continued, announces ``device`` at once and ``completed`` SENDING
     later; whether the watcher asked anything meanwhile is appended to
     asked_while_sending."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-
-    def send(conn, *lines):
-        conn.sendall(b''.join(json.dumps(x).encode() + b'\n' for x in lines))
-
-    def run():
-        conn, _ = server.accept()
-        buf = b''
-        send(conn, scripted_monitor.GREETING)
-        while True:
-            while b'\n' not in buf:
-                data = conn.recv(65536)
-                if not data:
-                    conn.close()
-                    return
-                buf += data
-            line, buf = buf.split(b'\n', 1)
-            message = json.loads(line)
+    def run(conn):
+        conn.send(scripted_monitor.GREETING)
+        while (message := conn.command()) is not None:
             command = message['execute']
             if command == 'query-migrate':
-                send(conn, scripted_monitor.answer(message, {'status': 'active'}),
-                     event('STOP', 0), event('MIGRATION', 1000, 'pre-switchover'))
+                conn.send(scripted_monitor.answer(message, {'status': 'active'}),
+                          scripted_monitor.event('STOP'),
+                          migration('pre-switchover', 1000))
             elif command == 'migrate-continue':
-                send(conn, scripted_monitor.answer(message, {}),
-                     event('MIGRATION', 2500, 'device'))
+                conn.send(scripted_monitor.answer(message, {}),
+                          migration('device', 2500))
                 time.sleep(SENDING)
-                asked_while_sending.append(
-                    bool(buf) or bool(select.select([conn], [], [], 0)[0]))
-                send(conn, event('MIGRATION', 4000, 'completed'))
+                asked_while_sending.append(conn.asked())
+                conn.send(migration('completed', 4000))
             else:
-                send(conn, scripted_monitor.answer(message, {}))
+                conn.send(scripted_monitor.answer(message, {}))
 
-    threading.Thread(target=run, daemon=True).start()
+    scripted_monitor.script(path, run)
 
 
 def test_nothing_is_asked_of_the_source_until_it_has_sent_the_rest(tmp_path):

@@ -2,10 +2,6 @@
 (wait_migration's wake_at_pass false), against a scripted source monitor:
 it looks at each pass, but not at the one the guest's stop follows."""
 
-import json
-import select
-import socket
-import threading
 import time
 
 from oslo_config import cfg
@@ -20,48 +16,29 @@ REC = {'migrate_started': True, 'block': False, 'ram_mb': 256, 'disk_bytes': 0,
        'job': 'mirror-x'}
 
 
-def event(name, **data):
-    ev = {'event': name, 'timestamp': {'seconds': 1700000000, 'microseconds': 0}}
-    if data:
-        ev['data'] = data
-    return ev
-
-
 def serve(path, asked_after_last_pass):
     """Pass 2 (looked at), then pass 3 at once followed by the guest's
     stop and pre-switchover, as QEMU sends them when that pass converges;
     whether anything was asked after it goes to asked_after_last_pass."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
+    event = scripted_monitor.event
 
-    def send(conn, *lines):
-        conn.sendall(b''.join(json.dumps(x).encode() + b'\n' for x in lines))
-
-    def command(f):
-        return json.loads(f.readline())
-
-    def run():
-        conn, _ = server.accept()
-        f = conn.makefile('rb', buffering=0)
-        send(conn, scripted_monitor.GREETING)
-        send(conn, scripted_monitor.answer(command(f), {}))
-        send(conn, event('MIGRATION_PASS', **{'pass': 2}))
-        look = command(f)
+    def run(conn):
+        conn.send(scripted_monitor.GREETING)
+        conn.send(scripted_monitor.answer(conn.command(), {}))
+        conn.send(event('MIGRATION_PASS', **{'pass': 2}))
+        look = conn.command()
         assert look['execute'] == 'query-migrate', look
-        send(conn, scripted_monitor.answer(look, {
+        conn.send(scripted_monitor.answer(look, {
             'status': 'active', 'ram': {'remaining': 40 * MIB, 'transferred': 200 * MIB,
                                         'dirty-sync-count': 2}}))
         time.sleep(0.05)
-        send(conn, event('MIGRATION_PASS', **{'pass': 3}), event('STOP'))
+        conn.send(event('MIGRATION_PASS', **{'pass': 3}), event('STOP'))
         time.sleep(0.001)
-        send(conn, event('MIGRATION', status='pre-switchover'))
-        asked_after_last_pass.append(bool(select.select([conn], [], [], 0.2)[0]))
-        conn.close()
+        conn.send(event('MIGRATION', status='pre-switchover'))
+        time.sleep(0.2)
+        asked_after_last_pass.append(conn.asked())
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    return scripted_monitor.script(path, run)
 
 
 def test_the_pass_the_guest_stops_at_is_not_looked_at(tmp_path):
