@@ -11,7 +11,7 @@ import json
 from move_orchestrator.drivers.compute.qemu import arrival
 from tests.unit import scripted_monitor
 
-RESUME = {'event': 'RESUME', 'timestamp': {'seconds': 1700000000, 'microseconds': 250000}}
+RESUME = scripted_monitor.event('RESUME', 250000)
 ANSWERS = {'qmp_capabilities': {}, 'query-migrate': {'status': 'completed'},
            'query-status': {'status': 'running'}}
 

@@ -20,8 +20,7 @@ NOT_SEEN = 'the destination is not seen from here'
 
 
 def migration(status):
-    return {'event': 'MIGRATION', 'data': {'status': status},
-            'timestamp': {'seconds': 1700000000, 'microseconds': 0}}
+    return scripted_monitor.event('MIGRATION', status=status)
 
 
 def serve(path, answer, events_first):
