@@ -250,6 +250,20 @@ def test_migration_preconditions(driver):
     with pytest.raises(exception.DriverError):
         driver.start_migration(spec['uuid'], 'h1', 'h2')    # nobody waiting
     assert driver.poll_migration(spec['uuid']) is None
+    # A source that does not run (paused here) is refused on the session
+    # that would have readied it: no record, no watcher, still paused.
+    incoming = choreography.accept_incoming(driver, spec, 'h1', 'h2')
+    source = driver._domain(spec['uuid'], 'h1')
+    with source.qmp() as q:
+        q.execute('stop')
+    with pytest.raises(exception.DriverError, match='source domain on h1 is not running'):
+        driver.start_migration(spec['uuid'], 'h1', 'h2', incoming=incoming)
+    assert driver.poll_migration(spec['uuid']) is None
+    assert source.status() == 'paused'
+    assert not os.path.exists(os.path.join(driver.root, 'h1', '_migrations'))
+    choreography.undo_prepare_incoming(driver, spec['uuid'], 'h1', 'h2')
+    with source.qmp() as q:
+        q.execute('cont')
     with pytest.raises(exception.DriverError):
         driver.prepare_incoming(spec, 'h1')             # runs there already
     with pytest.raises(exception.DriverError):

@@ -22,6 +22,7 @@ from move_orchestrator.drivers.compute.qemu import paused
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import watcher_io
 from move_orchestrator.drivers.compute.qemu import waiting
+from move_orchestrator.drivers.compute.qemu import watchers
 from move_orchestrator import exception
 from tests.functional.qemu import domains
 
@@ -279,3 +280,62 @@ def test_a_qemu_that_cannot_start_says_why(make_driver):
         f.write(b'not a qcow2 image')
     with pytest.raises(exception.DriverError, match='did not start: .*qcow2'):
         driver.spawn(spec, 'h1')
+
+
+def test_an_accept_that_died_before_writing_its_answer_is_answered_again(make_driver):
+    # A conductor (or agent) that dies after the destination listens and
+    # before the answer is written down: asked again, the destination
+    # answers the port its QEMU listens on, keeps the one arrival watcher
+    # it has, and the migration arrives.
+    driver = make_driver()
+    spec = domains.boot(driver)
+    wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
+    first = choreography.accept_incoming(driver, spec, 'h1', 'h2')
+    dom = driver._domain(spec['uuid'], 'h2')
+    watcher = _arrival_watcher(driver, spec, 'h2')
+    state = watcher_io.read_json(dom.path(arrival.STATE))
+    del state['answer'], state['watcher']
+    watcher_io.write_json(dom.path(arrival.STATE), state)
+
+    again = choreography.accept_incoming(driver, spec, 'h1', 'h2')
+    assert again == first
+    assert watcher_io.read_json(dom.path(arrival.STATE))['watcher'] == watcher
+    assert _arrival_watcher(driver, spec, 'h2') == watcher
+    driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
+                           incoming=again)
+    domains.poll_until(driver, spec, domains.CONVERGED)
+    driver.complete_migration(spec['uuid'])
+    done = choreography.confirm_arrival(driver, spec['uuid'], 'h2',
+                                        driver.poll_migration(spec['uuid']))
+    assert done['status'] == base.MIGRATION_COMPLETED and done['guest_pause_ms'] > 0
+    assert driver.destroy(spec['uuid'], 'h1') is True
+    assert driver.list_domains() == [(spec['uuid'], 'h2', base.RUNNING)]
+
+
+def test_a_start_that_died_before_writing_its_watcher_down_keeps_that_watcher(
+        make_driver):
+    # The switch-over watcher's pid is written down with the copy's start;
+    # a start_migration that dies before (its copy started regardless),
+    # run again, finds the watcher by its log and keeps it: one more would
+    # wait for the source's second monitor until the first one ends.
+    # 256 MiB at 8 MiB/s: in progress all along.
+    driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'}, max_bandwidth=8)
+    spec = domains.boot(driver)
+    incoming = choreography.accept_incoming(driver, spec, 'h1', 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
+                           incoming=incoming)
+    path = driver._record_path(spec['uuid'], 'h1')
+    rec = watcher_io.read_json(path)
+    watcher = rec.pop('watcher')
+    rec['migrate_started'] = False
+    watcher_io.write_json(path, rec)
+
+    again = driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
+                                   incoming=incoming)
+    assert again['status'] == base.MIGRATION_RUNNING, again
+    rec = watcher_io.read_json(path)
+    assert rec['watcher'] == watcher and rec['migrate_started'] is True, rec
+    assert watchers.switchover_watcher(path) == watcher
+    driver.cancel_migration(spec['uuid'])
+    choreography.undo_prepare_incoming(driver, spec['uuid'], 'h1', 'h2')
+    assert driver.list_domains() == [(spec['uuid'], 'h1', base.RUNNING)]

@@ -51,7 +51,10 @@ class IncomingMixin:
         # after a crash in between finds the export there, on that port.
         state.setdefault('nbd_port', None)
         watcher = None
-        if not state.get('answer') and dom.pid() is None:
+        # A QEMU this call starts listens for nothing yet: not asked (a
+        # round trip of its main loop, in the migration's window).
+        fresh = not state.get('answer') and dom.pid() is None
+        if fresh:
             # The arrival watcher's interpreter starts while QEMU does: it
             # waits for QEMU's monitor while the state file is there.
             os.makedirs(dom.dir, exist_ok=True)
@@ -74,18 +77,22 @@ class IncomingMixin:
                 {'capability': 'events', 'state': True}])
             if not self.shares_storage(source, host):
                 answer['nbd'] = self._export_target(q, dom, state, address)
-            info = q.execute('query-migrate')
+            info = {} if fresh else q.execute('query-migrate')
             if not info.get('socket-address'):
-                process.write_json(state_path, state)   # the watcher runs while it is there
+                if not fresh:   # the watcher runs while it is there
+                    process.write_json(state_path, state)
                 q.execute('migrate-incoming', uri='tcp:%s:0' % _host(address))
                 info = q.execute('query-migrate')
         port = info['socket-address'][0]['port']
         answer['uri'] = 'tcp:%s:%s' % (_host(address), port)
-        state.update(answer=answer, source=source)
-        process.write_json(state_path, state)
-        if watcher is None:     # a re-run that found QEMU started
-            watcher = watchers.start_arrival(dom, self.opts.operation_timeout)
-        state['watcher'] = watchers.listening(watcher)
+        if watcher is not None:
+            pid = watchers.listening(watcher)
+        else:   # a re-run that found QEMU started: its watcher, if it lives
+            pid = watchers.arrival_watcher(dom) or watchers.listening(
+                watchers.start_arrival(dom, self.opts.operation_timeout))
+        # One write of the answer and its watcher: a re-run after a crash
+        # before it asks QEMU again, which listens on the same port.
+        state.update(answer=answer, source=source, watcher=pid)
         process.write_json(state_path, state)
         return answer
 

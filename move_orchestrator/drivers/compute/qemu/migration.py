@@ -46,6 +46,11 @@ PAST_CONTINUE = ('device', 'postcopy-active', 'postcopy-paused', 'postcopy-recov
 UNLIMITED_BANDWIDTH = 1 << 40
 
 
+def _not_running(source):
+    raise exception.DriverError(operation='start_migration', reason='source '
+                                'domain on %s is not running' % source)
+
+
 def _total(rec):
     return rec['ram_mb'] + rec['disk_bytes'] / MIB
 
@@ -91,7 +96,7 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
         if rec and self.poll_migration(instance_uuid, act=False)['status'] in \
                 base.MIGRATION_ACTIVE:
             if (rec['source'], rec['dest'], rec.get('id')) == (source, dest, migration_id):
-                self._keep_watched(instance_uuid, rec)    # a re-run after a crash
+                self._keep_watched(instance_uuid)    # a re-run after a crash
                 return self.poll_migration(instance_uuid)
             raise exception.DriverError(
                 operation='start_migration', reason='a migration of %s from %s to %s '
@@ -99,9 +104,43 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
                                          rec.get('id') or 'no id'))
         src = self._domain(instance_uuid, source)
         dst = self._domain(instance_uuid, dest)
-        if src.status() != 'running':
-            raise exception.DriverError(operation='start_migration', reason='source '
-                                        'domain on %s is not running' % source)
+        if src.pid() is None:
+            _not_running(source)
+        seen = None
+        # One session on the source from its check to the copy's first
+        # figures: each connection costs its main loop a handshake.
+        with src.qmp() as q:
+            if q.execute('query-status')['status'] != 'running':
+                _not_running(source)
+            rec = self._new_record(instance_uuid, src, dst, migration_id, incoming)
+            self._save(instance_uuid, rec)
+            # The switch-over watcher's interpreter starts while the source
+            # is readied (it follows the record just written); it listens
+            # before the copy starts, and continues it at convergence.
+            watcher = watchers.start_switchover(
+                src, None if incoming else dst,
+                self._record_path(instance_uuid, source), migration_id,
+                self.opts.operation_timeout)
+            # Written down with the copy's start (_maybe_migrate): a re-run
+            # before that finds the watcher by its log (_keep_watched).
+            rec['watcher'] = watcher.pid
+            try:
+                self._ready_source(q, dst, rec, incoming)
+                watchers.listening(watcher)
+                self._maybe_migrate(q, instance_uuid, rec, dst)
+                if rec['migrate_started']:
+                    # What the answer's poll reads, on this session.
+                    seen = self._read_source(q, instance_uuid, rec, dst, act=False)
+            finally:
+                watchers.listening(watcher)   # after an error: reaped all the same
+        LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
+                 source, dest, ' with a disk mirror' if rec['block'] else '')
+        return self.poll_migration(instance_uuid, seen=seen)
+
+    def _new_record(self, instance_uuid, src, dst, migration_id, incoming):
+        """The record of a migration about to start, once its ends are
+        fit for it (the source checked running)."""
+        source, dest = src.host, dst.host
         block = not self.shares_storage(source, dest)
         if incoming is None and dst.status() != 'inmigrate':
             raise exception.DriverError(operation='start_migration', reason='destination '
@@ -110,40 +149,14 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
             raise exception.DriverError(operation='start_migration', reason='destination '
                                         '%s gave no disk target to mirror into' % dest)
         spec = src.read_definition()['spec']
-        rec = {'id': migration_id, 'source': source, 'dest': dest, 'block': block,
-               'status': base.MIGRATION_RUNNING, 'started_at': time.time(),
-               'ram_mb': spec['ram_mb'], 'migrate_started': False,
-               'postcopy_permitted': self.opts.permit_post_copy,
-               'continued': False, 'job': 'mirror-%s' % instance_uuid[:8],
-               'incoming': incoming,
-               'disk_bytes': (self.img.virtual_size(self.disk_path(instance_uuid, source))
-                              if block else 0)}
-        self._save(instance_uuid, rec)
-        # The switch-over watcher's interpreter starts while the source is
-        # readied (it follows the record just written); it listens before
-        # the copy starts, and continues it at convergence.
-        watcher = watchers.start_switchover(
-            src, None if incoming else dst,
-            self._record_path(instance_uuid, source), migration_id,
-            self.opts.operation_timeout)
-        rec['watcher'] = watcher.pid
-        self._save(instance_uuid, rec)
-        seen = None
-        try:
-            with src.qmp() as q:
-                self._ready_source(q, dst, rec, incoming)
-                watchers.listening(watcher)
-                self._maybe_migrate(q, instance_uuid, rec, dst)
-                if rec['migrate_started']:
-                    # What the answer's poll reads, on this session: a new
-                    # one costs the source's main loop a handshake as the
-                    # copy starts.
-                    seen = self._read_source(q, instance_uuid, rec, dst, act=False)
-        finally:
-            watchers.listening(watcher)   # after an error: reaped all the same
-        LOG.info('Live migration of %s from %s to %s started%s', instance_uuid,
-                 source, dest, ' with a disk mirror' if block else '')
-        return self.poll_migration(instance_uuid, seen=seen)
+        return {'id': migration_id, 'source': source, 'dest': dest, 'block': block,
+                'status': base.MIGRATION_RUNNING, 'started_at': time.time(),
+                'ram_mb': spec['ram_mb'], 'migrate_started': False,
+                'postcopy_permitted': self.opts.permit_post_copy,
+                'continued': False, 'job': 'mirror-%s' % instance_uuid[:8],
+                'incoming': incoming,
+                'disk_bytes': (self.img.virtual_size(self.disk_path(instance_uuid, source))
+                               if block else 0)}
 
     def _ready_source(self, q, dst, rec, incoming):
         """The migration's capabilities and parameters (and a destination
@@ -173,15 +186,21 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
             if 'status' not in q.execute('query-migrate'):
                 q.execute('migrate-incoming', uri=self._uri(rec, dst))
 
-    def _keep_watched(self, instance_uuid, rec):
-        """Start the migration's switch-over watcher again if it is gone."""
+    def _keep_watched(self, instance_uuid):
+        """Start the migration's switch-over watcher again if it is gone
+        (one that lives, not written down yet, is written down). The record
+        as the poll before left it: it writes what QEMU did unrecorded."""
+        rec = self._record(instance_uuid)
         path = self._record_path(instance_uuid, rec['source'])
-        if not rec.get('continued') and not watchers.alive(rec.get('watcher'), path):
+        if rec.get('continued') or watchers.alive(rec.get('watcher'), path):
+            return
+        rec['watcher'] = watchers.switchover_watcher(path)
+        if rec['watcher'] is None:
             src, dst = self._ends(rec, instance_uuid)
             rec['watcher'] = watchers.spawn_switchover(
                 src, None if rec.get('incoming') else dst, path, rec.get('id'),
                 self.opts.operation_timeout)
-            self._save(instance_uuid, rec)
+        self._save(instance_uuid, rec)
 
     def _maybe_migrate(self, q, instance_uuid, rec, dst):
         """Start the memory copy once the disk mirror (if any) is ready."""

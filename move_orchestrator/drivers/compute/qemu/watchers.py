@@ -211,15 +211,40 @@ def spawn_switchover(source, dest, record_path, migration_id, timeout):
                                       timeout))
 
 
-def alive(pid, record_path):
-    """Whether ``pid`` is a live switch-over watcher of this record: its
-    stderr is the record's log (a spare's command line, spare.py, does
-    not name the record); /proc names it without symbolic links."""
+def _logs_to(pid, real_path):
+    """Whether process pid's stderr is real_path (without symbolic links,
+    as /proc names it): a watcher's log names what it watches (a spare's
+    command line, spare.py, does not)."""
     try:
-        return (os.readlink('/proc/%d/fd/2' % pid)
-                == os.path.realpath(switchover.log_path(record_path)))
+        return os.readlink('/proc/%d/fd/2' % pid) == real_path
     except (OSError, TypeError):
         return False
+
+
+def alive(pid, record_path):
+    """Whether ``pid`` is a live switch-over watcher of this record."""
+    return _logs_to(pid, os.path.realpath(switchover.log_path(record_path)))
+
+
+def _logging_to(path):
+    """The pid of a live process whose stderr is path, or None: a look
+    through every process, for a re-run after a crash only. A watcher
+    found keeps its monitor: one more could not connect until it ends."""
+    real_path = os.path.realpath(path)
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        if _logs_to(int(pid), real_path):
+            return int(pid)
+    return None
+
+
+def arrival_watcher(dom):
+    """The pid of a live arrival watcher of dom, or None."""
+    return _logging_to(dom.path('arrival.log'))
+
+
+def switchover_watcher(record_path):
+    """The pid of a live switch-over watcher of the record, or None."""
+    return _logging_to(switchover.log_path(record_path))
 
 
 def figures(record_path, rec, wait=2.0):
