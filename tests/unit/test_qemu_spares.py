@@ -98,6 +98,37 @@ def test_a_killed_spare_is_replaced_by_a_watcher_started_as_ever(tmp_path):
         None, spare, proc.pid), timeout=10)
 
 
+def test_watchers_asked_at_once_are_answered_in_order_when_looked_at(tmp_path):
+    # Asked, not waited for: the caller readies the migration meanwhile.
+    # The second looked at first reads the first one's answer on the way.
+    script, log = _script(tmp_path), str(tmp_path / 'watcher.log')
+    watchers.SPARES.refill(script)
+    spare = watchers.SPARES.pids()[script]
+    first = watchers.SPARES.start(script, ['2', 'a', 'b'], log)
+    second = watchers.SPARES.start(script, ['2', 'c', 'd'], log)
+    assert watchers.listening(second) == second.pid != first.pid
+    assert watchers.listening(first) == first.pid
+    assert _parent(first.pid) == _parent(second.pid) == spare
+    waiting.wait_for(lambda: _ran(log, first.pid) and _ran(log, second.pid, 'c d'),
+                     timeout=10)
+
+
+def test_a_spare_that_dies_before_it_answers_is_replaced_by_a_direct_start(tmp_path):
+    script, log = _script(tmp_path), str(tmp_path / 'watcher.log')
+    watchers.SPARES.refill(script)
+    spare = watchers.SPARES.pids()[script]
+    os.kill(spare, signal.SIGSTOP)      # asked, it forks nothing
+    proc = watchers.SPARES.start(script, ['0.2', 'a', 'b'], log)
+    # The start did not wait for the answer (nor give up on the spare).
+    assert watchers.SPARES.pids()[script] == spare and procfs.running(spare)
+    os.kill(spare, signal.SIGKILL)
+    assert watchers.listening(proc) == proc.pid
+    assert _parent(proc.pid) == os.getpid()
+    waiting.wait_for(lambda: _ran(log, proc.pid), timeout=10)
+    waiting.wait_for(lambda: watchers.SPARES.pids().get(script) not in (
+        None, spare, proc.pid), timeout=10)
+
+
 def test_a_watcher_is_told_by_its_log_through_a_symbolic_link(tmp_path):
     (tmp_path / 'real').mkdir()
     os.symlink(tmp_path / 'real', tmp_path / 'link')

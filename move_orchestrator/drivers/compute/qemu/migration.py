@@ -114,19 +114,18 @@ class MigrationMixin(waiting.WaitMixin, records.RecordsMixin):
                 _not_running(source)
             rec = self._new_record(instance_uuid, src, dst, migration_id, incoming)
             self._save(instance_uuid, rec)
-            # The switch-over watcher's interpreter starts while the source
-            # is readied (it follows the record just written); it listens
-            # before the copy starts, and continues it at convergence.
+            # The switch-over watcher starts while the source is readied
+            # (it follows the record just written); it listens before the
+            # copy starts, and continues it at convergence.
             watcher = watchers.start_switchover(
                 src, None if incoming else dst,
                 self._record_path(instance_uuid, source), migration_id,
                 self.opts.operation_timeout)
-            # Written down with the copy's start (_maybe_migrate): a re-run
-            # before that finds the watcher by its log (_keep_watched).
-            rec['watcher'] = watcher.pid
             try:
                 self._ready_source(q, dst, rec, incoming)
-                watchers.listening(watcher)
+                # Written down with the copy's start (_maybe_migrate): a
+                # re-run before that finds it by its log (_keep_watched).
+                rec['watcher'] = watchers.listening(watcher)
                 self._maybe_migrate(q, instance_uuid, rec, dst)
                 if rec['migrate_started']:
                     # What the answer's poll reads, on this session.

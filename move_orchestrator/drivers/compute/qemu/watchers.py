@@ -11,12 +11,15 @@ An interpreter's start is tens of ms of CPU, in the migration's window or
 right after it, on the cores the guest's QEMUs and the move's next steps
 need. So a process keeps one spare per watcher kind (spare.py: started
 once, its watcher imported), which forks each watcher of that kind: a
-fraction of a ms. The spare starts when the first watcher of its kind that
+fraction of a ms of CPU, but 1.7-1.8 ms to the answer on a 2-core host
+whose QEMU starts, so the caller goes on (readies the migration) and reads
+the answer when it needs the watcher. The spare starts when the first watcher of its kind that
 this process started directly has ended (after that migration's window),
 and stays. No spare yet, or it died: the watcher is started directly, as
 ever, and a new spare follows it.
 """
 
+import collections
 import json
 import os
 import socket
@@ -55,9 +58,41 @@ class _Forked:
         self.stdout = os.fdopen(fd, 'rb')
 
 
+class _Asked:
+    """A watcher asked of a spare, its answer (pid, stdout) not read yet:
+    the caller readies the migration while the spare forks (a ms and more
+    on a loaded host). Read at the first look at ``pid`` or ``stdout``;
+    a spare that cannot answer then is replaced by a watcher started now."""
+
+    def __init__(self, spare, script, args, log_path):
+        self._spare = spare
+        self._start = (script, args, log_path)
+        self.answer = None      # the _Forked, once read
+        self._watcher = None
+
+    def resolve(self):
+        """The watcher: the spare's answer, else one started directly."""
+        if self._watcher is None:
+            try:
+                self._watcher = self._spare.answer(self)
+            except OSError:     # it died, or hangs: replaced
+                SPARES.drop(self._start[0], self._spare)
+                self._watcher = _popen(*self._start)
+                self._watcher.watcher_script = self._start[0]
+        return self._watcher
+
+    @property
+    def pid(self):
+        return self.resolve().pid
+
+    @property
+    def stdout(self):
+        return self.resolve().stdout
+
+
 class _Spare:
     """One spare (spare.py): its process and this process's end of its
-    socket; asked by one thread at a time."""
+    socket. It answers in the order asked, one thread at a time reading."""
 
     def __init__(self, script):
         ours, theirs = socket.socketpair()
@@ -76,17 +111,33 @@ class _Spare:
         ours.settimeout(FORK_TIMEOUT)
         self.sock = ours
         self.lock = threading.Lock()
+        self._waiting = collections.deque()     # asked, answer not read
 
-    def fork(self, line):
-        """The watcher the spare forked for line; OSError if it cannot."""
+    def ask(self, script, args, log_path):
+        """Ask for a watcher of script; its answer is read when needed."""
+        line = json.dumps({'log': log_path, 'argv': args}).encode() + b'\n'
+        asked = _Asked(self, script, args, log_path)
         with self.lock:
             self.sock.sendall(line)
-            data, fds, _flags, _addr = socket.recv_fds(self.sock, 64, 1)
-        if not data or not fds:
-            for fd in fds:
-                os.close(fd)
-            raise ConnectionResetError('the spare ended')
-        return _Forked(int(data), fds[0])
+            self._waiting.append(asked)
+        return asked
+
+    def answer(self, asked):
+        """The _Forked of asked; the answers before it are read first, in
+        order. OSError if the spare cannot answer (then nor can it later:
+        the watchers asked and not answered start directly)."""
+        with self.lock:
+            while asked.answer is None:
+                if not self._waiting:
+                    raise ConnectionResetError('the spare gave up answering')
+                data, fds, _flags, _addr = socket.recv_fds(self.sock, 64, 1)
+                if not data or not fds:
+                    for fd in fds:
+                        os.close(fd)
+                    self._waiting.clear()
+                    raise ConnectionResetError('the spare ended')
+                self._waiting.popleft().answer = _Forked(int(data), fds[0])
+        return asked.answer
 
     def close(self):
         """Ends it (EOF); its watchers run on."""
@@ -101,23 +152,20 @@ class _Spares:
         self._spares = {}   # script: its _Spare, None while one starts
 
     def start(self, script, args, log_path):
-        """A watcher of script for args: forked by the spare, else started
+        """A watcher of script for args: asked of the spare, else started
         now (no spare yet, or it died: the next starts after this one)."""
         with self._lock:
             spare = self._spares.get(script)
-        line = json.dumps({'log': log_path, 'argv': args}).encode() + b'\n'
-        proc = None
         if spare is not None:
             try:
-                proc = spare.fork(line)
-            except OSError:     # it died, or hangs: replaced
-                self._drop(script, spare)
-        if proc is None:
-            proc = _popen(script, args, log_path)
+                return spare.ask(script, args, log_path)
+            except OSError:     # it died: replaced
+                self.drop(script, spare)
+        proc = _popen(script, args, log_path)
         proc.watcher_script = script
         return proc
 
-    def _drop(self, script, spare):
+    def drop(self, script, spare):
         with self._lock:
             if self._spares.get(script) is spare:
                 del self._spares[script]
@@ -187,6 +235,8 @@ def start_arrival(dom, timeout):
 def listening(proc):
     """The pid of a watcher started here, once it listens (or has given
     up); at once when asked again."""
+    if isinstance(proc, _Asked):
+        proc = proc.resolve()
     if proc.stdout.closed:
         return proc.pid
     with proc.stdout:
