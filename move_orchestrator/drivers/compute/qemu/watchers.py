@@ -13,9 +13,9 @@ need. So a process keeps one spare per watcher kind (spare.py: started
 once, its watcher imported), which forks each watcher of that kind: a
 fraction of a ms of CPU, but 1.7-1.8 ms to the answer on a 2-core host
 whose QEMU starts, so the caller goes on (readies the migration) and reads
-the answer when it needs the watcher. The spare starts when the first watcher of its kind that
-this process started directly has ended (after that migration's window),
-and stays. No spare yet, or it died: the watcher is started directly, as
+the answer when it needs the watcher. The spare starts when the first
+watcher of its kind that this process started directly has ended (after
+that migration's window), and stays. No spare yet, or it died: the watcher is started directly, as
 ever, and a new spare follows it.
 """
 
