@@ -11,12 +11,12 @@ An interpreter's start is tens of ms of CPU, in the migration's window or
 right after it, on the cores the guest's QEMUs and the move's next steps
 need. So a process keeps one spare per watcher kind (spare.py: started
 once, its watcher imported), which forks each watcher of that kind: a
-fraction of a ms of CPU, but 1.7-1.8 ms to the answer on a 2-core host
+fraction of a ms of CPU, but 1.5-1.8 ms to the answer on a 2-core host
 whose QEMU starts, so the caller goes on (readies the migration) and reads
 the answer when it needs the watcher. The spare starts when the first
 watcher of its kind that this process started directly has ended (after
-that migration's window), and stays. No spare yet, or it died: the watcher is started directly, as
-ever, and a new spare follows it.
+that migration's window), and stays. No spare yet, or it died: the
+watcher is started directly, as ever, and a new spare follows it.
 """
 
 import collections
@@ -61,33 +61,28 @@ class _Forked:
 class _Asked:
     """A watcher asked of a spare, its answer (pid, stdout) not read yet:
     the caller readies the migration while the spare forks (a ms and more
-    on a loaded host). Read at the first look at ``pid`` or ``stdout``;
-    a spare that cannot answer then is replaced by a watcher started now."""
+    on a loaded host). Read by ``listening`` (or a look at ``pid``); a
+    spare that cannot answer then is replaced by a watcher started now."""
 
     def __init__(self, spare, script, args, log_path):
         self._spare = spare
         self._start = (script, args, log_path)
-        self.answer = None      # the _Forked, once read
-        self._watcher = None
+        self.watcher = None     # the spare's _Forked, or a direct start
 
     def resolve(self):
         """The watcher: the spare's answer, else one started directly."""
-        if self._watcher is None:
+        if self.watcher is None:
             try:
-                self._watcher = self._spare.answer(self)
+                self._spare.answer(self)
             except OSError:     # it died, or hangs: replaced
                 SPARES.drop(self._start[0], self._spare)
-                self._watcher = _popen(*self._start)
-                self._watcher.watcher_script = self._start[0]
-        return self._watcher
+                self.watcher = _popen(*self._start)
+                self.watcher.watcher_script = self._start[0]
+        return self.watcher
 
     @property
     def pid(self):
         return self.resolve().pid
-
-    @property
-    def stdout(self):
-        return self.resolve().stdout
 
 
 class _Spare:
@@ -123,11 +118,11 @@ class _Spare:
         return asked
 
     def answer(self, asked):
-        """The _Forked of asked; the answers before it are read first, in
-        order. OSError if the spare cannot answer (then nor can it later:
-        the watchers asked and not answered start directly)."""
+        """Read the answers, in the order asked, until asked's (its
+        ``watcher``). OSError if the spare cannot answer (then nor can it
+        later: the watchers asked and not answered start directly)."""
         with self.lock:
-            while asked.answer is None:
+            while asked.watcher is None:
                 if not self._waiting:
                     raise ConnectionResetError('the spare gave up answering')
                 data, fds, _flags, _addr = socket.recv_fds(self.sock, 64, 1)
@@ -136,8 +131,7 @@ class _Spare:
                         os.close(fd)
                     self._waiting.clear()
                     raise ConnectionResetError('the spare ended')
-                self._waiting.popleft().answer = _Forked(int(data), fds[0])
-        return asked.answer
+                self._waiting.popleft().watcher = _Forked(int(data), fds[0])
 
     def close(self):
         """Ends it (EOF); its watchers run on."""
