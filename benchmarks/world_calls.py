@@ -39,6 +39,15 @@ class Timed:
 
 
 def outside(calls, start, end):
-    """Seconds of the calls that fall outside [start, end] (epoch)."""
+    """Seconds of the calls that fall outside [start, end] (epoch), each
+    moment once: a call made inside another (``at_once``'s calls are the
+    driver's own, timed too) or beside it (an rpc driver's threads) is not
+    the world's time twice."""
+    merged = []
+    for a, b in sorted(calls):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
     return sum(max(0.0, min(b, start) - a) + max(0.0, b - max(a, end))
-               for a, b in calls)
+               for a, b in merged)

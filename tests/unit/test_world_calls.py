@@ -25,6 +25,14 @@ def test_only_what_falls_outside_the_window_counts():
     calls = [(1.0, 2.0),        # before the window: all of it
              (9.0, 11.0),       # across its start: 1 s outside
              (12.0, 13.0),      # inside: nothing
-             (19.5, 21.0),      # across its end: 1 s outside
-             (8.0, 22.0)]       # around it: 2 + 2 s outside
-    assert world_calls.outside(calls, 10.0, 20.0) == 1.0 + 1.0 + 1.0 + 4.0
+             (19.5, 21.0)]      # across its end: 1 s outside
+    assert world_calls.outside(calls, 10.0, 20.0) == 1.0 + 1.0 + 1.0
+
+
+def test_a_call_made_inside_another_counts_once():
+    # at_once(destroy, shares_storage): the batch and its calls are all
+    # timed; a call around the window and those within it count once.
+    calls = [(1.0, 1.5), (1.5, 2.0), (1.0, 2.0),
+             (8.0, 22.0), (9.0, 11.0), (19.5, 21.0),
+             (30.0, 32.0), (31.0, 33.0)]    # side by side: 3 s, not 4
+    assert world_calls.outside(calls, 10.0, 20.0) == 1.0 + 4.0 + 3.0
