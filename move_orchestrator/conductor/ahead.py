@@ -2,13 +2,16 @@
 
 Passing the point of no return then costs its one commit, not that commit
 and a load (the flow built, compiled, its atoms saved) in series after it.
-The load runs in a thread of its own from the step's first report of a
-progress under way (a live migration's copy, the conductor waiting on the
-host side); started with the step, it took the CPU from the calls that
-start the copy. The engine is handed over only if the main stage succeeded; an error
-of the load ahead (a lost claim, the database away) is dropped, and the
-stage is loaded in series as before, which meets that error again where it
-is handled.
+The load runs in a thread of its own once the step says its wait is under
+way (steps/base.py UNDER_WAY: a live migration's copy runs, the conductor
+waiting on the host side), or at its first progress report between 0 and
+1; started with the step, it took the CPU from the calls that start the
+copy. A copy shorter than the progress report interval reports nothing,
+and the stage was loaded after it: 3 ms more between the copy's end and
+the switch-over step, traced. The engine is handed over only if the main
+stage succeeded; an error of the load ahead (a lost claim, the database
+away) is dropped, and the stage is loaded in series as before, which meets
+that error again where it is handled.
 """
 
 import threading
@@ -19,6 +22,7 @@ from taskflow import states as tf_states
 from taskflow import task as tf_task
 
 from move_orchestrator.conductor import flowstate
+from move_orchestrator.steps import base as steps_base
 
 LOG = logging.getLogger(__name__)
 
@@ -65,12 +69,16 @@ class StageAhead:
             return None
         thread.join()
         loaded, self._loaded = self._loaded, None
+        if loaded is not None:
+            LOG.debug('Move %s: its cleanup stage was loaded ahead',
+                      self._move_id)
         return loaded
 
 
 class _StepProgress(listener_base.Listener):
-    """Calls ``started()`` on each progress of ``step`` between 0 and 1
-    (which TaskFlow tells the task's own notifier, not the engine's)."""
+    """Calls ``started()`` when ``step`` says it is under way, and on each
+    of its progresses between 0 and 1 (both told to the task's own
+    notifier, not the engine's)."""
 
     def __init__(self, engine, step, started):
         super().__init__(engine, task_listen_for=(tf_states.RUNNING,),
@@ -86,6 +94,9 @@ class _StepProgress(listener_base.Listener):
                         isinstance(atom, tf_task.Task):
                     atom.notifier.register(tf_task.EVENT_UPDATE_PROGRESS,
                                            self._progress)
+                    if atom.notifier.can_be_registered(steps_base.UNDER_WAY):
+                        atom.notifier.register(steps_base.UNDER_WAY,
+                                               self._under_way)
                     self._task = atom
 
     def _progress(self, event_type, details):
@@ -93,9 +104,16 @@ class _StepProgress(listener_base.Listener):
         if 0.0 < details.get('progress', 0.0) < 1.0:
             self._started()
 
+    def _under_way(self, event_type, details):
+        self._started()
+
     def deregister(self):
         super().deregister()
         if self._task is not None:
             self._task.notifier.deregister(tf_task.EVENT_UPDATE_PROGRESS,
                                            self._progress)
+            if self._task.notifier.is_registered(steps_base.UNDER_WAY,
+                                                 self._under_way):
+                self._task.notifier.deregister(steps_base.UNDER_WAY,
+                                               self._under_way)
             self._task = None

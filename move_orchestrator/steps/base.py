@@ -23,6 +23,12 @@ from move_orchestrator import faults
 
 LOG = logging.getLogger(__name__)
 
+#: A step's own event, not persisted: its long wait on the world has begun
+#: (a live migration's copy runs). The conductor does work of its own
+#: meanwhile (conductor/ahead.py); a progress report would be a database
+#: write, and a short copy makes none (progress_report_interval).
+UNDER_WAY = 'under_way'
+
 
 def _with_fault_points(func, method):
     @functools.wraps(func)
@@ -46,6 +52,7 @@ def _with_fault_points(func, method):
 class MoveStep(task.Task):
     #: the phase of the five this step belongs to
     phase = None
+    TASK_EVENTS = task.Task.TASK_EVENTS + (UNDER_WAY,)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -76,6 +83,10 @@ class MoveStep(task.Task):
     @property
     def inventory(self):
         return self.services.inventory
+
+    def under_way(self):
+        """Tell the step's listeners that its long wait has begun."""
+        self.notifier.notify(UNDER_WAY, {'task_name': self.name})
 
     def ran_before(self, move_id):
         """Whether the move may have run before this claim of it (resumed,

@@ -191,6 +191,7 @@ class TransferMemory(base.MoveStep):
             if migration is None:   # an agent before 1.8 answers nothing
                 migration = self.driver.poll_migration(instance_uuid,
                                                        source=source)
+        self.under_way()
         follower = following.Follower(self.driver, instance_uuid, source, dest)
         try:
             return self._follow(move_id, instance_uuid, source, migration, follower)

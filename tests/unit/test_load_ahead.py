@@ -1,12 +1,14 @@
 """The cleanup stage loaded while the point-of-no-return step runs."""
 
 import threading
+import types
 
 from taskflow import engines
 from taskflow.patterns import linear_flow
 from taskflow import task
 
 from move_orchestrator.conductor import ahead as ahead_mod
+from move_orchestrator.steps import base as steps_base
 
 WAIT = 30   # seconds: a bound for a hung test, never a measure
 
@@ -86,3 +88,38 @@ def test_a_load_under_way_is_waited_for():
         engine.run()
     threading.Timer(0.05, release.set).start()
     assert ahead.take() == 'engine'
+
+
+class Copying(steps_base.MoveStep):
+    """A step whose wait begins at once and reports no progress, as a
+    copy shorter than the progress report interval."""
+    phase = 'transfer'
+
+    def __init__(self, services, until, **kwargs):
+        super().__init__(services, **kwargs)
+        self._until = until
+
+    def execute(self):
+        self.under_way()
+        return self._until.wait(WAIT)
+
+
+def test_loaded_once_the_step_says_it_is_under_way_without_a_progress():
+    loaded = threading.Event()
+
+    def load():
+        loaded.set()
+        return 'engine'
+    step = Copying(types.SimpleNamespace(task_faults=None), loaded,
+                   name='TransferMemory')
+    engine = engines.load(linear_flow.Flow('main').add(step), engine='serial')
+    ahead = ahead_mod.StageAhead(load, 'TransferMemory', 'm')
+    with ahead.listener(engine):
+        engine.run()
+    # The step waited for the load: it ran while the step did.
+    assert engine.storage.get('TransferMemory') is True
+    assert ahead.take() == 'engine'
+    # The listener let go of the step's notifier.
+    assert not step.notifier.is_registered(steps_base.UNDER_WAY,
+                                           lambda *a: None)
+    assert len(step.notifier) == 0

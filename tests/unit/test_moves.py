@@ -1,5 +1,7 @@
 """Every move type, end to end, with the fake hypervisor."""
 
+import logging
+
 import pytest
 
 from move_orchestrator.moves import types as move_types
@@ -56,6 +58,20 @@ def test_a_copy_shorter_than_the_report_interval_reports_its_end(make_cloud):
     assert _copy_progress(cloud, doc) == []
     steps = {s['name']: s for s in doc['subtasks']}
     assert steps['TransferMemory']['progress'] == 1.0
+
+
+def test_a_short_copy_has_the_cleanup_stage_loaded_while_it_runs(
+        make_cloud, caplog):
+    """Loaded from the copy's start (steps/base.py UNDER_WAY), not from a
+    progress report, which a copy this short does not make."""
+    caplog.set_level(logging.DEBUG, logger='move_orchestrator.conductor.ahead')
+    cloud = make_cloud(fake_driver__migration_steps=5)
+    doc = cloud.move('vm1', destination='host3')
+    assert doc['state'] == 'completed'
+    assert _copy_progress(cloud, doc) == []
+    said = [r.getMessage() for r in caplog.records
+            if r.name == 'move_orchestrator.conductor.ahead']
+    assert said == ['Move %s: its cleanup stage was loaded ahead' % doc['id']]
 
 
 def test_live_migrate_back_along_an_earlier_route(cloud):
