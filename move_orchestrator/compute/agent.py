@@ -64,7 +64,10 @@ TOPIC_PREFIX = 'move_orchestrator.compute'
 #   1.10 - wait_migration takes wake_at_pass: False lets a new pass over
 #         the memory pass without ending the wait, whose answer then lists
 #         the passes it saw (``passes``).
-VERSION = '1.10'
+#   1.11 - wait_migration takes look_at_passes: False (with wake_at_pass
+#         false) lets the passes go by without a look: the stall policy
+#         counts none yet, at a copy's start.
+VERSION = '1.11'
 # The longest a wait_migration call may hold one of the agent's threads.
 MAX_WAIT = 30.0
 
@@ -157,17 +160,21 @@ class ComputeAgentManager:
         self._check_claim(ctxt, 'tune_migration')
         return self.driver.tune_migration(instance_uuid, action, params)
 
-    def wait_migration(self, ctxt, instance_uuid, timeout, wake_at_pass=True):
+    def wait_migration(self, ctxt, instance_uuid, timeout, wake_at_pass=True,
+                       look_at_passes=True):
         """poll_migration, once the migration moved on or after timeout."""
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
                 or not 0 <= timeout <= MAX_WAIT:
             raise exception.Invalid('wait_migration: timeout must be a number of '
                                     'seconds from 0 to %s, not %r' % (MAX_WAIT, timeout))
-        if not isinstance(wake_at_pass, bool):
-            raise exception.Invalid('wait_migration: wake_at_pass must be true or '
-                                    'false, not %r' % (wake_at_pass,))
+        for name, value in (('wake_at_pass', wake_at_pass),
+                            ('look_at_passes', look_at_passes)):
+            if not isinstance(value, bool):
+                raise exception.Invalid('wait_migration: %s must be true or '
+                                        'false, not %r' % (name, value))
         return self.driver.wait_migration(instance_uuid, timeout,
-                                          wake_at_pass=wake_at_pass)
+                                          wake_at_pass=wake_at_pass,
+                                          look_at_passes=look_at_passes)
 
     # -- reading this host's part of the world --------------------------------
     def describe_host(self, ctxt, instance_uuid):

@@ -27,7 +27,11 @@ OPTS = [
                       'nothing. A low counts when it is 1% of the migration\'s '
                       'total below the best one. The action is taken when the '
                       'next pass starts (or when the remaining bytes have not '
-                      'fallen at all for this long). 0 disables the policy.'),
+                      'fallen at all for this long). Passes are counted from '
+                      'a tenth of this into the copy (a copy that ends '
+                      'sooner is not looked at, at each pass), so the first '
+                      'action comes up to a tenth of this and one pass '
+                      'later. 0 disables the policy.'),
     cfg.ListOpt('stall_actions', default=['auto_converge', 'abort'],
                 item_type=types.String(choices=ACTIONS),
                 help='What is done, in this order, each time the progress '

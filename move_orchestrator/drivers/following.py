@@ -47,11 +47,13 @@ class Follower:
         self._watch = None      # the destination's arrival, asked
         self._next_watch = 0.0
 
-    def wait(self, migration, timeout, wake_at_pass=True):
+    def wait(self, migration, timeout, wake_at_pass=True,
+             look_at_passes=True):
         if not (migration and migration.get('arrives_first')):
             return self.driver.wait_migration(self.instance_uuid, timeout,
                                               source=self.source,
-                                              wake_at_pass=wake_at_pass)
+                                              wake_at_pass=wake_at_pass,
+                                              look_at_passes=look_at_passes)
         if self._pool is None:
             self._pool = futurist.ThreadPoolExecutor(max_workers=2)
         self._ask_destination()
@@ -59,7 +61,8 @@ class Follower:
             if self._asking is None:
                 self._asking = self._pool.submit(
                     self.driver.wait_migration, self.instance_uuid, timeout,
-                    source=self.source, wake_at_pass=wake_at_pass)
+                    source=self.source, wake_at_pass=wake_at_pass,
+                    look_at_passes=look_at_passes)
             futures.wait([f for f in (self._asking, self._watch) if f],
                          return_when=futures.FIRST_COMPLETED)
             arrived = self._arrival()

@@ -21,9 +21,20 @@ and the pass under way when it was taken and the next one are not judged:
 the next one still carries what the guest dirtied before the action took
 hold (on a loaded host, that can be a whole pass, longer than a short
 timeout).
+
+Passes are counted from a tenth of the timeout into the copy
+(``UNCOUNTED``): no action can be due before the timeout anyway, and a copy
+that ends sooner (most do) is then not looked at, at each pass, by the
+conductor, whose looks take the cores and the source's main loop from the
+copy. The pass under way when counting starts may have been seen only part
+way, so the first pass counted is the next one: an action is due at most a
+tenth of the timeout and a pass later than if every pass were counted.
 """
 
 MARGIN = 0.01       # of the total: what a new low must beat the best by
+# The share of progress_timeout, from the copy's start, whose passes are
+# not counted.
+UNCOUNTED = 0.1
 BY = 'stall policy'
 TOO_LATE = 'too late: the migration switched over; it completes'
 
@@ -31,18 +42,22 @@ TOO_LATE = 'too late: the migration switched over; it completes'
 class StallWatch:
     """Feed it every poll of a running migration; it says when the next
     action is due. ``taken``: how many of the actions were taken already
-    (by a run of the step before a restart)."""
+    (by a run of the step before a restart). ``uncounted``: seconds from
+    ``now`` whose passes are not counted (UNCOUNTED of the timeout, the
+    step's)."""
 
-    def __init__(self, timeout, actions, now, taken=0):
+    def __init__(self, timeout, actions, now, taken=0, uncounted=0.0):
         self.timeout = timeout
         self.actions = list(actions)
         self.taken = taken
-        self.since = now
+        self.counts_from = now + uncounted
+        self.since = self.counts_from
         self.best = None
         self.iteration = None
         self.last = None            # remaining at the previous look
         self.last_fall = now        # when it last fell within the pass
         self.acted_in = None        # the pass under way at the last action
+        self.seen_uncounted = False  # a pass seen before counting began
 
     def due(self, migration, now):
         """Whether the next action is due, after this poll."""
@@ -55,7 +70,13 @@ class StallWatch:
             self.iteration = iteration
             self.last_fall = now
             margin = MARGIN * (migration.get('total_mb') or 0)
-            if self.best is None or remaining < self.best - margin:
+            if now < self.counts_from:
+                self.seen_uncounted = True
+            elif self.seen_uncounted:
+                # Begun, maybe, before counting did: seen part way, its
+                # remaining bytes are not its size.
+                self.seen_uncounted = False
+            elif self.best is None or remaining < self.best - margin:
                 self.best = remaining
                 self.since = now
         elif self.last is None or remaining < self.last:
@@ -79,6 +100,12 @@ class StallWatch:
         if not self.timeout or self.taken >= len(self.actions):
             return float('inf')
         return self.since + self.timeout
+
+    def counting(self, at):
+        """Whether passes seen at ``at`` (monotonic) are counted: a wait
+        that ends before counting begins need not look at them."""
+        return (bool(self.timeout) and self.taken < len(self.actions)
+                and at >= self.counts_from)
 
     def next_action(self, now):
         """The action to take now; the clock starts again. None: none left."""

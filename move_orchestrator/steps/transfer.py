@@ -205,7 +205,8 @@ class TransferMemory(base.MoveStep):
         watch = stall.StallWatch(
             policy.progress_timeout, policy.stall_actions, time.monotonic(),
             taken=stall.taken_before(self.services.store.events(move_id))
-            if policy.progress_timeout else 0)
+            if policy.progress_timeout else 0,
+            uncounted=policy.progress_timeout * stall.UNCOUNTED)
         reported = 0.0
         next_report = time.monotonic() + policy.progress_report_interval
         next_abort_check = 0.0
@@ -245,10 +246,14 @@ class TransferMemory(base.MoveStep):
                     reason='not converged after %ss' % conf.migration_timeout)
             # A wait that ends at each pass over the memory wakes this
             # thread, and its next wait reconnects, right where the copy
-            # converges and the guest stops: only while the policy may act.
+            # converges and the guest stops: only while the policy may act;
+            # and one that looks at each pass takes QEMU's main loop and a
+            # core from the copy: only once the policy counts them.
+            ends_by = time.monotonic() + conf.poll_interval
             migration = follower.wait(
-                migration, conf.poll_interval, wake_at_pass=watch.quiet_until()
-                <= time.monotonic() + conf.poll_interval)
+                migration, conf.poll_interval,
+                wake_at_pass=watch.quiet_until() <= ends_by,
+                look_at_passes=watch.counting(ends_by))
 
     def _asking(self, move_id):
         with self._asked_lock:

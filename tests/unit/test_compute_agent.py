@@ -150,6 +150,14 @@ def test_wait_migration_refuses_a_bad_wake_at_pass(cloud, wake_at_pass):
         manager.wait_migration(None, 'no-such-instance', 0, wake_at_pass)
 
 
+@pytest.mark.parametrize('look_at_passes', [0, 'no', None])
+def test_wait_migration_refuses_a_bad_look_at_passes(cloud, look_at_passes):
+    manager = agent_mod.ComputeAgentManager('host1', cloud.services.driver)
+    with pytest.raises(exception.Invalid, match='look_at_passes'):
+        manager.wait_migration(None, 'no-such-instance', 0, False,
+                               look_at_passes)
+
+
 def test_wait_migration_of_no_migration_answers_none(cloud):
     manager = agent_mod.ComputeAgentManager('host1', cloud.services.driver)
     vm = cloud.services.inventory.get_instance('vm1')

@@ -9,6 +9,7 @@ from oslo_config import cfg
 from move_orchestrator import conf as mo_conf
 from move_orchestrator.drivers.compute.qemu import driver as qemu_driver
 from move_orchestrator.drivers.compute.qemu import qmp
+from move_orchestrator.drivers.compute.qemu import waiting
 from tests.unit import scripted_monitor
 
 MIB = 1 << 20
@@ -58,3 +59,42 @@ def test_the_pass_the_guest_stops_at_is_not_looked_at(tmp_path):
     assert news['data'] == {'status': 'pre-switchover'}
     assert [(look['iteration'], look['remaining_mb']) for _, look in passes] == [(2, 40.0)]
     assert asked == [False]
+
+
+def serve_unlooked(path, asked_at):
+    """Passes 2 and 3, then the guest's stop and pre-switchover; whether
+    anything was asked after each pass goes to asked_at."""
+    event = scripted_monitor.event
+
+    def run(conn):
+        conn.send(scripted_monitor.GREETING)
+        conn.send(scripted_monitor.answer(conn.command(), {}))
+        for n in (2, 3):
+            conn.send(event('MIGRATION_PASS', **{'pass': n}))
+            time.sleep(0.05)
+            asked_at.append(conn.asked())
+        conn.send(event('STOP'), event('MIGRATION', status='pre-switchover'))
+        time.sleep(0.2)
+        asked_at.append(conn.asked())
+
+    return scripted_monitor.script(path, run)
+
+
+def test_passes_the_stall_policy_does_not_count_are_not_looked_at(tmp_path):
+    """look_at_passes false (the copy's start, before the stall policy
+    counts passes): the wait goes on through them, asking QEMU nothing."""
+    conf = cfg.ConfigOpts()
+    mo_conf.register_all(conf)
+    conf([], default_config_files=[])
+    conf.set_override('instances_path', str(tmp_path / 'q'), 'qemu')
+    driver = qemu_driver.QemuDriver(conf)
+    sock = str(tmp_path / 'qmp.sock')
+    asked = []
+    server = serve_unlooked(sock, asked)
+    unlooked = waiting._UNLOOKED
+    with qmp.QMPClient(sock, timeout=5) as q:
+        news = driver._next_news(q, 'uuid', dict(REC), None,
+                                 time.monotonic() + 5, unlooked)
+        server.join(5)
+    assert news['data'] == {'status': 'pre-switchover'}
+    assert asked == [False, False, False]

@@ -287,3 +287,35 @@ def test_the_cli_exits_2_on_it(tmp_path):
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if 'stall_actions' in line]
     assert len(lines) == 1 and 'pause_forever' in lines[0]
+
+
+def test_passes_are_counted_from_a_tenth_of_the_timeout_in():
+    """The copy's first tenth of the timeout is not looked at, pass by
+    pass: the pass under way when counting starts may have been seen part
+    way, so the next one is the first counted. An action comes at most a
+    tenth of the timeout and a pass later."""
+    watch = stall.StallWatch(2.0, ['abort'], now=0.0, uncounted=0.2)
+    assert not watch.counting(0.1) and watch.counting(0.2)
+    assert watch.quiet_until() == 2.2
+    looks = [(t / 10, 40 - t % 5, t // 5) for t in range(60)]  # passes of 0.5 s, none smaller
+    due = [t for t, remaining, n in looks if _look(watch, t, remaining, n)]
+    # Pass 0 began before counting, pass 1 is the first counted one's
+    # predecessor (seen, maybe, part way): pass 2 (1.0 s) is the best,
+    # so the first pass from 3.0 s is due.
+    assert min(due) == 3.0
+    counted_at_once = stall.StallWatch(2.0, ['abort'], now=0.0)
+    due = [t for t, remaining, n in looks if _look(counted_at_once, t, remaining, n)]
+    assert min(due) == 2.0
+
+
+def test_a_watch_first_fed_once_counting_began_counts_that_pass():
+    """Nothing seen before counting: the first pass seen is counted."""
+    watch = stall.StallWatch(1.0, ['abort'], now=0.0, uncounted=0.1)
+    assert not _look(watch, 0.5, 40, 1)
+    assert not _look(watch, 1.0, 40, 2)
+    assert _look(watch, 1.5, 40, 3)
+
+
+def test_no_pass_is_counted_when_the_policy_is_off_or_spent():
+    assert not stall.StallWatch(0, ['abort'], now=0.0).counting(100.0)
+    assert not stall.StallWatch(1.0, ['abort'], now=0.0, taken=1).counting(100.0)

@@ -297,7 +297,7 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         """
 
     def wait_migration(self, instance_uuid, timeout, source=None,
-                       wake_at_pass=True):
+                       wake_at_pass=True, look_at_passes=True):
         """poll_migration, after at most ``timeout`` seconds.
 
         A driver that is told of a change (QEMU's events) answers as soon as
@@ -305,7 +305,8 @@ class ComputeDriver(metaclass=abc.ABCMeta):
         False: a new pass over the memory need not end the wait; a driver
         that goes on then answers ``passes``, its first look at each pass
         (poll_migration's figures of the copy, and ``age``: seconds
-        before the answer).
+        before the answer), unless ``look_at_passes`` is False (the stall
+        policy does not count them yet: no look, which costs the copy).
         """
         time.sleep(timeout)
         return self.poll_migration(instance_uuid, source=source)

@@ -24,11 +24,11 @@ class FakeMigrationMixin(fake_stall.FakeStallMixin):
     """Live migration operations of FakeDriver."""
 
     def wait_migration(self, instance_uuid, timeout, source=None,
-                       wake_at_pass=True):
+                       wake_at_pass=True, look_at_passes=True):
         """Answers at the next simulated pass, as the qemu driver answers
         when QEMU starts one: the migration moves on at each poll, so its
         pace is the fake's own, not the conductor's poll_interval (whatever
-        ``wake_at_pass``)."""
+        ``wake_at_pass`` and ``look_at_passes``)."""
         time.sleep(min(timeout, PASS_SECONDS))
         return self.poll_migration(instance_uuid)
 

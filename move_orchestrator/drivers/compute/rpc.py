@@ -46,8 +46,10 @@ CALL_VERSIONS = {'shares_storage': '1.1', 'wait_migration': '1.1',
                  'unexport_disk': '1.5', 'import_disk': '1.5',
                  'accept_migration': '1.7', 'confirm_incoming': '1.7',
                  'wait_arrival': '1.9',
-                 # wait_migration's wake_at_pass (the call goes, without it)
-                 'wait_migration_passes': rpc_migration.PASSES_VERSION}
+                 # wait_migration's wake_at_pass and look_at_passes (the
+                 # call goes, without them)
+                 'wait_migration_passes': rpc_migration.PASSES_VERSION,
+                 'wait_migration_unlooked': rpc_migration.UNLOOKED_VERSION}
 
 
 def _later(migration, other):
@@ -70,6 +72,8 @@ class RpcDriver(rpc_migration.MigrationCalls, base.ComputeDriver):
         # Hosts whose agent refused wait_migration's wake_at_pass (older,
         # [upgrade_levels] compute unset): asked as before from then on.
         self.waits_at_passes = set()
+        # ... and its look_at_passes: looked at, as before.
+        self.looks_at_passes = set()
 
     # -- plumbing ----------------------------------------------------------------
     @property

@@ -14,8 +14,10 @@ from move_orchestrator import exception
 
 LOG = logging.getLogger(__name__)
 
-# wait_migration with wake_at_pass (the agent API's version that takes it).
+# wait_migration with wake_at_pass, and with look_at_passes (the agent
+# API's versions that take them).
 PASSES_VERSION = '1.10'
+UNLOOKED_VERSION = '1.11'
 
 
 class MigrationCalls:
@@ -86,9 +88,10 @@ class MigrationCalls:
         return self._migration_call('poll_migration', instance_uuid, source)
 
     def wait_migration(self, instance_uuid, timeout, source=None,
-                       wake_at_pass=True):
+                       wake_at_pass=True, look_at_passes=True):
         """The source's agent waits (for QEMU's events, with the qemu driver);
-        one before 1.10 ends the wait at each pass, as asked by default."""
+        one before 1.10 ends the wait at each pass, as asked by default, one
+        before 1.11 looks at each pass it goes through."""
         source = self._source_of(instance_uuid, source)
         if source is None:
             return None
@@ -97,6 +100,17 @@ class MigrationCalls:
                                           source=source)
         timeout = min(timeout, agent.MAX_WAIT)
         rpc_timeout = timeout + self.conf.compute.rpc_timeout
+        if not wake_at_pass and not look_at_passes and \
+                source not in self.looks_at_passes and \
+                self._can_send(source, 'wait_migration_unlooked'):
+            try:
+                return self._call(source, 'wait_migration', rpc_timeout,
+                                  UNLOOKED_VERSION, instance_uuid=instance_uuid,
+                                  timeout=timeout, wake_at_pass=False,
+                                  look_at_passes=False)
+            except exception.AgentTooOld as e:
+                LOG.info('%s; its waits look at each pass over the memory', e)
+                self.looks_at_passes.add(source)
         if not wake_at_pass and source not in self.waits_at_passes and \
                 self._can_send(source, 'wait_migration_passes'):
             try:

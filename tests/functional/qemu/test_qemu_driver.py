@@ -191,6 +191,31 @@ def test_a_wait_that_goes_on_through_passes_says_what_each_had_left(make_driver)
     assert domains.state(driver, spec, 'h1') == base.RUNNING
 
 
+def test_a_wait_that_does_not_look_at_passes_goes_on_through_them(make_driver):
+    """look_at_passes false (the stall policy counts no pass yet): the
+    wait goes on through the passes as above, and answers none."""
+    driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'}, max_bandwidth=8,
+                         downtime_limit_ms=20, guest_dirty=True,
+                         guest_dirty_pages=16)
+    spec = domains.boot(driver, fill_mb=8)
+    domains.wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
+    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
+    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    answers = []
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        answers.append(driver.wait_migration(
+            spec['uuid'], max(0.1, deadline - time.monotonic()),
+            wake_at_pass=False, look_at_passes=False))
+    assert {a['status'] for a in answers} == {base.MIGRATION_RUNNING}, answers
+    assert len(answers) <= 2, [(a['qemu_status'], a.get('iteration')) for a in answers]
+    assert not any('passes' in a for a in answers), answers
+    # Passes went by meanwhile (about one a second).
+    assert answers[-1]['iteration'] >= 2, answers[-1]
+    assert driver.cancel_migration(spec['uuid'])
+    assert domains.state(driver, spec, 'h1') == base.RUNNING
+
+
 CLIENT = textwrap.dedent('''
     import sys
     from oslo_config import cfg

@@ -99,20 +99,24 @@ def test_moves_through_agents_of_the_release_the_cap_names(make_upgrade_cloud, a
     assert cloud.audit() == []
 
 
-@pytest.mark.parametrize('agents,cap,learned', [
-    (agent_mod.VERSION, None, set()),   # asked not to wake at passes
-    ('1.9', '1.9', set()),              # not asked: the cap says 1.9
-    ('1.9', None, {'host1'}),           # asked, refused once, then not asked
+@pytest.mark.parametrize('agents,cap,learned,looking', [
+    (agent_mod.VERSION, None, set(), set()),  # asked not to wake, nor look
+    ('1.10', '1.10', set(), set()),     # not asked not to look: the cap
+    ('1.10', None, set(), {'host1'}),   # asked not to look, refused once
+    ('1.9', '1.9', set(), set()),       # not asked: the cap says 1.9
+    ('1.9', None, {'host1'}, {'host1'}),  # asked, refused once, then not asked
 ])
 def test_a_wait_through_passes_only_where_the_agent_takes_it(
-        make_upgrade_cloud, agents, cap, learned):
-    """The copy's wait need not end at each pass (agent API 1.10); an
-    older agent the cap does not name refuses it, and the conductor asks
-    that host as before from then on."""
+        make_upgrade_cloud, agents, cap, learned, looking):
+    """The copy's wait need not end at each pass (agent API 1.10), nor
+    look at it before the stall policy counts passes (1.11); an older
+    agent the cap does not name refuses it, and the conductor asks that
+    host as before from then on."""
     cloud = make_upgrade_cloud(agents, cap)
     doc = cloud.move('vm1', destination='host3')
     assert (doc['type'], doc['state']) == ('live-migrate', 'completed'), doc['reason']
     assert cloud.services.driver.waits_at_passes == learned
+    assert cloud.services.driver.looks_at_passes == looking
     assert cloud.audit() == []
 
 

@@ -184,9 +184,9 @@ class MigrationMixin(incoming.IncomingMixin, jobs.JobsMixin):
         return self.poll_migration(instance_uuid)
 
     def wait_migration(self, instance_uuid, timeout, source=None,
-                       wake_at_pass=True):
+                       wake_at_pass=True, look_at_passes=True):
         """Answered the moment this process's migration call returns (a
-        pass never ends the wait)."""
+        pass never ends the wait, nor is looked at)."""
         job = self._jobs.get(instance_uuid)
         if job is not None:
             job['done'].wait(timeout)

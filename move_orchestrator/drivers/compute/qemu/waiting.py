@@ -19,7 +19,9 @@ orchestrated moves traced, the conductor had a QMP call under way inside
 QEMU's downtime in every one: a query in 9, a new connection in 7). So
 the conductor asks for that only while its stall policy may act;
 otherwise the wait looks at each pass on its session, goes on, and
-answers what it saw (``passes``).
+answers what it saw (``passes``); and while the policy counts no pass yet
+(``look_at_passes`` false: the copy's start, steps/stall.py), it goes on
+without looking.
 """
 
 import time
@@ -45,6 +47,8 @@ _NEWS = tuple(e for e in _WAKE_EVENTS if e != 'MIGRATION_PASS')
 # Seconds a wait that goes on through passes waits, at a new one, for the
 # guest's stop before it looks at the pass.
 PASS_SETTLE = 0.002
+# A wait that goes on through the passes without looking at them.
+_UNLOOKED = ()
 _QUIET = 'no news within the timeout'     # the hold did not look
 _OTHER_NEWS = 'a new pass over the memory, or the disk mirror\'s news'
 
@@ -53,7 +57,7 @@ class WaitMixin:
     """wait_migration of QemuDriver (with MigrationMixin's poll)."""
 
     def wait_migration(self, instance_uuid, timeout, source=None,
-                       wake_at_pass=True):
+                       wake_at_pass=True, look_at_passes=True):
         """poll_migration, as soon as the migration moved on, or after timeout.
 
         A change made before the connection shows in the queries right
@@ -61,12 +65,16 @@ class WaitMixin:
         ended (or a quiet wait), and before the look that follows it, is
         held then, on the same session, and looked at again. Not
         ``wake_at_pass``: each new pass is looked at on the same session
-        and the wait goes on; the answer's ``passes`` says what it saw.
+        (not ``look_at_passes``: nor looked at) and the wait goes on; the
+        answer's ``passes`` says what it saw.
         """
         rec = self._record(instance_uuid)
         if rec is None or rec['status'] in FINAL:
             return self.poll_migration(instance_uuid)
-        passes = None if wake_at_pass else []
+        if wake_at_pass:
+            passes = None
+        else:
+            passes = [] if look_at_passes else _UNLOOKED
         why, seen = self._wait_and_hold(instance_uuid, rec, timeout, passes)
         result = self.poll_migration(instance_uuid, seen=seen)
         if passes:
@@ -101,7 +109,7 @@ class WaitMixin:
     def _wait_news(self, q, instance_uuid, rec, dst, timeout, passes):
         """Why the wait ended, on the source's session q, and whether it
         held the guest's pause through. ``passes``: None to end at a new
-        pass, else where the look at each goes."""
+        pass, else where the look at each goes (_UNLOOKED: nowhere)."""
         # The status known now (QEMU's answer, or its newest news): the
         # hold asks nothing more, the guest may be paused at this moment.
         moved, status = self._moved_on(q, rec, _WAKE_EVENTS if passes is None
@@ -125,12 +133,15 @@ class WaitMixin:
 
     def _next_news(self, q, instance_uuid, rec, dst, deadline, passes):
         """QEMU's next event that ends the wait, if it comes by deadline;
-        a new pass does not when ``passes`` takes the look at it."""
+        a new pass does not when ``passes`` takes the look at it, or is
+        _UNLOOKED."""
         while True:
             event = paused.wait_event(q, _WAKE_EVENTS, deadline)
             if event is None or event['event'] != 'MIGRATION_PASS' or \
                     passes is None or not rec['migrate_started']:
                 return event
+            if passes is _UNLOOKED:
+                continue
             # The pass that converges is followed at once (0.1-0.4 ms
             # measured) by the guest's stop: no look at it, which would
             # take QEMU's main loop from the stop and the switch-over, and
