@@ -89,6 +89,7 @@ from move_orchestrator.drivers.compute.qemu import arrival as qemu_arrival
 from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator.drivers.compute.qemu import switchover as qemu_switchover
 from move_orchestrator.drivers.compute.qemu import watchers as qemu_watchers
+from move_orchestrator.steps import stall
 
 HOSTS = ('host1', 'host2')
 KINDS = qemu_report.KINDS
@@ -230,11 +231,17 @@ class Cloud:
                         or {}).get('watcher')})
         copy = qemu_cpu.snapshot(qemus, watchers)
         prep = qemu_cpu.delta(prep, copy)
+        policy, poll = self.conf.live_migration, self.conf.conductor.poll_interval
+        watch = stall.StallWatch(policy.progress_timeout, policy.stall_actions,
+                                 time.monotonic(),
+                                 uncounted=policy.progress_timeout * stall.UNCOUNTED)
         while migration['status'] == base.MIGRATION_RUNNING:
             # Through the passes, as the conductor waits while its stall
-            # policy cannot act (its timeout is minutes).
-            migration = d.wait_migration(self.uuid, self.conf.conductor.poll_interval,
-                                         wake_at_pass=False)
+            # policy cannot act (its timeout is minutes), looking at them
+            # once it counts them.
+            migration = d.wait_migration(
+                self.uuid, poll, wake_at_pass=False,
+                look_at_passes=watch.counting(time.monotonic() + poll))
         if migration['status'] not in (base.MIGRATION_READY,
                                        base.MIGRATION_COMPLETED):
             raise RuntimeError('driver migration %s' % migration['status'])
