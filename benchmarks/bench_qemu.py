@@ -104,7 +104,7 @@ def _parse(argv):
                         help='rounds run first and not counted')
     # 90: a median of 10 moved by 10 % and more between runs of the same
     # code, and 30 decided the window's goal in 2 runs of 5 (resample.py
-    # says whether a run decided it); 90 decided it in 3 of 3, in under
+    # says whether a run decided it); 90 decided it in 5 of 6, in under
     # two minutes at 256 MiB.
     parser.add_argument('--qemu-moves', type=int, default=90,
                         help='samples of each kind')
