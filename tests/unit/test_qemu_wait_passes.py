@@ -42,12 +42,16 @@ def serve(path, asked_after_last_pass):
     return scripted_monitor.script(path, run)
 
 
-def test_the_pass_the_guest_stops_at_is_not_looked_at(tmp_path):
+def _driver(tmp_path):
     conf = cfg.ConfigOpts()
     mo_conf.register_all(conf)
     conf([], default_config_files=[])
     conf.set_override('instances_path', str(tmp_path / 'q'), 'qemu')
-    driver = qemu_driver.QemuDriver(conf)
+    return qemu_driver.QemuDriver(conf)
+
+
+def test_the_pass_the_guest_stops_at_is_not_looked_at(tmp_path):
+    driver = _driver(tmp_path)
     sock = str(tmp_path / 'qmp.sock')
     asked = []
     server = serve(sock, asked)
@@ -83,11 +87,7 @@ def serve_unlooked(path, asked_at):
 def test_passes_the_stall_policy_does_not_count_are_not_looked_at(tmp_path):
     """look_at_passes false (the copy's start, before the stall policy
     counts passes): the wait goes on through them, asking QEMU nothing."""
-    conf = cfg.ConfigOpts()
-    mo_conf.register_all(conf)
-    conf([], default_config_files=[])
-    conf.set_override('instances_path', str(tmp_path / 'q'), 'qemu')
-    driver = qemu_driver.QemuDriver(conf)
+    driver = _driver(tmp_path)
     sock = str(tmp_path / 'qmp.sock')
     asked = []
     server = serve_unlooked(sock, asked)

@@ -154,14 +154,9 @@ def test_wait_migration_wakes_on_qemu_events(driver):
     assert driver.wait_migration(spec['uuid'], 0.01)['status'] == base.MIGRATION_COMPLETED
 
 
-def test_a_wait_that_goes_on_through_passes_says_what_each_had_left(make_driver):
-    """Told not to end at a new pass over the memory, a wait ends at a
-    change of status (the copy's start) or its timeout only: no caller
-    woken at each pass, none connecting again where the guest would stop.
-    It answers the passes it went through, oldest first, each as its
-    first look saw it."""
-    # A guest that dirties 12.8 MiB/s of its 8 MiB, a copy of 8 MiB/s:
-    # passes of about a second, and no convergence.
+def _copying_for_ever(make_driver):
+    """A copy started that never converges: a guest that dirties 12.8
+    MiB/s of its 8 MiB, a copy of 8 MiB/s (passes of about a second)."""
     driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'}, max_bandwidth=8,
                          downtime_limit_ms=20, guest_dirty=True,
                          guest_dirty_pages=16)
@@ -171,6 +166,16 @@ def test_a_wait_that_goes_on_through_passes_says_what_each_had_left(make_driver)
     domains.wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
     choreography.prepare_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2')
+    return driver, spec
+
+
+def test_a_wait_that_goes_on_through_passes_says_what_each_had_left(make_driver):
+    """Told not to end at a new pass over the memory, a wait ends at a
+    change of status (the copy's start) or its timeout only: no caller
+    woken at each pass, none connecting again where the guest would stop.
+    It answers the passes it went through, oldest first, each as its
+    first look saw it."""
+    driver, spec = _copying_for_ever(make_driver)
     answers = []
     deadline = time.monotonic() + 4.0
     while time.monotonic() < deadline:
@@ -194,13 +199,7 @@ def test_a_wait_that_goes_on_through_passes_says_what_each_had_left(make_driver)
 def test_a_wait_that_does_not_look_at_passes_goes_on_through_them(make_driver):
     """look_at_passes false (the stall policy counts no pass yet): the
     wait goes on through the passes as above, and answers none."""
-    driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'}, max_bandwidth=8,
-                         downtime_limit_ms=20, guest_dirty=True,
-                         guest_dirty_pages=16)
-    spec = domains.boot(driver, fill_mb=8)
-    domains.wait_for(lambda: len(domains.counters(driver, spec, 'h1')) > 10)
-    choreography.prepare_incoming(driver, spec, 'h1', 'h2')
-    driver.start_migration(spec['uuid'], 'h1', 'h2')
+    driver, spec = _copying_for_ever(make_driver)
     answers = []
     deadline = time.monotonic() + 3.0
     while time.monotonic() < deadline:
