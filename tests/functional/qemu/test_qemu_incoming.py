@@ -318,9 +318,12 @@ def test_a_start_that_died_before_writing_its_watcher_down_keeps_that_watcher(
     # a start_migration that dies before (its copy started regardless),
     # run again, finds the watcher by its log and keeps it: one more would
     # wait for the source's second monitor until the first one ends.
-    # 256 MiB at 8 MiB/s: in progress all along.
+    # 48 MiB of data at 8 MiB/s: in progress all along, once the guest has
+    # filled its RAM (it prints after: one still booting on a loaded host
+    # had only zero pages, and the copy completed at once).
     driver = make_driver(storage_groups={'h1': 'g', 'h2': 'g'}, max_bandwidth=8)
     spec = domains.boot(driver)
+    domains.wait_for(lambda: domains.counters(driver, spec, 'h1'))
     incoming = choreography.accept_incoming(driver, spec, 'h1', 'h2')
     driver.start_migration(spec['uuid'], 'h1', 'h2', migration_id='m1',
                            incoming=incoming)
