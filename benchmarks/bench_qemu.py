@@ -232,9 +232,7 @@ class Cloud:
         copy = qemu_cpu.snapshot(qemus, watchers)
         prep = qemu_cpu.delta(prep, copy)
         policy, poll = self.conf.live_migration, self.conf.conductor.poll_interval
-        watch = stall.StallWatch(policy.progress_timeout, policy.stall_actions,
-                                 time.monotonic(),
-                                 uncounted=policy.progress_timeout * stall.UNCOUNTED)
+        watch = stall.StallWatch.of(policy, time.monotonic())
         while migration['status'] == base.MIGRATION_RUNNING:
             # Through the passes, as the conductor waits while its stall
             # policy cannot act (its timeout is minutes), looking at them

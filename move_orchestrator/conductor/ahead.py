@@ -86,17 +86,20 @@ class _StepProgress(listener_base.Listener):
         self._step = step
         self._started = started
         self._task = None
+        self._task_callbacks = []   # (event, callback) on the task's notifier
 
     def _task_receiver(self, state, details):
         if self._task is None and details['task_name'] == self._step:
             for atom in flowstate.atoms(self._engine):
                 if atom.name == self._step and \
                         isinstance(atom, tf_task.Task):
-                    atom.notifier.register(tf_task.EVENT_UPDATE_PROGRESS,
-                                           self._progress)
-                    if atom.notifier.can_be_registered(steps_base.UNDER_WAY):
-                        atom.notifier.register(steps_base.UNDER_WAY,
-                                               self._under_way)
+                    self._task_callbacks = [
+                        (event, callback) for event, callback in (
+                            (tf_task.EVENT_UPDATE_PROGRESS, self._progress),
+                            (steps_base.UNDER_WAY, self._under_way))
+                        if atom.notifier.can_be_registered(event)]
+                    for event, callback in self._task_callbacks:
+                        atom.notifier.register(event, callback)
                     self._task = atom
 
     def _progress(self, event_type, details):
@@ -110,10 +113,6 @@ class _StepProgress(listener_base.Listener):
     def deregister(self):
         super().deregister()
         if self._task is not None:
-            self._task.notifier.deregister(tf_task.EVENT_UPDATE_PROGRESS,
-                                           self._progress)
-            if self._task.notifier.is_registered(steps_base.UNDER_WAY,
-                                                 self._under_way):
-                self._task.notifier.deregister(steps_base.UNDER_WAY,
-                                               self._under_way)
-            self._task = None
+            for event, callback in self._task_callbacks:
+                self._task.notifier.deregister(event, callback)
+            self._task, self._task_callbacks = None, []

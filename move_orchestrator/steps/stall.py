@@ -46,6 +46,14 @@ class StallWatch:
     ``now`` whose passes are not counted (UNCOUNTED of the timeout, the
     step's)."""
 
+    @classmethod
+    def of(cls, policy, now, taken=0):
+        """The watch of ``[live_migration]`` ``policy``: its passes counted
+        from UNCOUNTED of its timeout on."""
+        return cls(policy.progress_timeout, policy.stall_actions, now,
+                   taken=taken,
+                   uncounted=policy.progress_timeout * UNCOUNTED)
+
     def __init__(self, timeout, actions, now, taken=0, uncounted=0.0):
         self.timeout = timeout
         self.actions = list(actions)
@@ -61,7 +69,7 @@ class StallWatch:
 
     def due(self, migration, now):
         """Whether the next action is due, after this poll."""
-        if not self.timeout or self.taken >= len(self.actions):
+        if not self._acting():
             return False
         iteration = migration.get('iteration')
         remaining = migration['remaining_mb']
@@ -97,15 +105,18 @@ class StallWatch:
     def quiet_until(self):
         """No action can be due before this time (monotonic; inf: none
         left): a wait that ends before it need not end at a new pass."""
-        if not self.timeout or self.taken >= len(self.actions):
+        if not self._acting():
             return float('inf')
         return self.since + self.timeout
 
     def counting(self, at):
         """Whether passes seen at ``at`` (monotonic) are counted: a wait
         that ends before counting begins need not look at them."""
-        return (bool(self.timeout) and self.taken < len(self.actions)
-                and at >= self.counts_from)
+        return self._acting() and at >= self.counts_from
+
+    def _acting(self):
+        """The policy is on and has an action left."""
+        return bool(self.timeout) and self.taken < len(self.actions)
 
     def next_action(self, now):
         """The action to take now; the clock starts again. None: none left."""

@@ -202,11 +202,10 @@ class TransferMemory(base.MoveStep):
         conf = self.services.conf.conductor
         deadline = time.monotonic() + conf.migration_timeout
         policy = self.services.conf.live_migration
-        watch = stall.StallWatch(
-            policy.progress_timeout, policy.stall_actions, time.monotonic(),
+        watch = stall.StallWatch.of(
+            policy, time.monotonic(),
             taken=stall.taken_before(self.services.store.events(move_id))
-            if policy.progress_timeout else 0,
-            uncounted=policy.progress_timeout * stall.UNCOUNTED)
+            if policy.progress_timeout else 0)
         reported = 0.0
         next_report = time.monotonic() + policy.progress_report_interval
         next_abort_check = 0.0

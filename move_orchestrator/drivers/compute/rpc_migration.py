@@ -100,26 +100,27 @@ class MigrationCalls:
                                           source=source)
         timeout = min(timeout, agent.MAX_WAIT)
         rpc_timeout = timeout + self.conf.compute.rpc_timeout
-        if not wake_at_pass and not look_at_passes and \
-                source not in self.looks_at_passes and \
-                self._can_send(source, 'wait_migration_unlooked'):
+        # Newest first: (CALL_VERSIONS key, version, the hosts whose agent
+        # refused it, what such an agent's waits do, its arguments).
+        newer = []
+        if not wake_at_pass and not look_at_passes:
+            newer.append(('wait_migration_unlooked', UNLOOKED_VERSION,
+                          self.looks_at_passes, 'look at each pass',
+                          dict(wake_at_pass=False, look_at_passes=False)))
+        if not wake_at_pass:
+            newer.append(('wait_migration_passes', PASSES_VERSION,
+                          self.waits_at_passes, 'end at each pass',
+                          dict(wake_at_pass=False)))
+        for key, version, refused, older, arguments in newer:
+            if source in refused or not self._can_send(source, key):
+                continue
             try:
-                return self._call(source, 'wait_migration', rpc_timeout,
-                                  UNLOOKED_VERSION, instance_uuid=instance_uuid,
-                                  timeout=timeout, wake_at_pass=False,
-                                  look_at_passes=False)
+                return self._call(source, 'wait_migration', rpc_timeout, version,
+                                  instance_uuid=instance_uuid, timeout=timeout,
+                                  **arguments)
             except exception.AgentTooOld as e:
-                LOG.info('%s; its waits look at each pass over the memory', e)
-                self.looks_at_passes.add(source)
-        if not wake_at_pass and source not in self.waits_at_passes and \
-                self._can_send(source, 'wait_migration_passes'):
-            try:
-                return self._call(source, 'wait_migration', rpc_timeout,
-                                  PASSES_VERSION, instance_uuid=instance_uuid,
-                                  timeout=timeout, wake_at_pass=False)
-            except exception.AgentTooOld as e:
-                LOG.info('%s; its waits end at each pass over the memory', e)
-                self.waits_at_passes.add(source)
+                LOG.info('%s; its waits %s over the memory', e, older)
+                refused.add(source)
         return self._call(source, 'wait_migration', rpc_timeout,
                           instance_uuid=instance_uuid, timeout=timeout)
 
