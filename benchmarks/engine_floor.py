@@ -56,11 +56,20 @@ def linear_wall_s(steps, samples=30):
     """Median wall time of TaskFlow alone running ``steps`` no-op tasks in
     one linear flow, in memory (no persistence): the least any flow of
     that many steps costs on this machine."""
-    times = []
-    for _ in range(samples + 5):
-        t0 = time.perf_counter()
-        engines.load(linear_flow.Flow('floor').add(
-            *[Nothing('step%d' % i) for i in range(steps)]),
-            engine='serial', store={'move_id': None}).run()
-        times.append(time.perf_counter() - t0)
+    times = [_linear_run(steps) for _ in range(samples + 5)]
     return statistics.median(times[5:])
+
+
+def linear_wall_round(steps, samples=3):
+    """linear_wall_s in a benchmark's round, beside what it is compared
+    with: the median of a few runs (the first of a process pays TaskFlow's
+    imports and caches: a benchmark's first round is not counted)."""
+    return statistics.median(_linear_run(steps) for _ in range(samples))
+
+
+def _linear_run(steps):
+    t0 = time.perf_counter()
+    engines.load(linear_flow.Flow('floor').add(
+        *[Nothing('step%d' % i) for i in range(steps)]),
+        engine='serial', store={'move_id': None}).run()
+    return time.perf_counter() - t0
