@@ -39,7 +39,8 @@ Printed: medians of each kind; time per phase; the guest's downtime as QEMU
 measured it, and its pause from QEMU's events (the source's STOP to the
 destination's RESUME) with, for the driver and the orchestrator, the
 source's wait at pre-switchover; TaskFlow's own floor (as many no-op tasks
-as the move has steps, in memory); and the goals of issue 13's item 7, each
+as the move has steps, in memory, sampled in every round beside the
+moves); and the goals of issue 13's item 7, each
 beside its figure: the migration window, from preparing the destination
 (bare: starting its QEMU; orchestrated: PrepareIncoming's start, read from
 the task record) to the guest running there (the destination's RESUME, by
@@ -66,6 +67,9 @@ from 1 to over 400 ms for bare QMP within one run, set by the copy's speed
 rather than by who drives it. With a limit of a few tens of ms every kind
 stops the guest at the tail of its copy, and the downtime figures compare
 what the clients add. The downtime and pause of each sample are printed.
+``--qemu-nice -10`` gives every QEMU precedence over the rest of this
+machine (qemu_cpu.prioritize_qemus): the copy then loses no core to the
+conductor or a client, as on hosts with cores to spare.
 Needs qemu-system-x86_64, qemu-img and binutils.
 """
 
@@ -124,6 +128,12 @@ def _parse(argv):
     parser.add_argument('--qemu-tcg-threads', choices=('single', 'multi'),
                         default=None, help='[qemu] tcg_threads, every kind '
                         '(default: the product\'s)')
+    parser.add_argument('--qemu-nice', type=int, choices=range(-20, 20),
+                        metavar='N', default=None,
+                        help='every QEMU\'s scheduling group at nice N '
+                             '(-20..19, negative as root; qemu_cpu.'
+                             'prioritize_qemus): the copy first, as on hosts '
+                             'with cores to spare')
     parser.add_argument('--qemu-no-post-copy', action='store_true',
                         help='the default; kept for older command lines')
     args, _rest = parser.parse_known_args(argv or [])
@@ -356,6 +366,8 @@ def run(argv=None):
     steps = len(move_types.get('live-migrate').steps)
     results = {kind: [] for kind in KINDS + (qemu_report.FLOOR,)}
     qemu_cpu.count_qmp()
+    undo_nice = (qemu_cpu.prioritize_qemus(args.qemu_nice)
+                 if args.qemu_nice is not None else (lambda: None))
     try:
         cloud = Cloud(root, args.qemu_ram_mb, poll, args.qemu_post_copy,
                       args.qemu_downtime_ms, args.qemu_tcg_threads)
@@ -390,6 +402,7 @@ def run(argv=None):
         finally:
             cloud.close()
     finally:
+        undo_nice()
         shutil.rmtree(root, ignore_errors=True)
     return results
 

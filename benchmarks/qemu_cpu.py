@@ -16,6 +16,7 @@ import resource
 import time
 
 from benchmarks import process_cpu
+from move_orchestrator.drivers.compute.qemu import process
 from move_orchestrator.drivers.compute.qemu import qmp
 from move_orchestrator.drivers.compute.qemu import watchers as qemu_watchers
 
@@ -190,3 +191,40 @@ def compact_memory():
         return True
     except OSError:
         return False
+
+
+def prioritize_qemus(nice):
+    """Every QEMU started from here on gets ``nice`` for its scheduling
+    group, until the returned function is called.
+
+    Why: this machine plays both hosts and the conductor on two cores, so
+    whatever else runs (the conductor's threads, the watchers, a client)
+    takes a core from the copy, which a conductor on a controller node and
+    hosts with cores to spare would not. A daemonized QEMU leads a session
+    of its own, and so, where the kernel groups sessions
+    (``sched_autogroup_enabled``), a scheduling group of its own: its
+    ``/proc/<pid>/autogroup`` nice weighs the whole QEMU against everything
+    else. Every kind gets it alike. A negative nice needs root.
+    """
+    try:
+        with open('/proc/sys/kernel/sched_autogroup_enabled') as f:
+            enabled = f.read().strip() == '1'
+    except OSError:
+        enabled = False
+    if not enabled:
+        raise SystemExit('--qemu-nice: the kernel does not group sessions '
+                         '(kernel.sched_autogroup_enabled is not 1)')
+    if nice < 0 and os.geteuid() != 0:
+        raise SystemExit('--qemu-nice %d: a negative nice needs root' % nice)
+    start = process.Domain.start
+
+    def prioritized_start(self, *args, **kwargs):
+        start(self, *args, **kwargs)
+        with open('/proc/%d/autogroup' % self.pid(), 'w') as f:
+            f.write(str(nice))
+
+    process.Domain.start = prioritized_start
+
+    def undo():
+        process.Domain.start = start
+    return undo

@@ -42,6 +42,9 @@ def report(args, results, poll):
           'storage, medians of %d, poll_interval %g ms, permit_post_copy %s:'
           % (args.qemu_ram_mb, args.qemu_ram_mb - 16, n, poll * 1000,
              args.qemu_post_copy))
+    if args.qemu_nice is not None:
+        print('  every QEMU\'s scheduling group at nice %d (--qemu-nice)'
+              % args.qemu_nice)
     print('  %-13s %9s %11s %10s %8s %8s %8s' % (
         '', 'whole ms', 'migration', 'downtime', 'pause', 'sw wait', 'sent'))
     for kind in KINDS:
