@@ -158,7 +158,8 @@ class TransferMemory(base.MoveStep):
     def execute(self, move_id, instance_uuid, source, dest, incoming=None):
         migration = None
         resumed = self.ran_before(move_id)     # a read: asked once
-        if resumed or move_id in self._asked:
+        again = resumed or move_id in self._asked
+        if again:
             # Only then can the move's migration be under way or over: on
             # a first run the look, a round trip to the source's agent,
             # would hold the copy's start for nothing.
@@ -194,18 +195,26 @@ class TransferMemory(base.MoveStep):
         self.under_way()
         follower = following.Follower(self.driver, instance_uuid, source, dest)
         try:
-            return self._follow(move_id, instance_uuid, source, migration, follower)
+            return self._follow(move_id, instance_uuid, source, migration,
+                                follower, self._watch(move_id, again))
         finally:
             follower.close()
 
-    def _follow(self, move_id, instance_uuid, source, migration, follower):
+    def _watch(self, move_id, again):
+        """The stall policy's watch, counting the actions a run before
+        this one took. Only a run after another (``again``) can find any:
+        a first run reads none of the move's history, as its copy starts."""
+        policy = self.services.conf.live_migration
+        taken = 0
+        if again and policy.progress_timeout:
+            taken = stall.taken_before(self.services.store.events(move_id))
+        return stall.StallWatch.of(policy, time.monotonic(), taken=taken)
+
+    def _follow(self, move_id, instance_uuid, source, migration, follower,
+                watch):
         conf = self.services.conf.conductor
         deadline = time.monotonic() + conf.migration_timeout
         policy = self.services.conf.live_migration
-        watch = stall.StallWatch.of(
-            policy, time.monotonic(),
-            taken=stall.taken_before(self.services.store.events(move_id))
-            if policy.progress_timeout else 0)
         reported = 0.0
         next_report = time.monotonic() + policy.progress_report_interval
         next_abort_check = 0.0

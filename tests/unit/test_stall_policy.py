@@ -319,3 +319,19 @@ def test_a_watch_first_fed_once_counting_began_counts_that_pass():
 def test_no_pass_is_counted_when_the_policy_is_off_or_spent():
     assert not stall.StallWatch(0, ['abort'], now=0.0).counting(100.0)
     assert not stall.StallWatch(1.0, ['abort'], now=0.0, taken=1).counting(100.0)
+
+
+def test_only_a_run_after_another_counts_the_actions_taken_before(make_cloud):
+    """The step's watch carries on from the actions an earlier run of the
+    step took; a first run has none to find and reads no history."""
+    from tests.unit import test_record_reads
+    cloud = make_cloud(**STALLING)
+    doc = cloud.move('vm1', destination='host3')
+    assert stall_actions(doc) == [('auto-converge', 'taken')]
+    step = transfer.TransferMemory(cloud.services)
+    sql = test_record_reads.Statements(cloud.services.db.engine)
+    assert step._watch(doc['id'], again=True).taken == 1
+    assert sql.count(r'FROM move_events') == 1, sql.seen
+    sql.seen.clear()
+    assert step._watch(doc['id'], again=False).taken == 0
+    assert sql.count(r'FROM move_events') == 0, sql.seen
