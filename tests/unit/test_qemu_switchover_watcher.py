@@ -2,6 +2,7 @@
 monitor: what it does between its ``migrate-continue`` and the source's
 end of the switch-over, while the guest runs nowhere."""
 
+import fcntl
 import json
 import time
 
@@ -57,3 +58,32 @@ def test_nothing_is_asked_of_the_source_until_it_has_sent_the_rest(tmp_path):
         figures = json.load(f)
     assert figures['switchover_wait_ms'] == 1.5
     assert figures['stopped_at'] == 1700000000.0
+
+
+def _taken_elsewhere(path):
+    """Whether another opening of the lock file finds it taken."""
+    with open(path, 'a') as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def test_a_lock_kept_open_excludes_others_only_while_held(tmp_path):
+    """The watcher opens its migration's lock once; each switch-over
+    attempt then only locks it, and lets it go for a cancel after it."""
+    record = str(tmp_path / 'm' / 'uuid.json')
+    lock = switchover.locked(record)
+    lock.open()
+    try:
+        for _attempt in range(2):
+            with lock:
+                assert _taken_elsewhere(record + '.lock')
+            assert not _taken_elsewhere(record + '.lock')
+    finally:
+        lock.close()
+    with switchover.locked(record):     # opened and closed by its with
+        assert _taken_elsewhere(record + '.lock')
+    assert not _taken_elsewhere(record + '.lock')
