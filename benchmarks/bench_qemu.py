@@ -74,7 +74,6 @@ Needs qemu-system-x86_64, qemu-img and binutils.
 """
 
 import argparse
-import datetime
 import functools
 import os
 import shutil
@@ -84,18 +83,13 @@ import time
 from benchmarks import engine_floor
 from benchmarks import qemu_bare
 from benchmarks import qemu_cpu
+from benchmarks import qemu_driven
 from benchmarks import qemu_report
 from benchmarks import world_calls
-from move_orchestrator.drivers import choreography
 from move_orchestrator.drivers import compute
 from move_orchestrator.drivers import network
-from move_orchestrator.drivers.compute import base
-from move_orchestrator.drivers.compute.qemu import arrival as qemu_arrival
 from move_orchestrator.drivers.compute.qemu import process
-from move_orchestrator.drivers.compute.qemu import switchover as qemu_switchover
-from move_orchestrator.drivers.compute.qemu import watchers as qemu_watchers
 from move_orchestrator.moves import types as move_types
-from move_orchestrator.steps import stall
 
 HOSTS = ('host1', 'host2')
 KINDS = qemu_report.KINDS
@@ -138,11 +132,6 @@ def _parse(argv):
                         help='the default; kept for older command lines')
     args, _rest = parser.parse_known_args(argv or [])
     return args
-
-
-def _seconds(a, b):
-    return (datetime.datetime.fromisoformat(b)
-            - datetime.datetime.fromisoformat(a)).total_seconds()
 
 
 class Cloud:
@@ -214,104 +203,6 @@ class Cloud:
         source = self.services.inventory.get_instance('vm')['host']
         return source, HOSTS[1 - HOSTS.index(source)]
 
-    # -- the four kinds -------------------------------------------------------
-    def by_driver(self):
-        source, dest = self.hosts()
-        d = self.driver
-        # The spare watchers (qemu/watchers.py) fork this migration's: their
-        # own CPU counts from here, the watchers' from their start.
-        running = qemu_watchers.SPARES.pids()
-        spares = {'spare ' + name: running[script] for name, script in (
-            ('switch-over', qemu_switchover.__file__),
-            ('arrival', qemu_arrival.__file__)) if script in running}
-        # Asked before, as the orchestrated move's pre-check asks them.
-        _world, facts = choreography.source_facts(d, self.uuid, source, dest)
-        prep = qemu_cpu.snapshot({'source': self.domain(source).pid()}, spares)
-        before = prep
-        t0, t0_epoch = time.perf_counter(), time.time()
-        # The destination accepts the migration as the orchestrated move's
-        # does (PrepareIncoming), and confirms the arrival (SwitchOverMigration).
-        incoming = choreography.accept_incoming(d, self.spec, source, dest, facts)
-        # Its answer is the first look, as TransferMemory takes it (a poll
-        # here would connect to the source as the copy starts).
-        migration = d.start_migration(self.uuid, source, dest, incoming=incoming)
-        src, dst = self.domain(source), self.domain(dest)
-        qemus = {'source': src.pid(), 'dest': dst.pid()}
-        watchers = dict(spares, **{
-            'switch-over': d._record(self.uuid).get('watcher'),
-            'arrival': (process.read_json(dst.path('incoming.json'))
-                        or {}).get('watcher')})
-        copy = qemu_cpu.snapshot(qemus, watchers)
-        prep = qemu_cpu.delta(prep, copy)
-        policy, poll = self.conf.live_migration, self.conf.conductor.poll_interval
-        watch = stall.StallWatch.of(policy, time.monotonic())
-        while migration['status'] == base.MIGRATION_RUNNING:
-            # Through the passes, as the conductor waits while its stall
-            # policy cannot act (its timeout is minutes), looking at them
-            # once it counts them.
-            migration = d.wait_migration(
-                self.uuid, poll, wake_at_pass=False,
-                look_at_passes=watch.counting(time.monotonic() + poll))
-        if migration['status'] not in (base.MIGRATION_READY,
-                                       base.MIGRATION_COMPLETED):
-            raise RuntimeError('driver migration %s' % migration['status'])
-        d.complete_migration(self.uuid)
-        migration = choreography.confirm_arrival(d, self.uuid, dest,
-                                                 d.poll_migration(self.uuid))
-        t1 = time.perf_counter()
-        end = qemu_cpu.snapshot(qemus, watchers)
-        copy, whole = qemu_cpu.delta(copy, end), qemu_cpu.delta(before, end)
-        with src.qmp() as q:
-            info = q.execute('query-migrate')
-        d.destroy(self.uuid, source)
-        elapsed = time.perf_counter() - t0
-        self.put_right(source, dest, destroyed=True)
-        return {'whole': elapsed, 'to_end': t1 - t0,
-                'migration': _resumed(migration, t0_epoch, t1 - t0),
-                'downtime': migration.get('downtime_ms'),
-                'pause': migration.get('guest_pause_ms'),
-                'wait': migration.get('switchover_wait_ms'),
-                'sent': migration.get('transferred_mb'),
-                'cpu': copy, 'prep': prep, 'whole_cpu': whole,
-                'qemu': qemu_cpu.figures(info)}
-
-    def orchestrated(self):
-        source, dest = self.hosts()
-        # The whole move's CPU: the conductor's threads are this process's.
-        before = qemu_cpu.snapshot({'source': self.domain(source).pid()}, {})
-        del self.world[:]
-        t0, called = time.perf_counter(), time.time()
-        doc = self.api.move_instance(None, 'vm', destination=dest)
-        accepted = time.time()
-        doc = self.api.wait_task(None, doc['id'])
-        elapsed, answered = time.perf_counter() - t0, time.time()
-        whole = qemu_cpu.delta(before, qemu_cpu.snapshot(
-            {'dest': self.domain(dest).pid()}, {}))
-        if doc['state'] != 'completed':
-            raise RuntimeError('move %s: %s' % (doc['state'], doc['reason']))
-        subs = {s['name']: s for s in doc['subtasks']}
-        phases = {}
-        for sub in doc['subtasks']:
-            phases[sub['phase']] = (phases.get(sub['phase'], 0)
-                                    + _seconds(sub['started'], sub['finished']))
-        result = subs['SwitchOverMigration']['result'] or {}
-        to_end = _seconds(subs['PrepareIncoming']['started'],
-                          subs['SwitchOverMigration']['finished'])
-        started = datetime.datetime.fromisoformat(
-            subs['PrepareIncoming']['started']).timestamp()
-        migration = _resumed(result, started, to_end)
-        return {'whole': elapsed, 'phases': phases, 'to_end': to_end,
-                'migration': migration,
-                'world': world_calls.outside(self.world, started, started + migration),
-                'marks': qemu_report.marks(doc, called, accepted, answered,
-                                           started + migration),
-                'downtime': result.get('downtime_ms'),
-                'pause': result.get('guest_pause_ms'),
-                'wait': result.get('switchover_wait_ms'),
-                'sent': result.get('transferred_mb'), 'whole_cpu': whole,
-                'qemu': {'total-time': result.get('total_time_ms'),
-                         'downtime': result.get('downtime_ms')}}
-
     def put_right(self, source, dest, destroyed=False):
         """Not measured: make the orchestrator's world agree again."""
         d, u, inventory = self.driver, self.uuid, self.services.inventory
@@ -343,15 +234,6 @@ class Cloud:
                 self.conf.clear_override(name, group)
 
 
-def _resumed(migration, started, otherwise):
-    """Seconds from ``started`` (epoch) to the destination's RESUME, QEMU's
-    own timestamp (the source's STOP plus the guest's pause); ``otherwise``
-    when the figures are missing."""
-    if migration.get('stopped_at') is None or migration.get('guest_pause_ms') is None:
-        return otherwise
-    return migration['stopped_at'] + migration['guest_pause_ms'] / 1000 - started
-
-
 def _floor(steps):
     return {'wall': engine_floor.linear_wall_round(steps)}
 
@@ -375,8 +257,8 @@ def run(argv=None):
             compacted = False
             kinds = (('bare', functools.partial(qemu_bare.migrate, cloud)),
                      ('held', functools.partial(qemu_bare.migrate, cloud, held=True)),
-                     ('driver', cloud.by_driver),
-                     ('orchestrated', cloud.orchestrated),
+                     ('driver', functools.partial(qemu_driven.by_driver, cloud)),
+                     ('orchestrated', functools.partial(qemu_driven.orchestrated, cloud)),
                      # TaskFlow's floor, the fixed cost's yardstick, in
                      # the same rounds as the moves: measured after them
                      # only, it moved by half between runs of one code
