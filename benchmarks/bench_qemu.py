@@ -263,7 +263,7 @@ def run(argv=None):
                      # the same rounds as the moves: measured after them
                      # only, it moved by half between runs of one code
                      # (22-32 ms) while the moves' cost outside their
-                     # window held within 6 %.
+                     # window held within 7 % (92.9-98.8 ms).
                      (qemu_report.FLOOR, functools.partial(_floor, steps)))
             for i in range(args.qemu_warmup + args.qemu_moves):
                 round_ = {}
